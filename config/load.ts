@@ -1,0 +1,196 @@
+// Loads the configuration once: schema defaults ← the profile preset ← the site's file. The result is
+// validated, its paths resolved, and deep-frozen. An invalid file stops the program with the key, the
+// value found and what was expected.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { z } from 'zod';
+import { KioskError } from '../main/api/errors.js';
+import { configFolder, projectRoot } from './paths.js';
+import {
+  ConfigSchema,
+  ProfileNames,
+  type KioskConfigParsed,
+  type ProfileName,
+  type SecretRef,
+} from './schema.js';
+
+export type KioskConfig = DeepReadonly<KioskConfigParsed> & { readonly source: ConfigSource };
+
+export interface ConfigSource {
+  /** The site's file, or null for an embedded profile. */
+  file: string | null;
+  profile: ProfileName;
+  /** True when the running build is a packaged kiosk: environment overrides are then ignored. */
+  packaged: boolean;
+}
+
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+export interface LoadOptions {
+  /** A site's config file (JSON). */
+  file?: string | null;
+  /** Profile to use when no file is given, or to check that the file's profile is what was asked. */
+  profile?: ProfileName;
+  env?: NodeJS.ProcessEnv;
+  packaged?: boolean;
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; arrays and scalars from the later layer replace. */
+export function mergeLayers(base: JsonObject, over: JsonObject): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prior = out[key];
+    out[key] = isObject(prior) && isObject(value) ? mergeLayers(prior, value) : value;
+  }
+  return out;
+}
+
+function readJson(file: string): JsonObject {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new KioskError('CONFIG_NOT_FOUND', `configuration file ${file} cannot be read`, { file });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new KioskError('CONFIG_INVALID', `${file}: not valid JSON (${(error as Error).message})`, { file });
+  }
+  if (!isObject(parsed))
+    throw new KioskError('CONFIG_INVALID', `${file}: the top level must be an object`, { file });
+  return parsed;
+}
+
+export function presetPath(profile: ProfileName): string {
+  return join(configFolder(), 'profiles', `${profile}.json`);
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node: unknown = root;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key as string];
+  }
+  return node;
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown, origin: string): string {
+  return issues
+    .map((issue) => {
+      const key = issue.path.map(String).join('.') || '(top level)';
+      if (issue.code === 'unrecognized_keys') {
+        const names = issue.keys.map((k) => (key === '(top level)' ? k : `${key}.${k}`));
+        return `unknown key ${names.join(', ')}: not part of the configuration schema`;
+      }
+      const found = valueAt(input, issue.path);
+      const shown = found === undefined ? 'missing' : JSON.stringify(found);
+      return `key ${key}: found ${shown}; ${issue.message}`;
+    })
+    .map((line) => `${origin}: ${line}`)
+    .join('\n');
+}
+
+function resolvePathValue(value: string, base: string, dataDir: string): string {
+  const expanded = value
+    .replaceAll('${config}', configFolder())
+    .replaceAll('${root}', projectRoot())
+    .replaceAll('${data}', dataDir);
+  return isAbsolute(expanded) ? expanded : resolve(base, expanded);
+}
+
+function resolveSecret(ref: SecretRef, base: string, dataDir: string): SecretRef {
+  return 'file' in ref ? { file: resolvePathValue(ref.file, base, dataDir) } : ref;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value as object)) deepFreeze(inner);
+  }
+  return value;
+}
+
+export function loadConfig(options: LoadOptions = {}): KioskConfig {
+  const env = options.env ?? process.env;
+  const packaged = options.packaged ?? false;
+  // A packaged kiosk ignores environment overrides: its file is the one next to it, nothing else.
+  const file = options.file ?? (packaged ? null : (env.JPKI_CONFIG ?? null));
+  const fileLayer = file ? readJson(resolve(file)) : {};
+  const fileProfile = fileLayer.profile;
+  if (fileProfile !== undefined && !(ProfileNames as readonly unknown[]).includes(fileProfile)) {
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `${file}: key profile: found ${JSON.stringify(fileProfile)}; expected one of ${ProfileNames.join(', ')}`,
+      { key: 'profile' },
+    );
+  }
+  const profile = (fileProfile as ProfileName | undefined) ?? options.profile ?? 'demo';
+  const preset = presetPath(profile);
+  if (!existsSync(preset))
+    throw new KioskError('CONFIG_NOT_FOUND', `profile preset ${preset} is missing`, { profile });
+  const merged = mergeLayers(readJson(preset), fileLayer);
+
+  const result = ConfigSchema.safeParse(merged);
+  if (!result.success) {
+    throw new KioskError('CONFIG_INVALID', describeIssues(result.error.issues, merged, file ?? preset), {
+      keys: result.error.issues.map((i) => i.path.join('.')),
+    });
+  }
+  const config = result.data;
+  const base = file ? dirname(resolve(file)) : projectRoot();
+  const dataDir = resolvePathValue(config.data.dir, base, projectRoot());
+  const at = (p: string) => resolvePathValue(p, base, dataDir);
+  const resolved: KioskConfigParsed = {
+    ...config,
+    trust: { ...config.trust, anchors: config.trust.anchors.map(at) },
+    hsm: {
+      ...config.hsm,
+      module:
+        config.hsm.module.includes('${') || config.hsm.module.startsWith('.')
+          ? at(config.hsm.module)
+          : config.hsm.module,
+      certificatePath: config.hsm.certificatePath === null ? null : at(config.hsm.certificatePath),
+      softhsmConf: config.hsm.softhsmConf === null ? null : at(config.hsm.softhsmConf),
+      userPin: resolveSecret(config.hsm.userPin, base, dataDir),
+    },
+    data: {
+      ...config.data,
+      dir: dataDir,
+      indexKey: config.data.indexKey === null ? null : resolveSecret(config.data.indexKey, base, dataDir),
+    },
+    policy: {
+      ...config.policy,
+      hospital: { ...config.policy.hospital, folder: at(config.policy.hospital.folder) },
+      shelter: { ...config.policy.shelter, rosterDir: at(config.policy.shelter.rosterDir) },
+    },
+    sync: {
+      ...config.sync,
+      hubPublicKeyPath: config.sync.hubPublicKeyPath === null ? null : at(config.sync.hubPublicKeyPath),
+    },
+    ui: { ...config.ui, staffPin: resolveSecret(config.ui.staffPin, base, dataDir) },
+    log: { ...config.log, dir: at(config.log.dir) },
+  };
+  if (profile !== 'demo' && resolved.trust.allowTestCa) {
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `${file ?? preset}: key trust.allowTestCa: found true; only the demo profile may trust a test CA`,
+      {
+        key: 'trust.allowTestCa',
+      },
+    );
+  }
+  return deepFreeze({ ...resolved, source: { file: file ? resolve(file) : null, profile, packaged } });
+}

@@ -1,0 +1,243 @@
+// The one configuration schema. Every object is strict: an unknown key is an error, so a typo in a
+// kiosk's file stops it at start instead of silently using a default at the gate.
+import { z } from 'zod';
+
+export const SiteKinds = ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'] as const;
+export type SiteKind = (typeof SiteKinds)[number];
+export const ProfileNames = ['demo', ...SiteKinds] as const;
+export type ProfileName = (typeof ProfileNames)[number];
+
+/** Where a secret comes from. Never the secret itself: the main config file holds no secrets. */
+export const SecretRef = z.union([
+  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name') }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+const Duration = z.number().int().nonnegative();
+
+export const SiteSchema = z
+  .object({
+    kind: z.enum(SiteKinds).default('stadium-gate'),
+    siteId: z.string().min(1).default('demo-site'),
+    terminalId: z.string().min(1).default('demo-terminal-1'),
+    gateId: z.string().min(1).default('gate-a'),
+    zone: z.string().min(1).default('main'),
+    direction: z.enum(['entry', 'exit', 'both']).default('entry'),
+    language: z.enum(['ja', 'en']).default('ja'),
+  })
+  .strict();
+
+export const TrustSchema = z
+  .object({
+    /** PEM files of the user-authentication CAs accepted; relative paths are from the config folder. */
+    anchors: z.array(z.string().min(1)).min(1),
+    /** Only the demo may trust a CA whose subject says O=JPKI-TEST. */
+    allowTestCa: z.boolean().default(false),
+    /** Policy OID the user-authentication certificate must carry; null accepts any. */
+    requiredPolicy: z.string().nullable().default('1.2.392.200149.8.5.1.3.30'),
+  })
+  .strict();
+
+export const CardSchema = z
+  .object({
+    /** Substring of the PC/SC reader name to use; null takes the first reader with a card. */
+    reader: z.string().nullable().default(null),
+    settleMs: Duration.default(50),
+    commandTimeoutMs: Duration.min(100).default(3000),
+    /** 'terminal': PIN-less terminal authentication with the HSM key; 'pin': the holder types the PIN. */
+    authMode: z.enum(['terminal', 'pin']).default('terminal'),
+    apduTrace: z.boolean().default(false),
+  })
+  .strict();
+
+export const HsmSchema = z
+  .object({
+    /** Path of the PKCS#11 module (.so / .dll). */
+    module: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
+    tokenLabel: z.string().min(1).nullable().default('jpki-kiosk'),
+    tokenSerial: z.string().min(1).nullable().default(null),
+    keyLabel: z.string().min(1).default('institution-key'),
+    /** 特定機関コード, as printed in the institution's certificate. */
+    institutionCode: z
+      .string()
+      .regex(/^[0-9A-Z]{1,16}$/, 'up to 16 digits or upper-case letters')
+      .default('00000001'),
+    /** The institution's card-verifiable certificate (binary); relative paths are from the config folder. */
+    certificatePath: z.string().nullable().default(null),
+    userPin: SecretRef.default({ env: 'JPKI_HSM_PIN' }),
+    /** SoftHSM2 configuration file; null leaves SOFTHSM2_CONF as the environment has it. */
+    softhsmConf: z.string().nullable().default(null),
+  })
+  .strict();
+
+export const DataSchema = z
+  .object({
+    /** Folder for databases, the journal and generated demo assets; relative to the config folder. */
+    dir: z.string().min(1).default('var'),
+    /** Key that derives the keyed hashes of serials; a secret like the HSM PIN. */
+    indexKey: SecretRef.nullable().default(null),
+  })
+  .strict();
+
+export const RevocationSchema = z
+  .object({
+    /** Revocation data older than this is stale. Operators refresh CRLs daily. */
+    maxAgeHours: z.number().positive().default(26),
+    /** What a stale list does to a decision: refuse, admit flagged DEGRADED, or hand to staff. */
+    stalePolicy: z.enum(['deny', 'degraded', 'staff']).default('degraded'),
+  })
+  .strict();
+
+export const ClockSchema = z
+  .object({
+    /** A wall clock further than this from the last hub time is a fault. */
+    maxSkewSeconds: z.number().int().positive().default(300),
+  })
+  .strict();
+
+export const AntiPassbackSchema = z
+  .object({
+    mode: z.enum(['off', 'hard', 'soft']).default('hard'),
+    scope: z.enum(['zone', 'timed']).default('zone'),
+    timedMinutes: z.number().int().positive().default(30),
+    reach: z.enum(['local', 'global']).default('global'),
+    reset: z.enum(['manual', 'daily', 'expiry']).default('daily'),
+    dailyResetAt: z
+      .string()
+      .regex(/^\d{2}:\d{2}$/, 'HH:MM')
+      .default('04:00'),
+    /** 'passage': presence changes only once the gate reported the person went through. */
+    commitOn: z.enum(['grant', 'passage']).default('passage'),
+  })
+  .strict();
+
+export const PolicySchema = z
+  .object({
+    stadium: z
+      .object({
+        validityToleranceMinutes: z.number().int().nonnegative().default(15),
+        reentry: z.enum(['deny', 'after-exit', 'allow']).default('after-exit'),
+        doubleTouchSeconds: z.number().int().nonnegative().default(5),
+        antiPassback: AntiPassbackSchema.default(AntiPassbackSchema.parse({})),
+      })
+      .strict()
+      .default({
+        validityToleranceMinutes: 15,
+        reentry: 'after-exit',
+        doubleTouchSeconds: 5,
+        antiPassback: AntiPassbackSchema.parse({}),
+      }),
+    hospital: z
+      .object({
+        /** FHIR R4 Coverage output: a folder, a URL, or none. */
+        output: z.enum(['folder', 'url', 'none']).default('folder'),
+        folder: z.string().default('var/reception-out'),
+        url: z.string().url().nullable().default(null),
+      })
+      .strict()
+      .default({ output: 'folder', folder: 'var/reception-out', url: null }),
+    shelter: z
+      .object({
+        admitUnregistered: z.boolean().default(true),
+        rosterDir: z.string().default('var/roster'),
+      })
+      .strict()
+      .default({ admitUnregistered: true, rosterDir: 'var/roster' }),
+    kiosk: z
+      .object({
+        sessionTimeoutSeconds: z.number().int().positive().default(120),
+      })
+      .strict()
+      .default({ sessionTimeoutSeconds: 120 }),
+  })
+  .strict();
+
+export const SyncSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    hubUrl: z.string().url().nullable().default(null),
+    /** The hub's public key (PEM file) that every batch must be signed with; pinned. */
+    hubPublicKeyPath: z.string().nullable().default(null),
+    pullIntervalSeconds: z.number().int().positive().default(120),
+    pushIntervalSeconds: z.number().int().positive().default(60),
+  })
+  .strict();
+
+export const HidDeviceSchema = z
+  .object({
+    driver: z.enum(['usbrelay', 'signal-tower', 'software']),
+    vendorId: z.number().int().min(0).max(0xffff).nullable().default(null),
+    productId: z.number().int().min(0).max(0xffff).nullable().default(null),
+    serial: z.string().nullable().default(null),
+    path: z.string().nullable().default(null),
+    channel: z.number().int().min(1).max(8).default(1),
+    pulseMs: Duration.default(800),
+    /** Relay boards with a passage sensor report it on this input; null: wait passageTimeoutMs. */
+    passageInput: z.number().int().min(1).max(8).nullable().default(null),
+    passageTimeoutMs: Duration.default(8000),
+  })
+  .strict();
+
+export const ActuatorsSchema = z
+  .object({
+    gate: HidDeviceSchema.nullable().default(null),
+    signal: HidDeviceSchema.nullable().default(null),
+  })
+  .strict();
+
+export const UiSchema = z
+  .object({
+    /** Staff mode unlocks with this PIN (a secret reference) or a staff card serial in the whitelist. */
+    staffPin: SecretRef.default({ env: 'JPKI_STAFF_PIN' }),
+    volume: z.number().min(0).max(1).default(0.8),
+    resultHoldMs: Duration.default(3000),
+  })
+  .strict();
+
+export const ServerSchema = z
+  .object({
+    host: z.literal('127.0.0.1').default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8620),
+  })
+  .strict();
+
+export const LogSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    mode: z.enum(['pretty', 'json', 'file']).default('pretty'),
+    dir: z.string().default('var/log'),
+  })
+  .strict();
+
+export const DemoSchema = z
+  .object({
+    /** Generate the demo PKI, token, data and virtual cards on first use. */
+    enabled: z.boolean().default(false),
+    vpcdPort: z.number().int().min(1).max(65535).default(35963),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    version: z.literal(1),
+    profile: z.enum(ProfileNames),
+    site: SiteSchema.default(SiteSchema.parse({})),
+    trust: TrustSchema,
+    card: CardSchema.default(CardSchema.parse({})),
+    hsm: HsmSchema.default(HsmSchema.parse({})),
+    data: DataSchema.default(DataSchema.parse({})),
+    revocation: RevocationSchema.default(RevocationSchema.parse({})),
+    clock: ClockSchema.default(ClockSchema.parse({})),
+    policy: PolicySchema.default(PolicySchema.parse({})),
+    sync: SyncSchema.default(SyncSchema.parse({})),
+    actuators: ActuatorsSchema.default(ActuatorsSchema.parse({})),
+    ui: UiSchema.default(UiSchema.parse({})),
+    server: ServerSchema.default(ServerSchema.parse({})),
+    log: LogSchema.default(LogSchema.parse({})),
+    demo: DemoSchema.default(DemoSchema.parse({})),
+  })
+  .strict();
+
+export type KioskConfigInput = z.input<typeof ConfigSchema>;
+export type KioskConfigParsed = z.output<typeof ConfigSchema>;

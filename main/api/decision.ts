@@ -1,0 +1,106 @@
+// The decision: one typed structure for every shell (UI, CLI JSON, journal, reception output).
+// Browser-safe: no Node imports.
+
+export const Outcomes = ['admitted', 'refused', 'staff', 'error'] as const;
+/**
+ * admitted: open the gate / show the result; refused: a clear "no" with a reason;
+ * staff: a person must look (e.g. stale data under the 'staff' policy, an unregistered evacuee);
+ * error: the terminal could not decide (card removed, reader fault) — the patron is asked to touch again.
+ */
+export type Outcome = (typeof Outcomes)[number];
+
+export const ReasonCodes = [
+  'ok',
+  'not_registered',
+  'revoked',
+  'cert_expired',
+  'cert_not_yet_valid',
+  'cert_untrusted',
+  'cert_tampered',
+  'card_auth_failed',
+  'pin_required',
+  'pin_wrong',
+  'pin_blocked',
+  'outside_time_window',
+  'wrong_gate',
+  'already_inside',
+  'not_inside',
+  'data_too_old',
+  'card_removed',
+  'card_unreadable',
+  'double_touch',
+  'entitlement_expired',
+  'entitlement_superseded',
+  'unregistered_admitted',
+  'degraded',
+  'clock_fault',
+  'terminal_fault',
+] as const;
+export type ReasonCode = (typeof ReasonCodes)[number];
+
+export type SiteKind = 'stadium-gate' | 'hospital-reception' | 'shelter' | 'convenience-kiosk';
+export type Direction = 'entry' | 'exit';
+
+/** What the public side may show: never a name at a gate; staff-only fields are separate. */
+export interface PublicView {
+  headline: ReasonCode;
+  seat?: string;
+  zone?: string;
+  /** Kiosk session: seconds the session stays open. */
+  sessionSeconds?: number;
+  /** Shelter: household members checked in together. */
+  householdSize?: number;
+}
+
+export interface InsuranceDetails {
+  status: 'valid' | 'expired' | 'not_found' | 'superseded';
+  insurerNumber?: string;
+  symbol?: string;
+  number?: string;
+  branch?: string;
+  copayRatio?: number;
+  validFrom?: string;
+  validTo?: string;
+}
+
+export interface StaffView {
+  subjectId?: string;
+  displayName?: string;
+  insurance?: InsuranceDetails;
+  residentId?: string;
+  householdId?: string;
+  careNeeds?: string[];
+  ticket?: { eventId: string; seat?: string; zones?: string[] };
+  notes?: string[];
+}
+
+export interface StageTiming {
+  stage:
+    | 'read_certificate'
+    | 'authenticate'
+    | 'signature'
+    | 'chain'
+    | 'revocation'
+    | 'whitelist'
+    | 'policy'
+    | 'journal'
+    | 'total';
+  ms: number;
+}
+
+export interface Decision {
+  id: string;
+  at: string;
+  site: SiteKind;
+  gateId: string;
+  direction: Direction;
+  outcome: Outcome;
+  reasons: ReasonCode[];
+  /** Revocation data older than the profile allows, admitted under the 'degraded' policy. */
+  degraded: boolean;
+  publicView: PublicView;
+  staffView: StaffView;
+  /** Journal sequence of the record, once durable. */
+  journalSeq?: number;
+  timings: StageTiming[];
+}

@@ -1,0 +1,100 @@
+// Every failure in the terminal is a typed value with a stable code. Codes cross every boundary
+// (IPC, WebSocket, CLI JSON, journal) as `{ code, message }`; the UI maps codes to words
+// (see messages.ts). Add a code here, with its words there, before throwing it.
+
+export const ErrorCodes = [
+  // configuration and secrets
+  'CONFIG_INVALID',
+  'CONFIG_NOT_FOUND',
+  'SECRET_MISSING',
+  'SECRET_INSECURE',
+  // PC/SC and the card
+  'PCSC_UNAVAILABLE',
+  'READER_NOT_FOUND',
+  'READER_GONE',
+  'CARD_ABSENT',
+  'CARD_REMOVED',
+  'CARD_TIMEOUT',
+  'CARD_PROTOCOL',
+  'CARD_NOT_JPKI',
+  'CARD_FILE_NOT_FOUND',
+  'CARD_WRONG_LENGTH',
+  'CARD_SECURITY_STATUS',
+  'CARD_STATUS',
+  'CARD_MALFORMED',
+  'CARD_FORBIDDEN_AID',
+  'PIN_WRONG',
+  'PIN_BLOCKED',
+  'PIN_FORMAT',
+  'TERMINAL_AUTH_FAILED',
+  // HSM
+  'HSM_UNAVAILABLE',
+  'HSM_TOKEN_NOT_FOUND',
+  'HSM_LOGIN_FAILED',
+  'HSM_KEY_NOT_FOUND',
+  'HSM_CERT_INVALID',
+  'HSM_FAILED',
+  // data: whitelist, revocations, journal
+  'STORE_UNAVAILABLE',
+  'STORE_CORRUPT',
+  'DELTA_BAD_SIGNATURE',
+  'DELTA_WRONG_PUBLISHER',
+  'DELTA_GAP',
+  'DELTA_DUPLICATE',
+  'DELTA_MALFORMED',
+  'SNAPSHOT_INVALID',
+  'JOURNAL_BROKEN',
+  'IMPORT_INVALID',
+  // sync
+  'SYNC_UNREACHABLE',
+  'SYNC_REFUSED',
+  'SYNC_PROTOCOL',
+  'HUB_UNKNOWN_TERMINAL',
+  'CRL_INVALID',
+  // peripherals
+  'HID_UNAVAILABLE',
+  'HID_FAILED',
+  // time and generic
+  'CLOCK_FAULT',
+  'INVALID_REQUEST',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+export interface ErrorPayload {
+  code: ErrorCode;
+  message: string;
+}
+
+export class KioskError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    detail?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'KioskError';
+    this.code = code;
+    this.detail = detail;
+  }
+
+  toPayload(): ErrorPayload {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isKioskError(value: unknown, code?: ErrorCode): value is KioskError {
+  return value instanceof KioskError && (code === undefined || value.code === code);
+}
+
+/** Wraps anything thrown into a KioskError so that nothing untyped crosses a boundary. */
+export function toKioskError(value: unknown, fallback: ErrorCode = 'INTERNAL'): KioskError {
+  if (value instanceof KioskError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new KioskError(fallback, message, undefined, { cause: value });
+}
