@@ -1,0 +1,7 @@
+// Each suite is loaded only when selected (`--only card,hsm`). A suite returns metrics named
+// `<suite>.<metric>`; units are in the name (`_ms`, `_us`, `_per_s`, `_mb`).
+import type { BenchSuite } from './harness.js';
+
+export const suites: Record<string, () => Promise<BenchSuite>> = {
+  harness: () => import('./harness-self.js'),
+};
