@@ -1,0 +1,166 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isKioskError, type KioskError } from '../../main/api/errors.js';
+import { loadConfig } from '../../config/load.js';
+import { configFolder } from '../../config/paths.js';
+import { ProfileNames } from '../../config/schema.js';
+import { readSecret } from '../../config/secrets.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'jpki-config-'));
+function siteFile(name: string, content: unknown): string {
+  const file = join(dir, name);
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+function refusal(fn: () => unknown): KioskError {
+  try {
+    fn();
+  } catch (error) {
+    if (isKioskError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration profiles', () => {
+  it.each(ProfileNames)('loads the embedded %s profile', (profile) => {
+    const config = loadConfig({ profile, env: {} });
+    expect(config.source.profile).toBe(profile);
+    expect(config.trust.anchors.length).toBeGreaterThan(0);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.site)).toBe(true);
+  });
+
+  it('trusts the real J-LIS CAs in site profiles and only the mock CA in the demo', () => {
+    const gate = loadConfig({ profile: 'stadium-gate', env: {} });
+    expect(gate.trust.anchors).toEqual([
+      join(configFolder(), 'trust/jlis-auth-ca-2015.pem'),
+      join(configFolder(), 'trust/jlis-auth-ca-2023.pem'),
+    ]);
+    expect(gate.trust.allowTestCa).toBe(false);
+    const demo = loadConfig({ profile: 'demo', env: {} });
+    expect(demo.trust.anchors).toHaveLength(1);
+    expect(demo.trust.anchors[0]).toMatch(/var\/demo\/pki\/auth-ca\.pem$/);
+    expect(demo.trust.allowTestCa).toBe(true);
+  });
+
+  it('merges a site file over its profile and resolves relative paths from the file', () => {
+    const file = siteFile('gate.json', {
+      version: 1,
+      profile: 'stadium-gate',
+      site: { gateId: 'west-3' },
+      data: { dir: './data' },
+    });
+    const config = loadConfig({ file, env: {} });
+    expect(config.site.gateId).toBe('west-3');
+    expect(config.site.kind).toBe('stadium-gate');
+    expect(config.data.dir).toBe(join(dir, 'data'));
+    expect(config.revocation.stalePolicy).toBe('degraded');
+  });
+
+  it('reads the file named by JPKI_CONFIG, but not in a packaged build', () => {
+    const file = siteFile('env.json', { version: 1, profile: 'shelter' });
+    expect(loadConfig({ env: { JPKI_CONFIG: file } }).source.profile).toBe('shelter');
+    expect(loadConfig({ env: { JPKI_CONFIG: file }, packaged: true }).source.profile).toBe('demo');
+  });
+});
+
+describe('invalid configuration is refused with the key, the value and what was expected', () => {
+  it('a wrong type', () => {
+    const error = refusal(() =>
+      loadConfig({
+        file: siteFile('type.json', { version: 1, profile: 'shelter', card: { settleMs: 'fast' } }),
+        env: {},
+      }),
+    );
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain('card.settleMs');
+    expect(error.message).toContain('"fast"');
+    expect(error.message).toMatch(/expected number/);
+  });
+
+  it('an unknown key, nested or at the top', () => {
+    const nested = refusal(() =>
+      loadConfig({
+        file: siteFile('unknown.json', { version: 1, profile: 'shelter', hsm: { modul: 'x' } }),
+        env: {},
+      }),
+    );
+    expect(nested.code).toBe('CONFIG_INVALID');
+    expect(nested.message).toContain('unknown key hsm.modul');
+    const top = refusal(() =>
+      loadConfig({
+        file: siteFile('unknown2.json', { version: 1, profile: 'shelter', gateway: 1 }),
+        env: {},
+      }),
+    );
+    expect(top.message).toContain('unknown key gateway');
+  });
+
+  it('a missing required key', () => {
+    const error = refusal(() =>
+      loadConfig({ file: siteFile('missing.json', { profile: 'shelter', version: null }), env: {} }),
+    );
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain('key version');
+  });
+
+  it('an unknown profile, a file that is not JSON, a file that does not exist', () => {
+    expect(
+      refusal(() => loadConfig({ file: siteFile('p.json', { version: 1, profile: 'arena' }), env: {} }))
+        .message,
+    ).toContain('key profile');
+    expect(refusal(() => loadConfig({ file: siteFile('bad.json', '{ version: 1'), env: {} })).code).toBe(
+      'CONFIG_INVALID',
+    );
+    expect(refusal(() => loadConfig({ file: join(dir, 'nope.json'), env: {} })).code).toBe(
+      'CONFIG_NOT_FOUND',
+    );
+  });
+
+  it('a site profile that tries to trust a test CA', () => {
+    const file = siteFile('testca.json', {
+      version: 1,
+      profile: 'hospital-reception',
+      trust: { allowTestCa: true },
+    });
+    expect(refusal(() => loadConfig({ file, env: {} })).message).toContain('trust.allowTestCa');
+  });
+
+  it('a secret written into the main file instead of a reference', () => {
+    const file = siteFile('pin.json', { version: 1, profile: 'shelter', hsm: { userPin: '123456' } });
+    const error = refusal(() => loadConfig({ file, env: {} }));
+    expect(error.message).toContain('hsm.userPin');
+  });
+});
+
+describe('secrets', () => {
+  it('come from the environment', () => {
+    expect(readSecret({ env: 'HSM_PIN' }, 'HSM user PIN', { HSM_PIN: '987654' })).toBe('987654');
+    expect(refusal(() => readSecret({ env: 'HSM_PIN' }, 'HSM user PIN', {})).code).toBe('SECRET_MISSING');
+  });
+
+  it('come from an owner-only file, without its trailing newline', () => {
+    const file = siteFile('pin-ok', '24680\n');
+    chmodSync(file, 0o600);
+    expect(readSecret({ file }, 'HSM user PIN')).toBe('24680');
+  });
+
+  it('refuse a world-readable file without revealing its content', () => {
+    const file = siteFile('pin-open', 'topsecret');
+    chmodSync(file, 0o644);
+    const error = refusal(() => readSecret({ file }, 'HSM user PIN'));
+    expect(error.code).toBe('SECRET_INSECURE');
+    expect(error.message).toContain('644');
+    expect(error.message).not.toContain('topsecret');
+  });
+
+  it('refuse a group-writable file and a missing one', () => {
+    const file = siteFile('pin-gw', '1');
+    chmodSync(file, 0o620);
+    expect(refusal(() => readSecret({ file }, 'PIN')).code).toBe('SECRET_INSECURE');
+    expect(refusal(() => readSecret({ file: join(dir, 'absent') }, 'PIN')).code).toBe('SECRET_MISSING');
+  });
+});
