@@ -54,6 +54,10 @@ export const ErrorCodes = [
   // peripherals
   'HID_UNAVAILABLE',
   'HID_FAILED',
+  // staff mode and UI commands
+  'STAFF_LOCKED',
+  'STAFF_CREDENTIAL_WRONG',
+  'NOT_AVAILABLE',
   // time and generic
   'CLOCK_FAULT',
   'INVALID_REQUEST',
