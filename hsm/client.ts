@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
+import type TypeScript from 'typescript';
 import { KioskError, type ErrorCode } from '../main/api/errors.js';
 import { getLogger } from '../main/core/log.js';
 import type {
@@ -49,7 +50,7 @@ class Pkcs11Thread {
     } else {
       // Running from TypeScript sources (vitest): transpile the self-contained worker file.
       const source = fileURLToPath(new URL('./pkcs11-worker.ts', import.meta.url));
-      const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
+      const ts = createRequire(import.meta.url)('typescript') as typeof TypeScript;
       const js = ts.transpileModule(readFileSync(source, 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
       }).outputText;
