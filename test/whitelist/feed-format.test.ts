@@ -1,0 +1,182 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isKioskError } from '../../main/api/errors.js';
+import {
+  SnapshotReader,
+  SnapshotWriter,
+  openBatch,
+  openManifest,
+  publisherKeyId,
+  revocationPutOp,
+  signBatch,
+  whitelistPutOp,
+  whitelistRow,
+  type FeedBatch,
+  type PublisherTrust,
+} from '../../whitelist/feed-format.js';
+import { IndexKey, openCardRecord, serialBytes } from '../../whitelist/privacy.js';
+
+const hub = generateKeyPairSync('ed25519');
+const other = generateKeyPairSync('ed25519');
+const trust: PublisherTrust = {
+  publishers: [{ publicKey: hub.publicKey, feeds: ['whitelist', 'revocations'] }],
+};
+const indexKey = IndexKey.fromSecret('11'.repeat(32));
+const spki = 'ab'.repeat(32);
+const record = {
+  subject: 'u-0001',
+  entitlements: [
+    {
+      kind: 'insurance' as const,
+      insurerNumber: '06123456',
+      symbol: 'ABC',
+      number: '1234',
+      branch: '01',
+      copayRatio: 0.3,
+      validFrom: '2026-04-01',
+      status: 'valid' as const,
+    },
+  ],
+};
+
+function batch(over: Partial<FeedBatch> = {}): FeedBatch {
+  return {
+    format: 'jpki-kiosk/delta/v1',
+    feed: 'whitelist',
+    publisherKeyId: publisherKeyId(hub.publicKey),
+    epoch: 'e1',
+    fromSeq: 0,
+    toSeq: 1,
+    asOf: '2026-11-21T10:00:00Z',
+    ops: [whitelistPutOp(indexKey, { issuerKeyId: '0a0b', serial: '01f2', spkiSha256: spki, record })],
+    ...over,
+  } as FeedBatch;
+}
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return isKioskError(error) ? error.code : `untyped: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe('delta batches', () => {
+  it('round-trips a signed batch', () => {
+    const opened = openBatch(signBatch(batch(), hub.privateKey), trust);
+    expect(opened.feed).toBe('whitelist');
+    expect(opened.ops).toHaveLength(1);
+  });
+
+  it('refuses a flipped payload byte, another signer, a forged publisher id, a wrong feed and bad framing', () => {
+    const wire = signBatch(batch(), hub.privateKey);
+    const tampered = Buffer.from(wire);
+    tampered[tampered.length - 5] ^= 1;
+    expect(code(() => openBatch(tampered, trust))).toBe('DELTA_BAD_SIGNATURE');
+    expect(code(() => openBatch(signBatch(batch(), other.privateKey), trust))).toBe('DELTA_WRONG_PUBLISHER');
+    // Signed by the hub but claiming another publisher inside.
+    expect(
+      code(() =>
+        openBatch(
+          signBatch(batch({ publisherKeyId: publisherKeyId(other.publicKey) }), hub.privateKey),
+          trust,
+        ),
+      ),
+    ).toBe('DELTA_WRONG_PUBLISHER');
+    const peer = batch({
+      feed: 'peer-entries',
+      ops: [
+        { op: 'presence', subject: 's', state: 'inside', terminalId: 't', gateId: 'g', zone: 'z', at: 1 },
+      ],
+    } as Partial<FeedBatch>);
+    expect(code(() => openBatch(signBatch(peer, hub.privateKey), trust))).toBe('DELTA_WRONG_PUBLISHER');
+    expect(code(() => openBatch(Buffer.from('garbage'), trust))).toBe('DELTA_MALFORMED');
+    expect(code(() => openBatch(Buffer.from('{"kid":1}\n{}'), trust))).toBe('DELTA_MALFORMED');
+  });
+
+  it('refuses a batch whose op count disagrees with its sequence range, or a malformed op', () => {
+    expect(code(() => openBatch(signBatch(batch({ toSeq: 2 }), hub.privateKey), trust))).toBe(
+      'DELTA_MALFORMED',
+    );
+    const bad = batch({ ops: [{ op: 'put', k: 'zz', v: 'AA==' }] } as Partial<FeedBatch>);
+    expect(code(() => openBatch(signBatch(bad, hub.privateKey), trust))).toBe('DELTA_MALFORMED');
+    const notSealed = batch({ ops: [{ op: 'put', k: '00'.repeat(16), v: 'AAAA' }] } as Partial<FeedBatch>);
+    expect(code(() => openBatch(signBatch(notSealed, hub.privateKey), trust))).toBe('DELTA_MALFORMED');
+  });
+
+  it('builds revocation ops keyed like whitelist rows', () => {
+    const op = revocationPutOp(indexKey, {
+      issuerKeyId: '0a0b',
+      serial: '01f2',
+      revokedAt: '2026-01-02T00:00:00Z',
+      reason: 'keyCompromise',
+    });
+    expect(op).toMatchObject({
+      op: 'put',
+      k: indexKey.cardKey('0a0b', '01f2').toString('hex'),
+      reason: 'keyCompromise',
+    });
+  });
+});
+
+describe('privacy of rows', () => {
+  it('opens only with the SPKI hash the row was built for', () => {
+    const row = whitelistRow(indexKey, { issuerKeyId: '0a0b', serial: '01f2', spkiSha256: spki, record });
+    expect(openCardRecord(row.v, row.k, spki)).toEqual(record);
+    expect(openCardRecord(row.v, row.k, 'cd'.repeat(32))).toBeNull();
+    // Moved to another row key: the key is authenticated data, so it does not open either.
+    expect(openCardRecord(row.v, indexKey.cardKey('0a0b', '01f3'), spki)).toBeNull();
+    expect(row.v.includes(Buffer.from('u-0001'))).toBe(false);
+  });
+
+  it('canonicalizes serials: separators, case and DER zero padding give one key', () => {
+    expect(serialBytes('00:F2')).toEqual(Buffer.from([0xf2]));
+    expect(indexKey.cardKey('0a0b', '00f2')).toEqual(indexKey.cardKey('0A:0B', 'F2'));
+    expect(IndexKey.fromSecret('22'.repeat(32)).cardKey('0a0b', 'f2')).not.toEqual(
+      indexKey.cardKey('0a0b', 'f2'),
+    );
+  });
+
+  it('refuses malformed entitlements with a typed error naming the field', () => {
+    const badRecord = { subject: 'u', entitlements: [{ ...record.entitlements[0]!, copayRatio: 3 }] };
+    expect(
+      code(() =>
+        whitelistRow(indexKey, { issuerKeyId: '0a', serial: '01', spkiSha256: spki, record: badRecord }),
+      ),
+    ).toBe('IMPORT_INVALID');
+  });
+});
+
+describe('snapshots', () => {
+  it('writes rows in key order, signs the manifest, and reads back with a matching hash', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wl-snap-'));
+    const file = join(dir, 'rows');
+    const rows = ['01', '02', '03'].map((s) =>
+      whitelistRow(indexKey, { issuerKeyId: '0a', serial: s, spkiSha256: spki, record }),
+    );
+    rows.sort((a, b) => Buffer.compare(a.k, b.k));
+    const w = new SnapshotWriter(file, 'whitelist');
+    for (const r of rows) w.add(r.k, r.v);
+    expect(code(() => w.add(rows[0]!.k, rows[0]!.v))).toBe('SNAPSHOT_INVALID');
+    const { manifest, signed } = w.finish(
+      { epoch: 'snap-1', seq: 3, asOf: '2026-11-21T10:00:00Z' },
+      hub.privateKey,
+    );
+    expect(openManifest(signed, trust)).toEqual(manifest);
+    const r = new SnapshotReader(file);
+    const back = [];
+    for (let row = r.next(); row; row = r.next()) back.push(row);
+    expect(back.map((x) => x.k.toString('hex'))).toEqual(rows.map((x) => x.k.toString('hex')));
+    expect(r.digest()).toBe(manifest.rowsSha256);
+    const edited = Buffer.from(signed);
+    edited[edited.length - 3] ^= 1;
+    expect(code(() => openManifest(edited, trust))).toBe('SNAPSHOT_INVALID');
+    writeFileSync(join(dir, 'trunc'), readFileSync(file).subarray(0, 40));
+    const t = new SnapshotReader(join(dir, 'trunc'));
+    expect(code(() => t.next())).toBe('SNAPSHOT_INVALID');
+  });
+});

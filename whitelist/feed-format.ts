@@ -1,0 +1,516 @@
+// The wire formats shared by the hub (issue 7) and the terminal: signed delta batches and signed
+// snapshots, for the feeds `whitelist`, `revocations` and `peer-entries`. Names here are stable.
+//
+// Signed blob (batch or snapshot manifest) = one header line of JSON `{"kid":…,"sig":…}` + "\n" + the
+// payload JSON bytes. `sig` is Ed25519 over DOMAIN ‖ payload bytes, by the publisher key `kid`
+// (publisherKeyId(): first 16 bytes of SHA-256 of its SPKI DER, hex). The payload is verified before it
+// is parsed; it also names its publisher, which must equal `kid`.
+//
+// Sequences: every operation of a feed has a sequence number; a batch carries ops (fromSeq, toSeq], so
+// `ops.length === toSeq - fromSeq`. `epoch` names the snapshot lineage: after the hub rebuilds a feed,
+// terminals on another epoch are asked for a snapshot.
+//
+// Snapshot = a rows file (MAGIC, then per row: u8 key length, key, varint value length, value; keys
+// strictly increasing) + a signed manifest naming its feed, epoch, seq, row count and SHA-256.
+import { createHash, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { z } from 'zod';
+import { KioskError, type ErrorCode } from '../main/api/errors.js';
+import type { CardRecordInput } from './entitlements.js';
+import { KEY_BYTES, isWellFormedSeal, sealCardRecord, type IndexKey } from './privacy.js';
+
+export const Feeds = ['whitelist', 'revocations', 'peer-entries'] as const;
+export type FeedName = (typeof Feeds)[number];
+/** Feeds that have snapshots (peer entries are only ever deltas). */
+export const SnapshotFeeds = ['whitelist', 'revocations'] as const;
+export type SnapshotFeedName = (typeof SnapshotFeeds)[number];
+
+export const BATCH_FORMAT = 'jpki-kiosk/delta/v1';
+export const SNAPSHOT_FORMAT = 'jpki-kiosk/snapshot/v1';
+const BATCH_DOMAIN = Buffer.from('jpki-kiosk/delta/v1\n', 'utf8');
+const MANIFEST_DOMAIN = Buffer.from('jpki-kiosk/snapshot/v1\n', 'utf8');
+export const SNAPSHOT_MAGIC = Buffer.from('JPKI-SNAPSHOT-ROWS-1\n', 'utf8');
+export const MAX_BATCH_OPS = 1_000_000;
+
+/** RFC 5280 CRLReason names; the index is the CRL code (7 is unused). */
+export const RevocationReasons = [
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'unused',
+  'removeFromCRL',
+  'privilegeWithdrawn',
+  'aACompromise',
+] as const;
+export type RevocationReason = (typeof RevocationReasons)[number];
+
+const RowKeyHex = z.string().regex(/^[0-9a-f]{32}$/, '16-byte row key in lower-case hex');
+const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const Seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const WhitelistOp = z.discriminatedUnion('op', [
+  /** v: a sealed card record (privacy.ts), base64. */
+  z.object({ op: z.literal('put'), k: RowKeyHex, v: Base64 }).strict(),
+  z.object({ op: z.literal('del'), k: RowKeyHex }).strict(),
+]);
+export type WhitelistOp = z.output<typeof WhitelistOp>;
+
+export const RevocationOp = z.discriminatedUnion('op', [
+  /** at: revocation date, seconds since 1970. */
+  z
+    .object({
+      op: z.literal('put'),
+      k: RowKeyHex,
+      at: z.number().int().nonnegative(),
+      reason: z.enum(RevocationReasons),
+    })
+    .strict(),
+  z.object({ op: z.literal('del'), k: RowKeyHex }).strict(),
+]);
+export type RevocationOp = z.output<typeof RevocationOp>;
+
+/** Another terminal's passage (or exit), for global anti-passback. */
+export const PeerEntryOp = z
+  .object({
+    op: z.literal('presence'),
+    subject: z.string().min(1).max(64),
+    state: z.enum(['inside', 'outside']),
+    terminalId: z.string().min(1).max(64),
+    gateId: z.string().min(1).max(64),
+    zone: z.string().min(1).max(64),
+    /** Event time, ms since 1970. Newer wins; see docs/data.md. */
+    at: z.number().int().nonnegative(),
+    journalSeq: Seq.optional(),
+  })
+  .strict();
+export type PeerEntryOp = z.output<typeof PeerEntryOp>;
+
+const BatchHeader = {
+  format: z.literal(BATCH_FORMAT),
+  publisherKeyId: z.string().regex(/^[0-9a-f]{32}$/),
+  epoch: z.string().min(1).max(64),
+  fromSeq: Seq,
+  toSeq: Seq,
+  /** Publisher's time the data is current as of (ISO 8601). */
+  asOf: z.iso.datetime({ offset: true }),
+};
+
+export const FeedBatch = z.discriminatedUnion('feed', [
+  z
+    .object({ ...BatchHeader, feed: z.literal('whitelist'), ops: z.array(WhitelistOp).max(MAX_BATCH_OPS) })
+    .strict(),
+  z
+    .object({ ...BatchHeader, feed: z.literal('revocations'), ops: z.array(RevocationOp).max(MAX_BATCH_OPS) })
+    .strict(),
+  z
+    .object({ ...BatchHeader, feed: z.literal('peer-entries'), ops: z.array(PeerEntryOp).max(MAX_BATCH_OPS) })
+    .strict(),
+]);
+export type FeedBatch = z.output<typeof FeedBatch>;
+
+export const SnapshotManifest = z
+  .object({
+    format: z.literal(SNAPSHOT_FORMAT),
+    feed: z.enum(SnapshotFeeds),
+    publisherKeyId: z.string().regex(/^[0-9a-f]{32}$/),
+    /** The snapshot id; deltas that follow carry it as their epoch. */
+    epoch: z.string().min(1).max(64),
+    /** The feed sequence the snapshot's content corresponds to. */
+    seq: Seq,
+    asOf: z.iso.datetime({ offset: true }),
+    rowCount: z.number().int().nonnegative(),
+    /** SHA-256 of the whole rows file, hex. */
+    rowsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+export type SnapshotManifest = z.output<typeof SnapshotManifest>;
+
+// ---- publisher keys -------------------------------------------------------------------------------
+
+export function publisherKeyId(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('hex').slice(0, 32);
+}
+
+/** Pinned publishers: which key may publish which feeds. */
+export interface PublisherTrust {
+  publishers: ReadonlyArray<{ publicKey: KeyObject; feeds: readonly FeedName[] }>;
+}
+
+export function trustFromPem(pem: string | Buffer, feeds: readonly FeedName[] = Feeds): PublisherTrust {
+  return { publishers: [{ publicKey: createPublicKey(pem), feeds }] };
+}
+
+function findPublisher(
+  trust: PublisherTrust,
+  kid: string,
+): { publicKey: KeyObject; feeds: readonly FeedName[] } | undefined {
+  return trust.publishers.find((p) => publisherKeyId(p.publicKey) === kid);
+}
+
+// ---- signed blobs ---------------------------------------------------------------------------------
+
+function signBlob(domain: Buffer, payload: Buffer, privateKey: KeyObject): Buffer {
+  const kid = publisherKeyId(createPublicKey(privateKey));
+  const sig = edSign(null, Buffer.concat([domain, payload]), privateKey).toString('base64');
+  return Buffer.concat([Buffer.from(JSON.stringify({ kid, sig }) + '\n', 'utf8'), payload]);
+}
+
+interface Opened {
+  kid: string;
+  feeds: readonly FeedName[];
+  payload: unknown;
+}
+
+function openBlob(
+  bytes: Uint8Array,
+  domain: Buffer,
+  trust: PublisherTrust,
+  codes: { malformed: ErrorCode; signature: ErrorCode; publisher: ErrorCode },
+): Opened {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const nl = buf.indexOf(0x0a);
+  if (nl <= 0 || nl > 1024) throw new KioskError(codes.malformed, 'signed blob: no header line');
+  let header: { kid?: unknown; sig?: unknown };
+  try {
+    header = JSON.parse(buf.subarray(0, nl).toString('utf8')) as typeof header;
+  } catch {
+    throw new KioskError(codes.malformed, 'signed blob: header is not JSON');
+  }
+  if (typeof header.kid !== 'string' || typeof header.sig !== 'string')
+    throw new KioskError(codes.malformed, 'signed blob: header lacks kid or sig');
+  const publisher = findPublisher(trust, header.kid);
+  if (!publisher)
+    throw new KioskError(codes.publisher, `signed by key ${header.kid}, which is not a pinned publisher`, {
+      kid: header.kid,
+    });
+  const payload = buf.subarray(nl + 1);
+  const sig = Buffer.from(header.sig, 'base64');
+  let ok = false;
+  try {
+    ok = sig.length === 64 && edVerify(null, Buffer.concat([domain, payload]), publisher.publicKey, sig);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new KioskError(codes.signature, 'signature does not verify with the pinned publisher key');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new KioskError(codes.malformed, 'signed payload is not JSON');
+  }
+  return { kid: header.kid, feeds: publisher.feeds, payload: parsed };
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return `${issue.path.join('.') || '(top level)'}: ${issue.message}`;
+}
+
+/** Publisher side: serializes and signs a batch (the hub, tests, tools). */
+export function signBatch(batch: FeedBatch, privateKey: KeyObject): Buffer {
+  return signBlob(BATCH_DOMAIN, Buffer.from(JSON.stringify(batch), 'utf8'), privateKey);
+}
+
+/**
+ * Terminal side: verifies the signature against the pinned publishers, then parses and validates.
+ * Errors: DELTA_MALFORMED, DELTA_BAD_SIGNATURE, DELTA_WRONG_PUBLISHER. Sequence checks happen at apply.
+ */
+export function openBatch(bytes: Uint8Array, trust: PublisherTrust): FeedBatch {
+  const opened = openBlob(bytes, BATCH_DOMAIN, trust, {
+    malformed: 'DELTA_MALFORMED',
+    signature: 'DELTA_BAD_SIGNATURE',
+    publisher: 'DELTA_WRONG_PUBLISHER',
+  });
+  const result = FeedBatch.safeParse(opened.payload);
+  if (!result.success) throw new KioskError('DELTA_MALFORMED', `delta: ${firstIssue(result.error)}`);
+  const batch = result.data;
+  if (batch.publisherKeyId !== opened.kid)
+    throw new KioskError('DELTA_WRONG_PUBLISHER', 'delta names a publisher other than its signer');
+  if (!opened.feeds.includes(batch.feed))
+    throw new KioskError(
+      'DELTA_WRONG_PUBLISHER',
+      `publisher ${opened.kid} may not publish feed ${batch.feed}`,
+    );
+  if (batch.toSeq - batch.fromSeq !== batch.ops.length || batch.ops.length === 0)
+    throw new KioskError(
+      'DELTA_MALFORMED',
+      `delta (${batch.fromSeq}, ${batch.toSeq}] must carry exactly ${batch.toSeq - batch.fromSeq} operations, has ${batch.ops.length}`,
+    );
+  if (batch.feed === 'whitelist') {
+    batch.ops.forEach((op, i) => {
+      if (op.op === 'put' && !isWellFormedSeal(Buffer.from(op.v, 'base64')))
+        throw new KioskError('DELTA_MALFORMED', `delta: ops.${i}.v is not a sealed card record`);
+    });
+  }
+  return batch;
+}
+
+export function signManifest(manifest: SnapshotManifest, privateKey: KeyObject): Buffer {
+  return signBlob(MANIFEST_DOMAIN, Buffer.from(JSON.stringify(manifest), 'utf8'), privateKey);
+}
+
+/** Verifies a snapshot manifest. Any failure → SNAPSHOT_INVALID (wrong publisher → DELTA_WRONG_PUBLISHER). */
+export function openManifest(bytes: Uint8Array, trust: PublisherTrust): SnapshotManifest {
+  const opened = openBlob(bytes, MANIFEST_DOMAIN, trust, {
+    malformed: 'SNAPSHOT_INVALID',
+    signature: 'SNAPSHOT_INVALID',
+    publisher: 'DELTA_WRONG_PUBLISHER',
+  });
+  const result = SnapshotManifest.safeParse(opened.payload);
+  if (!result.success)
+    throw new KioskError('SNAPSHOT_INVALID', `snapshot manifest: ${firstIssue(result.error)}`);
+  if (result.data.publisherKeyId !== opened.kid || !opened.feeds.includes(result.data.feed))
+    throw new KioskError('DELTA_WRONG_PUBLISHER', 'snapshot manifest: publisher may not publish this feed');
+  return result.data;
+}
+
+// ---- row and op builders (publisher side: hub, import CLI) -------------------------------------------
+
+export interface CardRowInput {
+  issuerKeyId: string;
+  serial: string;
+  /** SHA-256 of the card certificate's SubjectPublicKeyInfo DER, hex. */
+  spkiSha256: string;
+  record: CardRecordInput;
+}
+
+export interface RevocationInput {
+  issuerKeyId: string;
+  serial: string;
+  /** Revocation date: Date, ISO string or seconds since 1970. */
+  revokedAt: Date | string | number;
+  reason: RevocationReason;
+}
+
+export interface SnapshotRow {
+  k: Buffer;
+  v: Buffer;
+}
+
+export function whitelistRow(indexKey: IndexKey, input: CardRowInput): SnapshotRow {
+  const k = indexKey.cardKey(input.issuerKeyId, input.serial);
+  return { k, v: sealCardRecord(input.record, k, input.spkiSha256) };
+}
+
+export function whitelistPutOp(indexKey: IndexKey, input: CardRowInput): WhitelistOp {
+  const row = whitelistRow(indexKey, input);
+  return { op: 'put', k: row.k.toString('hex'), v: row.v.toString('base64') };
+}
+
+export function whitelistDelOp(indexKey: IndexKey, issuerKeyId: string, serial: string): WhitelistOp {
+  return { op: 'del', k: indexKey.cardKey(issuerKeyId, serial).toString('hex') };
+}
+
+function toSeconds(value: Date | string | number): number {
+  if (typeof value === 'number') return value;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  if (!Number.isFinite(ms))
+    throw new KioskError('IMPORT_INVALID', `revocation date ${String(value)} is not a date`);
+  return Math.floor(ms / 1000);
+}
+
+/** Revocation value on disk and in snapshots: u32 BE seconds ‖ u8 reason code. */
+export function encodeRevocationValue(at: number, reason: RevocationReason): Buffer {
+  const v = Buffer.alloc(5);
+  v.writeUInt32BE(at, 0);
+  v[4] = RevocationReasons.indexOf(reason);
+  return v;
+}
+
+export function decodeRevocationValue(v: Uint8Array): { at: number; reason: RevocationReason } {
+  const reason = RevocationReasons[v[4] ?? 255];
+  if (v.length !== 5 || reason === undefined)
+    throw new KioskError('SNAPSHOT_INVALID', 'revocation row is malformed');
+  return { at: Buffer.from(v.buffer, v.byteOffset, 5).readUInt32BE(0), reason };
+}
+
+export function revocationRow(indexKey: IndexKey, input: RevocationInput): SnapshotRow {
+  return {
+    k: indexKey.cardKey(input.issuerKeyId, input.serial),
+    v: encodeRevocationValue(toSeconds(input.revokedAt), input.reason),
+  };
+}
+
+export function revocationPutOp(indexKey: IndexKey, input: RevocationInput): RevocationOp {
+  return {
+    op: 'put',
+    k: indexKey.cardKey(input.issuerKeyId, input.serial).toString('hex'),
+    at: toSeconds(input.revokedAt),
+    reason: input.reason,
+  };
+}
+
+export function revocationDelOp(indexKey: IndexKey, issuerKeyId: string, serial: string): RevocationOp {
+  return { op: 'del', k: indexKey.cardKey(issuerKeyId, serial).toString('hex') };
+}
+
+// ---- snapshot rows file -------------------------------------------------------------------------
+
+function varintBytes(n: number): Buffer {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/** Publisher side: writes rows (keys strictly increasing) and signs the manifest when finished. */
+export class SnapshotWriter {
+  private readonly fd: number;
+  private readonly hash = createHash('sha256');
+  private chunks: Buffer[] = [];
+  private pending = 0;
+  private count = 0;
+  private last: Buffer | null = null;
+
+  constructor(
+    readonly file: string,
+    private readonly feed: SnapshotFeedName,
+  ) {
+    this.fd = openSync(file, 'w', 0o600);
+    this.push(SNAPSHOT_MAGIC);
+  }
+
+  private push(b: Buffer): void {
+    this.chunks.push(b);
+    this.pending += b.length;
+    if (this.pending >= 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending === 0) return;
+    const data = Buffer.concat(this.chunks);
+    this.hash.update(data);
+    writeSync(this.fd, data);
+    this.chunks = [];
+    this.pending = 0;
+  }
+
+  add(k: Uint8Array, v: Uint8Array): void {
+    const key = Buffer.from(k);
+    if (key.length !== KEY_BYTES)
+      throw new KioskError('SNAPSHOT_INVALID', 'snapshot row key must be 16 bytes');
+    if (this.last && Buffer.compare(this.last, key) >= 0)
+      throw new KioskError(
+        'SNAPSHOT_INVALID',
+        'snapshot rows must be added in strictly increasing key order',
+      );
+    this.last = key;
+    this.push(Buffer.of(key.length));
+    this.push(key);
+    this.push(varintBytes(v.length));
+    this.push(Buffer.from(v));
+    this.count++;
+  }
+
+  /** Closes the rows file and returns the signed manifest bytes. */
+  finish(
+    meta: { epoch: string; seq: number; asOf: string },
+    privateKey: KeyObject,
+  ): { manifest: SnapshotManifest; signed: Buffer } {
+    this.flush();
+    closeSync(this.fd);
+    const manifest: SnapshotManifest = {
+      format: SNAPSHOT_FORMAT,
+      feed: this.feed,
+      publisherKeyId: publisherKeyId(createPublicKey(privateKey)),
+      epoch: meta.epoch,
+      seq: meta.seq,
+      asOf: meta.asOf,
+      rowCount: this.count,
+      rowsSha256: this.hash.digest('hex'),
+    };
+    return { manifest, signed: signManifest(manifest, privateKey) };
+  }
+}
+
+/**
+ * Terminal side: streams rows from a rows file, checking the magic, framing and key order, and hashing as
+ * it goes; `digest()` after the last row gives the SHA-256 to compare with the manifest.
+ */
+export class SnapshotReader {
+  private readonly fd: number;
+  private readonly hash = createHash('sha256');
+  private buf = Buffer.alloc(0);
+  private pos = 0;
+  private eof = false;
+  rows = 0;
+
+  constructor(file: string) {
+    try {
+      this.fd = openSync(file, 'r');
+    } catch (error) {
+      throw new KioskError('SNAPSHOT_INVALID', `snapshot rows file ${file} cannot be read`, undefined, {
+        cause: error,
+      });
+    }
+    const magic = this.take(SNAPSHOT_MAGIC.length);
+    if (!magic || !magic.equals(SNAPSHOT_MAGIC))
+      throw new KioskError('SNAPSHOT_INVALID', 'not a snapshot rows file');
+  }
+
+  private fill(need: number): boolean {
+    while (this.buf.length - this.pos < need && !this.eof) {
+      const chunk = Buffer.allocUnsafe(1 << 20);
+      const n = readSync(this.fd, chunk, 0, chunk.length, null);
+      if (n === 0) {
+        this.eof = true;
+        break;
+      }
+      const got = chunk.subarray(0, n);
+      this.hash.update(got);
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), got]);
+      this.pos = 0;
+    }
+    return this.buf.length - this.pos >= need;
+  }
+
+  private take(n: number): Buffer | null {
+    if (!this.fill(n)) return null;
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** The next row, or null at a clean end of file. Throws SNAPSHOT_INVALID on bad framing. */
+  next(): SnapshotRow | null {
+    if (!this.fill(1)) return null;
+    const klen = this.buf[this.pos++]!;
+    if (klen !== KEY_BYTES) throw new KioskError('SNAPSHOT_INVALID', `row ${this.rows + 1}: bad key length`);
+    const k = this.take(klen);
+    let vlen = 0;
+    let shift = 0;
+    for (;;) {
+      const b = this.take(1);
+      if (!b || shift > 28) throw new KioskError('SNAPSHOT_INVALID', `row ${this.rows + 1}: truncated`);
+      vlen |= (b[0]! & 0x7f) << shift;
+      if (b[0]! < 0x80) break;
+      shift += 7;
+    }
+    const v = vlen > 65536 ? null : this.take(vlen);
+    if (!k || !v) throw new KioskError('SNAPSHOT_INVALID', `row ${this.rows + 1}: truncated`);
+    this.rows++;
+    return { k, v };
+  }
+
+  digest(): string {
+    while (!this.eof) this.fill(Number.MAX_SAFE_INTEGER);
+    closeSync(this.fd);
+    return this.hash.digest('hex');
+  }
+
+  close(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}

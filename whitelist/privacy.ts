@@ -1,0 +1,174 @@
+// Privacy at rest. A row is found by a keyed hash of (issuer key id, serial) under the fleet index key,
+// and its content is sealed with AES-256-GCM under a key derived from the card certificate's
+// SubjectPublicKeyInfo hash: a copied database, even with the index key, reveals nothing about a card
+// whose certificate the reader does not hold. See docs/data.md for the threat model.
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { KioskError } from '../main/api/errors.js';
+import { readSecret } from '../config/secrets.js';
+import type { SecretRef } from '../config/schema.js';
+import { decodeCardRecord, encodeCardRecord, type CardRecord, type CardRecordInput } from './entitlements.js';
+
+/** Bytes of a row key (truncated HMAC-SHA-256). 128 bits: no collisions at 10^8 rows. */
+export const KEY_BYTES = 16;
+const SEAL_VERSION = 1;
+const NONCE_BYTES = 8; // padded to GCM's 12 with zeros; per-card keys seal only a handful of values
+const TAG_BYTES = 16;
+const KEY_DOMAIN = Buffer.from('jpki-kiosk/card-key/v1\0', 'utf8');
+const SEAL_INFO = Buffer.from('jpki-kiosk/entitlement/v1', 'utf8');
+
+/** The fleet index key: 32 bytes, from config `data.indexKey` (64 hex characters, or any ≥ 32-char string). */
+export class IndexKey {
+  private constructor(private readonly key: Buffer) {}
+
+  static fromSecret(secret: string): IndexKey {
+    const trimmed = secret.trim();
+    if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return new IndexKey(Buffer.from(trimmed, 'hex'));
+    if (trimmed.length < 32)
+      throw new KioskError(
+        'SECRET_INSECURE',
+        'the index key must be 64 hex characters or at least 32 characters',
+      );
+    return new IndexKey(createHash('sha256').update(trimmed, 'utf8').digest());
+  }
+
+  static fromBytes(bytes: Uint8Array): IndexKey {
+    if (bytes.length !== 32) throw new KioskError('SECRET_INSECURE', 'the index key must be 32 bytes');
+    return new IndexKey(Buffer.from(bytes));
+  }
+
+  static generateHex(): string {
+    return randomBytes(32).toString('hex');
+  }
+
+  /** Row key of a card: HMAC(indexKey, domain ‖ len ‖ issuerKeyId ‖ len ‖ serial), first 16 bytes. */
+  cardKey(issuerKeyId: string | Uint8Array, serial: string | Uint8Array): Buffer {
+    const issuer =
+      typeof issuerKeyId === 'string' ? hexBytes(issuerKeyId, 'issuer key id') : Buffer.from(issuerKeyId);
+    const ser = typeof serial === 'string' ? serialBytes(serial) : Buffer.from(serial);
+    const mac = createHmac('sha256', this.key);
+    mac.update(KEY_DOMAIN);
+    mac.update(Buffer.of(issuer.length));
+    mac.update(issuer);
+    mac.update(Buffer.of(ser.length));
+    mac.update(ser);
+    return mac.digest().subarray(0, KEY_BYTES);
+  }
+
+  /** Hex keyed hash of a serial for the journal (`serialRef`): correlates entries, reveals no serial. */
+  serialRef(issuerKeyId: string | Uint8Array, serial: string | Uint8Array): string {
+    return this.cardKey(issuerKeyId, serial).toString('hex');
+  }
+}
+
+function hexBytes(value: string, what: string): Buffer {
+  const clean = value.replace(/[\s:]/g, '').toLowerCase();
+  if (!/^([0-9a-f]{2})+$/.test(clean) || clean.length > 128)
+    throw new KioskError('INVALID_REQUEST', `${what} must be hex bytes`);
+  return Buffer.from(clean, 'hex');
+}
+
+/** Canonical serial bytes: hex, separators allowed, leading zero bytes dropped (DER sign padding). */
+export function serialBytes(serial: string): Buffer {
+  let clean = serial.replace(/[\s:]/g, '').toLowerCase();
+  if (!/^[0-9a-f]+$/.test(clean) || clean.length > 80)
+    throw new KioskError('INVALID_REQUEST', 'certificate serial must be hex');
+  if (clean.length % 2) clean = '0' + clean;
+  let bytes = Buffer.from(clean, 'hex');
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  bytes = bytes.subarray(start);
+  return bytes;
+}
+
+/** SHA-256 of a certificate's SubjectPublicKeyInfo DER: what the hub and import rows carry. */
+export function spkiHash(spkiDer: Uint8Array): Buffer {
+  return createHash('sha256').update(spkiDer).digest();
+}
+
+function spkiHashBytes(value: string | Uint8Array): Buffer {
+  const bytes = typeof value === 'string' ? hexBytes(value, 'SPKI hash') : Buffer.from(value);
+  if (bytes.length !== 32) throw new KioskError('INVALID_REQUEST', 'SPKI hash must be 32 bytes (SHA-256)');
+  return bytes;
+}
+
+function rowCipherKey(spki: Buffer, rowKey: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', spki, rowKey, SEAL_INFO, 32));
+}
+
+/** Seals a card record for row `rowKey`: version ‖ nonce(8) ‖ ciphertext ‖ tag(16). */
+export function sealCardRecord(
+  record: CardRecordInput,
+  rowKey: Uint8Array,
+  spkiSha256: string | Uint8Array,
+): Buffer {
+  const plain = encodeCardRecord(record);
+  const nonce = randomBytes(NONCE_BYTES);
+  const iv = Buffer.concat([Buffer.alloc(12 - NONCE_BYTES), nonce]);
+  const cipher = createCipheriv('aes-256-gcm', rowCipherKey(spkiHashBytes(spkiSha256), rowKey), iv);
+  cipher.setAAD(rowKey);
+  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([Buffer.of(SEAL_VERSION), nonce, body, cipher.getAuthTag()]);
+}
+
+/**
+ * Opens a sealed row with the presented card's SPKI hash. A card whose public key differs from the one
+ * the row was built for (a cloned serial on another key) fails authentication → null, like "not found".
+ */
+export function openCardRecord(
+  sealed: Uint8Array,
+  rowKey: Uint8Array,
+  spkiSha256: string | Uint8Array,
+): CardRecord | null {
+  if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== SEAL_VERSION)
+    throw new KioskError('STORE_CORRUPT', 'whitelist row has an unknown seal format');
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.length);
+  const iv = Buffer.alloc(12);
+  buf.copy(iv, 12 - NONCE_BYTES, 1, 1 + NONCE_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', rowCipherKey(spkiHashBytes(spkiSha256), rowKey), iv);
+  decipher.setAAD(rowKey);
+  decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
+  let plain: Buffer;
+  try {
+    plain = Buffer.concat([
+      decipher.update(buf.subarray(1 + NONCE_BYTES, buf.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+  } catch {
+    return null;
+  }
+  return decodeCardRecord(plain);
+}
+
+/** Structural check of a sealed value (no key needed): used when applying deltas and snapshots. */
+export function isWellFormedSeal(value: Uint8Array): boolean {
+  return value.length >= 1 + NONCE_BYTES + TAG_BYTES + 3 && value.length <= 4096 && value[0] === SEAL_VERSION;
+}
+
+/**
+ * Reads the fleet index key from config. The demo profile, with no key configured, generates one into an
+ * owner-only file under `<data>/demo/index-key` on first use.
+ */
+export function loadIndexKey(options: {
+  ref: SecretRef | null;
+  dataDir: string;
+  demo: boolean;
+  env?: NodeJS.ProcessEnv;
+}): IndexKey {
+  let ref = options.ref;
+  if (ref === null) {
+    if (!options.demo)
+      throw new KioskError(
+        'SECRET_MISSING',
+        'data.indexKey is not configured: the whitelist cannot be indexed',
+      );
+    const file = `${options.dataDir}/demo/index-key`;
+    if (!existsSync(file)) {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, IndexKey.generateHex() + '\n', { mode: 0o600, flag: 'wx' });
+    }
+    ref = { file };
+  }
+  return IndexKey.fromSecret(readSecret(ref, 'index key (data.indexKey)', options.env));
+}
