@@ -1,0 +1,164 @@
+// Builds the gate and the signal tower from `config.actuators`: picks the backend (node-hid, or the
+// in-process software device for driver "software"), the device profile and the match, and starts the
+// supervisors. A missing or broken device never throws from here: it is a state in `status()`.
+import { EventEmitter } from 'node:events';
+import type { KioskConfigParsed } from '../../../config/schema.js';
+import { KioskError } from '../../api/errors.js';
+import type { SoftwareRig } from '../../../sim/hid/index.js';
+import { GateController, type GateStatus, type PassageRecorder } from './gate-controller.js';
+import type { DeviceMatch, HidBackend } from './hid-backend.js';
+import { NodeHidBackend } from './node-hid-backend.js';
+import { SignalController, defaultSignalPatterns, type SignalStatus } from './signal-controller.js';
+import { signalTowerProfile, TOWER_PRODUCT_ID, TOWER_VENDOR_ID, type TowerSession } from './signal-tower.js';
+import { SupervisedDevice, type SupervisorOptions } from './supervisor.js';
+import { USBRELAY_PRODUCT_ID, USBRELAY_VENDOR_ID, usbRelayProfile, type RelaySession } from './usbrelay.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+export type HidDeviceConfig = Readonly<Mutable<NonNullable<KioskConfigParsed['actuators']['gate']>>>;
+export interface ActuatorsConfig {
+  readonly gate: HidDeviceConfig | null;
+  readonly signal: HidDeviceConfig | null;
+}
+
+export interface ActuatorsStatus {
+  gate: GateStatus | null;
+  signal: SignalStatus | null;
+}
+
+export interface ActuatorsOptions {
+  recorder: PassageRecorder;
+  /** Overrides node-hid for drivers "usbrelay" / "signal-tower" (tests). */
+  backend?: HidBackend;
+  /** The software rig for driver "software"; created (sim/hid) when not given. */
+  softwareRig?: SoftwareRig;
+  supervisor?: SupervisorOptions;
+  /** ui.resultHoldMs: how long admitted/refused stay lit. */
+  resultHoldMs?: number;
+}
+
+export interface Actuators extends EventEmitter<{ status: [ActuatorsStatus] }> {
+  readonly gate: GateController | null;
+  readonly signal: SignalController | null;
+  /** The software devices, when a driver is "software" (the demo drives passages through it). */
+  readonly rig: SoftwareRig | null;
+  status(): ActuatorsStatus;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function deviceMatch(config: HidDeviceConfig, vendorId: number, productId: number): DeviceMatch {
+  return {
+    vendorId: config.vendorId ?? vendorId,
+    productId: config.productId ?? productId,
+    serial: config.serial,
+    path: config.path,
+  };
+}
+
+function checkDriver(role: 'gate' | 'signal', config: HidDeviceConfig): void {
+  const allowed = role === 'gate' ? ['usbrelay', 'software'] : ['signal-tower', 'software'];
+  if (!allowed.includes(config.driver))
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `actuators.${role}.driver '${config.driver}' cannot drive a ${role}`,
+      {
+        role,
+        driver: config.driver,
+      },
+    );
+  if (role === 'gate' && config.passageInput !== null && config.passageTimeoutMs === 0)
+    throw new KioskError(
+      'CONFIG_INVALID',
+      'actuators.gate.passageTimeoutMs must be > 0 with a passage sensor',
+    );
+}
+
+export async function createActuators(
+  config: ActuatorsConfig,
+  options: ActuatorsOptions,
+): Promise<Actuators> {
+  if (config.gate) checkDriver('gate', config.gate);
+  if (config.signal) checkDriver('signal', config.signal);
+  const needsSoftware = config.gate?.driver === 'software' || config.signal?.driver === 'software';
+  let rig: SoftwareRig | null = options.softwareRig ?? null;
+  if (needsSoftware && !rig) {
+    const sim = await import('../../../sim/hid/index.js');
+    const gate = config.gate;
+    rig = sim.createSoftwareRig({
+      relay: {
+        channels: 8,
+        // Demo: someone walks through 1.2 s after the gate opens (the demo may turn this off).
+        autoPassage:
+          gate && gate.passageInput !== null
+            ? {
+                channel: gate.channel,
+                input: gate.passageInput,
+                afterMs: Math.min(1200, gate.passageTimeoutMs / 2),
+              }
+            : null,
+      },
+    });
+  }
+  const hardware = options.backend ?? new NodeHidBackend();
+  const backendFor = (c: HidDeviceConfig): HidBackend => (c.driver === 'software' ? rig!.bus : hardware);
+
+  let gate: GateController | null = null;
+  let gateDevice: SupervisedDevice<RelaySession> | null = null;
+  if (config.gate) {
+    const c = config.gate;
+    gateDevice = new SupervisedDevice(
+      'gate',
+      backendFor(c),
+      deviceMatch(c, USBRELAY_VENDOR_ID, USBRELAY_PRODUCT_ID),
+      usbRelayProfile([c.channel]),
+      options.supervisor,
+    );
+    gate = new GateController(
+      gateDevice,
+      {
+        channel: c.channel,
+        pulseMs: c.pulseMs,
+        passageInput: c.passageInput,
+        passageTimeoutMs: c.passageTimeoutMs,
+      },
+      options.recorder,
+    );
+  }
+  let signal: SignalController | null = null;
+  let signalDevice: SupervisedDevice<TowerSession> | null = null;
+  if (config.signal) {
+    const c = config.signal;
+    signalDevice = new SupervisedDevice(
+      'signal',
+      backendFor(c),
+      deviceMatch(c, TOWER_VENDOR_ID, TOWER_PRODUCT_ID),
+      signalTowerProfile(),
+      options.supervisor,
+    );
+    signal = new SignalController(signalDevice, defaultSignalPatterns(options.resultHoldMs ?? 3000));
+  }
+
+  class Impl extends EventEmitter<{ status: [ActuatorsStatus] }> implements Actuators {
+    readonly gate = gate;
+    readonly signal = signal;
+    readonly rig = rig;
+    status(): ActuatorsStatus {
+      return { gate: gate?.status ?? null, signal: signal?.status ?? null };
+    }
+    start(): void {
+      gateDevice?.start();
+      signalDevice?.start();
+    }
+    async stop(): Promise<void> {
+      await gate?.stop();
+      await signal?.stop();
+      await gateDevice?.stop();
+      await signalDevice?.stop();
+    }
+  }
+  const actuators = new Impl();
+  const forward = (): void => void actuators.emit('status', actuators.status());
+  gate?.on('status', forward);
+  signal?.on('status', forward);
+  return actuators;
+}
