@@ -1,0 +1,229 @@
+// The PIN-less protocol end to end in process: the terminal authenticator signing in a real SoftHSM2
+// token, the virtual card's extension verifying. The same properties are proved through pcscd + vpcd in
+// pinless-pcscd.test.ts; this file adds the negative cases that need no reader, and a fuzz of the
+// certificate parser on the card.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeCommand } from '../../main/core/card/apdu.js';
+import { InstitutionTerminalAuthenticator, TA_SW } from '../../main/core/card/terminal-auth.js';
+import { parseCvc } from '../../hsm/cvc.js';
+import type { Hsm } from '../../hsm/client.js';
+import { createMockCa, issueInstitutionCvc, type MockInstitutionCa } from '../../sim/institution-ca/ca.js';
+import { APDU, appletChannel, institutionHsm, send, signWithAuthKey, testCard } from './protocol-helpers.js';
+import { tempSoftHsm } from './softhsm.js';
+
+const soft = tempSoftHsm();
+let hsm: Hsm;
+let point: Uint8Array;
+let otherPoint: Uint8Array;
+const ca: MockInstitutionCa = createMockCa();
+const day = 24 * 3600 * 1000;
+
+beforeAll(async () => {
+  ({ hsm, point, otherPoint } = await institutionHsm(soft));
+});
+afterAll(async () => {
+  await hsm.close();
+  soft.cleanup();
+});
+
+function authenticator(certificate: Uint8Array, institutionCode = 'DEMO0001', keyLabel = 'institution-key') {
+  return new InstitutionTerminalAuthenticator({ signer: hsm, keyLabel, certificate, institutionCode });
+}
+
+function cardWithCa(trusted = [ca]) {
+  const card = testCard({ trusted });
+  const channel = appletChannel(card);
+  return { card, channel };
+}
+
+const goodCert = () => issueInstitutionCvc(ca, { chr: 'DEMO0001', publicPoint: point });
+
+describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
+  it('unlocks the authentication key without a PIN, in four commands', async () => {
+    const { channel } = cardWithCa();
+    await send(channel, APDU.selectJpki);
+    expect((await signWithAuthKey(channel, Buffer.from('x'))).sw).toBe(0x6982);
+    await send(channel, APDU.selectJpki);
+    const result = await authenticator(goodCert()).authenticate(channel);
+    expect(result).toMatchObject({ method: 'institution-cvc/1', institutionCode: 'DEMO0001', commands: 4 });
+    const signed = await signWithAuthKey(channel, Buffer.from('tap'));
+    expect(signed.sw).toBe(0x9000);
+    expect(signed.data.length).toBe(256);
+  });
+
+  it('refuses a replayed EXTERNAL AUTHENTICATE', async () => {
+    const { channel } = cardWithCa();
+    await send(channel, APDU.selectJpki);
+    await authenticator(goodCert()).authenticate(channel);
+    const recorded = channel.sent.at(-1)!;
+    expect(recorded[1]).toBe(0x82);
+    // new selection: the unlock is gone; replay the recorded answer after a fresh certificate + challenge
+    await send(channel, APDU.selectJpki);
+    await send(channel, encodeCommand({ cla: 0, ins: 0xa4, p1: 2, p2: 0x0c, data: Uint8Array.of(0, 0x16) }));
+    expect(
+      (
+        await send(
+          channel,
+          channel.sent.find((a) => a[1] === 0xa2)!,
+        )
+      ).sw,
+    ).toBe(0x9000);
+    expect((await send(channel, encodeCommand({ cla: 0, ins: 0x84, p1: 0, p2: 0, le: 8 }))).sw).toBe(0x9000);
+    expect((await send(channel, recorded)).sw).toBe(TA_SW.VERIFICATION_FAILED);
+    expect((await signWithAuthKey(channel, Buffer.from('x'))).sw).toBe(0x6982);
+    // and the same answer twice against one challenge: the challenge is single-use
+    expect((await send(channel, recorded)).sw).toBe(TA_SW.CONDITIONS);
+  });
+
+  it('refuses an expired, a not-yet-valid, a wrong-CA and a right-less certificate', async () => {
+    const now = Date.now();
+    const cases: [string, Uint8Array, number][] = [
+      [
+        'expired',
+        issueInstitutionCvc(ca, {
+          chr: 'DEMO0001',
+          publicPoint: point,
+          effective: new Date(now - 400 * day),
+          expiry: new Date(now - 2 * day),
+        }),
+        TA_SW.VERIFICATION_FAILED,
+      ],
+      [
+        'not yet valid',
+        issueInstitutionCvc(ca, { chr: 'DEMO0001', publicPoint: point, effective: new Date(now + 3 * day) }),
+        TA_SW.VERIFICATION_FAILED,
+      ],
+      [
+        'unknown CA',
+        issueInstitutionCvc(createMockCa('JPTEST-ICA-99'), { chr: 'DEMO0001', publicPoint: point }),
+        TA_SW.UNKNOWN_CA,
+      ],
+      // same CA reference, different key: the signature does not verify
+      [
+        'impostor CA',
+        issueInstitutionCvc(createMockCa(ca.car), { chr: 'DEMO0001', publicPoint: point }),
+        TA_SW.VERIFICATION_FAILED,
+      ],
+      [
+        'no unlock right',
+        issueInstitutionCvc(ca, { chr: 'DEMO0001', publicPoint: point, rights: 0 }),
+        TA_SW.NOT_ENTITLED,
+      ],
+    ];
+    for (const [name, cert, sw] of cases) {
+      const { channel } = cardWithCa();
+      await send(channel, APDU.selectJpki);
+      const error = await authenticator(cert)
+        .authenticate(channel)
+        .catch((e: unknown) => e);
+      expect(error, name).toMatchObject({
+        code: 'TERMINAL_AUTH_FAILED',
+        detail: { step: 'verify certificate', sw },
+      });
+      expect((await signWithAuthKey(channel, Buffer.from('x'))).sw, name).toBe(0x6982);
+    }
+  });
+
+  it('refuses when the signature does not match the certificate holder', async () => {
+    // (a) the terminal binds another institution code than the certificate's CHR
+    // (b) the certificate names DEMO0001 but the terminal signs with another institution's key
+    const attempts = [
+      authenticator(goodCert(), 'DEMO0002'),
+      authenticator(goodCert(), 'DEMO0001', 'other-institution-key'),
+      authenticator(
+        issueInstitutionCvc(ca, { chr: 'DEMO0002', publicPoint: otherPoint }),
+        'DEMO0001',
+        'other-institution-key',
+      ),
+    ];
+    for (const auth of attempts) {
+      const { channel } = cardWithCa();
+      await send(channel, APDU.selectJpki);
+      await expect(auth.authenticate(channel)).rejects.toMatchObject({
+        code: 'TERMINAL_AUTH_FAILED',
+        detail: { step: 'external authenticate', sw: TA_SW.VERIFICATION_FAILED },
+      });
+      expect((await signWithAuthKey(channel, Buffer.from('x'))).sw).toBe(0x6982);
+    }
+  });
+
+  it('forgets the unlock on re-select and on reset', async () => {
+    const { card, channel } = cardWithCa();
+    await send(channel, APDU.selectJpki);
+    await authenticator(goodCert()).authenticate(channel);
+    expect((await signWithAuthKey(channel, Buffer.from('1'))).sw).toBe(0x9000);
+    await send(channel, APDU.selectJpki);
+    expect((await signWithAuthKey(channel, Buffer.from('2'))).sw).toBe(0x6982);
+
+    await authenticator(goodCert()).authenticate(channel);
+    expect((await signWithAuthKey(channel, Buffer.from('3'))).sw).toBe(0x9000);
+    card.applet.reset();
+    await send(channel, APDU.selectJpki);
+    expect((await signWithAuthKey(channel, Buffer.from('4'))).sw).toBe(0x6982);
+  });
+
+  it('enforces the order of the steps', async () => {
+    const { channel } = cardWithCa();
+    await send(channel, APDU.selectJpki);
+    // certificate without EF 0016 selected
+    expect(
+      (await send(channel, encodeCommand({ cla: 0x80, ins: 0xa2, p1: 0, p2: 0, data: goodCert() }))).sw,
+    ).toBe(TA_SW.CONDITIONS);
+    // challenge before a verified certificate
+    expect((await send(channel, encodeCommand({ cla: 0, ins: 0x84, p1: 0, p2: 0, le: 8 }))).sw).toBe(
+      TA_SW.CONDITIONS,
+    );
+    // external authenticate with no challenge
+    expect(
+      (await send(channel, encodeCommand({ cla: 0, ins: 0x82, p1: 0, p2: 0, data: new Uint8Array(80) }))).sw,
+    ).toBe(TA_SW.CONDITIONS);
+    expect((await signWithAuthKey(channel, Buffer.from('x'))).sw).toBe(0x6982);
+  });
+
+  it('a card without the protocol answers 6D00 and the terminal says to use PIN mode', async () => {
+    const channel = appletChannel(testCard(null));
+    await send(channel, APDU.selectJpki);
+    await expect(authenticator(goodCert()).authenticate(channel)).rejects.toMatchObject({
+      code: 'TERMINAL_AUTH_FAILED',
+      message: expect.stringContaining('PIN mode'),
+    });
+  });
+
+  it('survives 10,000 mutated certificates: never unlocks, always a clean status word', () => {
+    const card = testCard({ trusted: [ca] });
+    const good = goodCert();
+    expect(parseCvc(good).chr).toBe('DEMO0001');
+    const selectEf = encodeCommand({ cla: 0, ins: 0xa4, p1: 2, p2: 0x0c, data: Uint8Array.of(0, 0x16) });
+    const seen = new Set<number>();
+    for (let i = 0; i < 10_000; i++) {
+      const cert = Uint8Array.from(good);
+      const flips = 1 + (i % 4);
+      const rnd = randomBytes(flips * 2);
+      for (let f = 0; f < flips; f++) {
+        const at = rnd[2 * f]! % cert.length;
+        cert[at] = cert[at]! ^ (rnd[2 * f + 1]! | 1);
+      }
+      const mutated = i % 7 === 0 ? cert.subarray(0, rnd[0]! % cert.length) : cert;
+      card.applet.transmit(APDU.selectJpki);
+      card.applet.transmit(selectEf);
+      const r = card.applet.transmit(
+        encodeCommand({
+          cla: 0x80,
+          ins: 0xa2,
+          p1: 0,
+          p2: 0,
+          data: mutated.length ? mutated : Uint8Array.of(0),
+        }),
+      );
+      const sw = (r[r.length - 2]! << 8) | r[r.length - 1]!;
+      seen.add(sw);
+      expect(r.length).toBe(2);
+      expect([TA_SW.WRONG_DATA, TA_SW.VERIFICATION_FAILED, TA_SW.UNKNOWN_CA, TA_SW.NOT_ENTITLED]).toContain(
+        sw,
+      );
+    }
+    expect(seen.has(TA_SW.WRONG_DATA)).toBe(true);
+    expect(seen.has(TA_SW.VERIFICATION_FAILED)).toBe(true);
+  });
+});
