@@ -1,0 +1,164 @@
+// Supervision: matching by id/serial/path, backoff while missing, hot-plug found by polling, unplug seen
+// without any I/O, a wrong board rejected visibly — and the real node-hid backend on this machine.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isKioskError } from '../../main/api/errors.js';
+import { NodeHidBackend } from '../../main/core/actuators/node-hid-backend.js';
+import { SupervisedDevice, type DeviceStatus } from '../../main/core/actuators/supervisor.js';
+import { signalTowerProfile } from '../../main/core/actuators/signal-tower.js';
+import {
+  usbRelayProfile,
+  USBRELAY_PRODUCT_ID,
+  USBRELAY_VENDOR_ID,
+} from '../../main/core/actuators/usbrelay.js';
+import { SoftwareHidBus, SoftwareSignalTower, SoftwareUsbRelay } from '../../sim/hid/index.js';
+import { fastSupervision, reachState } from './helpers.js';
+
+const relayMatch = { vendorId: USBRELAY_VENDOR_ID, productId: USBRELAY_PRODUCT_ID, serial: null, path: null };
+const devices: Array<SupervisedDevice<unknown>> = [];
+
+function supervise<S>(d: SupervisedDevice<S>): SupervisedDevice<S> {
+  devices.push(d as SupervisedDevice<unknown>);
+  d.start();
+  return d;
+}
+
+afterEach(async () => {
+  for (const d of devices.splice(0)) await d.stop();
+  vi.useRealTimers();
+});
+
+describe('finding the device', () => {
+  it('picks the relay board whose firmware serial is configured (the USB serial is empty on these boards)', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    bus.plug(new SoftwareUsbRelay({ path: 'sw:a', serial: 'AAAAA' }));
+    bus.plug(new SoftwareUsbRelay({ path: 'sw:b', serial: 'BBBBB' }));
+    const d = supervise(
+      new SupervisedDevice(
+        'gate',
+        bus,
+        { ...relayMatch, serial: 'BBBBB' },
+        usbRelayProfile([1]),
+        fastSupervision,
+      ),
+    );
+    await reachState(d, 'connected');
+    expect(d.status.device?.path).toBe('sw:b');
+    expect(d.session?.serial).toBe('BBBBB');
+    expect(bus.isOpen('sw:a')).toBe(false); // the rejected candidate was closed again
+  });
+
+  it('matches by path, and by USB serial string for the tower', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    bus.plug(new SoftwareSignalTower({ path: 'sw:t1', serial: 'T-1' }));
+    bus.plug(new SoftwareSignalTower({ path: 'sw:t2', serial: 'T-2' }));
+    const bySerial = supervise(
+      new SupervisedDevice(
+        's1',
+        bus,
+        { vendorId: null, productId: null, serial: 'T-2', path: null },
+        signalTowerProfile(),
+        fastSupervision,
+      ),
+    );
+    await reachState(bySerial, 'connected');
+    expect(bySerial.status.device?.path).toBe('sw:t2');
+    const byPath = supervise(
+      new SupervisedDevice(
+        's2',
+        bus,
+        { vendorId: null, productId: null, serial: null, path: 'sw:t1' },
+        signalTowerProfile(),
+        fastSupervision,
+      ),
+    );
+    await reachState(byPath, 'connected');
+    expect(byPath.status.device?.path).toBe('sw:t1');
+  });
+
+  it('a channel the board does not have is a visible failed state, not a crash', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    bus.plug(new SoftwareUsbRelay({ channels: 2 }));
+    const d = supervise(new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([4]), fastSupervision));
+    await reachState(d, 'failed');
+    expect(d.status.lastError?.code).toBe('CONFIG_INVALID');
+    await expect(d.run(async () => 1)).rejects.toSatisfy((e) => isKioskError(e, 'HID_UNAVAILABLE'));
+  });
+});
+
+describe('missing, backoff, hot-plug', () => {
+  it('retries a missing device with growing, capped backoff and connects when it is plugged', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    const seen: DeviceStatus[] = [];
+    const d = new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), fastSupervision);
+    d.on('status', (s) => seen.push(s));
+    supervise(d);
+    await vi.advanceTimersByTimeAsync(2000);
+    const waits = seen.filter((s) => s.state === 'missing').map((s) => s.retryInMs);
+    expect(waits.slice(0, 5)).toEqual([100, 200, 400, 400, 400]);
+    expect(d.status).toMatchObject({ state: 'missing', lastError: { code: 'HID_UNAVAILABLE' } });
+    bus.plug(new SoftwareUsbRelay());
+    await vi.advanceTimersByTimeAsync(400);
+    expect(d.status).toMatchObject({ state: 'connected', attempts: 0, lastError: null });
+  });
+
+  it('notices an unplugged board that sends no input reports by polling enumeration', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    const board = new SoftwareUsbRelay();
+    bus.plug(board);
+    const d = supervise(new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), fastSupervision));
+    await reachState(d, 'connected');
+    // Remove the board from enumeration without telling the open handle (what a hidraw node can do).
+    (bus as unknown as { plugged: Map<string, unknown> }).plugged.delete(board.info.path);
+    await vi.advanceTimersByTimeAsync(fastSupervision.presencePollMs + 10);
+    expect(d.status.state).toBe('missing');
+    expect(bus.isOpen(board.info.path)).toBe(false);
+  });
+
+  it('an operation failing on a vanished device drops the connection and reports HID_FAILED', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    bus.plug(new SoftwareUsbRelay());
+    const d = supervise(new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), fastSupervision));
+    await reachState(d, 'connected');
+    await expect(d.run(async () => Promise.reject(new Error('EPIPE')))).rejects.toSatisfy((e) =>
+      isKioskError(e, 'HID_FAILED'),
+    );
+    expect(d.status.state).toBe('failed');
+    await reachState(d, 'connected');
+  });
+});
+
+describe('node-hid backend (real, on this machine)', () => {
+  it('enumerates through devicesAsync and refuses a path that does not exist with HID_UNAVAILABLE', async () => {
+    const backend = new NodeHidBackend();
+    const list = await backend.enumerate();
+    expect(Array.isArray(list)).toBe(true);
+    for (const info of list) expect(typeof info.path).toBe('string');
+    await expect(backend.open('/dev/hidraw-does-not-exist')).rejects.toSatisfy((e) =>
+      isKioskError(e, 'HID_UNAVAILABLE'),
+    );
+  });
+
+  it('a configured board that is not attached is the visible state "missing"', async () => {
+    const d = supervise(
+      new SupervisedDevice(
+        'gate',
+        new NodeHidBackend(),
+        { ...relayMatch, serial: 'NONE0' },
+        usbRelayProfile([1]),
+        {
+          retryMinMs: 20,
+          retryMaxMs: 40,
+        },
+      ),
+    );
+    await reachState(d, 'missing');
+    expect(d.status.lastError?.code).toBe('HID_UNAVAILABLE');
+    expect(d.connected).toBe(false);
+  });
+});
