@@ -1,0 +1,345 @@
+// What the patron sees. Large type, one message and one next step per screen, no names on the public
+// side, nothing typed by the patron (the PIN pad is touch buttons).
+import { useState } from 'preact/hooks';
+import type { Decision } from '../../../main/api/decision.js';
+import type { Language, PinRequest, TerminalStatus } from '../../../main/api/contract.js';
+import { useApi } from '../api/provider.js';
+import { errorText, reasonHeadline, reasonHint, t } from '../i18n.js';
+import { secondsLeft, type Screen } from '../model.js';
+
+interface Props {
+  screen: Screen;
+  status: TerminalStatus | null;
+  language: Language;
+  now: number;
+  onEndSession(): void;
+}
+
+export function PublicScreen({ screen, status, language, now, onEndSession }: Props) {
+  switch (screen.kind) {
+    case 'connecting':
+      return (
+        <section class="panel neutral" data-testid="screen-connecting">
+          <h1>{t('connecting', language)}</h1>
+          <p class="hint">{t('connectingHint', language)}</p>
+        </section>
+      );
+    case 'out_of_service':
+      return (
+        <section class="panel stop" data-testid="screen-out-of-service">
+          <h1>{t('outOfService', language)}</h1>
+          <p class="reason">{errorText(screen.error.code, language)}</p>
+          <p class="hint">{t('outOfServiceHint', language)}</p>
+          <p class="code" data-testid="error-code">
+            {t('errorCode', language)}: {screen.error.code}
+          </p>
+        </section>
+      );
+    case 'waiting':
+      return <Waiting status={status} language={language} />;
+    case 'reading':
+      return (
+        <section class="panel neutral" data-testid="screen-reading" aria-busy="true">
+          <h1>{t('reading', language)}</h1>
+          <div
+            class="progress"
+            role="progressbar"
+            aria-label={t('reading', language)}
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={Math.round(screen.reading.progress * 100)}
+          >
+            <div class="progress-fill" style={{ width: `${Math.round(screen.reading.progress * 100)}%` }} />
+          </div>
+        </section>
+      );
+    case 'pin':
+      return <PinPad request={screen.request} language={language} />;
+    case 'result':
+      return <Result decision={screen.decision} status={status} language={language} />;
+    case 'session':
+      return (
+        <KioskSession
+          sessionId={screen.sessionId}
+          secondsLeft={secondsLeft(screen.endsAt, now)}
+          language={language}
+          onEnd={onEndSession}
+        />
+      );
+  }
+}
+
+function Counters({ status, language }: { status: TerminalStatus; language: Language }) {
+  if (status.siteKind === 'shelter') {
+    return (
+      <p class="counters" data-testid="occupancy">
+        {t('occupancy', language)}: <strong>{status.counters.inside ?? 0}</strong> {t('persons', language)}
+      </p>
+    );
+  }
+  if (status.siteKind !== 'stadium-gate') return null;
+  return (
+    <p class="counters" data-testid="counters">
+      {t('admittedCount', language)} <strong>{status.counters.admitted}</strong> ·{' '}
+      {t('refusedCount', language)} <strong>{status.counters.refused}</strong>
+      {status.counters.inside === null ? null : (
+        <>
+          {' '}
+          · {t('insideCount', language)} <strong>{status.counters.inside}</strong>
+        </>
+      )}
+    </p>
+  );
+}
+
+function Waiting({ status, language }: { status: TerminalStatus | null; language: Language }) {
+  const title =
+    status?.siteKind === 'convenience-kiosk'
+      ? t('kioskTitle', language)
+      : status?.siteKind === 'hospital-reception'
+        ? t('receptionWelcome', language)
+        : status?.siteKind === 'shelter'
+          ? status.direction === 'exit'
+            ? t('checkOut', language)
+            : t('checkIn', language)
+          : null;
+  return (
+    <section class="panel neutral" data-testid="screen-waiting">
+      {title ? <p class="eyebrow">{title}</p> : null}
+      <h1>{t('touchCard', language)}</h1>
+      <div class="card-target" aria-hidden="true">
+        <div class="card-shape" />
+      </div>
+      <p class="hint">{t('touchHint', language)}</p>
+      {status ? <Counters status={status} language={language} /> : null}
+    </section>
+  );
+}
+
+function Result({
+  decision,
+  status,
+  language,
+}: {
+  decision: Decision;
+  status: TerminalStatus | null;
+  language: Language;
+}) {
+  const headline = decision.publicView.headline;
+  const tone =
+    decision.outcome === 'admitted' && !decision.reasons.includes('unregistered_admitted')
+      ? 'go'
+      : decision.outcome === 'refused'
+        ? 'stop'
+        : 'attention';
+  const site = decision.site;
+  const pv = decision.publicView;
+  return (
+    <section
+      class={`panel ${tone}`}
+      data-testid="screen-result"
+      data-outcome={decision.outcome}
+      data-reason={headline}
+      aria-live="assertive"
+    >
+      {site === 'stadium-gate' ? (
+        <p class="bigmark" aria-hidden="true">
+          {decision.outcome === 'admitted' ? t('ok', language) : t('ng', language)}
+        </p>
+      ) : null}
+      {site === 'shelter' && decision.outcome !== 'refused' ? (
+        <p class="eyebrow">
+          {decision.direction === 'exit' ? t('checkOut', language) : t('checkIn', language)}
+        </p>
+      ) : null}
+      <h1 data-testid="result-headline">
+        {site === 'hospital-reception' && decision.outcome === 'admitted'
+          ? t('receptionDone', language)
+          : reasonHeadline(headline, language)}
+      </h1>
+      <p class="hint" data-testid="result-hint">
+        {reasonHint(headline, language)}
+      </p>
+      {pv.seat || pv.zone ? (
+        <p class="seat" data-testid="seat">
+          {pv.zone ? `${t('zone', language)} ${pv.zone}` : ''}
+          {pv.zone && pv.seat ? ' · ' : ''}
+          {pv.seat ? `${t('seat', language)} ${pv.seat}` : ''}
+        </p>
+      ) : null}
+      {pv.householdSize ? (
+        <p class="seat" data-testid="household">
+          {t('household', language)}: {pv.householdSize} {t('persons', language)}
+        </p>
+      ) : null}
+      {status ? <Counters status={status} language={language} /> : null}
+    </section>
+  );
+}
+
+const digits = ['1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/** A touch PIN pad: `length` digits, masked; used for the card PIN (4) and the staff PIN (4–12). */
+export function DigitPad(props: {
+  language: Language;
+  minLength: number;
+  maxLength: number;
+  disabled?: boolean;
+  onSubmit(value: string): void;
+  onCancel?(): void;
+  testId: string;
+}) {
+  const [value, setValue] = useState('');
+  const { language } = props;
+  const press = (d: string) => setValue((v) => (v.length < props.maxLength ? v + d : v));
+  return (
+    <div class="pinpad" data-testid={props.testId}>
+      <div
+        class="pin-dots"
+        aria-live="polite"
+        aria-label={`${value.length} / ${props.maxLength}`}
+        data-testid="pin-dots"
+      >
+        {Array.from({ length: Math.max(props.minLength, value.length) }, (_, i) => (
+          <span class={i < value.length ? 'dot full' : 'dot'} key={i} />
+        ))}
+      </div>
+      <div class="keys">
+        {[...digits, 'del', '0', 'ok'].map((key) =>
+          key === 'del' ? (
+            <button
+              type="button"
+              class="key alt"
+              key={key}
+              disabled={props.disabled}
+              onClick={() => setValue((v) => v.slice(0, -1))}
+            >
+              {t('pinDelete', language)}
+            </button>
+          ) : key === 'ok' ? (
+            <button
+              type="button"
+              class="key ok"
+              key={key}
+              data-testid="pin-ok"
+              disabled={props.disabled || value.length < props.minLength}
+              onClick={() => {
+                const v = value;
+                setValue('');
+                props.onSubmit(v);
+              }}
+            >
+              {t('pinOk', language)}
+            </button>
+          ) : (
+            <button
+              type="button"
+              class="key"
+              key={key}
+              data-key={key}
+              disabled={props.disabled}
+              onClick={() => press(key)}
+            >
+              {key}
+            </button>
+          ),
+        )}
+      </div>
+      {props.onCancel ? (
+        <button type="button" class="wide alt" data-testid="pin-cancel" onClick={props.onCancel}>
+          {t('pinCancel', language)}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+function PinPad({ request, language }: { request: PinRequest; language: Language }) {
+  const api = useApi();
+  const [busy, setBusy] = useState(false);
+  const blocked = request.triesLeft === 0;
+  return (
+    <section
+      class={`panel ${blocked ? 'stop' : 'neutral'}`}
+      data-testid="screen-pin"
+      data-tries={request.triesLeft}
+    >
+      <h1>{blocked ? t('pinBlocked', language) : t('pinTitle', language)}</h1>
+      {request.retry && !blocked ? <p class="reason">{t('pinRetry', language)}</p> : null}
+      <p class="hint" data-testid="pin-tries">
+        {blocked
+          ? reasonHint('pin_blocked', language)
+          : t('pinTriesLeft', language, { n: request.triesLeft })}
+      </p>
+      {blocked ? (
+        <button
+          type="button"
+          class="wide alt"
+          data-testid="pin-cancel"
+          onClick={() => void api.cancelPin({ requestId: request.requestId })}
+        >
+          {t('pinCancel', language)}
+        </button>
+      ) : (
+        <DigitPad
+          key={request.requestId}
+          testId="card-pinpad"
+          language={language}
+          minLength={4}
+          maxLength={4}
+          disabled={busy}
+          onSubmit={(pin) => {
+            setBusy(true);
+            api
+              .answerPin({ requestId: request.requestId, pin })
+              .catch(() => undefined)
+              .finally(() => setBusy(false));
+          }}
+          onCancel={() => void api.cancelPin({ requestId: request.requestId }).catch(() => undefined)}
+        />
+      )}
+    </section>
+  );
+}
+
+function KioskSession(props: { sessionId: string; secondsLeft: number; language: Language; onEnd(): void }) {
+  const api = useApi();
+  const { language } = props;
+  const [chosen, setChosen] = useState<string | null>(null);
+  const services = [t('kioskResident', language), t('kioskSeal', language), t('kioskTax', language)];
+  return (
+    <section class="panel neutral session" data-testid="screen-session">
+      <p class="timer" data-testid="session-timer" role="timer">
+        {t('kioskTimeLeft', language)}: {props.secondsLeft}
+        {t('seconds', language)}
+      </p>
+      <h1>{t('kioskMenu', language)}</h1>
+      <div class="menu">
+        {services.map((name) => (
+          <button type="button" class="wide" key={name} onClick={() => setChosen(name)}>
+            {name}
+          </button>
+        ))}
+      </div>
+      {chosen ? (
+        <p class="hint" role="status">
+          {chosen}
+          {t('kioskChosen', language)}
+        </p>
+      ) : (
+        <p class="hint">{t('kioskDontLeave', language)}</p>
+      )}
+      <button
+        type="button"
+        class="wide end"
+        data-testid="session-end"
+        onClick={() => {
+          props.onEnd();
+          void api.endSession({ sessionId: props.sessionId }).catch(() => undefined);
+        }}
+      >
+        {t('kioskEnd', language)}
+      </button>
+    </section>
+  );
+}
