@@ -65,7 +65,7 @@ export const RevocationOp = z.discriminatedUnion('op', [
     .object({
       op: z.literal('put'),
       k: RowKeyHex,
-      at: z.number().int().nonnegative(),
+      at: z.number().int().nonnegative().max(0xffffffff),
       reason: z.enum(RevocationReasons),
     })
     .strict(),

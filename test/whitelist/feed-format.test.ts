@@ -75,7 +75,7 @@ describe('delta batches', () => {
   it('refuses a flipped payload byte, another signer, a forged publisher id, a wrong feed and bad framing', () => {
     const wire = signBatch(batch(), hub.privateKey);
     const tampered = Buffer.from(wire);
-    tampered[tampered.length - 5] ^= 1;
+    tampered[tampered.length - 5] = tampered[tampered.length - 5]! ^ 1;
     expect(code(() => openBatch(tampered, trust))).toBe('DELTA_BAD_SIGNATURE');
     expect(code(() => openBatch(signBatch(batch(), other.privateKey), trust))).toBe('DELTA_WRONG_PUBLISHER');
     // Signed by the hub but claiming another publisher inside.
@@ -173,7 +173,7 @@ describe('snapshots', () => {
     expect(back.map((x) => x.k.toString('hex'))).toEqual(rows.map((x) => x.k.toString('hex')));
     expect(r.digest()).toBe(manifest.rowsSha256);
     const edited = Buffer.from(signed);
-    edited[edited.length - 3] ^= 1;
+    edited[edited.length - 3] = edited[edited.length - 3]! ^ 1;
     expect(code(() => openManifest(edited, trust))).toBe('SNAPSHOT_INVALID');
     writeFileSync(join(dir, 'trunc'), readFileSync(file).subarray(0, 40));
     const t = new SnapshotReader(join(dir, 'trunc'));

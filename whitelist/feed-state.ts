@@ -1,0 +1,159 @@
+// Per-feed state (sequence, epoch, publisher, data age, last sync), stored in the same SQLite file as the
+// feed's content so that one transaction moves both: after any crash the sequence matches the content.
+import { KioskError } from '../main/api/errors.js';
+import type { Db } from './db.js';
+import type { FeedBatch, FeedName } from './feed-format.js';
+
+export const FEED_STATE_SQL = `
+  CREATE TABLE feed_state (
+    feed TEXT PRIMARY KEY,
+    epoch TEXT,
+    seq INTEGER NOT NULL,
+    publisher TEXT,
+    as_of TEXT,
+    last_sync TEXT,
+    snapshot_id TEXT
+  ) WITHOUT ROWID;
+`;
+
+export interface FeedState {
+  feed: FeedName;
+  /** Snapshot lineage the deltas belong to; null before the first batch or snapshot. */
+  epoch: string | null;
+  seq: number;
+  publisherKeyId: string | null;
+  /** Publisher's "data current as of" for what is applied (ISO), null if never synced. */
+  asOf: string | null;
+  /** When this terminal last heard from the publisher successfully (ISO). */
+  lastSyncAt: string | null;
+  /** The snapshot the content was last rebuilt from. */
+  snapshotId: string | null;
+}
+
+export interface Freshness {
+  feed: FeedName;
+  seq: number;
+  asOf: string | null;
+  lastSyncAt: string | null;
+  /** now − asOf in ms; null if never synced (treat as infinitely old). */
+  dataAgeMs: number | null;
+}
+
+interface StateRow {
+  feed: FeedName;
+  epoch: string | null;
+  seq: number;
+  publisher: string | null;
+  as_of: string | null;
+  last_sync: string | null;
+  snapshot_id: string | null;
+}
+
+export class FeedStateTable {
+  private readonly read;
+  private readonly write;
+
+  constructor(
+    db: Db,
+    private readonly feed: FeedName,
+  ) {
+    this.read = db.prepare('SELECT * FROM feed_state WHERE feed = ?');
+    this.write = db.prepare(
+      `UPDATE feed_state SET epoch = @epoch, seq = @seq, publisher = @publisher, as_of = @as_of,
+         last_sync = @last_sync, snapshot_id = @snapshot_id WHERE feed = @feed`,
+    );
+  }
+
+  /** Adds the feed's row when a file is created (read-only openers rely on it being there). */
+  static create(db: Db, feed: FeedName): FeedStateTable {
+    db.prepare('INSERT OR IGNORE INTO feed_state (feed, seq) VALUES (?, 0)').run(feed);
+    return new FeedStateTable(db, feed);
+  }
+
+  get(): FeedState {
+    const r = this.read.get(this.feed) as StateRow;
+    return {
+      feed: r.feed,
+      epoch: r.epoch,
+      seq: r.seq,
+      publisherKeyId: r.publisher,
+      asOf: r.as_of,
+      lastSyncAt: r.last_sync,
+      snapshotId: r.snapshot_id,
+    };
+  }
+
+  set(s: FeedState): void {
+    this.write.run({
+      feed: this.feed,
+      epoch: s.epoch,
+      seq: s.seq,
+      publisher: s.publisherKeyId,
+      as_of: s.asOf,
+      last_sync: s.lastSyncAt,
+      snapshot_id: s.snapshotId,
+    });
+  }
+
+  freshness(now: number = Date.now()): Freshness {
+    const s = this.get();
+    return {
+      feed: s.feed,
+      seq: s.seq,
+      asOf: s.asOf,
+      lastSyncAt: s.lastSyncAt,
+      dataAgeMs: s.asOf === null ? null : Math.max(0, now - Date.parse(s.asOf)),
+    };
+  }
+
+  /** The hub said "you are current as of `asOf`" (no new ops): freshness without a batch. */
+  markSynced(at: Date, asOf?: string): void {
+    const s = this.get();
+    const newer = asOf !== undefined && (s.asOf === null || Date.parse(asOf) > Date.parse(s.asOf));
+    this.set({ ...s, lastSyncAt: at.toISOString(), asOf: newer ? asOf : s.asOf });
+  }
+}
+
+/**
+ * The sequence rules for a batch against the current state. Throws DELTA_DUPLICATE (already applied —
+ * benign on replay, nothing changes), DELTA_GAP (ops missing or another epoch: pull from `seq`, or fetch a
+ * snapshot when `snapshotNeeded`).
+ */
+export function checkSequence(state: FeedState, batch: FeedBatch): void {
+  if (batch.feed !== state.feed)
+    throw new KioskError('DELTA_MALFORMED', `a ${batch.feed} batch cannot apply to the ${state.feed} feed`);
+  if (state.epoch !== null && batch.epoch !== state.epoch)
+    throw new KioskError(
+      'DELTA_GAP',
+      `feed ${state.feed} is on epoch ${state.epoch}, the batch on ${batch.epoch}: a snapshot is needed`,
+      {
+        feed: state.feed,
+        seq: state.seq,
+        snapshotNeeded: true,
+      },
+    );
+  if (batch.toSeq <= state.seq)
+    throw new KioskError(
+      'DELTA_DUPLICATE',
+      `feed ${state.feed} already has (${batch.fromSeq}, ${batch.toSeq}]; at ${state.seq}`,
+      {
+        feed: state.feed,
+        seq: state.seq,
+      },
+    );
+  if (batch.fromSeq < state.seq)
+    throw new KioskError(
+      'DELTA_DUPLICATE',
+      `batch (${batch.fromSeq}, ${batch.toSeq}] overlaps feed ${state.feed} at ${state.seq}: pull from ${state.seq}`,
+      {
+        feed: state.feed,
+        seq: state.seq,
+      },
+    );
+  if (batch.fromSeq > state.seq)
+    throw new KioskError(
+      'DELTA_GAP',
+      `feed ${state.feed} is at ${state.seq}, the batch starts after ${batch.fromSeq}: pull from ${state.seq} or fetch a snapshot`,
+      { feed: state.feed, seq: state.seq, snapshotNeeded: state.epoch === null && state.seq === 0 },
+    );
+}

@@ -1,0 +1,164 @@
+// KioskData: the one object the decision pipeline and sync use. Synchronous lookups (revoked? whose
+// entitlement?), feed freshness for the stale-data policy, presence for anti-passback, the journal, and
+// the verified entry points for deltas and snapshots.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KioskConfig } from '../config/load.js';
+import { KioskError } from '../main/api/errors.js';
+import type { Durability } from './db.js';
+import type { CardRecord } from './entitlements.js';
+import {
+  decodeRevocationValue,
+  openBatch,
+  openManifest,
+  trustFromPem,
+  type FeedName,
+  type PublisherTrust,
+  type RevocationReason,
+} from './feed-format.js';
+import type { Freshness } from './feed-state.js';
+import { loadIndexKey, openCardRecord, type IndexKey } from './privacy.js';
+import { FeedStore, type ApplyResult, type SnapshotResult } from './store.js';
+import { TerminalStore } from './terminal-store.js';
+
+export interface CardLookupInput {
+  /** Authority key identifier of the issuing CA (hex or bytes). */
+  issuerKeyId: string | Uint8Array;
+  /** Certificate serial (hex or the DER INTEGER content bytes). */
+  serial: string | Uint8Array;
+  /** SHA-256 of the certificate's SubjectPublicKeyInfo (hex or bytes). */
+  spkiSha256: string | Uint8Array;
+}
+
+export interface CardLookup {
+  /** Keyed hash of (issuer, serial), for the journal's serialRef. */
+  serialRef: string;
+  revoked: { at: string; reason: RevocationReason } | null;
+  card: CardRecord | null;
+  /** A row exists for this serial but does not open with this certificate's key: not the registered card. */
+  keyMismatch: boolean;
+}
+
+export type BatchApplyResult =
+  ApplyResult | { feed: 'peer-entries'; fromSeq: number; toSeq: number; puts: number; dels: 0 };
+
+export class KioskData {
+  private constructor(
+    readonly whitelist: FeedStore,
+    readonly revocations: FeedStore,
+    readonly terminal: TerminalStore,
+    private readonly indexKey: IndexKey,
+    private readonly trust: PublisherTrust | null,
+  ) {}
+
+  static open(options: {
+    dir: string;
+    indexKey: IndexKey;
+    trust?: PublisherTrust | null;
+    journalDurability?: Durability;
+  }): KioskData {
+    const whitelist = FeedStore.open(options.dir, 'whitelist');
+    let revocations: FeedStore | undefined;
+    try {
+      revocations = FeedStore.open(options.dir, 'revocations');
+      const terminal = TerminalStore.open(options.dir, { durability: options.journalDurability ?? 'full' });
+      return new KioskData(whitelist, revocations, terminal, options.indexKey, options.trust ?? null);
+    } catch (error) {
+      whitelist.close();
+      revocations?.close();
+      throw error;
+    }
+  }
+
+  /** Opens the stores named by the configuration: `<data.dir>/store`, the index key, the pinned hub key. */
+  static fromConfig(config: KioskConfig, env: NodeJS.ProcessEnv = process.env): KioskData {
+    const indexKey = loadIndexKey({
+      ref: config.data.indexKey,
+      dataDir: config.data.dir,
+      demo: config.source.profile === 'demo',
+      env,
+    });
+    const trust = config.sync.hubPublicKeyPath
+      ? trustFromPem(readFileSync(config.sync.hubPublicKeyPath))
+      : null;
+    return KioskData.open({ dir: storeDir(config), indexKey, trust });
+  }
+
+  get journal() {
+    return this.terminal.journal;
+  }
+
+  /** Revoked? Whose entitlement? Synchronous; decryption included. */
+  lookup(input: CardLookupInput): CardLookup {
+    const k = this.indexKey.cardKey(input.issuerKeyId, input.serial);
+    const rev = this.revocations.get(k);
+    const sealed = this.whitelist.get(k);
+    let card: CardRecord | null = null;
+    if (sealed) card = openCardRecord(sealed, k, input.spkiSha256);
+    let revoked: CardLookup['revoked'] = null;
+    if (rev) {
+      const r = decodeRevocationValue(rev);
+      revoked = { at: new Date(r.at * 1000).toISOString(), reason: r.reason };
+    }
+    return {
+      serialRef: k.toString('hex'),
+      revoked,
+      card,
+      keyMismatch: sealed !== undefined && card === null,
+    };
+  }
+
+  freshness(now: number = Date.now()): Record<FeedName, Freshness> {
+    return {
+      whitelist: this.whitelist.freshness(now),
+      revocations: this.revocations.freshness(now),
+      'peer-entries': this.terminal.peerFreshness(now),
+    };
+  }
+
+  private requireTrust(): PublisherTrust {
+    if (!this.trust)
+      throw new KioskError(
+        'CONFIG_INVALID',
+        'sync.hubPublicKeyPath is not set: no publisher is trusted for deltas',
+      );
+    return this.trust;
+  }
+
+  /** Verifies (signature, publisher, shape) and applies one signed batch, whole or not at all. */
+  applyBatch(bytes: Uint8Array): BatchApplyResult {
+    const batch = openBatch(bytes, this.requireTrust());
+    if (batch.feed === 'whitelist') return this.whitelist.apply(batch);
+    if (batch.feed === 'revocations') return this.revocations.apply(batch);
+    const r = this.terminal.applyPeerBatch(batch);
+    return { feed: 'peer-entries', fromSeq: batch.fromSeq, toSeq: r.toSeq, puts: r.applied, dels: 0 };
+  }
+
+  /** Verifies the signed manifest, builds the new file from the rows and swaps it in. */
+  importSnapshot(
+    manifestBytes: Uint8Array,
+    rowsFile: string,
+    onProgress?: (rows: number) => void,
+  ): SnapshotResult {
+    const manifest = openManifest(manifestBytes, this.requireTrust());
+    const store = manifest.feed === 'whitelist' ? this.whitelist : this.revocations;
+    return store.importSnapshot(manifest, rowsFile, onProgress);
+  }
+
+  /** The sync engine heard "nothing new, current as of asOf" from the hub for a feed. */
+  markSynced(feed: FeedName, at: Date, asOf?: string): void {
+    if (feed === 'whitelist') this.whitelist.markSynced(at, asOf);
+    else if (feed === 'revocations') this.revocations.markSynced(at, asOf);
+    else this.terminal.markPeerSynced(at, asOf);
+  }
+
+  close(): void {
+    this.whitelist.close();
+    this.revocations.close();
+    this.terminal.close();
+  }
+}
+
+export function storeDir(config: KioskConfig): string {
+  return join(config.data.dir, 'store');
+}

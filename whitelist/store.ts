@@ -1,0 +1,366 @@
+// FeedStore: one snapshot-able feed (whitelist or revocations) in its own SQLite file of
+// (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID rows plus its feed state. Deltas apply in one transaction;
+// a snapshot is built into a fresh file in key order and swapped in by rewriting a pointer file
+// atomically, so a crash at any point leaves either the old or the new content, never a mix.
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { KioskError } from '../main/api/errors.js';
+import { getLogger } from '../main/core/log.js';
+import { integrityCheck, migrate, openDb, type Db, type Migration } from './db.js';
+import {
+  SnapshotReader,
+  decodeRevocationValue,
+  encodeRevocationValue,
+  type FeedBatch,
+  type SnapshotFeedName,
+  type SnapshotManifest,
+} from './feed-format.js';
+import {
+  FEED_STATE_SQL,
+  FeedStateTable,
+  checkSequence,
+  type FeedState,
+  type Freshness,
+} from './feed-state.js';
+import { KEY_BYTES, isWellFormedSeal } from './privacy.js';
+
+const log = getLogger('whitelist');
+
+export const feedMigrations: Migration[] = [
+  {
+    version: 1,
+    sql: `${FEED_STATE_SQL}
+      CREATE TABLE row (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;`,
+  },
+];
+
+export interface ApplyResult {
+  feed: SnapshotFeedName;
+  fromSeq: number;
+  toSeq: number;
+  puts: number;
+  dels: number;
+}
+
+export interface SnapshotResult {
+  feed: SnapshotFeedName;
+  epoch: string;
+  seq: number;
+  rows: number;
+  file: string;
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replaces `file` with `content` atomically and durably (write temp, fsync, rename, fsync dir). */
+export function writeFileAtomic(file: string, content: string, dir: string): void {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeFileSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  fsyncPath(dir);
+}
+
+function removeDbFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
+}
+
+function validateValue(feed: SnapshotFeedName, v: Uint8Array): boolean {
+  if (feed === 'whitelist') return isWellFormedSeal(v);
+  try {
+    decodeRevocationValue(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class FeedStore {
+  private db!: Db;
+  private state!: FeedStateTable;
+  private getStmt!: ReturnType<Db['prepare']>;
+  private currentFile!: string;
+  private readonly pointer: string;
+
+  private constructor(
+    readonly dir: string,
+    readonly feed: SnapshotFeedName,
+    private readonly readonly: boolean,
+  ) {
+    this.pointer = join(dir, `${feed}.current`);
+  }
+
+  /** Opens (creating if needed) the feed's current file under `dir`. */
+  static open(dir: string, feed: SnapshotFeedName, options: { readonly?: boolean } = {}): FeedStore {
+    const store = new FeedStore(dir, feed, options.readonly ?? false);
+    store.openCurrent();
+    if (!store.readonly) store.collectGarbage();
+    return store;
+  }
+
+  private openCurrent(): void {
+    let name: string;
+    if (existsSync(this.pointer)) {
+      name = readFileSync(this.pointer, 'utf8').trim();
+      if (!/^[\w.-]+\.db$/.test(name))
+        throw new KioskError('STORE_CORRUPT', `${this.pointer} does not name a database file`);
+      if (!existsSync(join(this.dir, name)))
+        throw new KioskError('STORE_CORRUPT', `${this.pointer} names ${name}, which is missing`);
+    } else {
+      if (this.readonly) throw new KioskError('STORE_UNAVAILABLE', `no ${this.feed} store in ${this.dir}`);
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      name = `${this.feed}-initial.db`;
+      const db = openDb(join(this.dir, name), { durability: 'normal' });
+      migrate(db, feedMigrations, name);
+      FeedStateTable.create(db, this.feed);
+      db.close();
+      writeFileAtomic(this.pointer, name + '\n', this.dir);
+    }
+    this.currentFile = join(this.dir, name);
+    this.attach(openDb(this.currentFile, { durability: 'normal', readonly: this.readonly, create: false }));
+  }
+
+  private attach(db: Db): void {
+    if (!this.readonly) migrate(db, feedMigrations, this.currentFile);
+    this.db = db;
+    this.state = new FeedStateTable(db, this.feed);
+    this.getStmt = db.prepare('SELECT v FROM row WHERE k = ?').pluck();
+  }
+
+  /** Deletes files of this feed left by a crash mid-snapshot, or replaced by a swap. */
+  private collectGarbage(): void {
+    const current = this.currentFile.slice(this.dir.length + 1);
+    for (const name of readdirSync(this.dir)) {
+      if (!name.startsWith(`${this.feed}-`)) continue;
+      const base = name.replace(/(-wal|-shm|-journal)$/, '');
+      if (base === current) continue;
+      if (base.endsWith('.building') || base.endsWith('.db')) rmSync(join(this.dir, name), { force: true });
+    }
+  }
+
+  /** The stored value for a row key, or undefined. Synchronous; microseconds. */
+  get(k: Uint8Array): Buffer | undefined {
+    return this.getStmt.get(k) as Buffer | undefined;
+  }
+
+  feedState(): FeedState {
+    return this.state.get();
+  }
+
+  freshness(now?: number): Freshness {
+    return this.state.freshness(now);
+  }
+
+  markSynced(at: Date, asOf?: string): void {
+    this.state.markSynced(at, asOf);
+  }
+
+  rowCount(): number {
+    return this.db.prepare('SELECT count(*) FROM row').pluck().get() as number;
+  }
+
+  /** Bytes of the current database file (pages in use, excluding the WAL). */
+  fileBytes(): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return pageSize * (pages - free);
+  }
+
+  integrity(): string {
+    return integrityCheck(this.db);
+  }
+
+  /**
+   * Applies a verified batch (from openBatch) in one IMMEDIATE transaction: all ops and the new sequence,
+   * or nothing. Sequence errors (DELTA_GAP, DELTA_DUPLICATE) are raised before anything is written.
+   */
+  apply(batch: FeedBatch): ApplyResult {
+    if (batch.feed !== this.feed)
+      throw new KioskError('DELTA_MALFORMED', `a ${batch.feed} batch cannot apply to the ${this.feed} feed`);
+    const put = this.db.prepare('INSERT OR REPLACE INTO row (k, v) VALUES (?, ?)');
+    const del = this.db.prepare('DELETE FROM row WHERE k = ?');
+    // Decode every op before the transaction: a malformed op refuses the whole batch untouched.
+    const decoded: Array<[Buffer, Buffer | null]> = batch.ops.map((op, i) => {
+      const k = Buffer.from(op.k, 'hex');
+      if (k.length !== KEY_BYTES) throw new KioskError('DELTA_MALFORMED', `ops.${i}.k is not a row key`);
+      if (op.op === 'del') return [k, null];
+      const v =
+        batch.feed === 'whitelist'
+          ? Buffer.from((op as { v: string }).v, 'base64')
+          : encodeRevocationValue((op as { at: number }).at, (op as { reason: 'unspecified' }).reason);
+      if (!validateValue(this.feed, v))
+        throw new KioskError('DELTA_MALFORMED', `ops.${i} has a malformed value`);
+      return [k, v];
+    });
+    let puts = 0;
+    let dels = 0;
+    this.db
+      .transaction(() => {
+        const s = this.state.get();
+        checkSequence(s, batch);
+        for (const [k, v] of decoded) {
+          if (v === null) {
+            del.run(k);
+            dels++;
+          } else {
+            put.run(k, v);
+            puts++;
+          }
+        }
+        this.state.set({
+          ...s,
+          epoch: batch.epoch,
+          seq: batch.toSeq,
+          publisherKeyId: batch.publisherKeyId,
+          asOf: batch.asOf,
+          lastSyncAt: new Date().toISOString(),
+        });
+      })
+      .immediate();
+    log.info({ feed: this.feed, fromSeq: batch.fromSeq, toSeq: batch.toSeq, puts, dels }, 'delta applied');
+    return { feed: this.feed, fromSeq: batch.fromSeq, toSeq: batch.toSeq, puts, dels };
+  }
+
+  /**
+   * Builds a fresh database from a snapshot rows file whose manifest was verified (openManifest), checking
+   * key order, framing, values, row count and SHA-256, then swaps it in atomically. Any failure leaves the
+   * live store untouched → SNAPSHOT_INVALID.
+   */
+  importSnapshot(
+    manifest: SnapshotManifest,
+    rowsFile: string,
+    onProgress?: (rows: number) => void,
+  ): SnapshotResult {
+    if (this.readonly) throw new KioskError('STORE_UNAVAILABLE', 'store opened read-only');
+    if (manifest.feed !== this.feed)
+      throw new KioskError(
+        'SNAPSHOT_INVALID',
+        `a ${manifest.feed} snapshot cannot replace the ${this.feed} feed`,
+      );
+    const safeEpoch = manifest.epoch.replace(/[^\w.-]/g, '_').slice(0, 40);
+    const name = `${this.feed}-${safeEpoch}-${manifest.seq}-${randomBytes(4).toString('hex')}.db`;
+    const building = join(this.dir, `${name}.building`);
+    const reader = new SnapshotReader(rowsFile);
+    let fresh: Db | undefined;
+    try {
+      fresh = openDb(building, { durability: 'normal' });
+      fresh.pragma('journal_mode = OFF');
+      fresh.pragma('synchronous = OFF');
+      fresh.pragma('cache_size = -65536');
+      migrate(fresh, feedMigrations, building);
+      const insert = fresh.prepare('INSERT INTO row (k, v) VALUES (?, ?)');
+      let last: Buffer | null = null;
+      const chunk = fresh.transaction(() => {
+        for (let i = 0; i < 50_000; i++) {
+          const row = reader.next();
+          if (!row) return false;
+          if (last && Buffer.compare(last, row.k) >= 0)
+            throw new KioskError('SNAPSHOT_INVALID', `row ${reader.rows}: keys are not strictly increasing`);
+          if (!validateValue(this.feed, row.v))
+            throw new KioskError('SNAPSHOT_INVALID', `row ${reader.rows}: malformed value`);
+          insert.run(row.k, row.v);
+          last = Buffer.from(row.k);
+        }
+        return true;
+      });
+      while (chunk()) onProgress?.(reader.rows);
+      onProgress?.(reader.rows);
+      const digest = reader.digest();
+      if (reader.rows !== manifest.rowCount)
+        throw new KioskError(
+          'SNAPSHOT_INVALID',
+          `snapshot has ${reader.rows} rows, its manifest says ${manifest.rowCount}`,
+        );
+      if (digest !== manifest.rowsSha256)
+        throw new KioskError(
+          'SNAPSHOT_INVALID',
+          'snapshot rows do not match the SHA-256 in the signed manifest',
+        );
+      const now = new Date().toISOString();
+      FeedStateTable.create(fresh, this.feed).set({
+        feed: this.feed,
+        epoch: manifest.epoch,
+        seq: manifest.seq,
+        publisherKeyId: manifest.publisherKeyId,
+        asOf: manifest.asOf,
+        lastSyncAt: now,
+        snapshotId: manifest.epoch,
+      });
+      fresh.pragma('journal_mode = DELETE');
+      fresh.close();
+      fresh = undefined;
+      fsyncPath(building);
+      renameSync(building, join(this.dir, name));
+      fsyncPath(this.dir);
+    } catch (error) {
+      reader.close();
+      fresh?.close();
+      removeDbFiles(building);
+      if (error instanceof KioskError) throw error;
+      throw new KioskError(
+        'SNAPSHOT_INVALID',
+        `snapshot import failed: ${(error as Error).message}`,
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    }
+    // The swap: from here the pointer names the new file; the old one is removed after reopening.
+    const old = this.currentFile;
+    writeFileAtomic(this.pointer, name + '\n', this.dir);
+    this.db.close();
+    this.currentFile = join(this.dir, name);
+    this.attach(openDb(this.currentFile, { durability: 'normal', create: false }));
+    removeDbFiles(old);
+    log.info(
+      { feed: this.feed, epoch: manifest.epoch, seq: manifest.seq, rows: reader.rows },
+      'snapshot swapped in',
+    );
+    return {
+      feed: this.feed,
+      epoch: manifest.epoch,
+      seq: manifest.seq,
+      rows: reader.rows,
+      file: this.currentFile,
+    };
+  }
+
+  /** Re-reads the pointer (another process swapped a snapshot in). */
+  reopenIfSwapped(): boolean {
+    const name = readFileSync(this.pointer, 'utf8').trim();
+    if (join(this.dir, name) === this.currentFile) return false;
+    this.db.close();
+    this.openCurrent();
+    return true;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
