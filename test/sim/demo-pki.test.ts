@@ -56,7 +56,7 @@ describe('demo PKI', () => {
     const ian = c.getExtension(x509.IssuerAlternativeNameExtension)!;
     expect(JSON.stringify(ian.names.toJSON())).toContain('公的個人認証サービス');
     expect((c.publicKey.algorithm as { modulusLength?: number }).modulusLength).toBe(2048);
-    expect(c.signatureAlgorithm.name).toBe('RSASSA-PKCS1-v1_5');
+    expect((c.signatureAlgorithm as { name?: string }).name).toBe('RSASSA-PKCS1-v1_5');
     const ca = new x509.X509Certificate(profile.authCaCert);
     expect(await c.verify({ publicKey: ca.publicKey, signatureOnly: true })).toBe(true);
     expect(profile.pins.auth).toEqual({ value: '1234', triesLeft: 3, maxTries: 3 });
