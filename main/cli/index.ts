@@ -14,6 +14,15 @@ export const commandGroups: Record<string, CommandGroup> = {
     summary: 'config check [--config F] [--json]: validate and print the effective configuration',
     load: () => import('./config-command.js'),
   },
+  hid: {
+    summary:
+      'hid list|status|pulse|signal <pattern> [--config F] [--json]: check the gate relay and signal tower',
+    load: () => import('./hid-command.js'),
+  },
+  hsm: {
+    summary: 'hsm status|demo|init-token|generate-key|export-*|install-cert|audit: the terminal HSM',
+    load: () => import('./hsm-command.js'),
+  },
 };
 
 export function usage(): string {

@@ -181,6 +181,15 @@ export class GateController extends EventEmitter<{
     return outcome;
   }
 
+  /**
+   * Maintenance: one pulse with no grant behind it (installer checks the wiring). Nothing is journaled;
+   * a passage seen meanwhile is reported as 'unexpected-passage'. Rejects HID_UNAVAILABLE when missing.
+   */
+  async testPulse(): Promise<{ closedAt: string }> {
+    if (this.stopped) throw new KioskError('HID_UNAVAILABLE', 'the gate controller is stopped');
+    return { closedAt: await this.pulse() };
+  }
+
   /** Recent annulments, newest first, for the staff screen. */
   annulments(): AnnulmentView[] {
     return this.annulled.map((a) => ({ ...a, reversed: a.reversed ? { ...a.reversed } : null })).reverse();
