@@ -116,7 +116,11 @@ async function loadModule(module: string, conf: string | null): Promise<LibraryI
     );
   }
   if (!loaded) {
-    if (conf !== null) process.env.SOFTHSM2_CONF = conf;
+    if (conf !== null) {
+      if (!existsSync(conf))
+        throw new KioskError('HSM_UNAVAILABLE', `SoftHSM2 configuration ${conf} does not exist`);
+      process.env.SOFTHSM2_CONF = conf;
+    }
     if (!existsSync(module))
       throw new KioskError('HSM_UNAVAILABLE', `PKCS#11 module ${module} does not exist`);
   }
