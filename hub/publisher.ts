@@ -1,0 +1,279 @@
+// Turns what an operator imports (a whitelist file, a CRL) and what terminals push (journal rows) into
+// signed batches of issue 5's feed format, and builds signed snapshots. The publisher key is Ed25519
+// (whitelist/feed-format.ts); terminals pin its public key (config sync.hubPublicKeyPath).
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip as gzipCb, gzipSync, constants as zc } from 'node:zlib';
+import { setImmediate as yieldNow } from 'node:timers/promises';
+import { KioskError } from '../main/api/errors.js';
+import {
+  FrameType,
+  HUB_BATCH_OPS,
+  ROWS_CHUNK_BYTES,
+  frame,
+  type FeedName,
+} from '../main/core/sync/protocol.js';
+import {
+  BATCH_FORMAT,
+  encodeRevocationValue,
+  publisherKeyId,
+  signBatch,
+  SnapshotWriter,
+  whitelistRow,
+  type CardRowInput,
+  type FeedBatch,
+  type PeerEntryOp,
+  type RevocationReason,
+  type RevocationOp,
+  type SnapshotFeedName,
+  type WhitelistOp,
+} from '../whitelist/feed-format.js';
+import type { IndexKey } from '../whitelist/privacy.js';
+import { getLogger } from '../main/core/log.js';
+import type { HubStore, StateRow, StoredBatch } from './store.js';
+
+const gzip = promisify(gzipCb);
+const log = getLogger('hub');
+
+export interface PublishSummary {
+  feed: FeedName;
+  puts: number;
+  dels: number;
+  unchanged: number;
+  batches: number;
+  head: number;
+}
+
+export interface RevocationEntry {
+  issuerKeyId: string;
+  serial: string;
+  /** Seconds since 1970. */
+  at: number;
+  reason: RevocationReason;
+}
+
+type AnyOp = WhitelistOp | RevocationOp | PeerEntryOp;
+
+/** Canonical JSON (sorted keys) so that the same input always has the same digest. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const sha = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
+
+export class Publisher {
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+
+  constructor(
+    private readonly store: HubStore,
+    private readonly privateKey: KeyObject,
+    private readonly indexKey: IndexKey,
+    private readonly snapshotDir: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.publicKey = createPublicKey(privateKey);
+    if (this.publicKey.asymmetricKeyType !== 'ed25519')
+      throw new KioskError('CONFIG_INVALID', 'the hub publisher key must be Ed25519');
+    this.keyId = publisherKeyId(this.publicKey);
+  }
+
+  /** Signs ops as one batch (fromSeq, fromSeq + n] and wraps it as a gzip member of one frame. */
+  makeBatch(feed: FeedName, fromSeq: number, ops: AnyOp[]): StoredBatch {
+    const info = this.store.feedInfo(feed);
+    const batch = {
+      format: BATCH_FORMAT,
+      publisherKeyId: this.keyId,
+      epoch: info.epoch,
+      fromSeq,
+      toSeq: fromSeq + ops.length,
+      asOf: new Date(this.now()).toISOString(),
+      feed,
+      ops,
+    } as FeedBatch;
+    const signed = signBatch(batch, this.privateKey);
+    return { fromSeq, toSeq: batch.toSeq, frameGz: gzipSync(frame(FrameType.batch, signed), { level: 6 }) };
+  }
+
+  private publishOps(
+    feed: FeedName,
+    ops: AnyOp[],
+    puts: StateRow[],
+    dels: Buffer[],
+    note: string,
+    unchanged: number,
+  ): PublishSummary {
+    let from = this.store.feedInfo(feed).head;
+    const batches: Array<{
+      fromSeq: number;
+      toSeq: number;
+      opCount: number;
+      frameGz: Buffer;
+      publishedAt: number;
+    }> = [];
+    const at = this.now();
+    for (let i = 0; i < ops.length; i += HUB_BATCH_OPS) {
+      const slice = ops.slice(i, i + HUB_BATCH_OPS);
+      const b = this.makeBatch(feed, from, slice);
+      batches.push({ ...b, opCount: slice.length, publishedAt: at });
+      from = b.toSeq;
+    }
+    if (batches.length > 0) this.store.publish({ feed, puts, dels, batches, note });
+    log.info({ feed, puts: puts.length, dels: dels.length, batches: batches.length, note }, 'published');
+    return { feed, puts: puts.length, dels: dels.length, unchanged, batches: batches.length, head: from };
+  }
+
+  /** Replaces the published whitelist with `rows`: only the difference is published. */
+  publishWhitelist(rows: Iterable<CardRowInput>, note: string): PublishSummary {
+    const current = this.store.stateDigests('whitelist');
+    const seen = new Set<string>();
+    const ops: WhitelistOp[] = [];
+    const puts: StateRow[] = [];
+    let unchanged = 0;
+    for (const input of rows) {
+      const k = this.indexKey.cardKey(input.issuerKeyId, input.serial);
+      const kHex = k.toString('hex');
+      if (seen.has(kHex))
+        throw new KioskError(
+          'IMPORT_INVALID',
+          `card ${input.issuerKeyId}/${input.serial} appears twice in the import`,
+        );
+      seen.add(kHex);
+      const h = sha(canonicalJson(input));
+      if (current.get(kHex) === h.toString('hex')) {
+        unchanged++;
+        continue;
+      }
+      const row = whitelistRow(this.indexKey, input);
+      ops.push({ op: 'put', k: kHex, v: row.v.toString('base64') });
+      puts.push({ k, h, v: row.v, scope: input.issuerKeyId.toLowerCase() });
+    }
+    const dels: Buffer[] = [];
+    for (const kHex of [...current.keys()].sort()) {
+      if (seen.has(kHex)) continue;
+      ops.push({ op: 'del', k: kHex });
+      dels.push(Buffer.from(kHex, 'hex'));
+    }
+    return this.publishOps('whitelist', ops, puts, dels, note, unchanged);
+  }
+
+  /** Replaces one issuer's revocations with `entries` (a CRL is complete for its issuer). */
+  publishRevocations(issuerKeyId: string, entries: Iterable<RevocationEntry>, note: string): PublishSummary {
+    const scope = issuerKeyId.toLowerCase();
+    const current = this.store.stateDigests('revocations', scope);
+    const seen = new Set<string>();
+    const ops: RevocationOp[] = [];
+    const puts: StateRow[] = [];
+    let unchanged = 0;
+    for (const e of entries) {
+      const k = this.indexKey.cardKey(scope, e.serial);
+      const kHex = k.toString('hex');
+      if (seen.has(kHex)) continue; // a CRL may list a serial twice; the first entry wins
+      seen.add(kHex);
+      const v = encodeRevocationValue(e.at, e.reason);
+      const h = sha(v);
+      if (current.get(kHex) === h.toString('hex')) {
+        unchanged++;
+        continue;
+      }
+      ops.push({ op: 'put', k: kHex, at: e.at, reason: e.reason });
+      puts.push({ k, h, v, scope });
+    }
+    const dels: Buffer[] = [];
+    for (const kHex of [...current.keys()].sort()) {
+      if (seen.has(kHex)) continue;
+      ops.push({ op: 'del', k: kHex });
+      dels.push(Buffer.from(kHex, 'hex'));
+    }
+    return this.publishOps('revocations', ops, puts, dels, note, unchanged);
+  }
+
+  /**
+   * The signed snapshot of a feed as a file of gzip members (manifest frame, rows frames, end frame),
+   * built once per (feed, epoch, seq) and then served to every terminal that needs it.
+   */
+  async snapshotFile(feed: SnapshotFeedName): Promise<{ file: string; seq: number }> {
+    mkdirSync(this.snapshotDir, { recursive: true });
+    const info = this.store.feedInfo(feed);
+    const name = `${feed}-${info.epoch}-${info.head}.frames.gz`;
+    const file = join(this.snapshotDir, name);
+    if (existsSync(file)) return { file, seq: info.head };
+    const existing = this.building.get(name);
+    if (existing) return existing;
+    const job = this.buildSnapshot(feed, info.epoch, file, name).finally(() => this.building.delete(name));
+    this.building.set(name, job);
+    return job;
+  }
+
+  private readonly building = new Map<string, Promise<{ file: string; seq: number }>>();
+
+  private async buildSnapshot(
+    feed: SnapshotFeedName,
+    epoch: string,
+    file: string,
+    name: string,
+  ): Promise<{ file: string; seq: number }> {
+    const started = this.now();
+    const rowsFile = `${file}.rows.tmp`;
+    const state = this.store.readState(feed);
+    let manifestSigned: Buffer;
+    try {
+      const writer = new SnapshotWriter(rowsFile, feed);
+      let n = 0;
+      for (const r of state.rows) {
+        writer.add(r.k, r.v);
+        if (++n % 50_000 === 0) await yieldNow(); // keep serving other terminals while building
+      }
+      manifestSigned = writer.finish(
+        { epoch, seq: state.seq, asOf: new Date(this.now()).toISOString() },
+        this.privateKey,
+      ).signed;
+    } finally {
+      state.close();
+    }
+    const out = `${file}.tmp`;
+    const fd = openSync(out, 'w', 0o600);
+    try {
+      writeSync(fd, gzipSync(frame(FrameType.manifest, manifestSigned)));
+      for await (const chunk of createReadStream(rowsFile, { highWaterMark: ROWS_CHUNK_BYTES })) {
+        writeSync(fd, await gzip(frame(FrameType.rows, chunk as Buffer), { level: zc.Z_BEST_SPEED }));
+      }
+      writeSync(fd, gzipSync(frame(FrameType.rowsEnd, Buffer.alloc(0))));
+    } finally {
+      closeSync(fd);
+      rmSync(rowsFile, { force: true });
+    }
+    renameSync(out, file);
+    // Older snapshots of this feed are no longer served.
+    for (const old of readdirSync(this.snapshotDir))
+      if (old.startsWith(`${feed}-`) && old !== name && old.endsWith('.frames.gz'))
+        rmSync(join(this.snapshotDir, old), { force: true });
+    log.info({ feed, seq: state.seq, ms: this.now() - started }, 'snapshot built');
+    return { file, seq: state.seq };
+  }
+
+  /** Writes the publisher's public key (what terminals pin) as PEM. */
+  writePublicKey(file: string): void {
+    writeFileSync(file, this.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  }
+}

@@ -1,0 +1,268 @@
+// The reference hub's HTTP service (fastify). Terminal endpoints under /v1 require an RFC 9421
+// signature by a registered terminal key; the status page is read-only. Loopback HTTP in tests; in a
+// deployment TLS terminates in front of it or via `https` options (docs/sync.md).
+import { EventEmitter, once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { KioskError, type ErrorCode } from '../main/api/errors.js';
+import { parseSignedRequest } from '../main/core/sync/http-signature.js';
+import {
+  Feeds,
+  FrameType,
+  MEDIA_TYPE,
+  PROTOCOL_VERSION,
+  PushBody,
+  jsonFrame,
+  type FeedName,
+  type PushReply,
+} from '../main/core/sync/protocol.js';
+import { SnapshotFeeds, type SnapshotFeedName } from '../whitelist/feed-format.js';
+import { getLogger } from '../main/core/log.js';
+import type { Publisher } from './publisher.js';
+import { presenceFromRow } from './presence.js';
+import type { HubStore, TerminalRecord } from './store.js';
+import { renderStatusPage, statusModel } from './status-page.js';
+
+const log = getLogger('hub');
+
+export interface HubOptions {
+  store: HubStore;
+  publisher: Publisher;
+  hubId: string;
+  /** A request whose `created` is further than this from hub time is refused (and the hub time returned). */
+  maxSkewSeconds?: number;
+  /** Send a snapshot instead of deltas when more than max(snapshotMinOps, rows/2) ops are pending. */
+  snapshotMinOps?: number;
+  /** Most batches per answer (the terminal asks again while `more`). */
+  maxBatchesPerAnswer?: number;
+  maxWaitSeconds?: number;
+  now?: () => number;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  HUB_UNKNOWN_TERMINAL: 403,
+  SYNC_REFUSED: 401,
+  CLOCK_FAULT: 401,
+  INVALID_REQUEST: 400,
+  SYNC_PROTOCOL: 409,
+  JOURNAL_BROKEN: 409,
+};
+
+export interface Hub {
+  app: FastifyInstance;
+  /** Wakes long-polling pulls of a feed (imports in this process call it; other processes are polled). */
+  notify(feed: FeedName): void;
+  close(): Promise<void>;
+}
+
+export function createHub(o: HubOptions): Hub {
+  const now = o.now ?? Date.now;
+  const maxSkew = (o.maxSkewSeconds ?? 300) * 1000;
+  const snapshotMinOps = o.snapshotMinOps ?? 100_000;
+  const maxBatches = o.maxBatchesPerAnswer ?? 64;
+  const maxWait = o.maxWaitSeconds ?? 30;
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const nonces = new Map<string, number>();
+  const keys = new Map<string, { pem: string; key: KeyObject }>();
+  let closing = false;
+
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const fail = (reply: FastifyReply, code: ErrorCode, message: string) =>
+    reply.code(STATUS[code] ?? 500).send({ error: { code, message }, hubTime: now() });
+
+  const purge = setInterval(() => {
+    const t = now();
+    for (const [n, exp] of nonces) if (exp < t) nonces.delete(n);
+  }, 60_000);
+  purge.unref();
+
+  /** Checks the RFC 9421 signature; returns the registered terminal or answers the refusal. */
+  function authenticate(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    body: Buffer | null,
+  ): TerminalRecord | null {
+    const parsed = parseSignedRequest({ method: req.method, target: req.url, body }, req.headers);
+    if (typeof parsed === 'string') {
+      fail(reply, 'SYNC_REFUSED', `request signature ${parsed}`);
+      return null;
+    }
+    const terminal = o.store.terminal(parsed.keyid);
+    if (!terminal) {
+      fail(reply, 'HUB_UNKNOWN_TERMINAL', `terminal ${parsed.keyid} is not registered at this hub`);
+      return null;
+    }
+    let cached = keys.get(terminal.terminalId);
+    if (!cached || cached.pem !== terminal.publicKeyPem) {
+      cached = { pem: terminal.publicKeyPem, key: createPublicKey(terminal.publicKeyPem) };
+      keys.set(terminal.terminalId, cached);
+    }
+    if (!parsed.verify(cached.key)) {
+      fail(reply, 'SYNC_REFUSED', 'request signature does not verify with the registered key');
+      return null;
+    }
+    const t = now();
+    if (Math.abs(parsed.created * 1000 - t) > maxSkew) {
+      fail(reply, 'CLOCK_FAULT', 'request time is too far from hub time');
+      return null;
+    }
+    const nonceKey = `${terminal.terminalId}:${parsed.nonce}`;
+    if (nonces.has(nonceKey)) {
+      fail(reply, 'SYNC_REFUSED', 'request replayed');
+      return null;
+    }
+    nonces.set(nonceKey, t + 2 * maxSkew);
+    return terminal;
+  }
+
+  app.get('/v1/time', async () => ({ v: PROTOCOL_VERSION, hubTime: now() }));
+
+  app.get<{ Params: { feed: string }; Querystring: Record<string, string | undefined> }>(
+    '/v1/feeds/:feed',
+    async (req, reply) => {
+      const terminal = authenticate(req, reply, null);
+      if (!terminal) return reply;
+      const feed = req.params.feed as FeedName;
+      if (!(Feeds as readonly string[]).includes(feed)) return fail(reply, 'INVALID_REQUEST', 'unknown feed');
+      const after = Number(req.query.after ?? '0');
+      const epoch = req.query.epoch ?? null;
+      const max = Math.min(maxBatches, Math.max(1, Number(req.query.max ?? maxBatches) || 1));
+      const wait = Math.min(maxWait, Math.max(0, Number(req.query.wait ?? '0') || 0));
+      if (!Number.isSafeInteger(after) || after < 0)
+        return fail(reply, 'INVALID_REQUEST', 'after must be a sequence');
+      o.store.noteSeen(terminal.terminalId, now(), null);
+
+      let info = o.store.feedInfo(feed);
+      const canSnapshot = (SnapshotFeeds as readonly string[]).includes(feed);
+      const wrongEpoch = epoch !== null && epoch !== info.epoch;
+      if (!canSnapshot && (wrongEpoch || after > info.head))
+        return fail(
+          reply,
+          'SYNC_PROTOCOL',
+          `${feed}: the terminal's position (${epoch ?? '-'}:${after}) is not this hub's`,
+        );
+
+      // Long poll: hold the request until something is published or the wait ends.
+      if (wait > 0 && !wrongEpoch && after >= info.head) {
+        const deadline = now() + wait * 1000;
+        while (!closing && now() < deadline && o.store.feedInfo(feed).head <= after) {
+          const ac = new AbortController();
+          await Promise.race([
+            once(events, feed, { signal: ac.signal }).catch(() => undefined),
+            sleep(Math.min(1000, Math.max(0, deadline - now())), undefined, { signal: ac.signal }).catch(
+              () => undefined,
+            ),
+          ]);
+          ac.abort();
+        }
+        info = o.store.feedInfo(feed);
+      }
+
+      let snapshot: { file: string; seq: number } | null = null;
+      let from = after;
+      if (canSnapshot && after < info.head) {
+        const first = o.store.batchesAfter(feed, after, 1)[0];
+        const pending = o.store.opsAfter(feed, after);
+        const tooFar = pending > Math.max(snapshotMinOps, info.rows / 2);
+        if (wrongEpoch || !first || first.fromSeq !== after || tooFar || after > info.head) {
+          snapshot = await o.publisher.snapshotFile(feed as SnapshotFeedName);
+          from = snapshot.seq;
+        }
+      } else if (canSnapshot && (wrongEpoch || after > info.head)) {
+        snapshot = await o.publisher.snapshotFile(feed as SnapshotFeedName);
+        from = snapshot.seq;
+      }
+      const batches = o.store.batchesAfter(feed, from, max);
+      const last = batches[batches.length - 1]?.toSeq ?? from;
+      const head = o.store.feedInfo(feed).head;
+      const hello = { v: PROTOCOL_VERSION, hubId: o.hubId, hubTime: now(), feed, epoch: info.epoch, head };
+
+      async function* body(): AsyncGenerator<Buffer> {
+        yield gzipSync(jsonFrame(FrameType.hello, hello));
+        if (snapshot) for await (const chunk of createReadStream(snapshot.file)) yield chunk as Buffer;
+        for (const b of batches) yield b.frameGz;
+        yield gzipSync(jsonFrame(FrameType.done, { head, more: last < head }));
+      }
+      reply.header('content-encoding', 'gzip').type(MEDIA_TYPE);
+      return reply.send(Readable.from(body()));
+    },
+  );
+
+  app.post('/v1/journal', async (req, reply) => {
+    const raw = req.body as Buffer | undefined;
+    if (!Buffer.isBuffer(raw)) return fail(reply, 'INVALID_REQUEST', 'a JSON body is required');
+    const terminal = authenticate(req, reply, raw);
+    if (!terminal) return reply;
+    let json: unknown;
+    try {
+      const text =
+        req.headers['content-encoding'] === 'gzip'
+          ? gunzipSync(raw, { maxOutputLength: 64 * 1024 * 1024 })
+          : raw;
+      json = JSON.parse(text.toString('utf8'));
+    } catch {
+      return fail(reply, 'INVALID_REQUEST', 'body is not (gzip) JSON');
+    }
+    const parsed = PushBody.safeParse(json);
+    if (!parsed.success)
+      return fail(reply, 'INVALID_REQUEST', `push body: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (parsed.data.terminalId !== terminal.terminalId)
+      return fail(reply, 'SYNC_REFUSED', 'push names another terminal than the one that signed it');
+    const at = now();
+    try {
+      const result = o.store.acceptJournal(
+        terminal.terminalId,
+        parsed.data.records,
+        at,
+        (row, lookup) => presenceFromRow(row, lookup, terminal),
+        (fromSeq, ops) => o.publisher.makeBatch('peer-entries', fromSeq, ops),
+      );
+      o.store.noteSeen(terminal.terminalId, at, parsed.data.status);
+      if (result.presence.length > 0) events.emit('peer-entries');
+      const answer: PushReply = {
+        v: PROTOCOL_VERSION,
+        hubTime: now(),
+        acked: result.acked,
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+      };
+      return answer;
+    } catch (error) {
+      if (error instanceof KioskError) return fail(reply, error.code, error.message);
+      throw error;
+    }
+  });
+
+  app.get('/status.json', async () => statusModel(o.store, now()));
+  app.get('/', async (_req, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(renderStatusPage(statusModel(o.store, now()))),
+  );
+
+  app.setErrorHandler((error, _req, reply) => {
+    log.error({ err: error }, 'hub request failed');
+    const e = error as { statusCode?: number; message?: string };
+    if (e.statusCode && e.statusCode < 500) return fail(reply, 'INVALID_REQUEST', e.message ?? 'bad request');
+    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'hub error' }, hubTime: now() });
+  });
+
+  return {
+    app,
+    notify: (feed) => events.emit(feed),
+    close: async () => {
+      closing = true;
+      clearInterval(purge);
+      events.emit('peer-entries');
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,333 @@
+// The reference hub's storage on SQLite (better-sqlite3, WAL). One file holds terminals, each feed's
+// state and signed batches, the journals pushed by terminals and the presence they imply.
+import { randomBytes } from 'node:crypto';
+import { KioskError } from '../main/api/errors.js';
+import {
+  Feeds,
+  type FeedName,
+  type PushRecord,
+  type TerminalStatusReport,
+} from '../main/core/sync/protocol.js';
+import { openDb, migrate, type Db, type Migration } from '../whitelist/db.js';
+import { chainHash } from '../whitelist/journal.js';
+import type { PeerEntryOp } from '../whitelist/feed-format.js';
+import type {
+  FeedInfo,
+  HubStore,
+  JournalAcceptance,
+  PresenceRow,
+  Publication,
+  StoredBatch,
+  TerminalRecord,
+  TerminalRegistration,
+} from './store.js';
+
+const migrations: Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE terminal (id TEXT PRIMARY KEY, public_key TEXT NOT NULL, site_id TEXT NOT NULL,
+        gate_id TEXT NOT NULL, zone TEXT NOT NULL, site_kind TEXT NOT NULL, registered_at INTEGER NOT NULL,
+        last_seen_at INTEGER, status TEXT, acked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      CREATE TABLE feed (feed TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE batch (feed TEXT NOT NULL, to_seq INTEGER NOT NULL, from_seq INTEGER NOT NULL,
+        ops INTEGER NOT NULL, published_at INTEGER NOT NULL, frame_gz BLOB NOT NULL,
+        PRIMARY KEY (feed, to_seq)) WITHOUT ROWID;
+      CREATE TABLE state (feed TEXT NOT NULL, k BLOB NOT NULL, h BLOB NOT NULL, v BLOB NOT NULL,
+        scope TEXT NOT NULL, PRIMARY KEY (feed, k)) WITHOUT ROWID;
+      CREATE INDEX state_scope ON state (feed, scope);
+      CREATE TABLE publication (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, at INTEGER NOT NULL,
+        puts INTEGER NOT NULL, dels INTEGER NOT NULL, note TEXT NOT NULL);
+      CREATE TABLE journal (terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+        hash TEXT NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (terminal_id, seq)) WITHOUT ROWID;
+      CREATE TABLE presence (site_id TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL,
+        gate_id TEXT NOT NULL, terminal_id TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (site_id, subject)) WITHOUT ROWID;
+      CREATE TABLE crl (issuer TEXT PRIMARY KEY, crl_number TEXT, this_update INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+  },
+];
+
+const ZERO_HASH = Buffer.alloc(32);
+
+interface TerminalRow {
+  id: string;
+  public_key: string;
+  site_id: string;
+  gate_id: string;
+  zone: string;
+  site_kind: string;
+  registered_at: number;
+  last_seen_at: number | null;
+  status: string | null;
+  acked: number;
+}
+
+function toTerminal(r: TerminalRow): TerminalRecord {
+  return {
+    terminalId: r.id,
+    publicKeyPem: r.public_key,
+    siteId: r.site_id,
+    gateId: r.gate_id,
+    zone: r.zone,
+    siteKind: r.site_kind,
+    registeredAt: r.registered_at,
+    lastSeenAt: r.last_seen_at,
+    status: r.status ? (JSON.parse(r.status) as TerminalStatusReport) : null,
+    acked: r.acked,
+  };
+}
+
+export class SqliteHubStore implements HubStore {
+  readonly db: Db;
+
+  constructor(readonly file: string) {
+    this.db = openDb(file, { durability: 'full' });
+    migrate(this.db, migrations, file);
+    const insert = this.db.prepare('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)');
+    for (const f of Feeds) insert.run(f, randomBytes(8).toString('hex'));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  registerTerminal(t: TerminalRegistration, at: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO terminal (id, public_key, site_id, gate_id, zone, site_kind, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key, site_id = excluded.site_id,
+           gate_id = excluded.gate_id, zone = excluded.zone, site_kind = excluded.site_kind`,
+      )
+      .run(t.terminalId, t.publicKeyPem, t.siteId, t.gateId, t.zone, t.siteKind, at);
+  }
+
+  terminal(terminalId: string): TerminalRecord | null {
+    const row = this.db.prepare('SELECT * FROM terminal WHERE id = ?').get(terminalId) as
+      TerminalRow | undefined;
+    return row ? toTerminal(row) : null;
+  }
+
+  terminals(): TerminalRecord[] {
+    return (this.db.prepare('SELECT * FROM terminal ORDER BY site_id, id').all() as TerminalRow[]).map(
+      toTerminal,
+    );
+  }
+
+  noteSeen(terminalId: string, at: number, status: TerminalStatusReport | null): void {
+    if (status)
+      this.db
+        .prepare('UPDATE terminal SET last_seen_at = ?, status = ? WHERE id = ?')
+        .run(at, JSON.stringify(status), terminalId);
+    else this.db.prepare('UPDATE terminal SET last_seen_at = ? WHERE id = ?').run(at, terminalId);
+  }
+
+  feedInfo(feed: FeedName): FeedInfo {
+    const f = this.db.prepare('SELECT epoch, head FROM feed WHERE feed = ?').get(feed) as
+      { epoch: string; head: number } | undefined;
+    if (!f) throw new KioskError('STORE_CORRUPT', `hub: feed ${feed} missing`);
+    const oldest = this.db.prepare('SELECT MIN(from_seq) AS m FROM batch WHERE feed = ?').get(feed) as {
+      m: number | null;
+    };
+    const rows = this.db.prepare('SELECT COUNT(*) AS n FROM state WHERE feed = ?').get(feed) as { n: number };
+    return { feed, epoch: f.epoch, head: f.head, oldestFrom: oldest.m ?? f.head, rows: rows.n };
+  }
+
+  batchesAfter(feed: FeedName, after: number, limit: number): StoredBatch[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT from_seq, to_seq, frame_gz FROM batch WHERE feed = ? AND to_seq > ? ORDER BY to_seq LIMIT ?',
+        )
+        .all(feed, after, limit) as Array<{ from_seq: number; to_seq: number; frame_gz: Buffer }>
+    ).map((r) => ({ fromSeq: r.from_seq, toSeq: r.to_seq, frameGz: r.frame_gz }));
+  }
+
+  opsAfter(feed: FeedName, after: number): number {
+    const r = this.db
+      .prepare('SELECT COALESCE(SUM(ops), 0) AS n FROM batch WHERE feed = ? AND to_seq > ?')
+      .get(feed, after) as {
+      n: number;
+    };
+    return r.n;
+  }
+
+  stateDigests(feed: FeedName, scope?: string): Map<string, string> {
+    const stmt =
+      scope === undefined
+        ? this.db.prepare('SELECT k, h FROM state WHERE feed = ?').bind(feed)
+        : this.db.prepare('SELECT k, h FROM state WHERE feed = ? AND scope = ?').bind(feed, scope);
+    const out = new Map<string, string>();
+    for (const r of stmt.iterate() as IterableIterator<{ k: Buffer; h: Buffer }>)
+      out.set(r.k.toString('hex'), r.h.toString('hex'));
+    return out;
+  }
+
+  readState(feed: FeedName): { seq: number; rows: Iterable<{ k: Buffer; v: Buffer }>; close(): void } {
+    // A second connection holding a read transaction: the rows and the sequence are one consistent view
+    // while imports keep committing on the main connection.
+    const reader = openDb(this.file, { durability: 'full', readonly: true });
+    reader.exec('BEGIN');
+    const head = reader.prepare('SELECT head FROM feed WHERE feed = ?').get(feed) as { head: number };
+    const rows = reader
+      .prepare('SELECT k, v FROM state WHERE feed = ? ORDER BY k')
+      .iterate(feed) as IterableIterator<{
+      k: Buffer;
+      v: Buffer;
+    }>;
+    return {
+      seq: head.head,
+      rows,
+      close: () => {
+        try {
+          rows.return?.();
+          reader.exec('COMMIT');
+        } finally {
+          reader.close();
+        }
+      },
+    };
+  }
+
+  publish(p: Publication): void {
+    const put = this.db.prepare(
+      'INSERT INTO state (feed, k, h, v, scope) VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed, k) DO UPDATE SET h = excluded.h, v = excluded.v, scope = excluded.scope',
+    );
+    const del = this.db.prepare('DELETE FROM state WHERE feed = ? AND k = ?');
+    const batch = this.db.prepare(
+      'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      let head = this.feedInfo(p.feed).head;
+      for (const b of p.batches) {
+        if (b.fromSeq !== head)
+          throw new KioskError('INTERNAL', `hub: batch from ${b.fromSeq} does not follow ${head}`);
+        batch.run(p.feed, b.toSeq, b.fromSeq, b.opCount, b.publishedAt, b.frameGz);
+        head = b.toSeq;
+      }
+      for (const r of p.puts) put.run(p.feed, r.k, r.h, r.v, r.scope);
+      for (const k of p.dels) del.run(p.feed, k);
+      this.db.prepare('UPDATE feed SET head = ? WHERE feed = ?').run(head, p.feed);
+      this.db
+        .prepare('INSERT INTO publication (feed, at, puts, dels, note) VALUES (?, ?, ?, ?, ?)')
+        .run(p.feed, p.batches[0]?.publishedAt ?? Date.now(), p.puts.length, p.dels.length, p.note);
+    })();
+  }
+
+  acceptJournal(
+    terminalId: string,
+    rows: PushRecord[],
+    at: number,
+    toPresence: (row: PushRecord, lookup: (seq: number) => PushRecord | null) => PeerEntryOp | null,
+    makeBatch: (fromSeq: number, ops: PeerEntryOp[]) => StoredBatch,
+  ): JournalAcceptance {
+    const get = this.db.prepare('SELECT seq, body, hash FROM journal WHERE terminal_id = ? AND seq = ?');
+    const insert = this.db.prepare(
+      'INSERT INTO journal (terminal_id, seq, body, hash, received_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    const lookup = (seq: number): PushRecord | null =>
+      (get.get(terminalId, seq) as PushRecord | undefined) ?? null;
+    return this.db.transaction((): JournalAcceptance => {
+      let accepted = 0;
+      let duplicates = 0;
+      const presence: PeerEntryOp[] = [];
+      const sorted = [...rows].sort((a, b) => a.seq - b.seq);
+      for (const row of sorted) {
+        const held = lookup(row.seq);
+        if (held) {
+          if (held.hash !== row.hash || held.body !== row.body)
+            throw new KioskError(
+              'JOURNAL_BROKEN',
+              `${terminalId}: record ${row.seq} differs from the one already held`,
+            );
+          duplicates++;
+          continue;
+        }
+        const prev = row.seq === 1 ? { hash: ZERO_HASH.toString('hex') } : lookup(row.seq - 1);
+        if (prev && chainHash(Buffer.from(prev.hash, 'hex'), row.body).toString('hex') !== row.hash)
+          throw new KioskError(
+            'JOURNAL_BROKEN',
+            `${terminalId}: record ${row.seq} does not chain to ${row.seq - 1}`,
+          );
+        insert.run(terminalId, row.seq, row.body, row.hash, at);
+        accepted++;
+        const op = toPresence(row, lookup);
+        if (op) presence.push(op);
+      }
+      // Advance the gap-free watermark.
+      const t = this.db.prepare('SELECT acked FROM terminal WHERE id = ?').get(terminalId) as
+        { acked: number } | undefined;
+      if (!t) throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
+      let acked = t.acked;
+      const has = this.db.prepare('SELECT 1 FROM journal WHERE terminal_id = ? AND seq = ?').pluck();
+      while (has.get(terminalId, acked + 1)) acked++;
+      this.db.prepare('UPDATE terminal SET acked = ? WHERE id = ?').run(acked, terminalId);
+      if (presence.length > 0) {
+        const head = this.feedInfo('peer-entries').head;
+        const b = makeBatch(head, presence);
+        this.db
+          .prepare(
+            'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run('peer-entries', b.toSeq, b.fromSeq, presence.length, at, b.frameGz);
+        this.db.prepare('UPDATE feed SET head = ? WHERE feed = ?').run(b.toSeq, 'peer-entries');
+        const setPresence = this.db.prepare(
+          `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,
+             terminal_id = excluded.terminal_id, at = excluded.at WHERE excluded.at >= presence.at`,
+        );
+        const site =
+          (this.db.prepare('SELECT site_id FROM terminal WHERE id = ?').pluck().get(terminalId) as string) ??
+          '';
+        for (const op of presence)
+          setPresence.run(site, op.subject, op.state, op.gateId, op.terminalId, op.at);
+      }
+      return { accepted, duplicates, acked, presence };
+    })();
+  }
+
+  journalCount(terminalId?: string): number {
+    return (
+      terminalId === undefined
+        ? this.db.prepare('SELECT COUNT(*) FROM journal').pluck().get()
+        : this.db.prepare('SELECT COUNT(*) FROM journal WHERE terminal_id = ?').pluck().get(terminalId)
+    ) as number;
+  }
+
+  crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null {
+    const r = this.db.prepare('SELECT crl_number, this_update FROM crl WHERE issuer = ?').get(issuerKeyId) as
+      { crl_number: string | null; this_update: number } | undefined;
+    return r ? { crlNumber: r.crl_number, thisUpdate: r.this_update } : null;
+  }
+
+  setCrlState(issuerKeyId: string, crlNumber: string | null, thisUpdate: number): void {
+    this.db
+      .prepare(
+        'INSERT INTO crl (issuer, crl_number, this_update) VALUES (?, ?, ?) ON CONFLICT (issuer) DO UPDATE SET crl_number = excluded.crl_number, this_update = excluded.this_update',
+      )
+      .run(issuerKeyId, crlNumber, thisUpdate);
+  }
+
+  presence(siteId?: string): PresenceRow[] {
+    const rows = (
+      siteId === undefined
+        ? this.db.prepare('SELECT * FROM presence ORDER BY site_id, at DESC').all()
+        : this.db.prepare('SELECT * FROM presence WHERE site_id = ? ORDER BY at DESC').all(siteId)
+    ) as Array<{
+      site_id: string;
+      subject: string;
+      state: 'inside' | 'outside';
+      gate_id: string;
+      terminal_id: string;
+      at: number;
+    }>;
+    return rows.map((r) => ({
+      siteId: r.site_id,
+      subject: r.subject,
+      state: r.state,
+      gateId: r.gate_id,
+      terminalId: r.terminal_id,
+      at: r.at,
+    }));
+  }
+}

@@ -1,0 +1,111 @@
+// The read-only status page for a site or municipality: terminals (last seen, data age, queue, version)
+// and, for shelters, live occupancy and the roster. Server-rendered HTML, no script, refreshes itself.
+import { Feeds, type FeedName } from '../main/core/sync/protocol.js';
+import type { HubStore } from './store.js';
+
+export interface StatusModel {
+  hubTime: number;
+  feeds: Array<{ feed: FeedName; head: number; rows: number }>;
+  terminals: Array<{
+    terminalId: string;
+    siteId: string;
+    gateId: string;
+    lastSeenSecondsAgo: number | null;
+    dataAgeSeconds: number | null;
+    queueLength: number | null;
+    version: string | null;
+    journalAcked: number;
+    lastError: string | null;
+  }>;
+  shelters: Array<{
+    siteId: string;
+    occupancy: number;
+    roster: Array<{ subject: string; since: number; gateId: string }>;
+  }>;
+}
+
+export function statusModel(store: HubStore, now: number): StatusModel {
+  const terminals = store.terminals();
+  const shelterSites = [
+    ...new Set(terminals.filter((t) => t.siteKind === 'shelter').map((t) => t.siteId)),
+  ].sort();
+  return {
+    hubTime: now,
+    feeds: Feeds.map((f) => {
+      const i = store.feedInfo(f);
+      return { feed: f, head: i.head, rows: i.rows };
+    }),
+    terminals: terminals.map((t) => ({
+      terminalId: t.terminalId,
+      siteId: t.siteId,
+      gateId: t.gateId,
+      lastSeenSecondsAgo: t.lastSeenAt === null ? null : Math.max(0, Math.round((now - t.lastSeenAt) / 1000)),
+      dataAgeSeconds: t.status?.dataAgeSeconds ?? null,
+      queueLength: t.status?.queueLength ?? null,
+      version: t.status?.version ?? null,
+      journalAcked: t.acked,
+      lastError: t.status?.lastError ?? null,
+    })),
+    shelters: shelterSites.map((siteId) => {
+      const inside = store.presence(siteId).filter((p) => p.state === 'inside');
+      return {
+        siteId,
+        occupancy: inside.length,
+        roster: inside.map((p) => ({ subject: p.subject, since: p.at, gateId: p.gateId })),
+      };
+    }),
+  };
+}
+
+const esc = (v: unknown): string =>
+  String(v ?? '—').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+
+function age(seconds: number | null): string {
+  if (seconds === null) return '—';
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+export function renderStatusPage(m: StatusModel): string {
+  const rows = m.terminals
+    .map(
+      (t) =>
+        `<tr><td>${esc(t.terminalId)}</td><td>${esc(t.siteId)}</td><td>${esc(t.gateId)}</td><td>${age(t.lastSeenSecondsAgo)}</td>` +
+        `<td>${age(t.dataAgeSeconds)}</td><td>${esc(t.queueLength)}</td><td>${esc(t.version)}</td><td>${esc(t.journalAcked)}</td><td>${esc(t.lastError)}</td></tr>`,
+    )
+    .join('\n');
+  const shelters = m.shelters
+    .map(
+      (s) =>
+        `<section><h2>${esc(s.siteId)} — ${s.occupancy} inside</h2><table><thead><tr><th>Subject</th><th>Since</th><th>Gate</th></tr></thead><tbody>` +
+        s.roster
+          .map(
+            (r) =>
+              `<tr><td>${esc(r.subject)}</td><td>${esc(new Date(r.since).toISOString())}</td><td>${esc(r.gateId)}</td></tr>`,
+          )
+          .join('') +
+        `</tbody></table></section>`,
+    )
+    .join('\n');
+  const feeds = m.feeds.map((f) => `<li>${esc(f.feed)}: sequence ${f.head}, ${f.rows} rows</li>`).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
+<title>jpki-kiosk hub</title>
+<style>body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}</style>
+</head><body>
+<h1>jpki-kiosk hub</h1>
+<p>Hub time ${esc(new Date(m.hubTime).toISOString())}. Read-only; refreshes every 10 s.</p>
+<ul>${feeds}</ul>
+<h2>Terminals</h2>
+<table><thead><tr><th>Terminal</th><th>Site</th><th>Gate</th><th>Last seen</th><th>Data age</th><th>Queue</th><th>Version</th><th>Journal</th><th>Last error</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+${shelters ? `<h2>Shelters</h2>\n${shelters}` : ''}
+</body></html>
+`;
+}

@@ -1,0 +1,115 @@
+// The hub's storage contract. The reference implementation is SQLite (sqlite-store.ts); a server
+// database (PostgreSQL, …) can implement the same interface later. Every method is one transaction.
+import type { FeedName } from '../main/core/sync/protocol.js';
+import type { TerminalStatusReport, PushRecord } from '../main/core/sync/protocol.js';
+import type { PeerEntryOp } from '../whitelist/feed-format.js';
+
+export interface TerminalRegistration {
+  terminalId: string;
+  /** SPKI PEM of the terminal's ECDSA P-256 key (its HSM key). */
+  publicKeyPem: string;
+  siteId: string;
+  gateId: string;
+  zone: string;
+  /** Shelters get an occupancy view on the status page. */
+  siteKind: string;
+}
+
+export interface TerminalRecord extends TerminalRegistration {
+  registeredAt: number;
+  lastSeenAt: number | null;
+  status: TerminalStatusReport | null;
+  /** Highest journal sequence held with no gap below it. */
+  acked: number;
+}
+
+export interface FeedInfo {
+  feed: FeedName;
+  epoch: string;
+  head: number;
+  /** fromSeq of the oldest batch still held (batches before it were compacted away). */
+  oldestFrom: number;
+  rows: number;
+}
+
+export interface StoredBatch {
+  fromSeq: number;
+  toSeq: number;
+  /** The signed batch wrapped as one gzip member of one frame, ready to be written to an answer. */
+  frameGz: Buffer;
+}
+
+/** A row of a feed's current state at the hub: k = row key, h = digest of the input it came from. */
+export interface StateRow {
+  k: Buffer;
+  h: Buffer;
+  /** The value as it travels (sealed card record / revocation value). */
+  v: Buffer;
+  /** Revocations: the issuer key id the row belongs to (a CRL replaces only its own issuer's rows). */
+  scope: string;
+}
+
+export interface Publication {
+  feed: FeedName;
+  puts: StateRow[];
+  dels: Buffer[];
+  batches: Array<{ fromSeq: number; toSeq: number; opCount: number; frameGz: Buffer; publishedAt: number }>;
+  /** Why (import file, CRL number), for the status page. */
+  note: string;
+}
+
+export interface JournalAcceptance {
+  accepted: number;
+  duplicates: number;
+  acked: number;
+  /** New presence changes derived from accepted records, for the peer-entries feed. */
+  presence: PeerEntryOp[];
+}
+
+export interface PresenceRow {
+  siteId: string;
+  subject: string;
+  state: 'inside' | 'outside';
+  gateId: string;
+  terminalId: string;
+  at: number;
+}
+
+export interface HubStore {
+  close(): void;
+
+  registerTerminal(t: TerminalRegistration, at: number): void;
+  terminal(terminalId: string): TerminalRecord | null;
+  terminals(): TerminalRecord[];
+  noteSeen(terminalId: string, at: number, status: TerminalStatusReport | null): void;
+
+  feedInfo(feed: FeedName): FeedInfo;
+  /** Batches whose range starts at or after `after`, oldest first. */
+  batchesAfter(feed: FeedName, after: number, limit: number): StoredBatch[];
+  /** Operations published after `after` (to decide between deltas and a snapshot). */
+  opsAfter(feed: FeedName, after: number): number;
+  /** The current state as digests by row key (hex), within one scope or all. */
+  stateDigests(feed: FeedName, scope?: string): Map<string, string>;
+  /** The current state in key order, read inside one consistent transaction, with its sequence. */
+  readState(feed: FeedName): { seq: number; rows: Iterable<{ k: Buffer; v: Buffer }>; close(): void };
+  /** Applies a publication (state changes + its signed batches) in one transaction. */
+  publish(p: Publication): void;
+
+  /**
+   * Stores pushed journal rows, idempotent by (terminal, seq), verifying the hash chain where the previous
+   * row is known; `toPresence` turns accepted rows into presence changes, which are stored as a batch of
+   * the peer-entries feed built by `makeBatch` in the same transaction.
+   */
+  acceptJournal(
+    terminalId: string,
+    rows: PushRecord[],
+    at: number,
+    toPresence: (row: PushRecord, lookup: (seq: number) => PushRecord | null) => PeerEntryOp | null,
+    makeBatch: (fromSeq: number, ops: PeerEntryOp[]) => StoredBatch,
+  ): JournalAcceptance;
+  journalCount(terminalId?: string): number;
+  /** The last CRL imported for an issuer (to refuse an older one). */
+  crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null;
+  setCrlState(issuerKeyId: string, crlNumber: string | null, thisUpdate: number): void;
+  presence(siteId?: string): PresenceRow[];
+}

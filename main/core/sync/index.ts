@@ -1,0 +1,71 @@
+// The sync module's entry: build a SyncClient from the loaded configuration, the terminal's stores
+// (issue 5's KioskData) and a RequestSigner over the terminal's HSM key.
+import { createHash } from 'node:crypto';
+import type { KioskConfig } from '../../../config/load.js';
+import { KioskError } from '../../api/errors.js';
+import type { KioskData } from '../../../whitelist/kiosk-data.js';
+import { SyncClient, type SyncClientOptions } from './client.js';
+import type { RequestSigner } from './http-signature.js';
+import { kioskDataJournal, kioskDataSinks } from './kiosk-data-sinks.js';
+
+export { SyncClient, type SyncStatus, type SyncReport, type FeedStatus } from './client.js';
+export { softwareSigner, type RequestSigner } from './http-signature.js';
+export type { FeedSink, JournalSource } from './sinks.js';
+
+/** Label of the terminal's own key in the token (hsm/config.ts TERMINAL_KEY_LABEL). */
+export const SYNC_KEY_LABEL = 'terminal-key';
+
+/** Anything that signs a SHA-256 digest with an EC P-256 key in a token, returning raw r‖s (hsm/ Hsm). */
+export interface DigestSigner {
+  signDigest(label: string, digest: Uint8Array): Promise<Buffer>;
+}
+
+/** RFC 9421 request signatures made in the HSM: the private key never leaves the token. */
+export function hsmRequestSigner(
+  hsm: DigestSigner,
+  terminalId: string,
+  label: string = SYNC_KEY_LABEL,
+): RequestSigner {
+  return {
+    keyId: terminalId,
+    sign: async (data) => {
+      const raw = await hsm.signDigest(label, createHash('sha256').update(data).digest());
+      if (raw.length !== 64) throw new KioskError('HSM_FAILED', `key ${label} is not an EC P-256 key`);
+      return raw;
+    },
+  };
+}
+
+export interface SyncFromConfigOptions extends Partial<SyncClientOptions> {
+  version?: string;
+}
+
+/**
+ * The terminal's sync client as the configuration describes it, or null when sync is off. The stores
+ * verify against `sync.hubPublicKeyPath` (KioskData.fromConfig pins it).
+ */
+export function syncFromConfig(
+  config: KioskConfig,
+  data: KioskData,
+  signer: RequestSigner,
+  extra: SyncFromConfigOptions = {},
+): SyncClient | null {
+  if (!config.sync.enabled) return null;
+  if (!config.sync.hubUrl)
+    throw new KioskError('CONFIG_INVALID', 'sync.enabled is true but sync.hubUrl is not set');
+  if (!config.sync.hubPublicKeyPath)
+    throw new KioskError('CONFIG_INVALID', 'sync.enabled is true but sync.hubPublicKeyPath is not set');
+  const ap = config.policy.stadium.antiPassback;
+  const globalPresence = config.site.kind === 'stadium-gate' && ap.mode !== 'off' && ap.reach === 'global';
+  return new SyncClient({
+    hubUrl: config.sync.hubUrl,
+    signer,
+    sinks: kioskDataSinks(data),
+    journal: kioskDataJournal(data),
+    pullIntervalMs: config.sync.pullIntervalSeconds * 1000,
+    pushIntervalMs: config.sync.pushIntervalSeconds * 1000,
+    peerWaitSeconds: globalPresence ? 25 : 0,
+    maxSkewSeconds: config.clock.maxSkewSeconds,
+    ...extra,
+  });
+}

@@ -1,0 +1,51 @@
+// Binds the sync module to issue 5's stores (whitelist/kiosk-data.ts): KioskData verifies every signed
+// batch and snapshot against the pinned hub key and applies it whole or not at all; its Journal is the
+// push source as it is.
+import type { KioskData } from '../../../whitelist/kiosk-data.js';
+import type { FeedState } from '../../../whitelist/feed-state.js';
+import type { FeedName } from './protocol.js';
+import type { FeedPosition, FeedSink, JournalSource } from './sinks.js';
+
+function sinkFor(data: KioskData, feed: FeedName): FeedSink {
+  const state = (): FeedState =>
+    feed === 'whitelist'
+      ? data.whitelist.feedState()
+      : feed === 'revocations'
+        ? data.revocations.feedState()
+        : data.terminal.peerFeedState();
+  const position = (): FeedPosition => {
+    const s = state();
+    return { seq: s.seq, epoch: s.epoch };
+  };
+  const sink: FeedSink = {
+    feed,
+    position,
+    applyBatch: (signed) => {
+      data.applyBatch(signed);
+      return position();
+    },
+    freshness: (now) => {
+      const f = data.freshness(now)[feed];
+      return { lastSyncAt: f.lastSyncAt === null ? null : Date.parse(f.lastSyncAt), dataAgeMs: f.dataAgeMs };
+    },
+    markSynced: (at, hubTime) => data.markSynced(feed, new Date(at), new Date(hubTime).toISOString()),
+  };
+  if (feed !== 'peer-entries')
+    sink.installSnapshot = (manifest, rowsFile) => {
+      data.importSnapshot(manifest, rowsFile);
+      return position();
+    };
+  return sink;
+}
+
+export function kioskDataSinks(data: KioskData): Record<FeedName, FeedSink> {
+  return {
+    whitelist: sinkFor(data, 'whitelist'),
+    revocations: sinkFor(data, 'revocations'),
+    'peer-entries': sinkFor(data, 'peer-entries'),
+  };
+}
+
+export function kioskDataJournal(data: KioskData): JournalSource {
+  return data.journal;
+}

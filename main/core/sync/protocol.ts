@@ -1,0 +1,110 @@
+// Sync protocol v1: the wire shapes shared by the terminal (main/core/sync) and the reference hub (hub/).
+// The signed content — delta batches and snapshot manifests — is whitelist/feed-format.ts (issue 5's
+// format, Ed25519 by the hub's publisher key); this file only frames it for HTTP. docs/sync.md has the
+// byte-level description.
+import { z } from 'zod';
+import { KioskError } from '../../api/errors.js';
+import { Feeds, type FeedName } from '../../../whitelist/feed-format.js';
+
+export { Feeds, type FeedName };
+export const PROTOCOL_VERSION = 1;
+export const MEDIA_TYPE = 'application/vnd.jpki-kiosk.sync-v1';
+
+/** Pull answers are a sequence of frames: type (u8) ‖ length (u32 BE) ‖ payload. */
+export const FrameType = {
+  hello: 0x01,
+  batch: 0x02,
+  manifest: 0x03,
+  rows: 0x04,
+  rowsEnd: 0x05,
+  done: 0x06,
+} as const;
+export type FrameTypeName = keyof typeof FrameType;
+export const FRAME_HEADER_BYTES = 5;
+/** Largest frame either side accepts; a batch is capped by the hub far below this. */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** Snapshot rows travel in chunks of at most this size. */
+export const ROWS_CHUNK_BYTES = 1024 * 1024;
+/** Most operations the reference hub puts in one delta batch. */
+export const HUB_BATCH_OPS = 20_000;
+
+export function frame(type: number, payload: Uint8Array): Buffer {
+  const head = Buffer.alloc(FRAME_HEADER_BYTES);
+  head[0] = type;
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+}
+
+export function jsonFrame(type: number, value: unknown): Buffer {
+  return frame(type, Buffer.from(JSON.stringify(value), 'utf8'));
+}
+
+export const Hello = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    hubId: z.string().min(1).max(128),
+    hubTime: z.number().int(),
+    feed: z.enum(Feeds),
+    epoch: z.string().min(1).max(64),
+    head: z.number().int().nonnegative(),
+  })
+  .strict();
+export type Hello = z.infer<typeof Hello>;
+
+export const Done = z.object({ head: z.number().int().nonnegative(), more: z.boolean() }).strict();
+
+// ---- journal push ---------------------------------------------------------------------------------
+
+/**
+ * One journal row as pushed: issue 5's JournalRow exactly (the record's JSON text as hashed, and its
+ * chain hash), so the hub can re-verify the chain. The body names a subject (platform ID) and a keyed
+ * hash of the serial, never the serial or the individual number.
+ */
+export const PushRecord = z
+  .object({
+    seq: z.number().int().positive(),
+    body: z.string().min(2).max(4096),
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+export type PushRecord = z.infer<typeof PushRecord>;
+
+export const TerminalStatusReport = z
+  .object({
+    version: z.string().max(64),
+    queueLength: z.number().int().nonnegative(),
+    /** Seconds since the least recently synced feed last synced; null before the first sync. */
+    dataAgeSeconds: z.number().nonnegative().nullable(),
+    feeds: z.record(z.string(), z.number().int().nonnegative()),
+    lastError: z.string().max(200).nullable(),
+  })
+  .strict();
+export type TerminalStatusReport = z.infer<typeof TerminalStatusReport>;
+
+export const MAX_PUSH_RECORDS = 5_000;
+
+export const PushBody = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    terminalId: z.string().min(1).max(64),
+    records: z.array(PushRecord).max(MAX_PUSH_RECORDS),
+    status: TerminalStatusReport,
+  })
+  .strict();
+export type PushBody = z.infer<typeof PushBody>;
+
+export const PushReply = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    hubTime: z.number().int(),
+    /** Highest journal sequence the hub holds for this terminal with no gap below it. */
+    acked: z.number().int().nonnegative(),
+    accepted: z.number().int().nonnegative(),
+    duplicates: z.number().int().nonnegative(),
+  })
+  .strict();
+export type PushReply = z.infer<typeof PushReply>;
+
+export function protocolError(message: string, detail?: Record<string, unknown>): KioskError {
+  return new KioskError('SYNC_PROTOCOL', message, detail);
+}

@@ -1,0 +1,45 @@
+// What the sync module needs from the terminal's stores. The stores (issue 5, whitelist/) verify the
+// signed content themselves — openBatch / openManifest against the pinned hub key — and apply it whole
+// or not at all; the sync module only moves bytes, checks order and keeps the status.
+import type { FeedName } from './protocol.js';
+import type { PushRecord } from './protocol.js';
+
+export interface FeedPosition {
+  /** Sequence of the last operation applied (0: nothing yet). */
+  seq: number;
+  /** Snapshot lineage the data belongs to; null before the first snapshot. */
+  epoch: string | null;
+}
+
+export interface FeedSink {
+  readonly feed: FeedName;
+  position(): FeedPosition;
+  /**
+   * Verifies one signed batch (issue 5's format) against the pinned hub key and applies it in one
+   * transaction. Refuses with a typed error (DELTA_BAD_SIGNATURE, DELTA_WRONG_PUBLISHER, DELTA_GAP,
+   * DELTA_DUPLICATE, DELTA_MALFORMED) and changes nothing otherwise. Returns the new position.
+   */
+  applyBatch(signed: Buffer): FeedPosition | Promise<FeedPosition>;
+  /**
+   * Verifies a signed snapshot manifest and the rows file it names, builds the data into a fresh file
+   * and swaps it in atomically (SNAPSHOT_INVALID / DELTA_WRONG_PUBLISHER otherwise, nothing changed).
+   * Absent for feeds without snapshots.
+   */
+  installSnapshot?(manifest: Buffer, rowsFile: string): FeedPosition | Promise<FeedPosition>;
+  /** Last successful sync and data age (now − the hub's "current as of"), persisted with the data. */
+  freshness(now: number): { lastSyncAt: number | null; dataAgeMs: number | null };
+  /** The hub said "nothing more after what you hold, as of hubTime" (ms since 1970). */
+  markSynced(at: number, hubTime: number): void;
+}
+
+/** The journal's upload side; whitelist/journal.ts's Journal has exactly these methods. */
+export interface JournalSource {
+  /** Highest journal sequence the hub has acknowledged. */
+  uploadWatermark(): number;
+  /** Rows with sequence > `afterSeq`, oldest first, at most `limit`. */
+  readSince(afterSeq: number, limit?: number): PushRecord[];
+  /** Rows not yet acknowledged by the hub. */
+  pendingUpload(): number;
+  /** Records the hub's acknowledgement (never backwards). */
+  markUploaded(seq: number): void;
+}

@@ -1,0 +1,131 @@
+// One HTTP exchange with the hub on node:http/https: a signed request, a streamed (gunzipped) answer,
+// a timeout on connect and on every idle gap so that a stalled hub ends in SYNC_UNREACHABLE.
+import http from 'node:http';
+import https from 'node:https';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { KioskError, type ErrorCode } from '../../api/errors.js';
+import { signRequest, type RequestSigner } from './http-signature.js';
+
+export interface HubResponse {
+  status: number;
+  /** The decoded body as a byte stream. */
+  body: Readable;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface ExchangeOptions {
+  base: URL;
+  method: 'GET' | 'POST';
+  target: string;
+  body?: Buffer;
+  contentType?: string;
+  contentEncoding?: string;
+  signer: RequestSigner;
+  idleTimeoutMs: number;
+  agent?: http.Agent;
+  ca?: Buffer;
+}
+
+export async function exchange(o: ExchangeOptions): Promise<HubResponse> {
+  const path = (o.base.pathname.replace(/\/$/, '') + o.target).replace(/^$/, '/');
+  const signed = await signRequest(o.signer, { method: o.method, target: path, body: o.body ?? null });
+  const headers: Record<string, string | number> = {
+    ...signed,
+    'accept-encoding': 'gzip',
+    accept: 'application/x-ndjson, application/json',
+  };
+  if (o.body) {
+    headers['content-type'] = o.contentType ?? 'application/json';
+    headers['content-length'] = o.body.length;
+    if (o.contentEncoding) headers['content-encoding'] = o.contentEncoding;
+  }
+  const lib = o.base.protocol === 'https:' ? https : http;
+  return new Promise<HubResponse>((resolve, reject) => {
+    const req = lib.request(
+      {
+        protocol: o.base.protocol,
+        hostname: o.base.hostname,
+        port: o.base.port || undefined,
+        method: o.method,
+        path,
+        headers,
+        agent: o.agent,
+        ...(o.ca ? { ca: o.ca } : {}),
+      },
+      (res) => {
+        res.setTimeout(o.idleTimeoutMs, () =>
+          res.destroy(new KioskError('SYNC_UNREACHABLE', 'hub stalled while answering')),
+        );
+        let body: Readable = res;
+        if (res.headers['content-encoding'] === 'gzip') {
+          const gunzip = createGunzip();
+          res.on('error', (e) => gunzip.destroy(e));
+          // A connection cut mid-body must surface as an error on the decoded stream too.
+          res.on('aborted', () => gunzip.destroy(new KioskError('SYNC_UNREACHABLE', 'connection cut')));
+          res.on('close', () => {
+            if (!res.complete) gunzip.destroy(new KioskError('SYNC_UNREACHABLE', 'connection cut'));
+          });
+          body = res.pipe(gunzip);
+        } else {
+          res.on('close', () => {
+            if (!res.complete) res.destroy(new KioskError('SYNC_UNREACHABLE', 'connection cut'));
+          });
+        }
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+      },
+    );
+    req.setTimeout(o.idleTimeoutMs, () =>
+      req.destroy(new KioskError('SYNC_UNREACHABLE', 'hub did not answer')),
+    );
+    req.on('error', (error) =>
+      reject(
+        error instanceof KioskError
+          ? error
+          : new KioskError('SYNC_UNREACHABLE', `hub unreachable: ${error.message}`, undefined, {
+              cause: error,
+            }),
+      ),
+    );
+    req.end(o.body);
+  });
+}
+
+export async function readAll(body: Readable, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new KioskError('SYNC_PROTOCOL', 'hub answer too large');
+    }
+    parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Maps a non-200 answer to a typed error; the hub answers `{error:{code,message},hubTime}`. */
+export async function errorFrom(res: HubResponse): Promise<KioskError> {
+  let code: ErrorCode = res.status === 401 || res.status === 403 ? 'SYNC_REFUSED' : 'SYNC_PROTOCOL';
+  let message = `hub answered HTTP ${res.status}`;
+  let hubTime: number | undefined;
+  try {
+    const parsed = JSON.parse((await readAll(res.body, 64 * 1024)).toString('utf8')) as {
+      error?: { code?: string; message?: string };
+      hubTime?: number;
+    };
+    if (parsed.error?.code === 'HUB_UNKNOWN_TERMINAL') code = 'HUB_UNKNOWN_TERMINAL';
+    if (parsed.error?.code === 'CLOCK_FAULT') code = 'CLOCK_FAULT';
+    if (parsed.error?.message) message = `hub refused: ${parsed.error.message}`;
+    hubTime = parsed.hubTime;
+  } catch {
+    // keep the generic message
+  }
+  if (res.status >= 500) code = 'SYNC_UNREACHABLE';
+  return new KioskError(
+    code,
+    message,
+    hubTime !== undefined ? { hubTime, status: res.status } : { status: res.status },
+  );
+}

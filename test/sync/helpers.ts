@@ -1,0 +1,150 @@
+// Shared set-up for the sync and hub tests: a real hub (SQLite, fastify on loopback in this engineer's
+// port range), real terminal stores (issue 5's KioskData on SQLite files), software or HSM signers.
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHub, type Hub, type HubOptions } from '../../hub/server.js';
+import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
+import { SyncClient, type SyncClientOptions } from '../../main/core/sync/client.js';
+import { softwareSigner, type RequestSigner } from '../../main/core/sync/http-signature.js';
+import { kioskDataJournal, kioskDataSinks } from '../../main/core/sync/kiosk-data-sinks.js';
+import { KioskData } from '../../whitelist/kiosk-data.js';
+import { trustFromPem, type CardRowInput } from '../../whitelist/feed-format.js';
+import { IndexKey } from '../../whitelist/privacy.js';
+
+export const ISSUER = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `jpki-sync-${label}-`));
+}
+
+export function cardRow(i: number, tag = 'v1'): CardRowInput {
+  return {
+    issuerKeyId: ISSUER,
+    serial: (0x10000000 + i).toString(16),
+    spkiSha256: createHash('sha256').update(`spki ${i}`).digest('hex'),
+    record: { subject: `S${i}`, entitlements: [{ kind: 'member', memberId: `m${i}-${tag}` }] },
+  };
+}
+
+export interface TestHub {
+  dir: HubDir;
+  hub: Hub;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startHub(
+  root: string,
+  port: number,
+  options: Partial<HubOptions> = {},
+): Promise<TestHub> {
+  const dir = openHubDir(join(root, 'hub'));
+  const hub = createHub({ store: dir.store, publisher: dir.publisher, hubId: dir.hubId, ...options });
+  await hub.app.listen({ host: '127.0.0.1', port });
+  return {
+    dir,
+    hub,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await hub.close();
+      dir.close();
+    },
+  };
+}
+
+export interface TestTerminal {
+  id: string;
+  key: KeyObject;
+  publicPem: string;
+  signer: RequestSigner;
+  data: KioskData;
+  client: SyncClient;
+  close(): Promise<void>;
+}
+
+export function newTerminalKey(): { key: KeyObject; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { key: privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string };
+}
+
+export function register(
+  hubDir: HubDir,
+  id: string,
+  publicPem: string,
+  site = 'site-1',
+  gate = 'gate-a',
+  kind = 'stadium-gate',
+): void {
+  hubDir.store.registerTerminal(
+    { terminalId: id, publicKeyPem: publicPem, siteId: site, gateId: gate, zone: 'main', siteKind: kind },
+    Date.now(),
+  );
+}
+
+export function openTerminal(
+  root: string,
+  id: string,
+  hubDir: HubDir,
+  hubUrl: string,
+  options: Partial<SyncClientOptions> & { register?: boolean; pinnedPem?: string | Buffer } = {},
+): TestTerminal {
+  const { key, publicPem } = newTerminalKey();
+  if (options.register !== false) register(hubDir, id, publicPem);
+  const indexKey = IndexKey.fromSecret(readFileSync(join(hubDir.dir, 'index-key'), 'utf8'));
+  const trust = trustFromPem(options.pinnedPem ?? readFileSync(hubDir.publicKeyFile));
+  const data = KioskData.open({ dir: join(root, id), indexKey, trust });
+  const signer = options.signer ?? softwareSigner(id, key);
+  const client = new SyncClient({
+    hubUrl,
+    signer,
+    sinks: kioskDataSinks(data),
+    journal: kioskDataJournal(data),
+    stagingDir: join(root, id, 'staging'),
+    idleTimeoutMs: 5_000,
+    ...options,
+  });
+  return {
+    id,
+    key,
+    publicPem,
+    signer,
+    data,
+    client,
+    close: async () => {
+      await client.stop();
+      data.close();
+    },
+  };
+}
+
+export function lookup(t: TestTerminal, row: CardRowInput) {
+  return t.data.lookup({ issuerKeyId: row.issuerKeyId, serial: row.serial, spkiSha256: row.spkiSha256 });
+}
+
+export function cleanup(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Appends a granted entry (and its passage) to a terminal's journal. */
+export function journalEntry(
+  t: TestTerminal,
+  subject: string,
+  direction: 'entry' | 'exit' = 'entry',
+  gateId = 'gate-a',
+): number {
+  const grant = t.data.journal.append({
+    kind: 'grant',
+    terminalId: t.id,
+    siteId: 'site-1',
+    gateId,
+    direction,
+    subject,
+    outcome: 'admitted',
+    reasons: ['ok'],
+  });
+  return grant.seq;
+}
