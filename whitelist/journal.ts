@@ -302,11 +302,11 @@ export interface JournalVerifyResult {
 /**
  * Walks the whole journal: contiguous seqs from 1, each body naming its own seq, each hash chaining to the
  * previous one, monotonic time non-decreasing within a boot, and every seal matching the chain and
- * (when a public key is given) verifying. Reports the first bad record.
+ * (when `keyFor` is given) verifying with the key it names. Reports the first bad record.
  */
 export function verifyJournal(
   db: Db,
-  publicKeys: ReadonlyMap<string, KeyObject> = new Map(),
+  options: { keyFor?: (keyId: string) => KeyObject | undefined } = {},
 ): JournalVerifyResult {
   const seals = db
     .prepare('SELECT seq, head, key_id, signature FROM journal_seal ORDER BY seq')
@@ -368,7 +368,9 @@ export function verifyJournal(
     if (seal) {
       if (!seal.head.equals(row.hash))
         return bad(row.seq, `record ${row.seq}: the seal at ${row.seq} does not match the chain (rewritten)`);
-      const key = publicKeys.get(seal.key_id);
+      const key = options.keyFor?.(seal.key_id);
+      if (options.keyFor && !key)
+        return bad(row.seq, `record ${row.seq}: sealed by unknown key ${seal.key_id}`);
       if (key && !verifySealSignature(key, seal.seq, seal.head, seal.signature))
         return bad(row.seq, `record ${row.seq}: the seal signature does not verify (forged)`);
       sealAt.delete(row.seq);
