@@ -84,6 +84,52 @@ describe('driver "software" (demo)', () => {
   });
 });
 
+describe('actuate: one decision at the lane', () => {
+  it('refused shows red and never opens the gate; admitted opens it and returns the gate outcome', async () => {
+    const config = configWith({
+      gate: { driver: 'software', passageInput: 1, passageTimeoutMs: 3000, pulseMs: 300 },
+      signal: { driver: 'software' },
+    });
+    const recorder = new MemoryRecorder();
+    actuators = await createActuators(config, { recorder, supervisor: fastSupervision });
+    actuators.start();
+    await settle(actuators);
+    const rig = actuators.rig!;
+    expect(await actuators.actuate({ outcome: 'refused' }, 'r-1')).toBeNull();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(SoftwareSignalTower.lit(rig.tower.state)).toEqual(['red']);
+    expect(rig.relay.transitions).toEqual([]);
+    const admitted = actuators.actuate({ outcome: 'admitted' }, 'a-1');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(SoftwareSignalTower.lit(rig.tower.state)).toEqual(['green']);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(await admitted).toMatchObject({ grantRef: 'a-1', result: 'passed' });
+    expect([...recorder.presence]).toEqual(['a-1']);
+  });
+
+  it('losing the gate turns the lane out-of-service; getting it back clears it', async () => {
+    const config = configWith({ gate: { driver: 'software' }, signal: { driver: 'software' } });
+    actuators = await createActuators(config, {
+      recorder: new MemoryRecorder(),
+      supervisor: fastSupervision,
+    });
+    actuators.start();
+    await settle(actuators);
+    const rig = actuators.rig!;
+    rig.bus.unplug(rig.relay.info.path);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(actuators.signal!.status.pattern).toBe('out-of-service');
+    expect(SoftwareSignalTower.lit(rig.tower.state)).toEqual(['red']);
+    const outcome = await actuators.actuate({ outcome: 'admitted' }, 'while-lost');
+    expect(outcome).toMatchObject({ result: 'annulled', reason: 'gate_unavailable' });
+    rig.bus.plug(rig.relay);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(actuators.status().gate?.device.state).toBe('connected');
+    expect(actuators.signal!.status.pattern).toBe('idle');
+    expect(SoftwareSignalTower.lit(rig.tower.state)).toEqual([]);
+  });
+});
+
 describe('hardware drivers', () => {
   it('run unchanged on whichever HidBackend they are given (here the software bus)', async () => {
     const config = configWith({

@@ -5,10 +5,21 @@ import { EventEmitter } from 'node:events';
 import type { KioskConfigParsed } from '../../../config/schema.js';
 import { KioskError } from '../../api/errors.js';
 import type { SoftwareRig } from '../../../sim/hid/index.js';
-import { GateController, type GateStatus, type PassageRecorder } from './gate-controller.js';
+import type { Outcome } from '../../api/decision.js';
+import {
+  GateController,
+  type GateOutcome,
+  type GateStatus,
+  type PassageRecorder,
+} from './gate-controller.js';
 import type { DeviceMatch, HidBackend } from './hid-backend.js';
 import { NodeHidBackend } from './node-hid-backend.js';
-import { SignalController, defaultSignalPatterns, type SignalStatus } from './signal-controller.js';
+import {
+  SignalController,
+  defaultSignalPatterns,
+  signalForOutcome,
+  type SignalStatus,
+} from './signal-controller.js';
 import { signalTowerProfile, TOWER_PRODUCT_ID, TOWER_VENDOR_ID, type TowerSession } from './signal-tower.js';
 import { SupervisedDevice, type SupervisorOptions } from './supervisor.js';
 import { USBRELAY_PRODUCT_ID, USBRELAY_VENDOR_ID, usbRelayProfile, type RelaySession } from './usbrelay.js';
@@ -42,6 +53,12 @@ export interface Actuators extends EventEmitter<{ status: [ActuatorsStatus] }> {
   /** The software devices, when a driver is "software" (the demo drives passages through it). */
   readonly rig: SoftwareRig | null;
   status(): ActuatorsStatus;
+  /**
+   * One decision at the lane: shows its signal pattern (replacing the previous one) and, for an
+   * admission with a gate, opens it for the already-journaled grant and resolves with the gate outcome
+   * (null when there is nothing to settle). A gate that cannot open makes the lane out-of-service.
+   */
+  actuate(decision: { outcome: Outcome }, grantRef: string): Promise<GateOutcome | null>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -145,6 +162,14 @@ export async function createActuators(
     status(): ActuatorsStatus {
       return { gate: gate?.status ?? null, signal: signal?.status ?? null };
     }
+    async actuate(decision: { outcome: Outcome }, grantRef: string): Promise<GateOutcome | null> {
+      void signal?.show(signalForOutcome(decision.outcome));
+      if (decision.outcome !== 'admitted' || !gate) return null;
+      const outcome = await gate.admit(grantRef);
+      if (outcome.result === 'annulled' && outcome.reason === 'gate_unavailable')
+        void signal?.show('out-of-service');
+      return outcome;
+    }
     start(): void {
       gateDevice?.start();
       signalDevice?.start();
@@ -160,5 +185,14 @@ export async function createActuators(
   const forward = (): void => void actuators.emit('status', actuators.status());
   gate?.on('status', forward);
   signal?.on('status', forward);
+  // The lane shows out-of-service while its gate is lost, and goes dark again when the gate is back.
+  let gateLost = false;
+  gateDevice?.on('status', (s) => {
+    const lost = s.state === 'missing' || s.state === 'failed';
+    if (lost && !gateLost) void signal?.show('out-of-service');
+    if (s.state === 'connected' && gateLost && signal?.status.pattern === 'out-of-service')
+      void signal.show('idle');
+    gateLost = lost;
+  });
   return actuators;
 }
