@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { KioskError, type ErrorCode } from '../../api/errors.js';
 import { signRequest, type RequestSigner } from './http-signature.js';
 
@@ -57,21 +57,27 @@ export async function exchange(o: ExchangeOptions): Promise<HubResponse> {
         res.setTimeout(o.idleTimeoutMs, () =>
           res.destroy(new KioskError('SYNC_UNREACHABLE', 'hub stalled while answering')),
         );
-        let body: Readable = res;
+        // Whatever arrived whole is delivered; a cut or stalled connection then simply ends the body early,
+        // which the frame reader reports as SYNC_UNREACHABLE. Whole batches before the cut stay usable.
+        const body = new PassThrough();
+        const endBody = () => {
+          if (!body.writableEnded) body.end();
+        };
         if (res.headers['content-encoding'] === 'gzip') {
           const gunzip = createGunzip();
-          res.on('error', (e) => gunzip.destroy(e));
-          // A connection cut mid-body must surface as an error on the decoded stream too.
-          res.on('aborted', () => gunzip.destroy(new KioskError('SYNC_UNREACHABLE', 'connection cut')));
+          gunzip.on('error', endBody);
+          gunzip.pipe(body);
+          res.pipe(gunzip);
           res.on('close', () => {
-            if (!res.complete) gunzip.destroy(new KioskError('SYNC_UNREACHABLE', 'connection cut'));
+            if (!res.complete && !gunzip.writableEnded) gunzip.end();
           });
-          body = res.pipe(gunzip);
         } else {
+          res.pipe(body);
           res.on('close', () => {
-            if (!res.complete) res.destroy(new KioskError('SYNC_UNREACHABLE', 'connection cut'));
+            if (!res.complete) endBody();
           });
         }
+        res.on('error', () => undefined);
         resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
       },
     );
