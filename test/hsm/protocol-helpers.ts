@@ -4,7 +4,7 @@
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { encodeCommand, responseData, statusWord } from '../../main/core/card/apdu.js';
 import { JPKI_AID, SHA256_DIGEST_INFO_PREFIX } from '../../main/core/card/jpki.js';
-import type { ApduChannel } from '../../main/core/card/terminal-auth.js';
+import type { CardCommandLink } from '../../main/core/card/terminal-auth.js';
 import { Hsm, initToken } from '../../hsm/client.js';
 import { SOFTHSM_MODULE, type TempSoftHsm } from './softhsm.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
@@ -32,13 +32,14 @@ export function testCard(
 }
 
 /** In-process channel straight into the applet (no timing, no pcscd). */
-export function appletChannel(card: SimulatedCard): ApduChannel & { sent: Uint8Array[] } {
+export function appletChannel(card: SimulatedCard): CardCommandLink & { sent: Uint8Array[] } {
   const sent: Uint8Array[] = [];
   return {
     sent,
     transmit: async (apdu) => {
       sent.push(Uint8Array.from(apdu));
-      return card.applet.transmit(apdu);
+      const r = card.applet.transmit(apdu);
+      return { data: responseData(r), sw: statusWord(r) };
     },
   };
 }
@@ -59,16 +60,15 @@ export const APDU = {
 };
 
 export async function send(
-  channel: ApduChannel,
+  channel: CardCommandLink,
   apdu: Uint8Array,
 ): Promise<{ sw: number; data: Uint8Array }> {
-  const r = await channel.transmit(apdu);
-  return { sw: statusWord(r), data: responseData(r) };
+  return channel.transmit(apdu);
 }
 
 /** After authentication: SELECT EF 0017 and sign a digest; answers the status word and signature. */
 export async function signWithAuthKey(
-  channel: ApduChannel,
+  channel: CardCommandLink,
   message: Uint8Array,
 ): Promise<{ sw: number; data: Uint8Array }> {
   await send(channel, APDU.selectAuthKey);

@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KioskError } from '../../api/errors.js';
-import { encodeCommand, responseData, statusWord } from './apdu.js';
+import { encodeCommand } from './apdu.js';
 import { EF } from './jpki.js';
 
 export const TA = {
@@ -61,9 +61,12 @@ export function taDigest(chr: string, challenge: Uint8Array, nonce: Uint8Array):
   );
 }
 
-/** The one thing a terminal authenticator needs from the card layer. */
-export interface ApduChannel {
-  transmit(command: Uint8Array): Promise<Uint8Array>;
+/**
+ * The one thing a terminal authenticator needs from the card layer: send a command, get data and
+ * status word. `JpkiClient` satisfies it (its transmit() goes through the guarded channel).
+ */
+export interface CardCommandLink {
+  transmit(command: Uint8Array): Promise<{ data: Uint8Array; sw: number }>;
 }
 
 export interface TerminalAuthResult {
@@ -81,7 +84,7 @@ export interface TerminalAuthResult {
  */
 export interface TerminalAuthenticator {
   readonly method: string;
-  authenticate(card: ApduChannel): Promise<TerminalAuthResult>;
+  authenticate(card: CardCommandLink): Promise<TerminalAuthResult>;
 }
 
 /** The HSM operation the authenticator needs: a SHA-256 digest signed with ECDSA P-256, r||s. */
@@ -128,19 +131,18 @@ export class InstitutionTerminalAuthenticator implements TerminalAuthenticator {
       throw new KioskError('HSM_CERT_INVALID', 'the institution certificate must fit one short APDU');
   }
 
-  async authenticate(card: ApduChannel): Promise<TerminalAuthResult> {
+  async authenticate(card: CardCommandLink): Promise<TerminalAuthResult> {
     const start = performance.now();
     let commands = 0;
     const step = async (name: string, apdu: Uint8Array): Promise<Uint8Array> => {
       commands++;
-      const response = await card.transmit(apdu);
-      const sw = statusWord(response);
+      const { data, sw } = await card.transmit(apdu);
       if (sw !== TA_SW.OK)
         throw new KioskError('TERMINAL_AUTH_FAILED', `terminal authentication: ${name}: ${describeSw(sw)}`, {
           step: name,
           sw,
         });
-      return responseData(response);
+      return data;
     };
     const ef = EF.terminalAuthKeyRef;
     await step(
