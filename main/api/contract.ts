@@ -42,6 +42,10 @@ export const Channels = {
     pinClosed: 'kiosk:evt:pinClosed',
     session: 'kiosk:evt:session',
   },
+  /** Sent by a shell, not the core: whether the core process is up (Electron respawns it when it dies). */
+  shell: {
+    coreState: 'kiosk:shell:coreState',
+  },
 } as const;
 
 export type CommandName = keyof typeof Channels.commands;
@@ -68,6 +72,14 @@ export function eventForChannel(channel: unknown): EventName | undefined {
 // ---------------------------------------------------------------------------------------------------
 // Shared value schemas.
 
+export const ErrorPayloadSchema = z
+  .object({ code: z.enum(ErrorCodes), message: z.string().max(2000) })
+  .strict();
+
+/** The shell's word on the core process: up, or down with the reason it could not start (if known). */
+export const CoreStateSchema = z.object({ up: z.boolean(), error: ErrorPayloadSchema.nullable() }).strict();
+export type CoreState = z.infer<typeof CoreStateSchema>;
+
 export const SiteKindValues = ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'] as const;
 export const ProfileNameValues = ['demo', ...SiteKindValues] as const;
 export type ProfileName = (typeof ProfileNameValues)[number];
@@ -77,10 +89,6 @@ export type Language = (typeof Languages)[number];
 const IsoTime = z.string().min(10).max(40);
 const Id = z.string().min(1).max(128);
 const ShortText = z.string().max(200);
-
-export const ErrorPayloadSchema = z
-  .object({ code: z.enum(ErrorCodes), message: z.string().max(2000) })
-  .strict();
 
 // --- the decision (mirrors decision.ts; a compile-time check below keeps them equal)
 

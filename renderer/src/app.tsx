@@ -21,8 +21,8 @@ export function App() {
   useEffect(() => api.subscribe((event) => dispatch({ type: 'event', event, now: Date.now() })), [api]);
   useEffect(
     () =>
-      api.onConnection((connected) => {
-        dispatch({ type: connected ? 'connected' : 'disconnected' });
+      api.onConnection((connected, error) => {
+        dispatch(connected ? { type: 'connected' } : { type: 'disconnected', ...(error ? { error } : {}) });
         if (connected) {
           api
             .getStatus(undefined)

@@ -23,6 +23,8 @@ export type Screen =
 
 export interface ModelState {
   connected: boolean;
+  /** Why the core is down, when the shell knows (it could not start): shown as out of service. */
+  coreError: ErrorPayload | null;
   status: TerminalStatus | null;
   /** The language on screen: the patron may switch; it returns to the terminal's default after each person. */
   language: Language;
@@ -32,7 +34,7 @@ export interface ModelState {
 
 export type ModelAction =
   | { type: 'connected' }
-  | { type: 'disconnected' }
+  | { type: 'disconnected'; error?: ErrorPayload }
   | { type: 'event'; event: KioskEvent; now: number }
   | { type: 'tick'; now: number }
   | { type: 'language'; language: Language }
@@ -40,6 +42,7 @@ export type ModelAction =
 
 export const initialModel: ModelState = {
   connected: false,
+  coreError: null,
   status: null,
   language: 'ja',
   flow: { kind: 'waiting' },
@@ -78,9 +81,9 @@ function onSession(state: ModelState, event: SessionEvent, now: number): ModelSt
 export function reduce(state: ModelState, action: ModelAction): ModelState {
   switch (action.type) {
     case 'connected':
-      return { ...state, connected: true };
+      return { ...state, connected: true, coreError: null };
     case 'disconnected':
-      return forgetPerson({ ...state, connected: false });
+      return forgetPerson({ ...state, connected: false, coreError: action.error ?? null });
     case 'language':
       return { ...state, language: action.language };
     case 'session_end_requested':
@@ -127,6 +130,7 @@ export function reduce(state: ModelState, action: ModelAction): ModelState {
 
 /** What the public screen shows now: out of service wins over everything the patron flow says. */
 export function screenOf(state: ModelState): Screen {
+  if (!state.connected && state.coreError) return { kind: 'out_of_service', error: state.coreError };
   if (!state.connected || !state.status) return { kind: 'connecting' };
   if (state.status.outOfService) return { kind: 'out_of_service', error: state.status.outOfService };
   return state.flow;

@@ -19,7 +19,11 @@ import { baseStatus, createFakeCore, makeDecision } from './support/fake-core.js
 
 describe('channel table', () => {
   it('every channel name is unique and maps back to its command or event', () => {
-    const all = [...Object.values(Channels.commands), ...Object.values(Channels.events)];
+    const all = [
+      ...Object.values(Channels.commands),
+      ...Object.values(Channels.events),
+      ...Object.values(Channels.shell),
+    ];
     expect(new Set(all).size).toBe(all.length);
     for (const name of CommandNames) expect(commandForChannel(Channels.commands[name])).toBe(name);
     for (const name of EventNames) expect(eventForChannel(Channels.events[name])).toBe(name);

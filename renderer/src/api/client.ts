@@ -15,20 +15,20 @@ import {
   type KioskCommands,
   type KioskEvent,
 } from '../../../main/api/contract.js';
-import { KioskError } from '../../../main/api/errors.js';
+import { KioskError, type ErrorPayload } from '../../../main/api/errors.js';
 import type { Reply } from '../../../main/api/wire.js';
 
 export interface Transport {
   invoke(channel: string, payload: unknown): Promise<Reply<unknown>>;
   /** Raw events; returns the unsubscribe function. */
   listen(listener: (channel: string, payload: unknown) => void): () => void;
-  /** Connection state, for the "connecting" screen. */
-  onConnection?(listener: (connected: boolean) => void): () => void;
+  /** Connection state, for the "connecting" screen; `error` says why the core is down, when known. */
+  onConnection?(listener: (connected: boolean, error?: ErrorPayload) => void): () => void;
   close?(): void;
 }
 
 export interface ApiClient extends KioskApi {
-  onConnection(listener: (connected: boolean) => void): () => void;
+  onConnection(listener: (connected: boolean, error?: ErrorPayload) => void): () => void;
   close(): void;
 }
 

@@ -1,0 +1,152 @@
+// Electron main process: the kiosk window and its lock-down, the app:// scheme serving the built
+// renderer, the IPC relay, and the supervised core in a utility process. Nothing here blocks: all
+// card, HSM, database and HID work happens in the core process (docs/architecture.md, process model).
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  BrowserWindow,
+  Menu,
+  app,
+  ipcMain,
+  powerSaveBlocker,
+  protocol,
+  session,
+  utilityProcess,
+} from 'electron';
+import { Channels } from '../api/contract.js';
+import { installIpcRelay } from './ipc.js';
+import { AppIndexUrl, AppScheme, ElectronCsp, mimeTypeOf, resolveAppPath } from './security.js';
+import { CoreSupervisor, type CoreChild } from './supervisor.js';
+import { denyAllPermissions, hardenContents, kioskWindowOptions } from './window.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/main/electron → project (or app.asar) root. */
+const appRoot = join(here, '..', '..', '..');
+const rendererRoot = join(appRoot, 'dist', 'renderer');
+const production = app.isPackaged && process.env.JPKI_KIOSK_DEV !== '1';
+
+function log(message: string, detail: Record<string, unknown> = {}): void {
+  // The main process keeps no logger of its own (pino lives in the core); one JSON line on stderr.
+  process.stderr.write(`${JSON.stringify({ component: 'electron', msg: message, ...detail })}\n`);
+}
+
+export function preloadArguments(): string[] {
+  const events = [...Object.values(Channels.events), ...Object.values(Channels.shell)];
+  return [
+    `--jpki-commands=${encodeURIComponent(JSON.stringify(Object.values(Channels.commands)))}`,
+    `--jpki-events=${encodeURIComponent(JSON.stringify(events))}`,
+  ];
+}
+
+export async function serveAppRequest(root: string, url: string): Promise<Response> {
+  const path = resolveAppPath(root, url);
+  if (!path) return new Response('not found', { status: 404 });
+  try {
+    const body = await readFile(path);
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': mimeTypeOf(path),
+        'content-security-policy': ElectronCsp,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
+      },
+    });
+  } catch {
+    return new Response('not found', { status: 404 });
+  }
+}
+
+// Must happen before `ready`: app:// behaves like https (secure context, standard URL parsing).
+protocol.registerSchemesAsPrivileged([
+  { scheme: AppScheme, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+]);
+app.commandLine.appendSwitch('disable-pinch');
+app.commandLine.appendSwitch('overscroll-history-navigation', '0');
+app.enableSandbox();
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  let window: BrowserWindow | null = null;
+  let reloadFailures = 0;
+
+  const supervisor = new CoreSupervisor({
+    spawn: () =>
+      utilityProcess.fork(join(here, 'core-host.js'), [], {
+        serviceName: 'jpki-kiosk-core',
+        stdio: 'inherit',
+        env: { ...process.env, JPKI_PACKAGED: app.isPackaged ? '1' : '0' },
+      }) as unknown as CoreChild,
+    onEvent: (channel, payload) => window?.webContents.send(channel, payload),
+    onState: (up, error) => window?.webContents.send(Channels.shell.coreState, { up, error: error ?? null }),
+    log,
+  });
+
+  app.on('second-instance', () => {
+    if (window) {
+      if (window.isMinimized()) window.restore();
+      window.focus();
+    }
+  });
+
+  app.on('web-contents-created', (_event, contents) => {
+    // Every web contents, including any the app did not expect, gets the same lock-down.
+    hardenContents(contents, {
+      production,
+      log,
+      onRendererGone: (reason) => {
+        reloadFailures += 1;
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(reloadFailures, 6));
+        log('renderer gone; reloading', { reason, delayMs: delay });
+        setTimeout(() => {
+          if (!contents.isDestroyed()) contents.reload();
+        }, delay);
+      },
+    });
+  });
+
+  void app.whenReady().then(() => {
+    if (production) Menu.setApplicationMenu(null);
+    denyAllPermissions(session.defaultSession);
+    session.defaultSession.protocol.handle(AppScheme, (request) =>
+      serveAppRequest(rendererRoot, request.url),
+    );
+    installIpcRelay({
+      ipcMain,
+      windowContentsId: () => window?.webContents.id ?? null,
+      forward: (channel, payload) => supervisor.call(channel, payload),
+      log,
+    });
+    powerSaveBlocker.start('prevent-display-sleep');
+    supervisor.start();
+
+    window = new BrowserWindow(
+      kioskWindowOptions({
+        production,
+        preloadPath: join(here, 'preload.cjs'),
+        preloadArguments: preloadArguments(),
+      }),
+    );
+    window.once('ready-to-show', () => window?.show());
+    window.webContents.on('did-finish-load', () => {
+      reloadFailures = 0;
+      window?.webContents.send(Channels.shell.coreState, {
+        up: supervisor.isUp,
+        error: supervisor.lastError,
+      });
+    });
+    window.webContents.on('unresponsive', () => {
+      log('renderer unresponsive; restarting it');
+      window?.webContents.forcefullyCrashRenderer();
+    });
+    void window.loadURL(AppIndexUrl);
+  });
+
+  app.on('window-all-closed', () => {
+    supervisor.stop();
+    app.quit();
+  });
+  app.on('before-quit', () => supervisor.stop());
+}
