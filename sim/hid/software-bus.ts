@@ -9,6 +9,8 @@ import type { HidBackend, HidDeviceInfo, HidHandle } from '../../main/core/actua
 /** One software device: what it answers to reports. Plain byte handlers, like firmware. */
 export abstract class SoftwareHidDevice extends EventEmitter<{ input: [Uint8Array] }> {
   abstract readonly info: HidDeviceInfo;
+  /** A hung device: I/O to it never completes (firmware lock-up, a wedged USB hub). */
+  stalled = false;
   /** SET_REPORT(feature). bytes[0] is the report id. Returns bytes accepted. */
   abstract onFeatureReport(bytes: Uint8Array): number;
   /** GET_REPORT(feature). Returns the report id followed by the report. */
@@ -51,6 +53,7 @@ class SoftwareHandle implements HidHandle {
 
   private async io<T>(fn: () => T): Promise<T> {
     await Promise.resolve();
+    if (this.device.stalled) await new Promise<never>(() => undefined);
     if (this.closed) throw new Error('HID device is closed');
     if (this.gone) throw new Error('could not write to HID device: device disconnected');
     return fn();

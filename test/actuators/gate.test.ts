@@ -180,6 +180,16 @@ describe('commit on passage', () => {
     expect((await b).result).toBe('annulled');
   });
 
+  it('the same grant cannot be at the gate twice (a retried call does not pulse again)', async () => {
+    current = await rig({ passageTimeoutMs: 1000 });
+    const { board, gate } = current;
+    const first = gate.admit('dup');
+    await expect(gate.admit('dup')).rejects.toSatisfy((e) => isKioskError(e, 'INVALID_REQUEST'));
+    await vi.advanceTimersByTimeAsync(1000);
+    await first;
+    expect(board.pulses(1)).toHaveLength(1);
+  });
+
   it('staff can see and reverse an annulment; presence then follows the reversal', async () => {
     current = await rig({ passageTimeoutMs: 1000 });
     const { gate, recorder } = current;

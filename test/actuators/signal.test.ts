@@ -1,6 +1,7 @@
 // Signal patterns at the report level on the software tower: colours, buzzer timing from the bytes sent,
 // cancel-previous, and a replugged tower restored to the current state.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { isKioskError } from '../../main/api/errors.js';
 import { SignalController, signalForOutcome } from '../../main/core/actuators/signal-controller.js';
 import {
   signalTowerProfile,
@@ -111,6 +112,12 @@ describe('patterns', () => {
     const after = timeline(switchAt);
     expect(after[0]).toEqual([0, 'green', 1]);
     expect(after.some(([, lamps]) => lamps.includes('red'))).toBe(false);
+  });
+
+  it('refuses an unknown pattern name from an untyped caller and keeps the current pattern', async () => {
+    void signal.show('out-of-service');
+    await expect(signal.show('party' as never)).rejects.toSatisfy((e) => isKioskError(e, 'INVALID_REQUEST'));
+    expect(signal.status.pattern).toBe('out-of-service');
   });
 
   it('maps decision outcomes to patterns', () => {

@@ -133,6 +133,60 @@ describe('missing, backoff, hot-plug', () => {
   });
 });
 
+describe('hostile or hung devices', () => {
+  it('a device that stops answering is a fault after operationTimeoutMs, and is reattached when it recovers', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    const board = new SoftwareUsbRelay();
+    bus.plug(board);
+    const d = supervise(
+      new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), {
+        ...fastSupervision,
+        operationTimeoutMs: 300,
+      }),
+    );
+    await reachState(d, 'connected');
+    board.stalled = true;
+    let caught: unknown;
+    const op = d.run((h) => h.sendFeatureReport(Uint8Array.of(0, 0xff, 1))).catch((e) => (caught = e));
+    await vi.advanceTimersByTimeAsync(300);
+    await op;
+    expect(isKioskError(caught, 'HID_FAILED')).toBe(true);
+    expect(d.status.state).toBe('failed');
+    // Still hung: opening and attaching time out too, and the state stays visible, not stuck.
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(['failed', 'searching']).toContain(d.status.state);
+    expect(d.status.lastError?.code).toBe('HID_FAILED');
+    board.stalled = false;
+    await reachState(d, 'connected');
+  });
+
+  it('a refused request (not a device fault) leaves the device connected', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    bus.plug(new SoftwareUsbRelay());
+    const d = supervise(new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), fastSupervision));
+    await reachState(d, 'connected');
+    const { relayReport } = await import('../../main/core/actuators/usbrelay.js');
+    await expect(d.run((h) => h.sendFeatureReport(relayReport('close', 9)))).rejects.toSatisfy((e) =>
+      isKioskError(e, 'INVALID_REQUEST'),
+    );
+    expect(d.status.state).toBe('connected');
+  });
+
+  it('a board answering a garbled state report is rejected with HID_FAILED and retried, never adopted', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    const board = new SoftwareUsbRelay();
+    board.onGetFeatureReport = () => Uint8Array.of(0, 1, 2);
+    bus.plug(board);
+    const d = supervise(new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), fastSupervision));
+    await reachState(d, 'failed');
+    expect(d.status.lastError?.code).toBe('HID_FAILED');
+    expect(bus.isOpen(board.info.path)).toBe(false);
+  });
+});
+
 describe('node-hid backend (real, on this machine)', () => {
   it('enumerates through devicesAsync and refuses a path that does not exist with HID_UNAVAILABLE', async () => {
     const backend = new NodeHidBackend();

@@ -114,6 +114,7 @@ export class GateController extends EventEmitter<{
   private readonly annulled: AnnulmentView[] = [];
   private readonly unrecorded: Unrecorded[] = [];
   private readonly annulmentsKept: number;
+  private readonly inFlight = new Set<string>();
   private pulses: Promise<void> = Promise.resolve();
   private relayClosed = false;
   private sensorWasActive = false;
@@ -156,6 +157,17 @@ export class GateController extends EventEmitter<{
 
   /** Opens the gate for a journaled grant and resolves once the grant is settled (and recorded). */
   async admit(grantRef: string): Promise<GateOutcome> {
+    if (this.inFlight.has(grantRef))
+      throw new KioskError('INVALID_REQUEST', 'this grant is already at the gate', { grantRef });
+    this.inFlight.add(grantRef);
+    try {
+      return await this.admitOnce(grantRef);
+    } finally {
+      this.inFlight.delete(grantRef);
+    }
+  }
+
+  private async admitOnce(grantRef: string): Promise<GateOutcome> {
     if (this.stopped) return this.annul(grantRef, 'gate_stopped', null);
     let openedAt: string;
     try {

@@ -4,7 +4,7 @@
 // current state is written again as soon as the tower is attached.
 import { EventEmitter } from 'node:events';
 import type { Outcome } from '../../api/decision.js';
-import { toKioskError } from '../../api/errors.js';
+import { KioskError, toKioskError } from '../../api/errors.js';
 import { getLogger } from '../log.js';
 import type { DeviceStatus, SupervisedDevice } from './supervisor.js';
 import { darkTower, towerReport, type Lamp, type TowerSession, type TowerState } from './signal-tower.js';
@@ -113,8 +113,13 @@ export class SignalController extends EventEmitter<{ status: [SignalStatus] }> {
     };
   }
 
-  /** Shows a pattern, replacing the current one. Never throws: a missing tower is visible in `status`. */
+  /**
+   * Shows a pattern, replacing the current one. A missing tower is not an error (it is visible in
+   * `status`); only an unknown pattern name (from an untyped boundary) throws INVALID_REQUEST.
+   */
   async show(name: SignalPatternName): Promise<ShowResult> {
+    if (!SignalPatternNames.includes(name))
+      throw new KioskError('INVALID_REQUEST', `unknown signal pattern ${JSON.stringify(name)}`);
     const pattern = this.patterns[name];
     const generation = ++this.generation;
     this.wait?.cancel();

@@ -39,6 +39,8 @@ export interface SupervisorOptions {
   retryMaxMs?: number;
   /** While connected, enumerate this often to notice an unplugged device that has no input reports. */
   presencePollMs?: number;
+  /** An operation (open, report, attach) that takes longer counts as a device fault. */
+  operationTimeoutMs?: number;
 }
 
 /** What a driver does with a freshly opened device: identify it (throw to reject it) and make it safe. */
@@ -65,6 +67,7 @@ export class SupervisedDevice<S> extends EventEmitter<{
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly presencePollMs: number;
+  private readonly operationTimeoutMs: number;
   private connection: Connection<S> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private current: DeviceStatus;
@@ -84,6 +87,7 @@ export class SupervisedDevice<S> extends EventEmitter<{
     this.retryMinMs = options.retryMinMs ?? 250;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
     this.presencePollMs = options.presencePollMs ?? 1000;
+    this.operationTimeoutMs = options.operationTimeoutMs ?? 2000;
     this.current = {
       role,
       driver: profile.driver,
@@ -135,13 +139,16 @@ export class SupervisedDevice<S> extends EventEmitter<{
         });
       }
       try {
-        return await operation(connection.handle, connection.session);
+        return await this.withTimeout(operation(connection.handle, connection.session), 'an operation');
       } catch (error) {
+        // A refused request (bad channel, …) says nothing about the device: it stays connected.
+        const deviceFault =
+          !(error instanceof KioskError) || error.code === 'HID_FAILED' || error.code === 'HID_UNAVAILABLE';
         const typed =
           error instanceof KioskError
             ? error
             : new KioskError('HID_FAILED', `${this.role}: ${String(error)}`);
-        if (this.connection === connection) await this.fault(typed, 'failed');
+        if (deviceFault && this.connection === connection) await this.fault(typed, 'failed');
         throw typed;
       }
     });
@@ -154,6 +161,24 @@ export class SupervisedDevice<S> extends EventEmitter<{
     if (!this.running || this.connection) return;
     this.clearTimer();
     this.schedule(0);
+  }
+
+  private async withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new KioskError('HID_FAILED', `${this.role}: ${what} took over ${this.operationTimeoutMs} ms`),
+          ),
+        this.operationTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private schedule(ms: number): void {
@@ -213,8 +238,9 @@ export class SupervisedDevice<S> extends EventEmitter<{
         if (!this.running) return;
         let handle: HidHandle | null = null;
         try {
-          handle = await this.backend.open(info.path);
-          const session = await this.profile.attach(handle, info, this.match);
+          handle = await this.withTimeout(this.backend.open(info.path), 'open');
+          const opened = handle;
+          const session = await this.withTimeout(this.profile.attach(opened, info, this.match), 'attach');
           if (!this.running) {
             await handle.close().catch(() => undefined);
             return;
