@@ -5,4 +5,5 @@ import type { BenchSuite } from './harness.js';
 export const suites: Record<string, () => Promise<BenchSuite>> = {
   harness: () => import('./harness-self.js'),
   actuators: () => import('./actuators.js'),
+  hsm: () => import('./hsm.js'),
 };

@@ -165,7 +165,6 @@ export interface PublicKeyInfo {
 }
 
 const EC_P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
 
 /** SPKI (DER) of a public key as the token reports it. */
 export function spkiFromKeyInfo(info: KeyInfo): Buffer {
@@ -368,10 +367,12 @@ export class Hsm extends EventEmitter<{ state: [HsmState] }> {
    */
   async signDigest(label: string, digest: Uint8Array): Promise<Buffer> {
     if (digest.length !== 32) throw new KioskError('INVALID_REQUEST', 'a SHA-256 digest is 32 bytes');
-    const info = await this.keyInfo(label);
-    if (!info.present) throw new KioskError('HSM_KEY_NOT_FOUND', `no key labelled ${label} in the token`);
-    const data = info.kind === 'ec-p256' ? Buffer.from(digest) : Buffer.concat([SHA256_DIGEST_INFO, digest]);
-    const out = await this.withSession<Uint8Array>('signing', (sid) => ({ op: 'sign', sid, label, data }));
+    const out = await this.withSession<Uint8Array>('signing', (sid) => ({
+      op: 'signDigest',
+      sid,
+      label,
+      digest: Buffer.from(digest),
+    }));
     return Buffer.from(out);
   }
 

@@ -25,7 +25,7 @@ export type WorkerRequest =
   | { op: 'initToken'; label: string; soPin: string; userPin: string }
   | { op: 'keyInfo'; sid: number; label: string }
   | { op: 'generateKey'; sid: number; label: string; kind: KeyKind }
-  | { op: 'sign'; sid: number; label: string; data: Uint8Array }
+  | { op: 'signDigest'; sid: number; label: string; digest: Uint8Array }
   | { op: 'auditExtraction'; sid: number; label: string }
   | { op: 'dropSessions'; sid: number };
 
@@ -100,10 +100,17 @@ class Failure extends Error {
 let lib: Pkcs11Types.PKCS11 | null = null;
 let modulePath: string | null = null;
 
+interface KeyHandles {
+  priv: Buffer;
+  pub: Buffer | null;
+  /** Learned on first signature. */
+  ec?: boolean;
+}
+
 interface Session {
   slot: Buffer;
   handle: Buffer;
-  keys: Map<string, { priv: Buffer; pub: Buffer | null }>;
+  keys: Map<string, KeyHandles>;
 }
 const sessions = new Map<number, Session>();
 let nextSid = 1;
@@ -206,12 +213,12 @@ function findOne(s: Session, cls: number, label: string): Buffer | null {
   }
 }
 
-function keyHandles(s: Session, label: string): { priv: Buffer; pub: Buffer | null } {
+function keyHandles(s: Session, label: string): KeyHandles {
   const cached = s.keys.get(label);
   if (cached) return cached;
   const priv = findOne(s, pk.CKO_PRIVATE_KEY, label);
   if (!priv) throw new Failure(`no private key labelled ${label} in the token`, 'key');
-  const found = { priv, pub: findOne(s, pk.CKO_PUBLIC_KEY, label) };
+  const found: KeyHandles = { priv, pub: findOne(s, pk.CKO_PUBLIC_KEY, label) };
   s.keys.set(label, found);
   return found;
 }
@@ -231,7 +238,7 @@ function bool(v: Buffer | undefined): boolean {
 
 function keyInfo(s: Session, label: string): KeyInfo {
   const p = requireLib();
-  let handles: { priv: Buffer; pub: Buffer | null };
+  let handles: KeyHandles;
   try {
     handles = keyHandles(s, label);
   } catch (error) {
@@ -314,15 +321,22 @@ function generateKey(s: Session, label: string, kind: KeyKind): KeyInfo {
   return keyInfo(s, label);
 }
 
-function sign(s: Session, label: string, data: Uint8Array): Buffer {
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/** Signs a SHA-256 digest: ECDSA keys answer r||s, RSA keys PKCS#1 v1.5 over the DigestInfo. */
+function signDigest(s: Session, label: string, digest: Uint8Array): Buffer {
   const p = requireLib();
+  if (digest.length !== 32) throw new Failure('a SHA-256 digest is 32 bytes');
   const handles = keyHandles(s, label);
-  const [type] = p.C_GetAttributeValue(s.handle, handles.priv, [{ type: pk.CKA_KEY_TYPE }]);
-  const isEc = type!.value.readUIntLE(0, Math.min(type!.value.length, 6)) === pk.CKK_EC;
+  if (handles.ec === undefined) {
+    const [type] = p.C_GetAttributeValue(s.handle, handles.priv, [{ type: pk.CKA_KEY_TYPE }]);
+    handles.ec = type!.value.readUIntLE(0, Math.min(type!.value.length, 6)) === pk.CKK_EC;
+  }
   // SoftHSM2 2.6 refuses CKM_ECDSA_SHA256: the caller hashes, the token signs the digest (CKM_ECDSA).
-  // For RSA the caller passes a DigestInfo and the token pads it (CKM_RSA_PKCS).
-  p.C_SignInit(s.handle, { mechanism: isEc ? pk.CKM_ECDSA : pk.CKM_RSA_PKCS }, handles.priv);
-  return Buffer.from(p.C_Sign(s.handle, Buffer.from(data), Buffer.alloc(isEc ? 132 : 512)));
+  // For RSA the token pads the DigestInfo (CKM_RSA_PKCS).
+  const data = handles.ec ? Buffer.from(digest) : Buffer.concat([SHA256_DIGEST_INFO, digest]);
+  p.C_SignInit(s.handle, { mechanism: handles.ec ? pk.CKM_ECDSA : pk.CKM_RSA_PKCS }, handles.priv);
+  return Buffer.from(p.C_Sign(s.handle, data, Buffer.alloc(handles.ec ? 132 : 512)));
 }
 
 /** Tries every way PKCS#11 offers to get a private key out; answers what the token said. */
@@ -467,8 +481,8 @@ function handle(req: WorkerRequest): unknown {
       return keyInfo(session(req.sid), req.label);
     case 'generateKey':
       return generateKey(session(req.sid), req.label, req.kind);
-    case 'sign':
-      return sign(session(req.sid), req.label, req.data);
+    case 'signDigest':
+      return signDigest(session(req.sid), req.label, req.digest);
     case 'auditExtraction':
       return auditExtraction(session(req.sid), req.label);
     case 'dropSessions': {
