@@ -31,3 +31,5 @@ export { SupervisedDevice, DeviceStates } from './supervisor.js';
 export type { DeviceState, DeviceStatus, SupervisorOptions } from './supervisor.js';
 export type { HidBackend, HidDeviceInfo, HidHandle, DeviceMatch } from './hid-backend.js';
 export { NodeHidBackend } from './node-hid-backend.js';
+export { gateStateView, signalStateView, contractAnnulReason } from './status-view.js';
+export type { GateStateView, SignalStateView, ContractAnnulReason } from './status-view.js';
