@@ -15,6 +15,7 @@ export interface HubDir {
   publisher: Publisher;
   hubId: string;
   publicKeyFile: string;
+  indexKeyFile: string;
   close(): void;
 }
 
@@ -60,6 +61,7 @@ export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
     publisher,
     hubId: `hub-${publisher.keyId.slice(0, 12)}`,
     publicKeyFile,
+    indexKeyFile: indexFile,
     close: () => store.close(),
   };
 }

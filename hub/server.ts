@@ -40,6 +40,8 @@ export interface HubOptions {
   /** Most batches per answer (the terminal asks again while `more`). */
   maxBatchesPerAnswer?: number;
   maxWaitSeconds?: number;
+  /** TLS for a hub that terminates it itself (PEM key and certificate chain). */
+  https?: { key: Buffer; cert: Buffer } | null;
   now?: () => number;
 }
 
@@ -71,7 +73,11 @@ export function createHub(o: HubOptions): Hub {
   const keys = new Map<string, { pem: string; key: KeyObject }>();
   let closing = false;
 
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true });
+  const app = (
+    o.https
+      ? Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true, https: o.https })
+      : Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true })
+  ) as FastifyInstance;
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   const fail = (reply: FastifyReply, code: ErrorCode, message: string) =>

@@ -19,6 +19,10 @@ export const commandGroups: Record<string, CommandGroup> = {
       'hid list|status|pulse|signal <pattern> [--config F] [--json]: check the gate relay and signal tower',
     load: () => import('./hid-command.js'),
   },
+  hub: {
+    summary: 'hub serve|import-whitelist|import-crl|register-terminal|status|public-key: the reference sync hub',
+    load: () => import('./hub-command.js'),
+  },
   hsm: {
     summary: 'hsm status|demo|init-token|generate-key|export-*|install-cert|audit: the terminal HSM',
     load: () => import('./hsm-command.js'),

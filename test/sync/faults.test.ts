@@ -18,7 +18,6 @@ import {
   cardRow,
   cleanup,
   journalEntry,
-  lookup,
   newTerminalKey,
   openTerminal,
   startHub,

@@ -39,9 +39,9 @@ export interface TestHub {
 export async function startHub(
   root: string,
   port: number,
-  options: Partial<HubOptions> = {},
+  options: Partial<HubOptions> & { indexKeyFile?: string } = {},
 ): Promise<TestHub> {
-  const dir = openHubDir(join(root, 'hub'));
+  const dir = openHubDir(join(root, 'hub'), { indexKeyFile: options.indexKeyFile ?? null });
   const hub = createHub({ store: dir.store, publisher: dir.publisher, hubId: dir.hubId, ...options });
   await hub.app.listen({ host: '127.0.0.1', port });
   return {
@@ -94,7 +94,7 @@ export function openTerminal(
 ): TestTerminal {
   const { key, publicPem } = newTerminalKey();
   if (options.register !== false) register(hubDir, id, publicPem);
-  const indexKey = IndexKey.fromSecret(readFileSync(join(hubDir.dir, 'index-key'), 'utf8'));
+  const indexKey = IndexKey.fromSecret(readFileSync(hubDir.indexKeyFile, 'utf8'));
   const trust = trustFromPem(options.pinnedPem ?? readFileSync(hubDir.publicKeyFile));
   const data = KioskData.open({ dir: join(root, id), indexKey, trust });
   const signer = options.signer ?? softwareSigner(id, key);

@@ -1,0 +1,182 @@
+// `jpki-kiosk hub …`: the reference hub (docs/sync.md). Its folder defaults to <data.dir>/hub.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../config/load.js';
+import { KioskError } from '../api/errors.js';
+import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
+import { createHub } from '../../hub/server.js';
+import { importCrl } from '../../hub/import-crl.js';
+import { importWhitelist } from '../../hub/import-whitelist.js';
+import { statusModel } from '../../hub/status-page.js';
+import { loadIndexKey } from '../../whitelist/privacy.js';
+import { createPublicKey } from 'node:crypto';
+
+const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--index-key FILE] [--json]
+
+  serve [--host H] [--port P] [--tls-key F --tls-cert F]
+                               run the hub (default 127.0.0.1:8630); Ctrl-C stops it
+  import-whitelist FILE        publish the difference between FILE (.csv or .ndjson) and what was published
+  import-crl FILE [--ca PEM]…  check a DER/PEM CRL against the CA (default: the config's trust anchors)
+                               and publish the difference against the previous CRL of that issuer
+  register-terminal --id ID --public-key PEM [--site S] [--gate G] [--zone Z] [--kind K]
+                               allow a terminal (its HSM key's public PEM) to sync
+  status                       terminals, feeds and shelter occupancy, as the status page shows them
+  public-key                   the path of the hub's publisher key, which terminals pin (sync.hubPublicKeyPath)
+
+The hub folder holds hub.db, hub-key.pem (keep it safe), hub-public.pem and index-key. The index key must be
+the terminals' data.indexKey; with the demo profile it defaults to <data>/demo/index-key.`;
+
+function out(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text + '\n');
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string' },
+      config: { type: 'string' },
+      'index-key': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8630' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      ca: { type: 'string', multiple: true },
+      id: { type: 'string' },
+      'public-key': { type: 'string' },
+      site: { type: 'string' },
+      gate: { type: 'string', default: 'gate-a' },
+      zone: { type: 'string', default: 'main' },
+      kind: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (!command || values.help) {
+    process.stdout.write(USAGE + '\n');
+    return command || values.help ? 0 : 2;
+  }
+  const config = loadConfig({ file: values.config ?? null });
+  let indexKeyFile = values['index-key'] ?? null;
+  if (!indexKeyFile) {
+    const ref = config.data.indexKey;
+    if (ref && 'file' in ref) indexKeyFile = ref.file;
+    else if (config.source.profile === 'demo') {
+      loadIndexKey({ ref: null, dataDir: config.data.dir, demo: true }); // creates it on first use
+      indexKeyFile = join(config.data.dir, 'demo', 'index-key');
+    }
+  }
+  const dir = resolve(values.dir ?? join(config.data.dir, 'hub'));
+  const hub: HubDir = openHubDir(dir, { indexKeyFile });
+  const json = values.json ?? false;
+  try {
+    switch (command) {
+      case 'serve': {
+        const port = Number(values.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new KioskError('INVALID_REQUEST', `--port ${values.port} is not a port`);
+        const tls =
+          values['tls-key'] && values['tls-cert']
+            ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']) }
+            : null;
+        const server = createHub({
+          store: hub.store,
+          publisher: hub.publisher,
+          hubId: hub.hubId,
+          maxSkewSeconds: config.clock.maxSkewSeconds,
+          https: tls,
+        });
+        const address = await server.app.listen({ host: values.host, port });
+        process.stderr.write(
+          `hub ${hub.hubId} serving ${address} (folder ${dir}); status page at ${address}/\n`,
+        );
+        await new Promise<void>((resolveStop) => {
+          const stop = () => resolveStop();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await server.close();
+        return 0;
+      }
+      case 'import-whitelist': {
+        const file = rest[0];
+        if (!file) throw new KioskError('INVALID_REQUEST', 'import-whitelist needs a file');
+        const r = await importWhitelist(hub.publisher, file);
+        out(
+          json,
+          r,
+          `${r.rows} rows: ${r.puts} added or changed, ${r.dels} removed, ${r.unchanged} unchanged; whitelist at ${r.head}`,
+        );
+        return 0;
+      }
+      case 'import-crl': {
+        const file = rest[0];
+        if (!file) throw new KioskError('INVALID_REQUEST', 'import-crl needs a file');
+        const caFiles = values.ca && values.ca.length > 0 ? values.ca : [...config.trust.anchors];
+        const cas = caFiles.map((f) => readFileSync(f, 'latin1'));
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(file);
+        } catch {
+          throw new KioskError('CRL_INVALID', `${file} cannot be read`);
+        }
+        const r = await importCrl(hub.store, hub.publisher, bytes, cas, file);
+        out(
+          json,
+          r,
+          `CRL ${r.crlNumber ?? '-'} of ${r.issuer}: ${r.entries} entries; ${r.puts} revoked, ${r.dels} no longer listed, ${r.unchanged} unchanged; revocations at ${r.head}`,
+        );
+        return 0;
+      }
+      case 'register-terminal': {
+        if (!values.id || !values['public-key'])
+          throw new KioskError('INVALID_REQUEST', 'register-terminal needs --id and --public-key');
+        const pem = readFileSync(values['public-key'], 'utf8');
+        const key = createPublicKey(pem);
+        if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+          throw new KioskError('INVALID_REQUEST', 'the terminal key must be an ECDSA P-256 public key');
+        hub.store.registerTerminal(
+          {
+            terminalId: values.id,
+            publicKeyPem: key.export({ type: 'spki', format: 'pem' }) as string,
+            siteId: values.site ?? config.site.siteId,
+            gateId: values.gate ?? 'gate-a',
+            zone: values.zone ?? 'main',
+            siteKind: values.kind ?? config.site.kind,
+          },
+          Date.now(),
+        );
+        out(json, { registered: values.id }, `terminal ${values.id} registered`);
+        return 0;
+      }
+      case 'status': {
+        const m = statusModel(hub.store, Date.now());
+        out(
+          json,
+          m,
+          [
+            ...m.feeds.map((f) => `feed ${f.feed.padEnd(13)} sequence ${f.head}, ${f.rows} rows`),
+            ...m.terminals.map(
+              (t) =>
+                `terminal ${t.terminalId} (${t.siteId}/${t.gateId}): last seen ${t.lastSeenSecondsAgo ?? '-'} s ago, data age ${t.dataAgeSeconds ?? '-'} s, queue ${t.queueLength ?? '-'}, version ${t.version ?? '-'}`,
+            ),
+            ...m.shelters.map((s) => `shelter ${s.siteId}: ${s.occupancy} inside`),
+          ].join('\n'),
+        );
+        return 0;
+      }
+      case 'public-key': {
+        out(json, { path: hub.publicKeyFile, keyId: hub.publisher.keyId }, hub.publicKeyFile);
+        return 0;
+      }
+      default:
+        process.stderr.write(`jpki-kiosk hub: unknown command '${command}'\n${USAGE}\n`);
+        return 2;
+    }
+  } finally {
+    hub.close();
+  }
+}
