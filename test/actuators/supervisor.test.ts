@@ -105,6 +105,24 @@ describe('missing, backoff, hot-plug', () => {
     expect(d.status).toMatchObject({ state: 'connected', attempts: 0, lastError: null });
   });
 
+  it('retryNow (staff) skips the remaining backoff', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    const d = supervise(
+      new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), {
+        retryMinMs: 5000,
+        retryMaxMs: 60_000,
+      }),
+    );
+    await reachState(d, 'missing');
+    bus.plug(new SoftwareUsbRelay());
+    await vi.advanceTimersByTimeAsync(100);
+    expect(d.status.state).toBe('missing');
+    d.retryNow();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(d.status.state).toBe('connected');
+  });
+
   it('notices an unplugged board that sends no input reports by polling enumeration', async () => {
     vi.useFakeTimers();
     const bus = new SoftwareHidBus();

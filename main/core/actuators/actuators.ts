@@ -60,6 +60,8 @@ export interface Actuators extends EventEmitter<{ status: [ActuatorsStatus] }> {
    */
   actuate(decision: { outcome: Outcome }, grantRef: string): Promise<GateOutcome | null>;
   start(): void;
+  /** Staff "retry now": a missing or failed device is looked for at once instead of after its backoff. */
+  retry(): void;
   stop(): Promise<void>;
 }
 
@@ -173,6 +175,10 @@ export async function createActuators(
     start(): void {
       gateDevice?.start();
       signalDevice?.start();
+    }
+    retry(): void {
+      gateDevice?.retryNow();
+      signalDevice?.retryNow();
     }
     async stop(): Promise<void> {
       await gate?.stop();
