@@ -39,6 +39,23 @@ export interface CardLookup {
   keyMismatch: boolean;
 }
 
+export interface FeedStats {
+  rows: number;
+  bytes: number;
+  bytesPerRow: number;
+  seq: number;
+  epoch: string | null;
+  asOf: string | null;
+  lastSyncAt: string | null;
+}
+
+export interface KioskDataStats {
+  whitelist: FeedStats;
+  revocations: FeedStats;
+  journal: { records: number; uploadWatermark: number; seals: number };
+  presence: { inside: number };
+}
+
 export type BatchApplyResult =
   ApplyResult | { feed: 'peer-entries'; fromSeq: number; toSeq: number; puts: number; dels: 0 };
 
@@ -47,8 +64,9 @@ export class KioskData {
     readonly whitelist: FeedStore,
     readonly revocations: FeedStore,
     readonly terminal: TerminalStore,
-    private readonly indexKey: IndexKey,
-    private readonly trust: PublisherTrust | null,
+    /** The fleet index key: builds rows (import) and serial refs. */
+    readonly indexKey: IndexKey,
+    private trust: PublisherTrust | null | (() => PublisherTrust),
   ) {}
 
   static open(options: {
@@ -78,10 +96,25 @@ export class KioskData {
       demo: config.source.profile === 'demo',
       env,
     });
-    const trust = config.sync.hubPublicKeyPath
-      ? trustFromPem(readFileSync(config.sync.hubPublicKeyPath))
-      : null;
-    return KioskData.open({ dir: storeDir(config), indexKey, trust });
+    const data = KioskData.open({ dir: storeDir(config), indexKey });
+    const hubKey = config.sync.hubPublicKeyPath;
+    // Read when first needed: stats and lookups work before the hub key has been provisioned.
+    if (hubKey)
+      data.trust = () => {
+        try {
+          return trustFromPem(readFileSync(hubKey));
+        } catch (error) {
+          throw new KioskError(
+            'CONFIG_INVALID',
+            `sync.hubPublicKeyPath: ${hubKey} is not a readable public key`,
+            undefined,
+            {
+              cause: error,
+            },
+          );
+        }
+      };
+    return data;
   }
 
   get journal() {
@@ -117,6 +150,7 @@ export class KioskData {
   }
 
   private requireTrust(): PublisherTrust {
+    if (typeof this.trust === 'function') this.trust = this.trust();
     if (!this.trust)
       throw new KioskError(
         'CONFIG_INVALID',
@@ -150,6 +184,36 @@ export class KioskData {
     if (feed === 'whitelist') this.whitelist.markSynced(at, asOf);
     else if (feed === 'revocations') this.revocations.markSynced(at, asOf);
     else this.terminal.markPeerSynced(at, asOf);
+  }
+
+  stats(): KioskDataStats {
+    const feed = (store: FeedStore): FeedStats => {
+      const state = store.feedState();
+      const rows = store.rowCount();
+      const bytes = store.fileBytes();
+      return {
+        rows,
+        bytes,
+        bytesPerRow: rows ? bytes / rows : 0,
+        seq: state.seq,
+        epoch: state.epoch,
+        asOf: state.asOf,
+        lastSyncAt: state.lastSyncAt,
+      };
+    };
+    const db = this.terminal.db;
+    return {
+      whitelist: feed(this.whitelist),
+      revocations: feed(this.revocations),
+      journal: {
+        records: this.journal.head().seq,
+        uploadWatermark: this.journal.uploadWatermark(),
+        seals: db.prepare('SELECT count(*) FROM journal_seal').pluck().get() as number,
+      },
+      presence: {
+        inside: db.prepare("SELECT count(*) FROM presence WHERE state = 'inside'").pluck().get() as number,
+      },
+    };
   }
 
   close(): void {

@@ -27,6 +27,14 @@ export const commandGroups: Record<string, CommandGroup> = {
     summary: 'hsm status|demo|init-token|generate-key|export-*|install-cert|audit: the terminal HSM',
     load: () => import('./hsm-command.js'),
   },
+  journal: {
+    summary: 'journal verify|tail [--config F | --file DB] [--pubkey PEM] [--json]: check the entry journal',
+    load: () => import('./journal-command.js'),
+  },
+  whitelist: {
+    summary: 'whitelist import FILE|stats|lookup [--config F] [--json]: the local whitelist and revocations',
+    load: () => import('./whitelist-command.js'),
+  },
 };
 
 export function usage(): string {
