@@ -1,0 +1,298 @@
+// The reader watcher: one PC/SC context, supervised. States:
+//   stopped ──start()──► connecting ──context ok──► ready ──context error──► unavailable ──retry──► connecting
+// Readers appearing/leaving are reported by diffing the binding's reader list; a card is reported
+// inserted only after it stayed present for `settleMs`; every reader is reported removed (and its card)
+// when the context is lost, so a consumer never keeps a stale reader. Retries back off up to maxRetryMs.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { KioskError, type ErrorPayload } from '../../api/errors.js';
+import { getLogger } from '../log.js';
+import { pcscError } from './card-errors.js';
+import { createPcscContext, type PcscContext, type PcscReader, type PcscStatus } from './pcsc-binding.js';
+import { PcscTransport } from './pcsc-transport.js';
+
+export type WatcherState = 'stopped' | 'connecting' | 'ready' | 'unavailable';
+
+export interface ReaderInfo {
+  name: string;
+  cardPresent: boolean;
+  /** ATR (hex) of the present card, once settled. */
+  atrHex: string | null;
+}
+
+export interface WatcherEvents {
+  state: [state: WatcherState, error: ErrorPayload | null];
+  'reader-added': [name: string];
+  'reader-removed': [name: string];
+  'card-inserted': [event: { reader: string; atrHex: string }];
+  'card-removed': [event: { reader: string }];
+}
+
+export interface ReaderWatcherOptions {
+  settleMs?: number;
+  retryMs?: number;
+  maxRetryMs?: number;
+  logger?: Logger;
+  /** For tests: the PC/SC context factory. */
+  createContext?: () => PcscContext;
+}
+
+interface Tracked {
+  reader: PcscReader;
+  present: boolean;
+  settled: boolean;
+  atr: Uint8Array | null;
+  settleTimer: NodeJS.Timeout | null;
+}
+
+export class ReaderWatcher extends EventEmitter<WatcherEvents> {
+  private readonly settleMs: number;
+  private readonly retryMs: number;
+  private readonly maxRetryMs: number;
+  private readonly log: Logger;
+  private readonly createContext: () => PcscContext;
+  private context: PcscContext | null = null;
+  private readonly readers = new Map<string, Tracked>();
+  private stateValue: WatcherState = 'stopped';
+  private lastError: KioskError | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private generation = 0;
+
+  constructor(options: ReaderWatcherOptions = {}) {
+    super();
+    this.settleMs = options.settleMs ?? 50;
+    this.retryMs = options.retryMs ?? 200;
+    this.maxRetryMs = options.maxRetryMs ?? 2000;
+    this.log = options.logger ?? getLogger('card');
+    this.createContext = options.createContext ?? createPcscContext;
+  }
+
+  get state(): WatcherState {
+    return this.stateValue;
+  }
+
+  get error(): KioskError | null {
+    return this.lastError;
+  }
+
+  list(): ReaderInfo[] {
+    return [...this.readers.entries()].map(([name, t]) => ({
+      name,
+      cardPresent: t.present && t.settled,
+      atrHex: t.present && t.settled && t.atr ? Buffer.from(t.atr).toString('hex') : null,
+    }));
+  }
+
+  start(): void {
+    if (this.stateValue !== 'stopped') return;
+    this.attempt = 0;
+    this.open();
+  }
+
+  stop(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.teardown();
+    this.setState('stopped', null);
+  }
+
+  /** Resolves once the watcher is ready (or rejects with its last error after `timeoutMs`). */
+  waitReady(timeoutMs = 5000): Promise<void> {
+    if (this.stateValue === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('state', onState);
+        reject(this.lastError ?? new KioskError('PCSC_UNAVAILABLE', 'PC/SC not ready'));
+      }, timeoutMs);
+      const onState = (state: WatcherState) => {
+        if (state !== 'ready') return;
+        clearTimeout(timer);
+        this.off('state', onState);
+        resolve();
+      };
+      this.on('state', onState);
+    });
+  }
+
+  /** Waits for a settled card in `reader` (or in any reader when null); resolves with the reader name. */
+  waitForCard(reader: string | null = null, timeoutMs = 5000): Promise<string> {
+    const present = this.list().find((r) => r.cardPresent && (reader === null || r.name === reader));
+    if (present) return Promise.resolve(present.name);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('card-inserted', onCard);
+        reject(
+          new KioskError('CARD_ABSENT', `no card ${reader ? `in ${reader} ` : ''}within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      const onCard = (event: { reader: string }) => {
+        if (reader !== null && event.reader !== reader) return;
+        clearTimeout(timer);
+        this.off('card-inserted', onCard);
+        resolve(event.reader);
+      };
+      this.on('card-inserted', onCard);
+    });
+  }
+
+  /** Opens a card session on a reader with a settled card. */
+  async connect(readerName: string, timeoutMs = 3000): Promise<PcscTransport> {
+    const tracked = this.readers.get(readerName);
+    if (!tracked) {
+      if (this.stateValue !== 'ready')
+        throw new KioskError('PCSC_UNAVAILABLE', `PC/SC is ${this.stateValue}`, undefined, {
+          cause: this.lastError ?? undefined,
+        });
+      throw new KioskError('READER_NOT_FOUND', `no reader named ${readerName}`);
+    }
+    if (!tracked.present || !tracked.atr) throw new KioskError('CARD_ABSENT', `no card in ${readerName}`);
+    return PcscTransport.connect(tracked.reader, tracked.atr, timeoutMs);
+  }
+
+  private setState(state: WatcherState, error: KioskError | null) {
+    this.lastError = error ?? (state === 'ready' ? null : this.lastError);
+    if (state === this.stateValue && !error) return;
+    this.stateValue = state;
+    this.log.info({ state, error: error?.code, reason: error?.message }, 'pc/sc state');
+    this.emit('state', state, error ? error.toPayload() : null);
+  }
+
+  private open() {
+    this.setState('connecting', null);
+    const generation = ++this.generation;
+    let context: PcscContext;
+    try {
+      context = this.createContext();
+    } catch (error) {
+      this.fail(pcscError(error));
+      return;
+    }
+    this.context = context;
+    // Never act synchronously inside a binding callback: the binding holds the reader's mutex while it
+    // calls us, and close() takes the same mutex (a deadlock). Defer every reaction to the next turn.
+    context.on('error', (error) => {
+      setImmediate(() => {
+        if (generation === this.generation) this.fail(pcscError(error));
+      });
+    });
+    context.on('reader', (reader) => {
+      if (generation === this.generation) this.addReader(reader, generation);
+    });
+    // The binding lists readers asynchronously; with none it reports nothing. Ready once the context is up.
+    setImmediate(() => {
+      if (generation === this.generation && this.stateValue === 'connecting') {
+        this.attempt = 0;
+        this.setState('ready', null);
+      }
+    });
+  }
+
+  private addReader(reader: PcscReader, generation: number) {
+    const name = reader.name;
+    if (this.readers.has(name)) return;
+    const tracked: Tracked = { reader, present: false, settled: false, atr: null, settleTimer: null };
+    this.readers.set(name, tracked);
+    this.log.info({ reader: name }, 'reader added');
+    this.emit('reader-added', name);
+    reader.on('status', (status) => {
+      if (generation === this.generation) this.onStatus(tracked, status);
+    });
+    reader.on('error', (error) => {
+      if (generation !== this.generation) return;
+      const typed = pcscError(error);
+      this.log.warn({ reader: name, error: typed.code, reason: typed.message }, 'reader error');
+      if (typed.code === 'PCSC_UNAVAILABLE')
+        setImmediate(() => {
+          if (generation === this.generation) this.fail(typed);
+        });
+    });
+    reader.on('end', () => {
+      setImmediate(() => {
+        if (generation === this.generation) this.dropReader(name);
+      });
+    });
+  }
+
+  private onStatus(tracked: Tracked, status: PcscStatus) {
+    const r = tracked.reader;
+    const present = (status.state & r.SCARD_STATE_PRESENT) !== 0 && (status.state & r.SCARD_STATE_MUTE) === 0;
+    const atr = status.atr && status.atr.length > 0 ? new Uint8Array(status.atr) : null;
+    if (present && !tracked.present) {
+      tracked.present = true;
+      tracked.atr = atr;
+      tracked.settled = false;
+      if (tracked.settleTimer) clearTimeout(tracked.settleTimer);
+      tracked.settleTimer = setTimeout(() => {
+        tracked.settleTimer = null;
+        if (!tracked.present) return;
+        tracked.settled = true;
+        const atrHex = tracked.atr ? Buffer.from(tracked.atr).toString('hex') : '';
+        this.log.info({ reader: r.name }, 'card inserted');
+        this.emit('card-inserted', { reader: r.name, atrHex });
+      }, this.settleMs);
+    } else if (!present && tracked.present) {
+      this.cardGone(tracked);
+    } else if (present && atr) {
+      tracked.atr = atr;
+    }
+  }
+
+  private cardGone(tracked: Tracked) {
+    const wasSettled = tracked.settled;
+    tracked.present = false;
+    tracked.settled = false;
+    tracked.atr = null;
+    if (tracked.settleTimer) clearTimeout(tracked.settleTimer);
+    tracked.settleTimer = null;
+    if (wasSettled) {
+      this.log.info({ reader: tracked.reader.name }, 'card removed');
+      this.emit('card-removed', { reader: tracked.reader.name });
+    }
+  }
+
+  private dropReader(name: string) {
+    const tracked = this.readers.get(name);
+    if (!tracked) return;
+    this.cardGone(tracked);
+    this.readers.delete(name);
+    tracked.reader.removeAllListeners('status');
+    this.log.info({ reader: name }, 'reader removed');
+    this.emit('reader-removed', name);
+  }
+
+  private teardown() {
+    this.generation++;
+    for (const name of [...this.readers.keys()]) {
+      const tracked = this.readers.get(name)!;
+      this.dropReader(name);
+      try {
+        tracked.reader.close();
+      } catch {
+        /* the daemon is gone */
+      }
+    }
+    const context = this.context;
+    this.context = null;
+    if (context) {
+      try {
+        context.close();
+      } catch {
+        /* the daemon is gone */
+      }
+    }
+  }
+
+  private fail(error: KioskError) {
+    if (this.stateValue === 'stopped') return;
+    this.teardown();
+    this.setState('unavailable', error);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.min(this.attempt, 8));
+    this.attempt++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stateValue === 'unavailable') this.open();
+    }, delay);
+  }
+}
