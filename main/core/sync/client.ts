@@ -232,6 +232,21 @@ export class SyncClient {
     return run;
   }
 
+  /**
+   * Pushes soon (debounced), e.g. right after a grant or passage is journaled, so that other gates learn
+   * of it within seconds; the periodic push stays as it is.
+   */
+  pushSoon(delayMs = 25): void {
+    if (!this.o.journal || this.pushSoonTimer) return;
+    this.pushSoonTimer = setTimeout(() => {
+      this.pushSoonTimer = null;
+      this.push().catch(() => undefined);
+    }, delayMs);
+    this.pushSoonTimer.unref?.();
+  }
+
+  private pushSoonTimer: NodeJS.Timeout | null = null;
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -243,6 +258,8 @@ export class SyncClient {
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.pushSoonTimer) clearTimeout(this.pushSoonTimer);
+    this.pushSoonTimer = null;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.agent.destroy();

@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
-import { KioskError, type ErrorCode } from '../../api/errors.js';
+import { ErrorCodes, KioskError, type ErrorCode } from '../../api/errors.js';
 import { signRequest, type RequestSigner } from './http-signature.js';
 
 export interface HubResponse {
@@ -121,14 +121,15 @@ export async function errorFrom(res: HubResponse): Promise<KioskError> {
       error?: { code?: string; message?: string };
       hubTime?: number;
     };
-    if (parsed.error?.code === 'HUB_UNKNOWN_TERMINAL') code = 'HUB_UNKNOWN_TERMINAL';
-    if (parsed.error?.code === 'CLOCK_FAULT') code = 'CLOCK_FAULT';
+    const named = parsed.error?.code;
+    if (named && (ErrorCodes as readonly string[]).includes(named) && named !== 'INTERNAL')
+      code = named as ErrorCode;
     if (parsed.error?.message) message = `hub refused: ${parsed.error.message}`;
     hubTime = parsed.hubTime;
   } catch {
     // keep the generic message
   }
-  if (res.status >= 500) code = 'SYNC_UNREACHABLE';
+  if (res.status >= 500 || res.status === 0) code = 'SYNC_UNREACHABLE';
   return new KioskError(
     code,
     message,
