@@ -77,7 +77,10 @@ class Pkcs11Thread {
           notFound: null,
         });
       this.pending.clear();
-      if (thread === this) thread = undefined;
+      if (thread === this) {
+        thread = undefined;
+        loaded = undefined; // a new thread must load and initialise the module again
+      }
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));

@@ -4,7 +4,8 @@
 import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { run as hsmCli } from '../../main/cli/hsm-command.js';
 import { loadConfig } from '../../config/load.js';
 import { hsmFromConfig, institutionAuthenticatorFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { parseCvc } from '../../hsm/cvc.js';
@@ -24,6 +25,20 @@ writeFileSync(configFile, JSON.stringify({ version: 1, profile: 'demo', data: { 
 const config = loadConfig({ file: configFile });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
+/** Runs the `hsm` CLI group in process and captures what it prints. */
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await hsmCli(args), out };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 describe('demo HSM provisioning', () => {
   it('provisions everything unattended, then finds nothing to do', async () => {
     expect(config.hsm.softhsmConf).toBe(join(dataDir, 'demo/hsm/softhsm2.conf'));
@@ -34,6 +49,9 @@ describe('demo HSM provisioning', () => {
       expect(statSync(secret).mode & 0o777).toBe(0o600);
     const again = await ensureDemoHsm(config);
     expect(again.actions).toEqual([]);
+    const viaCli = await cli(['demo', '--json', '--config', configFile]);
+    expect(viaCli.code).toBe(0);
+    expect(JSON.parse(viaCli.out).actions).toEqual([]);
     // the virtual cards trust the same CA that signed the certificate
     const cvc = parseCvc(readFileSync(config.hsm.certificatePath!));
     expect(cvc.car).toBe(demoTrustedInstitutionCa(config).car);
@@ -135,8 +153,15 @@ describe('demo HSM provisioning', () => {
     }
   });
 
-  it('with the token removed, status says so and is not ok', async () => {
+  it('with the token removed, status says so and is not ok (library and CLI)', async () => {
     const tokens = join(dataDir, 'demo/hsm/tokens');
+    const ok = await cli(['status', '--json', '--config', configFile]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({
+      ok: true,
+      token: { present: true },
+      certificate: { valid: true },
+    });
     renameSync(tokens, tokens + '.aside');
     mkdirSync(tokens);
     try {
@@ -144,6 +169,12 @@ describe('demo HSM provisioning', () => {
       expect(report.ok).toBe(false);
       expect(report.token.present).toBe(false);
       expect(report.problems[0]!.code).toMatch(/HSM_TOKEN_NOT_FOUND|HSM_UNAVAILABLE/);
+      const gone = await cli(['status', '--json', '--config', configFile]);
+      expect(gone.code).toBe(1);
+      expect(JSON.parse(gone.out)).toMatchObject({ ok: false, token: { present: false } });
+      const text = await cli(['status', '--config', configFile]);
+      expect(text.out).toMatch(/token\s+NOT PRESENT \(jpki-kiosk-demo\)/);
+      expect(text.out).toMatch(/status\s+NOT READY/);
     } finally {
       rmSync(tokens, { recursive: true });
       renameSync(tokens + '.aside', tokens);
