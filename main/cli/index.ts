@@ -10,6 +10,10 @@ interface CommandGroup {
 }
 
 export const commandGroups: Record<string, CommandGroup> = {
+  check: {
+    summary: 'check --once [--json] [--config F] [--card DEMO_CARD]: one tap → one decision',
+    load: () => import('./check-command.js'),
+  },
   config: {
     summary: 'config check [--config F] [--json]: validate and print the effective configuration',
     load: () => import('./config-command.js'),
@@ -20,7 +24,8 @@ export const commandGroups: Record<string, CommandGroup> = {
     load: () => import('./hid-command.js'),
   },
   hub: {
-    summary: 'hub serve|import-whitelist|import-crl|register-terminal|status|public-key: the reference sync hub',
+    summary:
+      'hub serve|import-whitelist|import-crl|register-terminal|status|public-key: the reference sync hub',
     load: () => import('./hub-command.js'),
   },
   hsm: {

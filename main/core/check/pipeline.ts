@@ -1,0 +1,338 @@
+// One tap, one decision: read the certificate → verify it offline → authenticate the card (PIN-less
+// terminal authentication or the holder's PIN) → the card signs a fresh nonce, verified with the
+// certificate's key → revocation with the freshness policy → whitelist → site policy → journal.
+// Every failure becomes a reason code in a typed Decision; only a terminal fault (store, HSM, clock)
+// escapes as a KioskError-backed 'error' decision with reason terminal_fault / clock_fault.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { KioskConfig } from '../../../config/load.js';
+import type { Decision, Outcome, ReasonCode, StageTiming } from '../../api/decision.js';
+import type { KioskError} from '../../api/errors.js';
+import { isKioskError, toKioskError } from '../../api/errors.js';
+import type { KioskData } from '../../../whitelist/kiosk-data.js';
+import type { CardRecord } from '../../../whitelist/entitlements.js';
+import { JpkiClient } from '../card/jpki-client.js';
+import type { TerminalAuthenticator } from '../card/terminal-auth.js';
+import type { CardTransport } from '../card/transport.js';
+import { clockFault, type HubTimeObservation } from '../clock.js';
+import { getLogger } from '../log.js';
+import { decideForSite, type PolicyResult, type PresenceRecord } from '../policy/index.js';
+import {
+  sha256DigestInfo,
+  verifyCardSignature,
+  verifyUserCertificate,
+  type TrustAnchor,
+  type VerifiedCertificate,
+} from '../verify/certificate.js';
+
+const log = getLogger('check');
+
+export type ReadingPhase =
+  'card_detected' | 'reading_certificate' | 'authenticating' | 'verifying' | 'deciding';
+
+/** How the card proves possession in this tap. */
+export type CardAuthentication =
+  | { mode: 'terminal'; authenticator: TerminalAuthenticator }
+  | {
+      mode: 'pin';
+      /** Asks the holder; resolves the 4 digits, or null when they cancel or walk away. */
+      askPin: (request: { triesLeft: number; retry: boolean }) => Promise<string | null>;
+    };
+
+export interface CheckContext {
+  config: KioskConfig;
+  /** The site as currently selected (staff may switch profile kind / gate at run time). */
+  site: {
+    kind: KioskConfig['site']['kind'];
+    gateId: string;
+    zone: string;
+    direction: 'entry' | 'exit' | 'both';
+  };
+  anchors: readonly TrustAnchor[];
+  data: KioskData;
+  auth: CardAuthentication;
+  buildTime: number;
+  lastHub: () => HubTimeObservation | null;
+  /** Last admitted tap per card at this terminal (serialRef → ms): double touch. */
+  recentAdmits: Map<string, number>;
+  now?: () => Date;
+  onPhase?: (phase: ReadingPhase, progress: number) => void;
+}
+
+export interface CheckResult {
+  decision: Decision;
+  policy: PolicyResult | null;
+  /** Known once the certificate verified; used for presence and the journal. */
+  subject: string | null;
+  serialRef: string | null;
+  record: CardRecord | null;
+}
+
+interface Timer {
+  mark(stage: StageTiming['stage']): void;
+  timings: StageTiming[];
+}
+
+function startTimer(): Timer {
+  const start = performance.now();
+  let last = start;
+  const timings: StageTiming[] = [];
+  return {
+    timings,
+    mark(stage) {
+      const now = performance.now();
+      timings.push({ stage, ms: round(stage === 'total' ? now - start : now - last) });
+      last = now;
+    },
+  };
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** Maps a card-layer error to the reason the patron sees. */
+export function reasonForCardError(error: KioskError): ReasonCode {
+  switch (error.code) {
+    case 'CARD_REMOVED':
+    case 'CARD_ABSENT':
+    case 'READER_GONE':
+      return 'card_removed';
+    case 'PIN_BLOCKED':
+      return 'pin_blocked';
+    case 'PIN_WRONG':
+      return 'pin_wrong';
+    case 'TERMINAL_AUTH_FAILED':
+    case 'CARD_SECURITY_STATUS':
+      return 'card_auth_failed';
+    case 'HSM_UNAVAILABLE':
+    case 'HSM_FAILED':
+    case 'HSM_KEY_NOT_FOUND':
+    case 'HSM_LOGIN_FAILED':
+    case 'HSM_TOKEN_NOT_FOUND':
+    case 'HSM_CERT_INVALID':
+    case 'STORE_UNAVAILABLE':
+    case 'STORE_CORRUPT':
+    case 'INTERNAL':
+      return 'terminal_fault';
+    case 'CLOCK_FAULT':
+      return 'clock_fault';
+    default:
+      return 'card_unreadable';
+  }
+}
+
+function outcomeForReason(reason: ReasonCode): Outcome {
+  return reason === 'card_removed' ||
+    reason === 'card_unreadable' ||
+    reason === 'terminal_fault' ||
+    reason === 'clock_fault'
+    ? 'error'
+    : 'refused';
+}
+
+function buildDecision(
+  ctx: CheckContext,
+  parts: {
+    outcome: Outcome;
+    reasons: ReasonCode[];
+    degraded: boolean;
+    direction: 'entry' | 'exit';
+    policy?: PolicyResult | null;
+    timer: Timer;
+    at: Date;
+  },
+): Decision {
+  parts.timer.mark('total');
+  const headline = parts.policy?.publicView.headline ?? parts.reasons[0] ?? 'terminal_fault';
+  return {
+    id: randomUUID(),
+    at: parts.at.toISOString(),
+    site: ctx.site.kind,
+    gateId: ctx.site.gateId,
+    direction: parts.direction,
+    outcome: parts.outcome,
+    reasons: parts.reasons,
+    degraded: parts.degraded,
+    publicView: parts.policy?.publicView ?? { headline },
+    staffView: parts.policy?.staffView ?? {},
+    timings: parts.timer.timings,
+  };
+}
+
+/** Asks for the PIN until it verifies, the card blocks, or the holder gives up. */
+async function authenticateWithPin(
+  client: JpkiClient,
+  askPin: Extract<CardAuthentication, { mode: 'pin' }>['askPin'],
+): Promise<ReasonCode | null> {
+  let retry = false;
+  for (;;) {
+    const triesLeft = await client.authPinTriesLeft();
+    if (triesLeft === 0) return 'pin_blocked';
+    const pin = await askPin({ triesLeft, retry });
+    if (pin === null) return 'pin_required';
+    try {
+      await client.verifyAuthPin(pin);
+      return null;
+    } catch (error) {
+      if (isKioskError(error, 'PIN_WRONG')) {
+        retry = true;
+        continue;
+      }
+      if (isKioskError(error, 'PIN_BLOCKED')) return 'pin_blocked';
+      throw error;
+    }
+  }
+}
+
+function stalePolicyReasons(
+  ctx: CheckContext,
+  nowMs: number,
+): { refuse: ReasonCode | null; staff: boolean; degraded: boolean } {
+  const age = ctx.data.freshness(nowMs).revocations.dataAgeMs;
+  const stale = age === null || age > ctx.config.revocation.maxAgeHours * 3600_000;
+  if (!stale) return { refuse: null, staff: false, degraded: false };
+  switch (ctx.config.revocation.stalePolicy) {
+    case 'deny':
+      return { refuse: 'data_too_old', staff: false, degraded: false };
+    case 'staff':
+      return { refuse: null, staff: true, degraded: false };
+    case 'degraded':
+      return { refuse: null, staff: false, degraded: true };
+  }
+}
+
+function presenceFor(ctx: CheckContext, subject: string): PresenceRecord | null {
+  const p = ctx.data.terminal.presence(subject);
+  // The store keeps the latest state per subject; any stored state means at least one entry since the
+  // last reset, which is what the re-entry rules need.
+  return p ? { state: p.state, gateId: p.gateId, zone: p.zone, at: p.at, entries: 1 } : null;
+}
+
+export async function runCheck(ctx: CheckContext, transport: CardTransport): Promise<CheckResult> {
+  const now = ctx.now ?? (() => new Date());
+  const at = now();
+  const timer = startTimer();
+  const defaultDirection: 'entry' | 'exit' = ctx.site.direction === 'exit' ? 'exit' : 'entry';
+  const fail = (reason: ReasonCode, extra: Partial<CheckResult> = {}): CheckResult => ({
+    decision: buildDecision(ctx, {
+      outcome: outcomeForReason(reason),
+      reasons: [reason],
+      degraded: false,
+      direction: defaultDirection,
+      timer,
+      at,
+    }),
+    policy: null,
+    subject: null,
+    serialRef: null,
+    record: null,
+    ...extra,
+  });
+
+  const fault = clockFault({
+    now: at.getTime(),
+    buildTime: ctx.buildTime,
+    lastHub: ctx.lastHub(),
+    maxSkewSeconds: ctx.config.clock.maxSkewSeconds,
+  });
+  if (fault) {
+    log.error({ err: fault.message }, 'clock fault: not deciding');
+    return fail('clock_fault');
+  }
+
+  const client = new JpkiClient(transport, {
+    timeoutMs: ctx.config.card.commandTimeoutMs,
+    trace: ctx.config.card.apduTrace,
+  });
+  let certificate: VerifiedCertificate;
+  try {
+    ctx.onPhase?.('reading_certificate', 0.1);
+    await client.selectApplet();
+    const der = await client.readAuthCertificate();
+    timer.mark('read_certificate');
+
+    ctx.onPhase?.('verifying', 0.35);
+    const verdict = await verifyUserCertificate(der, {
+      anchors: ctx.anchors,
+      now: at,
+      requiredPolicy: ctx.config.trust.requiredPolicy,
+    });
+    timer.mark('chain');
+    if (!verdict.ok) {
+      log.info({ reason: verdict.reason, detail: verdict.detail }, 'certificate refused');
+      return fail(verdict.reason);
+    }
+    certificate = verdict.certificate;
+
+    ctx.onPhase?.('authenticating', 0.5);
+    if (ctx.auth.mode === 'terminal') {
+      await ctx.auth.authenticator.authenticate({ transmit: (apdu) => client.transmit(apdu) });
+    } else {
+      const refused = await authenticateWithPin(client, ctx.auth.askPin);
+      if (refused) return fail(refused);
+    }
+    timer.mark('authenticate');
+
+    // Possession: the card signs a nonce it has never seen, with the key its certificate names.
+    const nonce = randomBytes(32);
+    const signature = await client.signAuth(sha256DigestInfo(nonce));
+    if (!verifyCardSignature(certificate.publicKey, nonce, signature)) {
+      timer.mark('signature');
+      log.warn({ serial: certificate.serialHex }, 'card signature does not match its certificate (clone?)');
+      return fail('card_auth_failed');
+    }
+    timer.mark('signature');
+  } catch (error) {
+    const typed = toKioskError(error);
+    const reason = reasonForCardError(typed);
+    log.info({ code: typed.code, reason }, 'card step failed');
+    return fail(reason);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+
+  ctx.onPhase?.('deciding', 0.8);
+  const lookup = ctx.data.lookup({
+    issuerKeyId: certificate.issuerKeyId,
+    serial: certificate.serialHex,
+    spkiSha256: certificate.spkiSha256,
+  });
+  const stale = stalePolicyReasons(ctx, at.getTime());
+  timer.mark('revocation');
+  if (lookup.revoked) return fail('revoked', { serialRef: lookup.serialRef });
+  if (stale.refuse) return fail(stale.refuse, { serialRef: lookup.serialRef });
+
+  const record = lookup.card;
+  timer.mark('whitelist');
+  const subject = record?.subject ?? null;
+  const policy = decideForSite({
+    now: at,
+    site: ctx.site,
+    rules: ctx.config.policy,
+    record,
+    presence: subject ? presenceFor(ctx, subject) : null,
+    lastAdmittedAt: ctx.recentAdmits.get(lookup.serialRef) ?? null,
+  });
+  let outcome = policy.outcome;
+  const reasons = [...policy.reasons];
+  if (stale.staff && outcome === 'admitted') {
+    outcome = 'staff';
+    reasons.push('data_too_old');
+  }
+  if (stale.degraded) reasons.push('degraded');
+  timer.mark('policy');
+  return {
+    decision: buildDecision(ctx, {
+      outcome,
+      reasons,
+      degraded: stale.degraded,
+      direction: policy.direction,
+      policy,
+      timer,
+      at,
+    }),
+    policy,
+    subject,
+    serialRef: lookup.serialRef,
+    record,
+  };
+}

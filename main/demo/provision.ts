@@ -1,0 +1,184 @@
+// Demo provisioning, unattended and idempotent: the demo PKI and card set, the SoftHSM2 token with the
+// institution and terminal keys and the institution certificate, the demo publisher key, the staff PIN,
+// and the demo whitelist/revocations/presence. Every command that uses the demo configuration calls it,
+// so a fresh checkout works after `npm run setup` with no other step. Only for the demo profile.
+import {
+  X509Certificate,
+  createHash,
+  generateKeyPairSync,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+} from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { KioskConfig } from '../../config/load.js';
+import { KioskError } from '../api/errors.js';
+import { ensureDemoHsm } from '../../hsm/provision.js';
+import { ensureDemoPki, type DemoCard, type DemoCardSet } from '../../sim/pki/demo-pki.js';
+import {
+  publisherKeyId,
+  revocationPutOp,
+  signBatch,
+  whitelistPutOp,
+  type FeedBatch,
+} from '../../whitelist/feed-format.js';
+import type { KioskData } from '../../whitelist/kiosk-data.js';
+import { loadIndexKey } from '../../whitelist/privacy.js';
+import { getLogger } from '../core/log.js';
+import { DEMO_INSIDE, DEMO_RECORDS, DEMO_REVOKED } from './data.js';
+
+const log = getLogger('demo');
+
+/** The demo staff PIN, printed by `npm start` and in the README: demo only. */
+export const DEMO_STAFF_PIN = '2468';
+export const DEMO_EPOCH = 'demo-1';
+
+export interface DemoAssets {
+  cards: DemoCardSet;
+  publisherKey: KeyObject;
+  actions: string[];
+}
+
+function assertDemo(config: KioskConfig): void {
+  if (config.source.profile !== 'demo')
+    throw new KioskError('CONFIG_INVALID', 'demo provisioning runs only with the demo profile');
+}
+
+function writeOwnerOnly(file: string, content: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, content, { mode: 0o600 });
+}
+
+/** The demo publisher (hub) key pair: Ed25519, private half owner-only under var/demo/hub/. */
+export function demoPublisherKey(config: KioskConfig): {
+  privateKey: KeyObject;
+  publicPath: string;
+  privatePath: string;
+  created: boolean;
+} {
+  const publicPath = config.sync.hubPublicKeyPath ?? join(config.data.dir, 'demo', 'hub', 'hub-public.pem');
+  const privatePath = join(dirname(publicPath), 'hub-key.pem');
+  if (existsSync(privatePath) && existsSync(publicPath)) {
+    return {
+      privateKey: createPrivateKey(readFileSync(privatePath)),
+      publicPath,
+      privatePath,
+      created: false,
+    };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  writeOwnerOnly(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  writeFileSync(publicPath, publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  return { privateKey, publicPath, privatePath, created: true };
+}
+
+export function spkiSha256OfCertificate(certPath: string): string {
+  const cert = new X509Certificate(readFileSync(certPath));
+  return createHash('sha256')
+    .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+}
+
+/** Everything but the data: PKI, HSM token, publisher key, staff PIN. */
+export async function ensureDemoAssets(config: KioskConfig): Promise<DemoAssets> {
+  assertDemo(config);
+  const actions: string[] = [];
+  const cards = await ensureDemoPki(config.data.dir);
+  const hsm = await ensureDemoHsm(config);
+  actions.push(...hsm.actions);
+  const publisher = demoPublisherKey(config);
+  if (publisher.created) actions.push(`created the demo publisher key ${publisher.publicPath}`);
+  const staffPin = config.ui.staffPin;
+  if ('file' in staffPin && !existsSync(staffPin.file)) {
+    writeOwnerOnly(staffPin.file, DEMO_STAFF_PIN + '\n');
+    actions.push(`wrote the demo staff PIN to ${staffPin.file}`);
+  }
+  loadIndexKey({ ref: config.data.indexKey, dataDir: config.data.dir, demo: true });
+  for (const action of actions) log.info(action);
+  return { cards, publisherKey: publisher.privateKey, actions };
+}
+
+function cardByName(set: DemoCardSet, name: string): DemoCard {
+  const card = set.cards.find((c) => c.name === name);
+  if (!card) throw new KioskError('INTERNAL', `demo card ${name} missing from the demo PKI`);
+  return card;
+}
+
+/**
+ * Loads the demo whitelist and revocations into empty stores (as signed batches from the demo
+ * publisher), marks them current — the demo's hub is this machine — empties the venue and puts the
+ * 'already-inside' card's holder inside again.
+ */
+export function ensureDemoData(
+  config: KioskConfig,
+  data: KioskData,
+  assets: DemoAssets,
+  now = new Date(),
+): void {
+  assertDemo(config);
+  const indexKey = loadIndexKey({ ref: config.data.indexKey, dataDir: config.data.dir, demo: true });
+  const kid = publisherKeyId(createPublicKey(assets.publisherKey));
+  const asOf = now.toISOString();
+  const freshness = data.freshness(now.getTime());
+  if (freshness.whitelist.seq === 0) {
+    const ops = Object.entries(DEMO_RECORDS).map(([name, record]) => {
+      const card = cardByName(assets.cards, name);
+      return whitelistPutOp(indexKey, {
+        issuerKeyId: card.issuerKeyIdHex,
+        serial: card.serialHex,
+        spkiSha256: spkiSha256OfCertificate(card.certPath),
+        record,
+      });
+    });
+    const batch: FeedBatch = {
+      format: 'jpki-kiosk/delta/v1',
+      feed: 'whitelist',
+      publisherKeyId: kid,
+      epoch: DEMO_EPOCH,
+      fromSeq: 0,
+      toSeq: ops.length,
+      asOf,
+      ops,
+    };
+    data.applyBatch(signBatch(batch, assets.publisherKey));
+  }
+  if (freshness.revocations.seq === 0) {
+    const ops = DEMO_REVOKED.map((name) => {
+      const card = cardByName(assets.cards, name);
+      return revocationPutOp(indexKey, {
+        issuerKeyId: card.issuerKeyIdHex,
+        serial: card.serialHex,
+        revokedAt: '2026-10-01T00:00:00Z',
+        reason: 'keyCompromise',
+      });
+    });
+    const batch: FeedBatch = {
+      format: 'jpki-kiosk/delta/v1',
+      feed: 'revocations',
+      publisherKeyId: kid,
+      epoch: DEMO_EPOCH,
+      fromSeq: 0,
+      toSeq: ops.length,
+      asOf,
+      ops,
+    };
+    data.applyBatch(signBatch(batch, assets.publisherKey));
+  }
+  data.markSynced('whitelist', now, asOf);
+  data.markSynced('revocations', now, asOf);
+  // Each demo run starts with an empty venue, except the holder the demo shows as already inside.
+  data.terminal.resetPresence();
+  for (const name of DEMO_INSIDE) {
+    const subject = DEMO_RECORDS[name]?.subject;
+    if (subject)
+      data.terminal.setPresence({
+        subject,
+        state: 'inside',
+        terminalId: 'demo-gate-a-2',
+        gateId: 'gate-a',
+        zone: 'main',
+        at: now.getTime(),
+      });
+  }
+}
