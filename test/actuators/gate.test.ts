@@ -226,6 +226,24 @@ describe('commit on passage', () => {
     expect(recorder.journal.map((j) => j.grantRef)).toEqual(['a', 'b']);
     expect(gate.status.unrecorded).toBe(0);
   });
+  it('grants settled in the same instant are each journaled once, in order, even with a slow journal', async () => {
+    current = await rig({ pulseMs: 10, passageTimeoutMs: 5000 });
+    const { gate, recorder } = current;
+    const slow = recorder.recordAnnulment.bind(recorder);
+    recorder.recordAnnulment = async (ref, reason) => {
+      await new Promise((r) => setTimeout(r, 20));
+      slow(ref, reason);
+    };
+    const grants = ['s1', 's2', 's3'].map((g) => gate.admit(g));
+    await vi.advanceTimersByTimeAsync(100);
+    const stopping = gate.stop();
+    await vi.advanceTimersByTimeAsync(200);
+    await stopping;
+    await Promise.all(grants);
+    expect(recorder.journal).toEqual(
+      ['s1', 's2', 's3'].map((grantRef) => ({ kind: 'annulment', grantRef, reason: 'gate_stopped' })),
+    );
+  });
 });
 
 describe('device missing, unplugged and replugged', () => {

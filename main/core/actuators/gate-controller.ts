@@ -115,6 +115,7 @@ export class GateController extends EventEmitter<{
   private readonly unrecorded: Unrecorded[] = [];
   private readonly annulmentsKept: number;
   private readonly inFlight = new Set<string>();
+  private flushing: Promise<number> = Promise.resolve(0);
   private pulses: Promise<void> = Promise.resolve();
   private relayClosed = false;
   private sensorWasActive = false;
@@ -233,7 +234,14 @@ export class GateController extends EventEmitter<{
   }
 
   /** Replays journal events the recorder refused earlier; returns how many are still pending. */
-  async retryUnrecorded(): Promise<number> {
+  retryUnrecorded(): Promise<number> {
+    // One flush at a time: two flushes running together would both write the head event.
+    const run = this.flushing.then(() => this.flush());
+    this.flushing = run.catch(() => 0);
+    return run;
+  }
+
+  private async flush(): Promise<number> {
     while (this.unrecorded.length > 0) {
       const next = this.unrecorded[0]!;
       try {
