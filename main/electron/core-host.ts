@@ -52,9 +52,7 @@ async function main(port: ParentPortLike): Promise<void> {
     const [{ loadConfig }, { initLogging }, terminal] = await Promise.all([
       import('../../config/load.js'),
       import('../core/log.js'),
-      import('../core/terminal.js' as string) as Promise<{
-        createKioskCore?: (config: unknown) => Promise<ClosableCore>;
-      }>,
+      import('../compose.js'),
     ]);
     const packaged = process.env.JPKI_PACKAGED === '1';
     // A packaged kiosk reads its site's file from the one fixed place (environment overrides are ignored).
@@ -64,8 +62,6 @@ async function main(port: ParentPortLike): Promise<void> {
       mode: config.log.mode === 'pretty' ? 'json' : config.log.mode,
       dir: config.log.dir,
     });
-    if (typeof terminal.createKioskCore !== 'function')
-      throw new Error('main/core/terminal.js exports no createKioskCore');
     const core = await terminal.createKioskCore(config);
     serveCore(port, core, () => process.exit(0));
   } catch (error) {
