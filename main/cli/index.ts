@@ -10,6 +10,10 @@ interface CommandGroup {
 }
 
 export const commandGroups: Record<string, CommandGroup> = {
+  card: {
+    summary: 'card info [--json] [--reader R]: readers, card type, certificate serial, PIN tries (none used)',
+    load: () => import('./card-command.js'),
+  },
   check: {
     summary: 'check --once [--json] [--config F] [--card DEMO_CARD]: one tap → one decision',
     load: () => import('./check-command.js'),
@@ -35,6 +39,10 @@ export const commandGroups: Record<string, CommandGroup> = {
   journal: {
     summary: 'journal verify|tail [--config F | --file DB] [--pubkey PEM] [--json]: check the entry journal',
     load: () => import('./journal-command.js'),
+  },
+  sim: {
+    summary: 'sim card --card NAME|FILE [--vpcd host:port] | sim pki: the virtual My Number Card, demo PKI',
+    load: () => import('./sim-command.js'),
   },
   whitelist: {
     summary: 'whitelist import FILE|stats|lookup [--config F] [--json]: the local whitelist and revocations',

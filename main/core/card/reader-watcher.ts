@@ -43,6 +43,7 @@ interface Tracked {
   settled: boolean;
   atr: Uint8Array | null;
   settleTimer: NodeJS.Timeout | null;
+  statusKnown: boolean;
 }
 
 export class ReaderWatcher extends EventEmitter<WatcherEvents> {
@@ -136,6 +137,23 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
     });
   }
 
+  /**
+   * For one-shot tools: resolves once the watcher is ready, has listed readers for at least
+   * `listMs`, every reader reported its first status and no card is still settling.
+   */
+  async waitSettled(timeoutMs = 3000, listMs = 150): Promise<void> {
+    await this.waitReady(timeoutMs);
+    const readyAt = Date.now();
+    const deadline = readyAt + timeoutMs;
+    for (;;) {
+      const all = [...this.readers.values()];
+      const calm = all.every((t) => t.statusKnown && t.settleTimer === null);
+      if (calm && Date.now() - readyAt >= listMs) return;
+      if (Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   /** Opens a card session on a reader with a settled card. */
   async connect(readerName: string, timeoutMs = 3000): Promise<PcscTransport> {
     const tracked = this.readers.get(readerName);
@@ -191,7 +209,14 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
   private addReader(reader: PcscReader, generation: number) {
     const name = reader.name;
     if (this.readers.has(name)) return;
-    const tracked: Tracked = { reader, present: false, settled: false, atr: null, settleTimer: null };
+    const tracked: Tracked = {
+      reader,
+      present: false,
+      settled: false,
+      atr: null,
+      settleTimer: null,
+      statusKnown: false,
+    };
     this.readers.set(name, tracked);
     this.log.info({ reader: name }, 'reader added');
     this.emit('reader-added', name);
@@ -216,6 +241,7 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
 
   private onStatus(tracked: Tracked, status: PcscStatus) {
     const r = tracked.reader;
+    tracked.statusKnown = true;
     const present = (status.state & r.SCARD_STATE_PRESENT) !== 0 && (status.state & r.SCARD_STATE_MUTE) === 0;
     const atr = status.atr && status.atr.length > 0 ? new Uint8Array(status.atr) : null;
     if (present && !tracked.present) {
