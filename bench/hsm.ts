@@ -15,6 +15,7 @@ import { projectRoot } from '../config/paths.js';
 import { Hsm, initToken } from '../hsm/client.js';
 import { InProcessTransport } from '../main/core/card/in-process-transport.js';
 import { JpkiClient } from '../main/core/card/jpki-client.js';
+import { SHA256_DIGEST_INFO_PREFIX } from '../main/core/card/jpki.js';
 import { InstitutionTerminalAuthenticator } from '../main/core/card/terminal-auth.js';
 import { loadCardProfile } from '../sim/card/profile.js';
 import { SimulatedCard } from '../sim/card/simulated-card.js';
@@ -26,7 +27,6 @@ import { measure, type BenchContext, type Metrics } from './harness.js';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const PIN = '8642086420';
-const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
 
 /** The floor: the same token, signing synchronously on this thread with pkcs11js, no layer. */
 function rawSigner(label: string, ec: boolean): () => void {
@@ -52,7 +52,7 @@ function rawSigner(label: string, ec: boolean): () => void {
   const key = p.C_FindObjects(session, 1)[0]!;
   p.C_FindObjectsFinal(session);
   const digest = createHash('sha256').update('bench').digest();
-  const data = ec ? digest : Buffer.concat([SHA256_DIGEST_INFO, digest]);
+  const data = ec ? digest : Buffer.concat([SHA256_DIGEST_INFO_PREFIX, digest]);
   const out = Buffer.alloc(512);
   return () => {
     p.C_SignInit(session, { mechanism: ec ? pk.CKM_ECDSA : pk.CKM_RSA_PKCS }, key);

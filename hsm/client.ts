@@ -15,6 +15,7 @@ import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type TypeScript from 'typescript';
 import { KioskError, type ErrorCode } from '../main/api/errors.js';
 import { getLogger } from '../main/core/log.js';
+import { P256_SPKI_PREFIX } from './cvc.js';
 import type {
   ExtractionAttempt,
   KeyInfo,
@@ -167,13 +168,11 @@ export interface PublicKeyInfo {
   key: KeyObject;
 }
 
-const EC_P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-
 /** SPKI (DER) of a public key as the token reports it. */
 export function spkiFromKeyInfo(info: KeyInfo): Buffer {
   if (!info.present || !info.publicPoint)
     throw new KioskError('HSM_KEY_NOT_FOUND', 'no public key available');
-  if (info.kind === 'ec-p256') return Buffer.concat([EC_P256_SPKI_PREFIX, info.publicPoint]);
+  if (info.kind === 'ec-p256') return Buffer.concat([P256_SPKI_PREFIX, info.publicPoint]);
   const key = createPublicKey({
     key: {
       kty: 'RSA',
@@ -437,13 +436,4 @@ export async function initToken(
     .catch((error: WorkerFailure) => {
       throw toKiosk(error, `initialising token ${label}`);
     });
-}
-
-/** A P-256 public key object from an uncompressed point 04||X||Y. */
-export function publicKeyFromPoint(point: Uint8Array): KeyObject {
-  return createPublicKey({
-    key: Buffer.concat([EC_P256_SPKI_PREFIX, point]),
-    format: 'der',
-    type: 'spki',
-  });
 }

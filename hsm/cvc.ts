@@ -243,10 +243,12 @@ export function parseCvc(bytes: Uint8Array): Cvc {
   };
 }
 
+/** DER SubjectPublicKeyInfo header of an id-ecPublicKey / prime256v1 key; the 65-byte point follows. */
+export const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
 export function p256PublicKey(point: Uint8Array): KeyObject {
   checkPoint(point);
-  const prefix = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-  return createPublicKey({ key: Buffer.concat([prefix, point]), format: 'der', type: 'spki' });
+  return createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, point]), format: 'der', type: 'spki' });
 }
 
 /** ECDSA P-256 / SHA-256 with a raw r||s signature. */
