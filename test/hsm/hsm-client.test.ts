@@ -38,6 +38,18 @@ describe('token and keys', () => {
     expect(hsm.status().token?.serial).toBe(token?.serial);
   });
 
+  it('finds the token by serial alone, and refuses a label/serial pair that does not match', async () => {
+    const serial = hsm.status().token!.serial;
+    const bySerial = new Hsm({ ...hsm.options, tokenLabel: null, tokenSerial: serial });
+    expect(await bySerial.start()).toBe('ready');
+    expect((await bySerial.publicKey('ec-key')).pem).toBe((await hsm.publicKey('ec-key')).pem);
+    await bySerial.close();
+    const mismatch = new Hsm({ ...hsm.options, tokenSerial: '0000000000000000', retryDelaysMs: [60_000] });
+    expect(await mismatch.start()).toBe('unavailable');
+    expect(mismatch.status().error?.code).toBe('HSM_TOKEN_NOT_FOUND');
+    await mismatch.close();
+  });
+
   it('generates keys sensitive, non-extractable and private', async () => {
     for (const label of ['ec-key', 'rsa-key']) {
       const info = await hsm.keyInfo(label);
