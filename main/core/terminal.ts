@@ -25,6 +25,9 @@ import {
   type Actuators,
   type GateOutcome,
   type PassageRecorder,
+  contractAnnulReason,
+  gateStateView,
+  signalStateView,
 } from './actuators/index.js';
 import { ReaderWatcher, type ReaderWatcherOptions } from './card/reader-watcher.js';
 import type { TerminalAuthenticator } from './card/terminal-auth.js';
@@ -353,7 +356,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     const entry = this.recent.find((r) => String(r.decision.journalSeq) === outcome.grantRef);
     if (entry && outcome.result === 'annulled') {
       entry.annulled = true;
-      entry.annulReason = 'turnstile_not_turned';
+      entry.annulReason = contractAnnulReason(outcome.reason);
     }
     this.emitStatus();
   }
@@ -631,18 +634,8 @@ export class Terminal extends EventEmitter implements KioskCore {
         stalePolicy: this.config.revocation.stalePolicy,
       },
       queue: { journalPending: pending, oldestPendingAt: null },
-      gate: !gate
-        ? 'none'
-        : gate.device.state !== 'connected'
-          ? 'unavailable'
-          : gate.relayClosed
-            ? 'open'
-            : 'closed',
-      signal: !signal
-        ? 'none'
-        : signal.device.state !== 'connected'
-          ? 'unavailable'
-          : signalLamp(signal.state.lamps),
+      gate: gateStateView(gate ?? null),
+      signal: signalStateView(signal ?? null),
       outOfService: this.outOfService(),
       degraded: stale && this.config.revocation.stalePolicy === 'degraded',
       counters: { ...this.counters, inside: this.insideCount() },
@@ -1009,13 +1002,6 @@ export class Terminal extends EventEmitter implements KioskCore {
 
 function isoOrNull(ms: number): string | null {
   return ms > 0 && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
-}
-
-function signalLamp(lamps: Record<string, boolean>): TerminalStatus['signal'] {
-  if (lamps.red) return 'red';
-  if (lamps.yellow) return 'amber';
-  if (lamps.green) return 'green';
-  return 'off';
 }
 
 export async function createTerminal(options: TerminalOptions): Promise<Terminal> {

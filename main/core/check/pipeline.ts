@@ -168,7 +168,8 @@ async function authenticateWithPin(
     const triesLeft = await client.authPinTriesLeft();
     if (triesLeft === 0) return 'pin_blocked';
     const pin = await askPin({ triesLeft, retry });
-    if (pin === null) return 'pin_required';
+    // Walking away after a wrong PIN is reported as the wrong PIN: that is what the holder must fix.
+    if (pin === null) return retry ? 'pin_wrong' : 'pin_required';
     try {
       await client.verifyAuthPin(pin);
       return null;
