@@ -217,6 +217,7 @@ export class Hsm extends EventEmitter<{ state: [HsmState] }> {
   private retryTimer: NodeJS.Timeout | null = null;
   private retryIndex = 0;
   private closed = false;
+  private pinRefused = false;
   private _state: HsmState = 'stopped';
   private library: HsmStatus['library'] = null;
   private token: TokenSummary | null = null;
@@ -240,6 +241,7 @@ export class Hsm extends EventEmitter<{ state: [HsmState] }> {
   /** Opens the session; on failure the HSM is 'unavailable' and retried in the background. */
   async start(): Promise<HsmState> {
     this.closed = false;
+    this.pinRefused = false;
     try {
       await this.ensureOpen();
     } catch {
@@ -260,6 +262,9 @@ export class Hsm extends EventEmitter<{ state: [HsmState] }> {
 
   private ensureOpen(): Promise<void> {
     if (this.sid !== null && this._state === 'ready') return Promise.resolve();
+    // A refused PIN is not retried: every try would count against the token's PIN counter and could
+    // lock it. It stays 'unavailable' until someone fixes the PIN and calls start() again.
+    if (this.pinRefused && this.lastError) return Promise.reject(this.lastError);
     this.opening ??= (async () => {
       this.setState('opening');
       try {
@@ -289,8 +294,9 @@ export class Hsm extends EventEmitter<{ state: [HsmState] }> {
         this.lastError = error instanceof KioskError ? error : toKiosk(error as Error, 'opening the HSM');
         this.sid = null;
         this.token = null;
+        this.pinRefused = this.lastError.code === 'HSM_LOGIN_FAILED';
         this.setState('unavailable');
-        this.scheduleRetry();
+        if (!this.pinRefused) this.scheduleRetry();
         throw this.lastError;
       } finally {
         this.opening = null;
