@@ -5,5 +5,6 @@ import type { BenchSuite } from './harness.js';
 export const suites: Record<string, () => Promise<BenchSuite>> = {
   harness: () => import('./harness-self.js'),
   actuators: () => import('./actuators.js'),
+  card: () => import('./card.js'),
   hsm: () => import('./hsm.js'),
 };
