@@ -57,6 +57,25 @@ describe('demo HSM provisioning', () => {
     expect(cvc.car).toBe(demoTrustedInstitutionCa(config).car);
   });
 
+  it('the CLI refuses a second token with the same label and answers usage errors with 2', async () => {
+    const soPin = join(dataDir, 'so-pin-cli');
+    await expect(
+      hsmCli(['init-token', '--so-pin-file', soPin, '--config', configFile]),
+    ).rejects.toMatchObject({
+      code: 'HSM_FAILED',
+      message: expect.stringMatching(/already exists/),
+    });
+    expect(statSync(soPin).mode & 0o777).toBe(0o600);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await hsmCli([])).toBe(2);
+      expect(await hsmCli(['nonsense', '--config', configFile])).toBe(2);
+      expect(await hsmCli(['install-cert', '--config', configFile])).toBe(2);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
   it('status reports token, keys and certificate validity', async () => {
     const report = await hsmStatus(config);
     expect(report).toMatchObject({
