@@ -7,4 +7,5 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   actuators: () => import('./actuators.js'),
   card: () => import('./card.js'),
   hsm: () => import('./hsm.js'),
+  whitelist: () => import('./whitelist.js'),
 };

@@ -82,11 +82,10 @@ export type CardRecord = z.output<typeof CardRecord>;
 export type CardRecordInput = z.input<typeof CardRecord>;
 
 // ---- compact binary codec ------------------------------------------------------------------------
-// Layout: version byte, subject, entitlement count, then per entitlement a kind byte, a presence
-// bitmap for optional fields and the fields in a fixed order. Strings are varint length + UTF-8,
-// dates are days since 1970 and times seconds since 1970, both as varints.
-
-const CODEC_VERSION = 1;
+// Layout: subject, entitlement count, then per entitlement a kind byte, a presence bitmap for optional
+// fields and the fields in a fixed order. Strings are varint length + UTF-8; digit strings (insurer
+// number, symbol, number, branch) are varint(value × 16 + length) when up to 14 digits, else 0 + string;
+// dates are days and times seconds since 1970, as varints. The seal's version byte versions this layout.
 const KIND_CODE: Record<EntitlementKind, number> = { ticket: 1, insurance: 2, resident: 3, member: 4 };
 const REENTRY = ['deny', 'after-exit', 'allow'] as const;
 const STATUS = ['valid', 'expired', 'superseded'] as const;
@@ -123,6 +122,13 @@ class Writer {
   strs(list: readonly string[]): void {
     this.varint(list.length);
     for (const s of list) this.str(s);
+  }
+  digits(s: string): void {
+    if (/^\d{1,14}$/.test(s)) this.varint(Number(s) * 16 + s.length);
+    else {
+      this.varint(0);
+      this.str(s);
+    }
   }
   done(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.len));
@@ -161,6 +167,14 @@ class Reader {
     for (let i = 0; i < n; i++) out.push(this.str());
     return out;
   }
+  digits(): string {
+    const v = this.varint();
+    if (v === 0) return this.str();
+    const len = v % 16;
+    const text = String(Math.floor(v / 16));
+    if (text.length > len) throw new RangeError('bad digit string');
+    return text.padStart(len, '0');
+  }
   end(): void {
     if (this.pos !== this.buf.length) throw new RangeError('trailing bytes');
   }
@@ -194,7 +208,6 @@ export function encodeCardRecord(input: CardRecordInput): Buffer {
   }
   const rec = parsed.data;
   const w = new Writer();
-  w.u8(CODEC_VERSION);
   w.str(rec.subject);
   w.varint(rec.entitlements.length);
   for (const e of rec.entitlements) {
@@ -217,10 +230,10 @@ export function encodeCardRecord(input: CardRecordInput): Buffer {
             (e.branch !== undefined ? 2 : 0) |
             (e.validTo !== undefined ? 4 : 0),
         );
-        w.str(e.insurerNumber);
-        if (e.symbol !== undefined) w.str(e.symbol);
-        w.str(e.number);
-        if (e.branch !== undefined) w.str(e.branch);
+        w.digits(e.insurerNumber);
+        if (e.symbol !== undefined) w.digits(e.symbol);
+        w.digits(e.number);
+        if (e.branch !== undefined) w.digits(e.branch);
         w.u8(Math.round(e.copayRatio * 100));
         w.varint(dateToDays(e.validFrom));
         if (e.validTo !== undefined) w.varint(dateToDays(e.validTo));
@@ -244,80 +257,85 @@ export function encodeCardRecord(input: CardRecordInput): Buffer {
   return w.done();
 }
 
-/** Unpacks and re-validates; anything inconsistent → STORE_CORRUPT. */
+function pick<T>(list: readonly T[], index: number, what: string): T {
+  const value = list[index];
+  if (value === undefined) throw new RangeError(`bad ${what}`);
+  return value;
+}
+
+function text(value: string, max: number, what: string): string {
+  if (value.length === 0 || value.length > max) throw new RangeError(`bad ${what}`);
+  return value;
+}
+
+/**
+ * Unpacks a record. Hand-checked rather than zod-parsed: this runs on every lookup. Every field is
+ * checked for what the schema guarantees (enums, lengths); anything inconsistent → STORE_CORRUPT.
+ */
 export function decodeCardRecord(bytes: Uint8Array): CardRecord {
   try {
     const r = new Reader(bytes);
-    if (r.u8() !== CODEC_VERSION) throw new RangeError('unknown codec version');
-    const subject = r.str();
+    const subject = text(r.str(), 64, 'subject');
     const n = r.varint();
     if (n > 16) throw new RangeError('too many entitlements');
-    const entitlements: unknown[] = [];
+    const entitlements: Entitlement[] = [];
     for (let i = 0; i < n; i++) {
       const kind = r.u8();
       const flags = r.u8();
       if (kind === 1) {
-        const eventId = r.str();
-        const seat = flags & 1 ? r.str() : undefined;
-        const zones = r.strs();
-        const gates = r.strs();
-        const validFrom = secondsToTime(r.varint());
-        const validTo = secondsToTime(r.varint());
-        const entriesAllowed = r.u8();
-        const reentry = flags & 2 ? REENTRY[r.u8()] : undefined;
-        entitlements.push({
+        const e: Entitlement & { kind: 'ticket' } = {
           kind: 'ticket',
-          eventId,
-          seat,
-          zones,
-          gates,
-          validFrom,
-          validTo,
-          entriesAllowed,
-          reentry,
-        });
+          eventId: text(r.str(), 64, 'eventId'),
+          zones: [],
+          gates: [],
+          validFrom: '',
+          validTo: '',
+          entriesAllowed: 0,
+        };
+        if (flags & 1) e.seat = text(r.str(), 32, 'seat');
+        e.zones = r.strs();
+        e.gates = r.strs();
+        e.validFrom = secondsToTime(r.varint());
+        e.validTo = secondsToTime(r.varint());
+        e.entriesAllowed = r.u8();
+        if (flags & 2) e.reentry = pick(REENTRY, r.u8(), 'reentry');
+        entitlements.push(e);
       } else if (kind === 2) {
-        const insurerNumber = r.str();
-        const symbol = flags & 1 ? r.str() : undefined;
-        const number = r.str();
-        const branch = flags & 2 ? r.str() : undefined;
-        const copayRatio = r.u8() / 100;
-        const validFrom = daysToDate(r.varint());
-        const validTo = flags & 4 ? daysToDate(r.varint()) : undefined;
-        const status = STATUS[r.u8()];
-        entitlements.push({
-          kind: 'insurance',
-          insurerNumber,
-          symbol,
-          number,
-          branch,
-          copayRatio,
-          validFrom,
-          validTo,
-          status,
-        });
+        const insurerNumber = r.digits();
+        if (!/^\d{6}$|^\d{8}$/.test(insurerNumber)) throw new RangeError('bad insurerNumber');
+        const e = { kind: 'insurance', insurerNumber } as Entitlement & { kind: 'insurance' };
+        if (flags & 1) e.symbol = r.digits();
+        e.number = text(r.digits(), 32, 'number');
+        if (flags & 2) e.branch = r.digits();
+        const copay = r.u8();
+        if (copay > 100) throw new RangeError('bad copayRatio');
+        e.copayRatio = copay / 100;
+        e.validFrom = daysToDate(r.varint());
+        if (flags & 4) e.validTo = daysToDate(r.varint());
+        e.status = pick(STATUS, r.u8(), 'status');
+        entitlements.push(e);
       } else if (kind === 3) {
         entitlements.push({
           kind: 'resident',
-          residentId: r.str(),
-          householdId: r.str(),
-          displayName: r.str(),
+          residentId: text(r.str(), 64, 'residentId'),
+          householdId: text(r.str(), 64, 'householdId'),
+          displayName: text(r.str(), 64, 'displayName'),
           careNeeds: r.strs(),
         });
       } else if (kind === 4) {
-        const memberId = r.str();
-        const tier = flags & 1 ? r.str() : undefined;
-        const validTo = flags & 2 ? daysToDate(r.varint()) : undefined;
-        entitlements.push({ kind: 'member', memberId, tier, validTo });
+        const e: Entitlement & { kind: 'member' } = {
+          kind: 'member',
+          memberId: text(r.str(), 64, 'memberId'),
+        };
+        if (flags & 1) e.tier = text(r.str(), 32, 'tier');
+        if (flags & 2) e.validTo = daysToDate(r.varint());
+        entitlements.push(e);
       } else {
         throw new RangeError(`unknown entitlement kind ${kind}`);
       }
     }
     r.end();
-    const cleaned = entitlements.map((e) =>
-      Object.fromEntries(Object.entries(e as Record<string, unknown>).filter(([, v]) => v !== undefined)),
-    );
-    return CardRecord.parse({ subject, entitlements: cleaned });
+    return { subject, entitlements };
   } catch (error) {
     throw new KioskError(
       'STORE_CORRUPT',

@@ -284,7 +284,7 @@ export class FeedStore {
           if (!validateValue(this.feed, row.v))
             throw new KioskError('SNAPSHOT_INVALID', `row ${reader.rows}: malformed value`);
           insert.run(row.k, row.v);
-          last = Buffer.from(row.k);
+          last = row.k; // a view: the reader never writes into a buffer it handed out
         }
         return true;
       });

@@ -1,0 +1,50 @@
+// A fresh process that only serves lookups, as the terminal does: measures hit and miss latency and its
+// resident memory. Run by bench/whitelist.ts; prints one JSON line.
+import { performance } from 'node:perf_hooks';
+import { KioskData } from '../whitelist/kiosk-data.js';
+import { IndexKey } from '../whitelist/privacy.js';
+import { summarize } from './harness.js';
+import { BENCH_INDEX_KEY, BENCH_ISSUER, benchSerial, benchSpki } from './whitelist-data.js';
+
+const [dir, rowsArg, samplesArg] = process.argv.slice(2);
+const rows = Number(rowsArg);
+const samples = Number(samplesArg);
+const data = KioskData.open({ dir: dir!, indexKey: IndexKey.fromSecret(BENCH_INDEX_KEY) });
+const pick = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo));
+const inputs = (lo: number, hi: number) =>
+  Array.from({ length: samples }, () => {
+    const i = pick(lo, hi);
+    return { issuerKeyId: BENCH_ISSUER, serial: benchSerial(i), spkiSha256: benchSpki(i) };
+  });
+const hits = inputs(0, rows);
+const misses = inputs(rows * 2, rows * 3);
+
+function time(list: typeof hits): { us: number[]; found: number } {
+  const us: number[] = [];
+  let found = 0;
+  for (const input of list) {
+    const t = performance.now();
+    const r = data.lookup(input);
+    us.push((performance.now() - t) * 1000);
+    if (r.card) found++;
+  }
+  return { us, found };
+}
+
+time(inputs(0, rows).slice(0, Math.min(2000, samples))); // warm-up: JIT, statement cache
+const hit = time(hits);
+const miss = time(misses);
+const h = summarize(hit.us);
+const m = summarize(miss.us);
+process.stdout.write(
+  JSON.stringify({
+    hitP50: h.p50,
+    hitP99: h.p99,
+    missP50: m.p50,
+    missP99: m.p99,
+    hitsFound: hit.found,
+    missesFound: miss.found,
+    rssMb: process.memoryUsage().rss / 2 ** 20,
+  }) + '\n',
+);
+data.close();
