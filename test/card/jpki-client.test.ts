@@ -7,6 +7,7 @@ import { isKioskError, type ErrorCode } from '../../main/api/errors.js';
 import { InProcessTransport } from '../../main/core/card/in-process-transport.js';
 import { FORBIDDEN_AID, CARD_FACE_AID, EF } from '../../main/core/card/jpki.js';
 import { JpkiClient } from '../../main/core/card/jpki-client.js';
+import { createLoggerTo } from '../../main/core/log.js';
 import { SimulatedCard, type SimulatedCardOptions } from '../../sim/card/simulated-card.js';
 import type { CardProfile } from '../../sim/card/profile.js';
 import { demoCards, demoProfile } from '../support/demo-cards.js';
@@ -190,6 +191,32 @@ describe('JpkiClient over the in-process virtual card', () => {
     const h = await fresh('valid', { faults: { corruptCertificate: { offset: 500 } } });
     const cert = await h.client.readAuthCertificate();
     expect(Buffer.from(cert).equals(Buffer.from(h.profile.authCert))).toBe(false);
+  });
+
+  it('traces APDUs when asked, without payloads: no PIN, no certificate bytes', async () => {
+    const lines: string[] = [];
+    const logger = createLoggerTo(
+      new (await import('node:stream')).Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+      'debug',
+    );
+    const profile = await demoProfile('valid');
+    const client = new JpkiClient(new InProcessTransport(new SimulatedCard(profile)), {
+      trace: true,
+      logger,
+    });
+    await client.readAuthCertificate();
+    await client.verifyAuthPin('1234');
+    const text = lines.join('');
+    expect(lines.length).toBe(client.exchanges);
+    expect(text).toContain('"hdr":"00a4040c"');
+    expect(text).not.toContain('31323334'); // the PIN, hex
+    expect(text).not.toContain('1234');
+    expect(text).not.toContain(Buffer.from(profile.authCert.subarray(4, 20)).toString('hex'));
   });
 
   it('reads EF 0017 never and the signing certificate not without the signing password', async () => {

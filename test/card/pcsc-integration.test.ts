@@ -88,7 +88,9 @@ describe('card layer through pcscd + vpcd + the virtual card', () => {
     const card = await insert('valid');
     const client = await session();
     expect((await client.readTokenInfo()).cardType).toBe('my-number-card');
+    const before = client.exchanges;
     const cert = await client.readAuthCertificate();
+    expect(client.exchanges - before).toBe(3); // select EF, DER header, one extended-length READ via vpcd
     expect(Buffer.from(cert).equals(Buffer.from(card.card.applet.profile.authCert))).toBe(true);
     expect(await client.authPinTriesLeft()).toBe(3);
     const wrong = await expectCode(client.verifyAuthPin('9999'), ['PIN_WRONG']);
@@ -147,19 +149,28 @@ describe('card layer through pcscd + vpcd + the virtual card', () => {
   });
 
   it('survives pcscd being killed and restarted (also mid-transaction)', async () => {
-    const card: InsertedCard = await insert('valid');
-    const client = await session();
-    await client.readAuthCertificate();
+    // a slow card (300 ms per command) so that the daemon dies while a command is in flight
+    const card: InsertedCard = await insert('valid', {
+      timing: { perByteUs: 0, perCommandMs: 300, signMs: 0 },
+    });
+    const client = await session(3000);
+    await client.selectApplet();
     const states: WatcherState[] = [];
     watcher.on('state', (s) => states.push(s));
-    await pcscd.kill();
-    await expectCode(client.readAuthCertificate(), [
+    const lost: ErrorCode[] = [
       'PCSC_UNAVAILABLE',
       'CARD_REMOVED',
       'CARD_ABSENT',
       'READER_GONE',
       'CARD_PROTOCOL',
-    ]);
+    ];
+    const inFlight = client.readAuthCertificate();
+    await new Promise((r) => setTimeout(r, 150));
+    const killedAt = Date.now();
+    await pcscd.kill();
+    await expectCode(inFlight, lost);
+    expect(Date.now() - killedAt).toBeLessThan(2000);
+    await expectCode(client.readAuthCertificate(), lost);
     await until('unavailable', () => watcher.state === 'unavailable');
     expect(watcher.list()).toEqual([]);
     expect(watcher.error?.code).toBe('PCSC_UNAVAILABLE');
