@@ -99,7 +99,11 @@ export function reduce(state: ModelState, action: ModelAction): ModelState {
       switch (event.name) {
         case 'status': {
           const first = state.status === null;
-          const next = { ...state, status: event.payload };
+          // Going out of service, or staff switching the site, ends the current person's turn: the
+          // screen starts again from "touch your card", not from the previous patron's result.
+          const siteChanged = !first && state.status?.siteKind !== event.payload.siteKind;
+          const base = event.payload.outOfService || siteChanged ? forgetPerson(state) : state;
+          const next = { ...base, status: event.payload };
           // The configured language becomes the default on first contact or when staff change the site.
           return first ? { ...next, language: event.payload.language } : next;
         }

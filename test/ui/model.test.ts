@@ -62,7 +62,7 @@ describe('screen model', () => {
       kind: 'out_of_service',
       error: { code: 'READER_GONE', message: 'reader removed' },
     });
-    s = run([status(), { tick: t0 + 10_000 }], s);
+    s = run([status()], s);
     expect(screenOf(s).kind).toBe('waiting');
   });
 
@@ -109,6 +109,13 @@ describe('screen model', () => {
       s,
     );
     expect(screenOf(stray)).toMatchObject({ kind: 'session', sessionId: 's1' });
+  });
+
+  it('a change of site by staff forgets the person on screen', () => {
+    let s = run(['connected', status(), { name: 'decision', payload: makeDecision() }]);
+    expect(screenOf(run([status()], s)).kind).toBe('result');
+    s = run([status({ siteKind: 'shelter' })], s);
+    expect(screenOf(s).kind).toBe('waiting');
   });
 
   it('losing the core forgets the person and shows connecting', () => {

@@ -138,6 +138,7 @@ function Result({
     <section
       class={`panel ${tone}`}
       data-testid="screen-result"
+      data-decision={decision.id}
       data-outcome={decision.outcome}
       data-reason={headline}
       aria-live="assertive"
@@ -196,7 +197,7 @@ export function DigitPad(props: {
     <div class="pinpad" data-testid={props.testId}>
       <div
         class="pin-dots"
-        aria-live="polite"
+        role="img"
         aria-label={`${value.length} / ${props.maxLength}`}
         data-testid="pin-dots"
       >
