@@ -174,6 +174,7 @@ function installExitHook(children: () => ChildProcess[]) {
         /* gone */
       }
     }
+    for (const p of live) rmSync(p.dir, { recursive: true, force: true });
   });
 }
 

@@ -23,18 +23,15 @@ import { VpcdCardClient } from '../../sim/card/vpcd-client.js';
 export type { PcscdOptions, PrivatePcscd };
 export { stopAllPcscd };
 
-let hooked = false;
+// Registered when a test file imports this module (file level), so it runs after the file's tests.
+afterAll(async () => {
+  await stopAllPcscd();
+});
 
 /** Starts a private pcscd, points this process's PC/SC client at it, and stops it after the file. */
 export async function startPcscd(options: PcscdOptions & { applyEnv?: boolean }): Promise<PrivatePcscd> {
   const pcscd = await startPrivatePcscd(options);
   if (options.applyEnv !== false) pcscd.applyEnv();
-  if (!hooked) {
-    hooked = true;
-    afterAll(async () => {
-      await stopAllPcscd();
-    });
-  }
   return pcscd;
 }
 
