@@ -17,6 +17,7 @@ import {
   type FeedBatch,
   type PublisherTrust,
 } from '../../whitelist/feed-format.js';
+import { decodeCardRecord, encodeCardRecord } from '../../whitelist/entitlements.js';
 import { IndexKey, openCardRecord, serialBytes } from '../../whitelist/privacy.js';
 
 const hub = generateKeyPairSync('ed25519');
@@ -176,5 +177,59 @@ describe('snapshots', () => {
     writeFileSync(join(dir, 'trunc'), readFileSync(file).subarray(0, 40));
     const t = new SnapshotReader(join(dir, 'trunc'));
     expect(code(() => t.next())).toBe('SNAPSHOT_INVALID');
+  });
+});
+
+describe('entitlement codec', () => {
+  it('round-trips every kind, keeping leading zeros and non-digit symbols', () => {
+    const all = {
+      subject: 'subj-日本',
+      entitlements: [
+        {
+          kind: 'ticket' as const,
+          eventId: 'ev',
+          seat: 'A-1',
+          zones: ['n', 's'],
+          gates: [],
+          validFrom: '2026-11-21T09:00:00Z',
+          validTo: '2026-11-21T23:30:00Z',
+          entriesAllowed: 0,
+          reentry: 'allow' as const,
+        },
+        {
+          kind: 'insurance' as const,
+          insurerNumber: '001234',
+          symbol: '記号-7',
+          number: '0000123',
+          branch: '00',
+          copayRatio: 0.2,
+          validFrom: '2026-04-01',
+          validTo: '2027-03-31',
+          status: 'superseded' as const,
+        },
+        {
+          kind: 'resident' as const,
+          residentId: 'r1',
+          householdId: 'h1',
+          displayName: '山田',
+          careNeeds: ['wheelchair'],
+        },
+        { kind: 'member' as const, memberId: 'm-1', tier: 'gold', validTo: '2027-01-01' },
+      ],
+    };
+    expect(decodeCardRecord(encodeCardRecord(all))).toEqual(all);
+  });
+
+  it('reports undecodable bytes as STORE_CORRUPT, never as an untyped error', () => {
+    const good = encodeCardRecord(record);
+    for (let cut = 0; cut < good.length; cut++) {
+      expect(code(() => decodeCardRecord(good.subarray(0, cut)))).toBe('STORE_CORRUPT');
+    }
+    for (let i = 0; i < 500; i++) {
+      const noise = Buffer.from(good);
+      noise[i % noise.length] = (i * 37) & 0xff;
+      const outcome = code(() => decodeCardRecord(noise));
+      expect(outcome === undefined || outcome === 'STORE_CORRUPT').toBe(true);
+    }
   });
 });
