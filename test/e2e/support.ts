@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // Shared pieces of the end-to-end suites: Debian Chromium through playwright-core, an axe-core check that
 // fails on serious or critical violations, screenshots into var/screenshots/ (git-ignored), and a
 // renderer build when the sources are newer than dist/renderer.
