@@ -110,6 +110,17 @@ describe('card layer through pcscd + vpcd + the virtual card', () => {
     await card.remove();
   });
 
+  it('handles a T=0 style card (61xx GET RESPONSE, 6Cxx) through pcscd', async () => {
+    const card = await insert('valid', { t0Style: true });
+    const client = await session();
+    const cert = await client.readAuthCertificate();
+    expect(Buffer.from(cert).equals(Buffer.from(card.card.applet.profile.authCert))).toBe(true);
+    await client.verifyAuthPin('1234');
+    expect((await client.signSha256(new Uint8Array(32))).length).toBe(256);
+    await client.close();
+    await card.remove();
+  });
+
   it('blocks the PIN after three wrong tries', async () => {
     const card = await insert('valid');
     const client = await session();

@@ -136,7 +136,7 @@ export class JpkiClient {
         if (
           useExtended &&
           error instanceof KioskError &&
-          ['CARD_WRONG_LENGTH', 'CARD_STATUS'].includes(error.code)
+          ['CARD_WRONG_LENGTH', 'CARD_STATUS', 'CARD_PROTOCOL'].includes(error.code)
         ) {
           this.extendedReads = false; // the card or reader does not do extended length: use chunks
           continue;
