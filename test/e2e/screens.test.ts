@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // Every screen state of every profile, in a real Chromium, against the browser shell and an in-memory
 // core that emits exactly what the contract allows: the words in Japanese and English, the PIN pad,
 // DEGRADED and out of service, the staff lock, 48 px touch targets, axe-core, and a screenshot each.
