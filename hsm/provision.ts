@@ -2,7 +2,16 @@
 // `ensureDemoHsm(config)` does all of it unattended for the demo profile with the mock 特定機関 CA,
 // idempotently: running it again changes nothing that is still good.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KioskConfig } from '../config/load.js';
 import { readSecret } from '../config/secrets.js';
@@ -98,6 +107,44 @@ export interface DemoHsmResult {
 export async function ensureDemoHsm(
   config: Pick<KioskConfig, 'hsm' | 'data'>,
   now = new Date(),
+): Promise<DemoHsmResult> {
+  const conf = config.hsm.softhsmConf;
+  if (!conf) throw new KioskError('CONFIG_INVALID', 'demo provisioning needs hsm.softhsmConf');
+  // Two processes provisioning at once (the kiosk starting while a CLI command runs) would both create
+  // a token with the same label: one at a time, by a lock folder next to the SoftHSM2 configuration.
+  return withLock(`${conf}.lock`, () => provisionDemoHsm(config, now));
+}
+
+async function withLock<T>(lock: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // a lock left by a crashed process is taken over after two minutes
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 120_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline)
+        throw new KioskError(
+          'HSM_FAILED',
+          `another process holds ${lock}; remove it if no provisioning runs`,
+        );
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function provisionDemoHsm(
+  config: Pick<KioskConfig, 'hsm' | 'data'>,
+  now: Date,
 ): Promise<DemoHsmResult> {
   const h = config.hsm;
   if (!h.softhsmConf || !h.tokenLabel || !h.certificatePath || !('file' in h.userPin))

@@ -9,6 +9,7 @@ import { run as hsmCli } from '../../main/cli/hsm-command.js';
 import { loadConfig } from '../../config/load.js';
 import { hsmFromConfig, institutionAuthenticatorFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { parseCvc } from '../../hsm/cvc.js';
+import { listTokens } from '../../hsm/client.js';
 import {
   createCertificateRequest,
   demoTrustedInstitutionCa,
@@ -42,7 +43,11 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
 describe('demo HSM provisioning', () => {
   it('provisions everything unattended, then finds nothing to do', async () => {
     expect(config.hsm.softhsmConf).toBe(join(dataDir, 'demo/hsm/softhsm2.conf'));
-    const first = await ensureDemoHsm(config);
+    // two provisioners at once (kiosk start + a CLI command): one does the work, the other finds it done
+    const [first, second] = await Promise.all([ensureDemoHsm(config), ensureDemoHsm(config)]);
+    expect(second.actions).toEqual([]);
+    const tokens = await listTokens(config.hsm.module, config.hsm.softhsmConf);
+    expect(tokens.filter((t) => t.label === 'jpki-kiosk-demo')).toHaveLength(1);
     expect(first.actions.join('\n')).toMatch(/created SoftHSM2 token jpki-kiosk-demo/);
     expect(first.actions.join('\n')).toMatch(/issued the institution certificate for DEMO0001/);
     for (const secret of [join(dataDir, 'demo/hsm/user-pin'), join(dataDir, 'demo/hsm/so-pin')])
