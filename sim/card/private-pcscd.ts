@@ -11,6 +11,10 @@
 // port (`<dir>/vpcd-<port>.sock`) spliced to 127.0.0.1:<port>. Every child gets PDEATHSIG=KILL, so a
 // crashed test process leaves no daemon behind.
 //
+// In 'private' mode the vpcd ports live in the private network namespace: they cannot collide with
+// the host's or another suite's ports. `mkdir -p /run/pcscd` creates the (empty) mount point on the host
+// if it is missing, as the pcscd package itself would.
+//
 // pcsc-lite's client library reads PCSCLITE_CSOCK_NAME once per process (first context) and caches
 // it: one process can use one pcscd socket for its whole life. `applyEnv()` sets it and refuses to
 // switch a process to another socket.
@@ -21,6 +25,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { VpcdEndpoint } from './vpcd-client.js';
+
+export type { VpcdEndpoint };
 
 const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
 
@@ -34,9 +41,6 @@ export interface PcscdOptions {
   /** Prefix of the temp folder. */
   label?: string;
 }
-
-import type { VpcdEndpoint } from './vpcd-client.js';
-export type { VpcdEndpoint };
 
 export interface PrivatePcscd {
   readonly dir: string;
