@@ -254,7 +254,17 @@ export class Terminal extends EventEmitter implements KioskCore {
     return { mode: 'terminal', authenticator: this.authenticator };
   }
 
-  private checkContext(auth: CardAuthentication): CheckContext {
+  /** Waits briefly for the watcher to tell whether the card in `reader` is still there. */
+  private async cardStillPresent(reader: string, waitMs = 1000): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const present = this.watcher.list().find((r) => r.name === reader)?.cardPresent ?? false;
+      if (!present || Date.now() >= deadline) return present;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private checkContext(auth: CardAuthentication, reader: string): CheckContext {
     return {
       config: this.config,
       site: this.site,
@@ -266,6 +276,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       recentAdmits: this.recentAdmits,
       now: this.now,
       onPhase: (phase, progress) => this.emitEvent({ name: 'reading', payload: { phase, progress } }),
+      cardStillPresent: () => this.cardStillPresent(reader),
     };
   }
 
@@ -275,7 +286,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     const auth = this.cardAuthentication();
     this.emitEvent({ name: 'reading', payload: { phase: 'card_detected', progress: 0 } });
     const transport = await this.watcher.connect(reader, this.config.card.commandTimeoutMs);
-    const result = await runCheck(this.checkContext(auth), transport);
+    const result = await runCheck(this.checkContext(auth, reader), transport);
     return this.finish(result);
   }
 

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../../../config/load.js';
 import type { Decision, Outcome, ReasonCode, StageTiming } from '../../api/decision.js';
-import type { KioskError} from '../../api/errors.js';
+import type { KioskError } from '../../api/errors.js';
 import { isKioskError, toKioskError } from '../../api/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { CardRecord } from '../../../whitelist/entitlements.js';
@@ -57,6 +57,11 @@ export interface CheckContext {
   recentAdmits: Map<string, number>;
   now?: () => Date;
   onPhase?: (phase: ReadingPhase, progress: number) => void;
+  /**
+   * After a transport failure: is the card still in the reader? Readers report a yanked card as a
+   * generic transaction failure before (or instead of) "removed"; the watcher knows better.
+   */
+  cardStillPresent?: () => Promise<boolean>;
 }
 
 export interface CheckResult {
@@ -284,7 +289,14 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
     timer.mark('signature');
   } catch (error) {
     const typed = toKioskError(error);
-    const reason = reasonForCardError(typed);
+    let reason = reasonForCardError(typed);
+    if (
+      reason === 'card_unreadable' &&
+      (typed.code === 'CARD_PROTOCOL' || typed.code === 'CARD_TIMEOUT') &&
+      ctx.cardStillPresent
+    ) {
+      if (!(await ctx.cardStillPresent())) reason = 'card_removed';
+    }
     log.info({ code: typed.code, reason }, 'card step failed');
     return fail(reason);
   } finally {
