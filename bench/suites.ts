@@ -7,5 +7,6 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   actuators: () => import('./actuators.js'),
   card: () => import('./card.js'),
   hsm: () => import('./hsm.js'),
+  sync: () => import('./sync.js'),
   whitelist: () => import('./whitelist.js'),
 };

@@ -9,7 +9,7 @@ import { RevocationReasons, type RevocationReason } from '../whitelist/feed-form
 import type { Publisher, PublishSummary, RevocationEntry } from './publisher.js';
 import type { HubStore } from './store.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
 export interface ParsedCrl {
   issuer: string;

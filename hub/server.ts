@@ -19,12 +19,13 @@ import {
   jsonFrame,
   type FeedName,
   type PushReply,
+  type TerminalStatusReport,
 } from '../main/core/sync/protocol.js';
 import { SnapshotFeeds, type SnapshotFeedName } from '../whitelist/feed-format.js';
 import { getLogger } from '../main/core/log.js';
 import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
-import type { HubStore, TerminalRecord } from './store.js';
+import type { HubStore, JournalAcceptance, JournalPush, TerminalRecord } from './store.js';
 import { renderStatusPage, statusModel } from './status-page.js';
 
 const log = getLogger('hub');
@@ -89,6 +90,26 @@ export function createHub(o: HubOptions): Hub {
   }, 60_000);
   purge.unref();
 
+  // Sightings (last seen, reported status) are written in batches: one durable transaction every
+  // second instead of one per request from a thousand terminals.
+  const seen = new Map<string, { terminalId: string; at: number; status: TerminalStatusReport | null }>();
+  const noteSeen = (terminalId: string, status: TerminalStatusReport | null) => {
+    const prior = seen.get(terminalId);
+    seen.set(terminalId, { terminalId, at: now(), status: status ?? prior?.status ?? null });
+  };
+  const flushSeen = () => {
+    if (seen.size === 0) return;
+    const batch = [...seen.values()];
+    seen.clear();
+    try {
+      o.store.noteSeenMany(batch);
+    } catch (error) {
+      log.error({ err: error }, 'could not record terminal sightings');
+    }
+  };
+  const flusher = setInterval(flushSeen, 1_000);
+  flusher.unref();
+
   /** Checks the RFC 9421 signature; returns the registered terminal or answers the refusal. */
   function authenticate(
     req: FastifyRequest,
@@ -128,6 +149,39 @@ export function createHub(o: HubOptions): Hub {
     return terminal;
   }
 
+  // Group commit: pushes that arrive together share one durable transaction (one fsync); each is
+  // answered only after that commit.
+  let queue: Array<{
+    item: JournalPush;
+    resolve: (r: JournalAcceptance) => void;
+    reject: (e: Error) => void;
+  }> = [];
+  const groupCommit = (item: JournalPush) =>
+    new Promise<JournalAcceptance>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      if (queue.length === 1) setImmediate(commitQueue);
+    });
+  function commitQueue(): void {
+    const batch = queue;
+    queue = [];
+    let results: Array<JournalAcceptance | Error>;
+    try {
+      results = o.store.acceptJournalMany(batch.map((b) => b.item));
+    } catch (error) {
+      for (const b of batch) b.reject(error as Error);
+      return;
+    }
+    let presence = false;
+    results.forEach((r, i) => {
+      if (r instanceof Error) batch[i]!.reject(r);
+      else {
+        presence ||= r.presence.length > 0;
+        batch[i]!.resolve(r);
+      }
+    });
+    if (presence) events.emit('peer-entries');
+  }
+
   app.get('/v1/time', async () => ({ v: PROTOCOL_VERSION, hubTime: now() }));
 
   app.get<{ Params: { feed: string }; Querystring: Record<string, string | undefined> }>(
@@ -143,7 +197,7 @@ export function createHub(o: HubOptions): Hub {
       const wait = Math.min(maxWait, Math.max(0, Number(req.query.wait ?? '0') || 0));
       if (!Number.isSafeInteger(after) || after < 0)
         return fail(reply, 'INVALID_REQUEST', 'after must be a sequence');
-      o.store.noteSeen(terminal.terminalId, now(), null);
+      noteSeen(terminal.terminalId, null);
 
       let info = o.store.feedInfo(feed);
       const canSnapshot = (SnapshotFeeds as readonly string[]).includes(feed);
@@ -223,15 +277,14 @@ export function createHub(o: HubOptions): Hub {
       return fail(reply, 'SYNC_REFUSED', 'push names another terminal than the one that signed it');
     const at = now();
     try {
-      const result = o.store.acceptJournal(
-        terminal.terminalId,
-        parsed.data.records,
+      const result = await groupCommit({
+        terminalId: terminal.terminalId,
+        rows: parsed.data.records,
         at,
-        (row, lookup) => presenceFromRow(row, lookup, terminal),
-        (fromSeq, ops) => o.publisher.makeBatch('peer-entries', fromSeq, ops),
-      );
-      o.store.noteSeen(terminal.terminalId, at, parsed.data.status);
-      if (result.presence.length > 0) events.emit('peer-entries');
+        toPresence: (row, lookup) => presenceFromRow(row, lookup, terminal),
+        makeBatch: (fromSeq, ops) => o.publisher.makeBatch('peer-entries', fromSeq, ops),
+      });
+      noteSeen(terminal.terminalId, parsed.data.status);
       const answer: PushReply = {
         v: PROTOCOL_VERSION,
         hubTime: now(),
@@ -246,13 +299,17 @@ export function createHub(o: HubOptions): Hub {
     }
   });
 
-  app.get('/status.json', async () => statusModel(o.store, now()));
-  app.get('/', async (_req, reply) =>
-    reply
+  app.get('/status.json', async () => {
+    flushSeen();
+    return statusModel(o.store, now());
+  });
+  app.get('/', async (_req, reply) => {
+    flushSeen();
+    return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(renderStatusPage(statusModel(o.store, now()))),
-  );
+      .send(renderStatusPage(statusModel(o.store, now())));
+  });
 
   app.setErrorHandler((error, _req, reply) => {
     log.error({ err: error }, 'hub request failed');
@@ -267,6 +324,8 @@ export function createHub(o: HubOptions): Hub {
     close: async () => {
       closing = true;
       clearInterval(purge);
+      clearInterval(flusher);
+      flushSeen();
       events.emit('peer-entries');
       await app.close();
     },

@@ -1,6 +1,7 @@
 // The reference hub's storage on SQLite (better-sqlite3, WAL). One file holds terminals, each feed's
 // state and signed batches, the journals pushed by terminals and the presence they imply.
 import { randomBytes } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import { KioskError } from '../main/api/errors.js';
 import {
   Feeds,
@@ -15,6 +16,7 @@ import type {
   FeedInfo,
   HubStore,
   JournalAcceptance,
+  JournalPush,
   PresenceRow,
   Publication,
   StoredBatch,
@@ -29,13 +31,13 @@ const migrations: Migration[] = [
       CREATE TABLE terminal (id TEXT PRIMARY KEY, public_key TEXT NOT NULL, site_id TEXT NOT NULL,
         gate_id TEXT NOT NULL, zone TEXT NOT NULL, site_kind TEXT NOT NULL, registered_at INTEGER NOT NULL,
         last_seen_at INTEGER, status TEXT, acked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-      CREATE TABLE feed (feed TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE feed (feed TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL,
+        rows INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
       CREATE TABLE batch (feed TEXT NOT NULL, to_seq INTEGER NOT NULL, from_seq INTEGER NOT NULL,
         ops INTEGER NOT NULL, published_at INTEGER NOT NULL, frame_gz BLOB NOT NULL,
         PRIMARY KEY (feed, to_seq)) WITHOUT ROWID;
       CREATE TABLE state (feed TEXT NOT NULL, k BLOB NOT NULL, h BLOB NOT NULL, v BLOB NOT NULL,
         scope TEXT NOT NULL, PRIMARY KEY (feed, k)) WITHOUT ROWID;
-      CREATE INDEX state_scope ON state (feed, scope);
       CREATE TABLE publication (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, at INTEGER NOT NULL,
         puts INTEGER NOT NULL, dels INTEGER NOT NULL, note TEXT NOT NULL);
       CREATE TABLE journal (terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
@@ -86,6 +88,31 @@ export class SqliteHubStore implements HubStore {
     migrate(this.db, migrations, file);
     const insert = this.db.prepare('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)');
     for (const f of Feeds) insert.run(f, randomBytes(8).toString('hex'));
+    this.feedStmt = this.db.prepare('SELECT epoch, head, rows FROM feed WHERE feed = ?');
+    this.oldestStmt = this.db.prepare(
+      'SELECT from_seq AS m FROM batch WHERE feed = ? ORDER BY to_seq LIMIT 1',
+    );
+  }
+
+  private readonly stmts = new Map<string, Statement>();
+  /** Prepared statements, prepared once per connection. */
+  private q(sql: string): Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
+  private readonly feedStmt: Statement;
+  private readonly oldestStmt: Statement;
+
+  /** Recounts a feed's rows (after a publication or a bulk load). */
+  recount(feed: FeedName): void {
+    this.db
+      .prepare('UPDATE feed SET rows = (SELECT COUNT(*) FROM state WHERE feed = ?) WHERE feed = ?')
+      .run(feed, feed);
   }
 
   close(): void {
@@ -103,33 +130,40 @@ export class SqliteHubStore implements HubStore {
   }
 
   terminal(terminalId: string): TerminalRecord | null {
-    const row = this.db.prepare('SELECT * FROM terminal WHERE id = ?').get(terminalId) as
-      TerminalRow | undefined;
+    const row = this.q('SELECT * FROM terminal WHERE id = ?').get(terminalId) as TerminalRow | undefined;
     return row ? toTerminal(row) : null;
   }
 
   terminals(): TerminalRecord[] {
-    return (this.db.prepare('SELECT * FROM terminal ORDER BY site_id, id').all() as TerminalRow[]).map(
-      toTerminal,
-    );
+    return (this.q('SELECT * FROM terminal ORDER BY site_id, id').all() as TerminalRow[]).map(toTerminal);
   }
 
   noteSeen(terminalId: string, at: number, status: TerminalStatusReport | null): void {
+    this.noteSeenMany([{ terminalId, at, status }]);
+  }
+
+  noteSeenMany(seen: Array<{ terminalId: string; at: number; status: TerminalStatusReport | null }>): void {
+    this.db.transaction(() => {
+      for (const s of seen) this.noteOne(s.terminalId, s.at, s.status);
+    })();
+  }
+
+  private noteOne(terminalId: string, at: number, status: TerminalStatusReport | null): void {
     if (status)
       this.db
         .prepare('UPDATE terminal SET last_seen_at = ?, status = ? WHERE id = ?')
         .run(at, JSON.stringify(status), terminalId);
-    else this.db.prepare('UPDATE terminal SET last_seen_at = ? WHERE id = ?').run(at, terminalId);
+    else this.q('UPDATE terminal SET last_seen_at = ? WHERE id = ?').run(at, terminalId);
   }
 
   feedInfo(feed: FeedName): FeedInfo {
-    const f = this.db.prepare('SELECT epoch, head FROM feed WHERE feed = ?').get(feed) as
+    const f = this.q('SELECT epoch, head FROM feed WHERE feed = ?').get(feed) as
       { epoch: string; head: number } | undefined;
     if (!f) throw new KioskError('STORE_CORRUPT', `hub: feed ${feed} missing`);
-    const oldest = this.db.prepare('SELECT MIN(from_seq) AS m FROM batch WHERE feed = ?').get(feed) as {
+    const oldest = this.q('SELECT MIN(from_seq) AS m FROM batch WHERE feed = ?').get(feed) as {
       m: number | null;
     };
-    const rows = this.db.prepare('SELECT COUNT(*) AS n FROM state WHERE feed = ?').get(feed) as { n: number };
+    const rows = this.q('SELECT COUNT(*) AS n FROM state WHERE feed = ?').get(feed) as { n: number };
     return { feed, epoch: f.epoch, head: f.head, oldestFrom: oldest.m ?? f.head, rows: rows.n };
   }
 
@@ -190,11 +224,11 @@ export class SqliteHubStore implements HubStore {
   }
 
   publish(p: Publication): void {
-    const put = this.db.prepare(
+    const put = this.q(
       'INSERT INTO state (feed, k, h, v, scope) VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed, k) DO UPDATE SET h = excluded.h, v = excluded.v, scope = excluded.scope',
     );
-    const del = this.db.prepare('DELETE FROM state WHERE feed = ? AND k = ?');
-    const batch = this.db.prepare(
+    const del = this.q('DELETE FROM state WHERE feed = ? AND k = ?');
+    const batch = this.q(
       'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
@@ -207,7 +241,8 @@ export class SqliteHubStore implements HubStore {
       }
       for (const r of p.puts) put.run(p.feed, r.k, r.h, r.v, r.scope);
       for (const k of p.dels) del.run(p.feed, k);
-      this.db.prepare('UPDATE feed SET head = ? WHERE feed = ?').run(head, p.feed);
+      this.q('UPDATE feed SET head = ? WHERE feed = ?').run(head, p.feed);
+      this.recount(p.feed);
       this.db
         .prepare('INSERT INTO publication (feed, at, puts, dels, note) VALUES (?, ?, ?, ?, ?)')
         .run(p.feed, p.batches[0]?.publishedAt ?? Date.now(), p.puts.length, p.dels.length, p.note);
@@ -221,8 +256,8 @@ export class SqliteHubStore implements HubStore {
     toPresence: (row: PushRecord, lookup: (seq: number) => PushRecord | null) => PeerEntryOp | null,
     makeBatch: (fromSeq: number, ops: PeerEntryOp[]) => StoredBatch,
   ): JournalAcceptance {
-    const get = this.db.prepare('SELECT seq, body, hash FROM journal WHERE terminal_id = ? AND seq = ?');
-    const insert = this.db.prepare(
+    const get = this.q('SELECT seq, body, hash FROM journal WHERE terminal_id = ? AND seq = ?');
+    const insert = this.q(
       'INSERT INTO journal (terminal_id, seq, body, hash, received_at) VALUES (?, ?, ?, ?, ?)',
     );
     const lookup = (seq: number): PushRecord | null =>
@@ -255,13 +290,13 @@ export class SqliteHubStore implements HubStore {
         if (op) presence.push(op);
       }
       // Advance the gap-free watermark.
-      const t = this.db.prepare('SELECT acked FROM terminal WHERE id = ?').get(terminalId) as
+      const t = this.q('SELECT acked FROM terminal WHERE id = ?').get(terminalId) as
         { acked: number } | undefined;
       if (!t) throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
       let acked = t.acked;
-      const has = this.db.prepare('SELECT 1 FROM journal WHERE terminal_id = ? AND seq = ?').pluck();
+      const has = this.q('SELECT 1 FROM journal WHERE terminal_id = ? AND seq = ?').pluck();
       while (has.get(terminalId, acked + 1)) acked++;
-      this.db.prepare('UPDATE terminal SET acked = ? WHERE id = ?').run(acked, terminalId);
+      this.q('UPDATE terminal SET acked = ? WHERE id = ?').run(acked, terminalId);
       if (presence.length > 0) {
         const head = this.feedInfo('peer-entries').head;
         const b = makeBatch(head, presence);
@@ -270,15 +305,14 @@ export class SqliteHubStore implements HubStore {
             'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz) VALUES (?, ?, ?, ?, ?, ?)',
           )
           .run('peer-entries', b.toSeq, b.fromSeq, presence.length, at, b.frameGz);
-        this.db.prepare('UPDATE feed SET head = ? WHERE feed = ?').run(b.toSeq, 'peer-entries');
-        const setPresence = this.db.prepare(
+        this.q('UPDATE feed SET head = ? WHERE feed = ?').run(b.toSeq, 'peer-entries');
+        const setPresence = this.q(
           `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,
              terminal_id = excluded.terminal_id, at = excluded.at WHERE excluded.at >= presence.at`,
         );
         const site =
-          (this.db.prepare('SELECT site_id FROM terminal WHERE id = ?').pluck().get(terminalId) as string) ??
-          '';
+          (this.q('SELECT site_id FROM terminal WHERE id = ?').pluck().get(terminalId) as string) ?? '';
         for (const op of presence)
           setPresence.run(site, op.subject, op.state, op.gateId, op.terminalId, op.at);
       }
@@ -286,16 +320,28 @@ export class SqliteHubStore implements HubStore {
     })();
   }
 
+  acceptJournalMany(items: JournalPush[]): Array<JournalAcceptance | Error> {
+    return this.db.transaction(() =>
+      items.map((i) => {
+        try {
+          return this.acceptJournal(i.terminalId, i.rows, i.at, i.toPresence, i.makeBatch);
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      }),
+    )();
+  }
+
   journalCount(terminalId?: string): number {
     return (
       terminalId === undefined
-        ? this.db.prepare('SELECT COUNT(*) FROM journal').pluck().get()
-        : this.db.prepare('SELECT COUNT(*) FROM journal WHERE terminal_id = ?').pluck().get(terminalId)
+        ? this.q('SELECT COUNT(*) FROM journal').pluck().get()
+        : this.q('SELECT COUNT(*) FROM journal WHERE terminal_id = ?').pluck().get(terminalId)
     ) as number;
   }
 
   crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null {
-    const r = this.db.prepare('SELECT crl_number, this_update FROM crl WHERE issuer = ?').get(issuerKeyId) as
+    const r = this.q('SELECT crl_number, this_update FROM crl WHERE issuer = ?').get(issuerKeyId) as
       { crl_number: string | null; this_update: number } | undefined;
     return r ? { crlNumber: r.crl_number, thisUpdate: r.this_update } : null;
   }
@@ -311,8 +357,8 @@ export class SqliteHubStore implements HubStore {
   presence(siteId?: string): PresenceRow[] {
     const rows = (
       siteId === undefined
-        ? this.db.prepare('SELECT * FROM presence ORDER BY site_id, at DESC').all()
-        : this.db.prepare('SELECT * FROM presence WHERE site_id = ? ORDER BY at DESC').all(siteId)
+        ? this.q('SELECT * FROM presence ORDER BY site_id, at DESC').all()
+        : this.q('SELECT * FROM presence WHERE site_id = ? ORDER BY at DESC').all(siteId)
     ) as Array<{
       site_id: string;
       subject: string;

@@ -66,6 +66,14 @@ export interface JournalAcceptance {
   presence: PeerEntryOp[];
 }
 
+export interface JournalPush {
+  terminalId: string;
+  rows: PushRecord[];
+  at: number;
+  toPresence: (row: PushRecord, lookup: (seq: number) => PushRecord | null) => PeerEntryOp | null;
+  makeBatch: (fromSeq: number, ops: PeerEntryOp[]) => StoredBatch;
+}
+
 export interface PresenceRow {
   siteId: string;
   subject: string;
@@ -82,6 +90,8 @@ export interface HubStore {
   terminal(terminalId: string): TerminalRecord | null;
   terminals(): TerminalRecord[];
   noteSeen(terminalId: string, at: number, status: TerminalStatusReport | null): void;
+  /** Many sightings in one transaction (the server batches them: one fsync, not one per request). */
+  noteSeenMany(seen: Array<{ terminalId: string; at: number; status: TerminalStatusReport | null }>): void;
 
   feedInfo(feed: FeedName): FeedInfo;
   /** Batches whose range starts at or after `after`, oldest first. */
@@ -107,6 +117,11 @@ export interface HubStore {
     toPresence: (row: PushRecord, lookup: (seq: number) => PushRecord | null) => PeerEntryOp | null,
     makeBatch: (fromSeq: number, ops: PeerEntryOp[]) => StoredBatch,
   ): JournalAcceptance;
+  /**
+   * Several pushes in one durable transaction (group commit); each item succeeds or fails on its own
+   * (a failed item is rolled back to its savepoint and returned as its error).
+   */
+  acceptJournalMany(items: JournalPush[]): Array<JournalAcceptance | Error>;
   journalCount(terminalId?: string): number;
   /** The last CRL imported for an issuer (to refuse an older one). */
   crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null;

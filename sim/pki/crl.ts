@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { demoCard, ensureDemoPki } from './demo-pki.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
 export interface CrlEntryInput {
   /** Certificate serial, hex. */
@@ -36,7 +36,7 @@ export async function issueCrl(o: IssueCrlOptions): Promise<Buffer> {
   const ca = new x509.X509Certificate(o.caCertPem);
   const signingKey = await webcrypto.subtle.importKey(
     'pkcs8',
-    pemBody(o.caKeyPem),
+    new Uint8Array(pemBody(o.caKeyPem)),
     { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
     false,
     ['sign'],
@@ -50,7 +50,7 @@ export async function issueCrl(o: IssueCrlOptions): Promise<Buffer> {
       revocationDate: e.revokedAt,
       ...(e.reason !== undefined ? { reason: e.reason as x509.X509CrlReason } : {}),
     });
-  const crlNumber = new x509.Extension('2.5.29.20', false, encodeDerInteger(o.crlNumber));
+  const crlNumber = new x509.Extension('2.5.29.20', false, new Uint8Array(encodeDerInteger(o.crlNumber)));
   const extensions: x509.Extension[] = [crlNumber];
   if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));
   const crl = await x509.X509CrlGenerator.create({
