@@ -172,6 +172,25 @@ describe('demo HSM provisioning', () => {
       await expect(institutionAuthenticatorFromConfig(config, hsm)).resolves.toMatchObject({
         method: 'institution-cvc/1',
       });
+      // the terminal refuses to start PIN-less with a certificate that cannot work
+      const otherCode = { hsm: { ...config.hsm, institutionCode: 'DEMO0002' } };
+      await expect(institutionAuthenticatorFromConfig(otherCode, hsm)).rejects.toMatchObject({
+        code: 'HSM_CERT_INVALID',
+        message: expect.stringMatching(/is for DEMO0001/),
+      });
+      const later = new Date(Date.now() + 400 * 24 * 3600 * 1000);
+      await expect(institutionAuthenticatorFromConfig(config, hsm, later)).rejects.toMatchObject({
+        code: 'HSM_CERT_INVALID',
+      });
+      const otherKey = { hsm: { ...config.hsm, keyLabel: TERMINAL_KEY_LABEL } };
+      await expect(institutionAuthenticatorFromConfig(otherKey, hsm)).rejects.toMatchObject({
+        code: 'HSM_CERT_INVALID',
+        message: expect.stringMatching(/another key/),
+      });
+      const noKey = { hsm: { ...config.hsm, keyLabel: 'missing-key' } };
+      await expect(institutionAuthenticatorFromConfig(noKey, hsm)).rejects.toMatchObject({
+        code: 'HSM_KEY_NOT_FOUND',
+      });
     } finally {
       await hsm.close();
     }
