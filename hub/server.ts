@@ -284,7 +284,12 @@ export function createHub(o: HubOptions): Hub {
         toPresence: (row, lookup) => presenceFromRow(row, lookup, terminal),
         makeBatch: (fromSeq, ops) => o.publisher.makeBatch('peer-entries', fromSeq, ops),
       });
-      noteSeen(terminal.terminalId, parsed.data.status);
+      // The terminal counted these records as queued when it sent them; what it still owes is the rest.
+      const delivered = parsed.data.records.filter((r) => r.seq <= result.acked).length;
+      noteSeen(terminal.terminalId, {
+        ...parsed.data.status,
+        queueLength: Math.max(0, parsed.data.status.queueLength - delivered),
+      });
       const answer: PushReply = {
         v: PROTOCOL_VERSION,
         hubTime: now(),
