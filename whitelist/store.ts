@@ -13,6 +13,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -151,14 +152,25 @@ export class FeedStore {
     this.getStmt = db.prepare('SELECT v FROM row WHERE k = ?').pluck();
   }
 
-  /** Deletes files of this feed left by a crash mid-snapshot, or replaced by a swap. */
+  /**
+   * Deletes files of this feed left by a crash mid-snapshot, or replaced by a swap. Another process may be
+   * swapping at the same time: the pointer is re-read, and only files untouched for 10 minutes go.
+   */
   private collectGarbage(): void {
-    const current = this.currentFile.slice(this.dir.length + 1);
+    const current = existsSync(this.pointer) ? readFileSync(this.pointer, 'utf8').trim() : '';
+    const ours = this.currentFile.slice(this.dir.length + 1);
+    const cutoff = Date.now() - 10 * 60_000;
     for (const name of readdirSync(this.dir)) {
       if (!name.startsWith(`${this.feed}-`)) continue;
       const base = name.replace(/(-wal|-shm|-journal)$/, '');
-      if (base === current) continue;
-      if (base.endsWith('.building') || base.endsWith('.db')) rmSync(join(this.dir, name), { force: true });
+      if (base === current || base === ours) continue;
+      if (!base.endsWith('.building') && !base.endsWith('.db')) continue;
+      const file = join(this.dir, name);
+      try {
+        if (statSync(file).mtimeMs < cutoff) rmSync(file, { force: true });
+      } catch {
+        /* removed by another process meanwhile */
+      }
     }
   }
 
@@ -333,7 +345,19 @@ export class FeedStore {
     }
     // The swap: from here the pointer names the new file; the old one is removed after reopening.
     const old = this.currentFile;
-    writeFileAtomic(this.pointer, name + '\n', this.dir);
+    try {
+      writeFileAtomic(this.pointer, name + '\n', this.dir);
+    } catch (error) {
+      removeDbFiles(join(this.dir, name));
+      throw new KioskError(
+        'STORE_UNAVAILABLE',
+        `cannot swap the ${this.feed} snapshot in: ${(error as Error).message}`,
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    }
     this.db.close();
     this.currentFile = join(this.dir, name);
     this.attach(openDb(this.currentFile, { durability: 'normal', create: false }));

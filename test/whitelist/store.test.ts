@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -240,14 +240,19 @@ describe('snapshots', () => {
     expect(readdirSync(dir).some((n) => n.endsWith('.building'))).toBe(false);
   });
 
-  it('a file left by a crash mid-build is removed at the next open', () => {
+  it('a file left by a crash mid-build is removed at the next open; one being built right now is kept', () => {
     const { data, dir } = fresh();
     data.close();
     const leftover = join(dir, 'whitelist-snap-1-5-dead.db.building');
+    const building = join(dir, 'whitelist-snap-2-9-busy.db.building');
     writeFileSync(leftover, 'partial');
+    writeFileSync(building, 'another process is writing this');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(leftover, hourAgo, hourAgo);
     const again = KioskData.open({ dir, indexKey, trust });
     open.push(again);
     expect(existsSync(leftover)).toBe(false);
+    expect(existsSync(building)).toBe(true);
   });
 });
 
