@@ -5,6 +5,7 @@ import type { BenchSuite } from './harness.js';
 export const suites: Record<string, () => Promise<BenchSuite>> = {
   harness: () => import('./harness-self.js'),
   actuators: () => import('./actuators.js'),
+  auth: () => import('./auth.js'),
   card: () => import('./card.js'),
   hsm: () => import('./hsm.js'),
   sync: () => import('./sync.js'),

@@ -3,7 +3,7 @@
 // Full size: 10 M whitelist rows and 1 M revocations (override with JPKI_BENCH_WL_ROWS /
 // JPKI_BENCH_WL_REVOCATIONS); --quick: 50,000 / 10,000.
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,12 +39,13 @@ function envCount(name: string, fallback: number): number {
  * Writes a snapshot of `n` rows in key order the way a hub would: rows are spread into 256 bucket files
  * by the first key byte, then each bucket is sorted in memory and appended.
  */
-function buildSnapshot(
+export function buildSnapshot(
   dir: string,
   feed: SnapshotFeedName,
   n: number,
   rowFor: (i: number) => SnapshotRow,
   log: (l: string) => void,
+  publisherKey: KeyObject = hub.privateKey,
 ): { rowsFile: string; manifest: Buffer } {
   const bucketDir = mkdtempSync(join(dir, `${feed}-buckets-`));
   const fds = Array.from({ length: 256 }, (_, b) => openSync(join(bucketDir, String(b)), 'w'));
@@ -85,7 +86,7 @@ function buildSnapshot(
   rmSync(bucketDir, { recursive: true, force: true });
   const { signed } = writer.finish(
     { epoch: `${feed}-bench`, seq: n, asOf: new Date().toISOString() },
-    hub.privateKey,
+    publisherKey,
   );
   return { rowsFile, manifest: signed };
 }

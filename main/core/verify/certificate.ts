@@ -7,6 +7,7 @@ import {
   createHash,
   verify as verifySignature,
   type KeyObject,
+  type webcrypto,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
@@ -27,6 +28,8 @@ export interface TrustAnchor {
   keyId: string;
   isTestCa: boolean;
   file: string;
+  /** The anchor's key imported once: importing it for every tap costs more than the RSA check itself. */
+  verifyKey?: Promise<webcrypto.CryptoKey>;
 }
 
 export interface VerifiedCertificate {
@@ -129,7 +132,8 @@ export async function verifyUserCertificate(
   }
   let issuer: TrustAnchor | undefined;
   for (const anchor of candidates) {
-    if (await certificate.verify({ publicKey: anchor.certificate.publicKey, signatureOnly: true })) {
+    anchor.verifyKey ??= anchor.certificate.publicKey.export();
+    if (await certificate.verify({ publicKey: await anchor.verifyKey, signatureOnly: true })) {
       issuer = anchor;
       break;
     }

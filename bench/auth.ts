@@ -1,0 +1,258 @@
+// Bench suite `auth` (issue 6): tap to decision, the whole pipeline with PIN-less terminal authentication
+// through SoftHSM2, certificate verification, revocation/whitelist lookups and a durable journal append.
+//  - in process: the virtual card answers instantly (pure software overhead) against a whitelist of
+//    JPKI_BENCH_AUTH_ROWS rows (default 10 M; --quick 100 k) → auth.tap_to_decision_p50_ms / _p99_ms;
+//  - modelled: through a private pcscd + vpcd (quickack: the vpcd latency artefact removed) with the
+//    contactless-424 chip model → auth.tap_to_decision_modelled_ms. libpcsclite binds one pcscd per
+//    process, so this part runs in a child process (`node dist/bench/auth.js --child modelled DIR`).
+import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { loadConfig, type KioskConfig } from '../config/load.js';
+import { projectRoot } from '../config/paths.js';
+import type { Decision, StageTiming } from '../main/api/decision.js';
+import { InProcessTransport } from '../main/core/card/in-process-transport.js';
+import { commitDecision } from '../main/core/check/commit.js';
+import { runCheck, type CheckContext } from '../main/core/check/pipeline.js';
+import { buildTime } from '../main/core/clock.js';
+import { loadTrustAnchors } from '../main/core/verify/certificate.js';
+import { createTerminal } from '../main/core/terminal.js';
+import { DEMO_RECORDS } from '../main/demo/data.js';
+import { ensureDemoAssets, spkiSha256OfCertificate } from '../main/demo/provision.js';
+import { VpcdDemoWallet } from '../main/demo/wallet.js';
+import { hsmFromConfig } from '../hsm/config.js';
+import { institutionAuthenticatorFromConfig } from '../hsm/config.js';
+import { demoTrustedInstitutionCa } from '../hsm/provision.js';
+import { startPcscd } from '../sim/card/private-pcscd.js';
+import { SimulatedCard } from '../sim/card/simulated-card.js';
+import { enableTerminalAuth } from '../sim/card/terminal-auth.js';
+import { demoCard, ensureDemoPki } from '../sim/pki/demo-pki.js';
+import { whitelistRow } from '../whitelist/feed-format.js';
+import { KioskData } from '../whitelist/kiosk-data.js';
+import { loadIndexKey } from '../whitelist/privacy.js';
+import { summarize, type BenchContext, type Metrics } from './harness.js';
+import { BENCH_ISSUER, benchRecord, benchSerial, benchSpki } from './whitelist-data.js';
+import { buildSnapshot } from './whitelist.js';
+
+const STAGES: StageTiming['stage'][] = [
+  'read_certificate',
+  'chain',
+  'authenticate',
+  'signature',
+  'revocation',
+  'whitelist',
+  'policy',
+  'journal',
+  'total',
+];
+const MODELLED_PORT = 36330;
+
+function benchConfig(dataDir: string): KioskConfig {
+  const file = join(dataDir, 'bench-config.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: 1,
+      profile: 'demo',
+      data: { dir: dataDir },
+      log: { level: 'silent' },
+      actuators: { gate: null, signal: null },
+      demo: { enabled: true, vpcdPort: MODELLED_PORT },
+      // Every tap of the same card is a fresh admission: anti-passback and double touch would turn
+      // repeats into a different (shorter) path.
+      policy: { stadium: { doubleTouchSeconds: 0, reentry: 'allow', antiPassback: { mode: 'off' } } },
+    }),
+  );
+  return loadConfig({ file, env: {} });
+}
+
+function stageMedians(decisions: Decision[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const stage of STAGES) {
+    const values = decisions.map((d) => d.timings.find((t) => t.stage === stage)?.ms ?? 0);
+    out[stage] = summarize(values).p50;
+  }
+  return out;
+}
+
+function describeStages(label: string, medians: Record<string, number>): string {
+  return `  ${label}: ` + STAGES.map((s) => `${s} ${medians[s]!.toFixed(2)}`).join(' · ') + ' (median ms)';
+}
+
+/** A data folder with the demo PKI, HSM token and a whitelist of `rows` rows that includes the demo cards. */
+async function prepare(
+  rows: number,
+  log: (l: string) => void,
+): Promise<{ dir: string; config: KioskConfig }> {
+  const dir = mkdtempSync(join(tmpdir(), 'jpki-bench-auth-'));
+  await ensureDemoPki(join(projectRoot(), 'var'));
+  cpSync(join(projectRoot(), 'var', 'demo', 'pki'), join(dir, 'demo', 'pki'), { recursive: true });
+  const config = benchConfig(dir);
+  const assets = await ensureDemoAssets(config);
+  const indexKey = loadIndexKey({ ref: config.data.indexKey, dataDir: config.data.dir, demo: true, env: {} });
+  const demoRows = Object.entries(DEMO_RECORDS).map(([name, record]) => {
+    const card = demoCard(assets.cards, name);
+    return whitelistRow(indexKey, {
+      issuerKeyId: card.issuerKeyIdHex,
+      serial: card.serialHex,
+      spkiSha256: spkiSha256OfCertificate(card.certPath),
+      record,
+    });
+  });
+  const started = performance.now();
+  const total = Math.max(rows, demoRows.length);
+  const snapshot = buildSnapshot(
+    dir,
+    'whitelist',
+    total,
+    (i) =>
+      demoRows[i] ??
+      whitelistRow(indexKey, {
+        issuerKeyId: BENCH_ISSUER,
+        serial: benchSerial(i),
+        spkiSha256: benchSpki(i),
+        record: benchRecord(i),
+      }),
+    log,
+    assets.publisherKey,
+  );
+  const data = KioskData.fromConfig(config, {});
+  try {
+    data.importSnapshot(snapshot.manifest, snapshot.rowsFile);
+    data.markSynced('revocations', new Date(), new Date().toISOString());
+  } finally {
+    data.close();
+  }
+  rmSync(snapshot.rowsFile, { force: true });
+  log(`  whitelist of ${total} rows ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { dir, config };
+}
+
+async function inProcess(config: KioskConfig, iterations: number): Promise<Decision[]> {
+  const hsm = hsmFromConfig(config);
+  await hsm.start();
+  const data = KioskData.fromConfig(config, {});
+  try {
+    const authenticator = await institutionAuthenticatorFromConfig(config, hsm);
+    const card = SimulatedCard.fromFile(demoCard(await ensureDemoPki(config.data.dir), 'valid').profilePath);
+    enableTerminalAuth(card.applet, { trusted: [demoTrustedInstitutionCa(config)] });
+    const recentAdmits = new Map<string, number>();
+    const ctx: CheckContext = {
+      config,
+      site: { ...config.site },
+      anchors: loadTrustAnchors(config.trust.anchors, config.trust.allowTestCa),
+      data,
+      auth: { mode: 'terminal', authenticator },
+      buildTime: buildTime(),
+      lastHub: () => null,
+      recentAdmits,
+    };
+    const decisions: Decision[] = [];
+    for (let i = 0; i < iterations + 10; i++) {
+      const result = await runCheck(ctx, new InProcessTransport(card));
+      const { decision } = commitDecision(
+        { config, site: ctx.site, data, recentAdmits, gateReportsPassage: false },
+        result,
+      );
+      if (decision.outcome !== 'admitted')
+        throw new Error(`bench tap not admitted: ${decision.reasons.join(',')}`);
+      if (i >= 10) decisions.push(decision); // the first ten warm up JIT, SQLite pages and the HSM session
+    }
+    return decisions;
+  } finally {
+    data.close();
+    await hsm.close();
+  }
+}
+
+/** Child process: taps through a private pcscd + vpcd with the contactless-424 chip model. */
+async function modelledChild(dataDir: string, taps: number): Promise<void> {
+  const config = benchConfig(dataDir);
+  const pcscd = await startPcscd({ vpcdPorts: [MODELLED_PORT], label: 'jpki-bench-auth' });
+  pcscd.applyEnv();
+  const cards = await ensureDemoPki(config.data.dir);
+  const wallet = new VpcdDemoWallet({
+    config,
+    cards,
+    endpoint: pcscd.endpoint(MODELLED_PORT),
+    timing: 'contactless-424',
+  });
+  const terminal = await createTerminal({ config, wallet, autoCheck: false });
+  const decisions: Decision[] = [];
+  try {
+    for (let i = 0; i < taps + 2; i++) {
+      await wallet.insert('valid');
+      const reader = await terminal.waitForCard(10_000);
+      const decision = await terminal.checkCard(reader);
+      if (decision.outcome !== 'admitted')
+        throw new Error(`modelled tap not admitted: ${decision.reasons.join(',')}`);
+      if (i >= 2) decisions.push(decision);
+      await wallet.remove();
+      const until = Date.now() + 3000;
+      while (terminal.status().reader.state === 'card_present' && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await terminal.close();
+    await wallet.close();
+    await pcscd.stop();
+  }
+  process.stdout.write(JSON.stringify(decisions.map((d) => d.timings)) + '\n');
+}
+
+function runChild(dataDir: string, taps: number): Promise<StageTiming[][]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--child', 'modelled', dataDir, String(taps)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!) as StageTiming[][])
+        : reject(new Error(`modelled child exited ${code}`)),
+    );
+  });
+}
+
+export async function run(ctx: BenchContext): Promise<Metrics> {
+  const envRows = process.env.JPKI_BENCH_AUTH_ROWS;
+  const rows = envRows && /^\d+$/.test(envRows) ? Number(envRows) : ctx.quick ? 100_000 : 10_000_000;
+  const iterations = ctx.quick ? 100 : 300;
+  const { dir, config } = await prepare(rows, ctx.log);
+  try {
+    const decisions = await inProcess(config, iterations);
+    const totals = summarize(decisions.map((d) => d.timings.find((t) => t.stage === 'total')!.ms));
+    const stages = stageMedians(decisions);
+    ctx.log(describeStages(`in process, ${rows} rows`, stages));
+
+    const modelled = (await runChild(dir, ctx.quick ? 5 : 15)).map((timings) => ({ timings }) as Decision);
+    const modelledStages = stageMedians(modelled);
+    ctx.log(describeStages('through pcscd + vpcd, contactless-424 model', modelledStages));
+
+    const metrics: Metrics = {
+      'auth.whitelist_rows': rows,
+      'auth.tap_to_decision_p50_ms': totals.p50,
+      'auth.tap_to_decision_p99_ms': totals.p99,
+      'auth.tap_to_decision_modelled_ms': modelledStages.total!,
+    };
+    for (const stage of STAGES.filter((s) => s !== 'total')) {
+      metrics[`auth.stage_${stage}_p50_ms`] = stages[stage]!;
+      metrics[`auth.modelled_stage_${stage}_p50_ms`] = modelledStages[stage]!;
+    }
+    return metrics;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--child' && process.argv[3] === 'modelled') {
+  await modelledChild(process.argv[4]!, Number(process.argv[5] ?? 15));
+  process.exit(0);
+}
