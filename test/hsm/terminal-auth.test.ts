@@ -4,9 +4,13 @@
 // certificate parser on the card.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCommand } from '../../main/core/card/apdu.js';
-import { InstitutionTerminalAuthenticator, TA_SW } from '../../main/core/card/terminal-auth.js';
-import { parseCvc } from '../../hsm/cvc.js';
+import { encodeCommand, parseCommand } from '../../main/core/card/apdu.js';
+import {
+  InstitutionTerminalAuthenticator,
+  TA_SW,
+  taSignedMessage,
+} from '../../main/core/card/terminal-auth.js';
+import { parseCvc, verifyP256 } from '../../hsm/cvc.js';
 import type { Hsm } from '../../hsm/client.js';
 import { createMockCa, issueInstitutionCvc, type MockInstitutionCa } from '../../sim/institution-ca/ca.js';
 import { APDU, appletChannel, institutionHsm, send, signWithAuthKey, testCard } from './protocol-helpers.js';
@@ -225,5 +229,42 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
     }
     expect(seen.has(TA_SW.WRONG_DATA)).toBe(true);
     expect(seen.has(TA_SW.VERIFICATION_FAILED)).toBe(true);
+  });
+
+  it('a hostile card answering anything gets typed failures only, and every HSM signature is bound', async () => {
+    const auth = authenticator(goodCert());
+    const outcomes = new Map<string, number>();
+    let signaturesChecked = 0;
+    for (let i = 0; i < 2000; i++) {
+      const rnd = randomBytes(8);
+      let step = 0;
+      let challenge = new Uint8Array(0);
+      const link = {
+        transmit: async (apdu: Uint8Array) => {
+          step++;
+          if (step === 4) {
+            // what the terminal sends must be a signature over context || CHR || challenge || nonce
+            const data = parseCommand(apdu).data;
+            const message = taSignedMessage('DEMO0001', challenge, data.subarray(0, 16));
+            expect(verifyP256(point, message, data.subarray(16))).toBe(true);
+            signaturesChecked++;
+          }
+          // mostly 9000 so that later steps are reached; sometimes any status word or length
+          const sw = rnd[step]! < 200 ? 0x9000 : (rnd[step]! << 8) | rnd[(step + 4) % 8]!;
+          const len = step === 3 && rnd[0]! < 160 ? 8 : rnd[step + 1]! % 300;
+          const answer = new Uint8Array(randomBytes(len));
+          if (step === 3) challenge = answer;
+          return { data: answer, sw };
+        },
+      };
+      const result = await auth.authenticate(link).then(
+        () => 'ok',
+        (e: unknown) => (e as { code?: string }).code ?? 'untyped',
+      );
+      outcomes.set(result, (outcomes.get(result) ?? 0) + 1);
+    }
+    expect([...outcomes.keys()].sort()).toEqual(['TERMINAL_AUTH_FAILED', 'ok']);
+    expect(signaturesChecked).toBeGreaterThan(100);
+    // 'ok' only means the card said 9000 four times; the terminal then checks the card's possession proof
   });
 });
