@@ -449,15 +449,16 @@ function handle(req: WorkerRequest): unknown {
     }
     case 'reinit': {
       // The last resort after a token vanished: some modules only rescan their slots at C_Initialize.
+      // Not while another client of this process still has a working session: C_Finalize would end it.
       const p = requireLib();
-      sessions.clear();
+      if (sessions.size > 0) return false;
       try {
         p.C_Finalize();
       } catch {
         // not initialised: fine, we initialise below
       }
       initialize();
-      return null;
+      return true;
     }
     case 'tokens':
       return tokens();
