@@ -50,7 +50,7 @@ async function readCard(watcher: ReaderWatcher, reader: string, timeoutMs: numbe
     const der = await client.readAuthCertificate();
     let cert: x509.X509Certificate;
     try {
-      cert = new x509.X509Certificate(der);
+      cert = new x509.X509Certificate(new Uint8Array(der));
     } catch (error) {
       throw new KioskError('CARD_MALFORMED', 'the authentication certificate does not parse', undefined, {
         cause: error,

@@ -10,7 +10,7 @@ import * as x509 from '@peculiar/x509';
 import { KioskError } from '../../main/api/errors.js';
 import { CONTACTLESS_ATR, type CardProfileInput } from '../card/profile.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;

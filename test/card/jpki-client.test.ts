@@ -36,7 +36,7 @@ async function expectCode(promise: Promise<unknown>, code: ErrorCode) {
 }
 
 function publicKeyOf(certDer: Uint8Array) {
-  const cert = new x509.X509Certificate(certDer);
+  const cert = new x509.X509Certificate(new Uint8Array(certDer));
   return createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
 }
 

@@ -25,7 +25,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function cert(name: string) {
   const profile = loadCardProfile(demoCard(set, name).profilePath);
-  return { profile, cert: new x509.X509Certificate(profile.authCert) };
+  return { profile, cert: new x509.X509Certificate(new Uint8Array(profile.authCert)) };
 }
 
 describe('demo PKI', () => {
@@ -57,7 +57,7 @@ describe('demo PKI', () => {
     expect(JSON.stringify(ian.names.toJSON())).toContain('公的個人認証サービス');
     expect((c.publicKey.algorithm as { modulusLength?: number }).modulusLength).toBe(2048);
     expect((c.signatureAlgorithm as { name?: string }).name).toBe('RSASSA-PKCS1-v1_5');
-    const ca = new x509.X509Certificate(profile.authCaCert);
+    const ca = new x509.X509Certificate(new Uint8Array(profile.authCaCert));
     expect(await c.verify({ publicKey: ca.publicKey, signatureOnly: true })).toBe(true);
     expect(profile.pins.auth).toEqual({ value: '1234', triesLeft: 3, maxTries: 3 });
     expect(Buffer.from(profile.authCert.subarray(0, 2)).toString('hex')).toBe('3082');

@@ -111,7 +111,8 @@ export async function verifyUserCertificate(
 ): Promise<CertificateVerdict> {
   let certificate: X509Certificate;
   try {
-    certificate = new X509Certificate(der);
+    // A fresh copy: an ArrayBuffer-backed view satisfies both the Node and the DOM typings of BufferSource.
+    certificate = new X509Certificate(new Uint8Array(der));
   } catch (error) {
     return {
       ok: false,
