@@ -81,6 +81,29 @@ export function canonicalJson(value: unknown): string {
 
 const sha = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
 
+/**
+ * Puts in key order: B-tree inserts then append instead of scattering (the hub's state table and every
+ * terminal's store both write far less). Keys are unique within a publication, so order does not change
+ * what the batch means; dels (already sorted) follow the puts. Sorted by hex key (string comparison is
+ * much cheaper than Buffer.compare at a million rows).
+ */
+function sortByKey<O extends { op: string; k: string }>(ops: O[], puts: StateRow[]): void {
+  const pairs: Array<[O, StateRow]> = [];
+  const dels: O[] = [];
+  let p = 0;
+  for (const o of ops) {
+    if (o.op === 'put') pairs.push([o, puts[p++]!]);
+    else dels.push(o);
+  }
+  pairs.sort((x, y) => (x[0].k < y[0].k ? -1 : x[0].k > y[0].k ? 1 : 0));
+  let i = 0;
+  for (const [o, row] of pairs) {
+    puts[i] = row;
+    ops[i++] = o;
+  }
+  for (const o of dels) ops[i++] = o;
+}
+
 export class Publisher {
   readonly keyId: string;
   readonly publicKey: KeyObject;
@@ -174,6 +197,7 @@ export class Publisher {
       ops.push({ op: 'del', k: kHex });
       dels.push(Buffer.from(kHex, 'hex'));
     }
+    sortByKey(ops, puts);
     return this.publishOps('whitelist', ops, puts, dels, note, unchanged);
   }
 
@@ -205,6 +229,7 @@ export class Publisher {
       ops.push({ op: 'del', k: kHex });
       dels.push(Buffer.from(kHex, 'hex'));
     }
+    sortByKey(ops, puts);
     return this.publishOps('revocations', ops, puts, dels, note, unchanged);
   }
 

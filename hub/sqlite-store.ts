@@ -85,6 +85,7 @@ export class SqliteHubStore implements HubStore {
 
   constructor(readonly file: string) {
     this.db = openDb(file, { durability: 'full' });
+    this.db.pragma('cache_size = -131072'); // a server: 128 MiB of page cache for imports and snapshots
     migrate(this.db, migrations, file);
     const insert = this.db.prepare('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)');
     for (const f of Feeds) insert.run(f, randomBytes(8).toString('hex'));

@@ -27,7 +27,23 @@ export interface ExchangeOptions {
   ca?: Buffer;
 }
 
+/**
+ * One exchange; when a kept-alive socket turns out to have been closed by the hub while idle (the
+ * request fails on a reused socket before any answer), it is retried once on a fresh one — safe
+ * because pulls are reads and pushes are idempotent.
+ */
 export async function exchange(o: ExchangeOptions): Promise<HubResponse> {
+  try {
+    return await exchangeOnce(o);
+  } catch (error) {
+    if (error instanceof StaleSocket) return exchangeOnce(o);
+    throw error;
+  }
+}
+
+class StaleSocket extends Error {}
+
+async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
   const path = (o.base.pathname.replace(/\/$/, '') + o.target).replace(/^$/, '/');
   const signed = await signRequest(o.signer, { method: o.method, target: path, body: o.body ?? null });
   const headers: Record<string, string | number> = {
@@ -84,13 +100,15 @@ export async function exchange(o: ExchangeOptions): Promise<HubResponse> {
     req.setTimeout(o.idleTimeoutMs, () =>
       req.destroy(new KioskError('SYNC_UNREACHABLE', 'hub did not answer')),
     );
-    req.on('error', (error) =>
+    req.on('error', (error: NodeJS.ErrnoException) =>
       reject(
-        error instanceof KioskError
-          ? error
-          : new KioskError('SYNC_UNREACHABLE', `hub unreachable: ${error.message}`, undefined, {
-              cause: error,
-            }),
+        req.reusedSocket && ['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(error.code ?? '')
+          ? new StaleSocket(error.message)
+          : error instanceof KioskError
+            ? error
+            : new KioskError('SYNC_UNREACHABLE', `hub unreachable: ${error.message}`, undefined, {
+                cause: error,
+              }),
       ),
     );
     req.end(o.body);
