@@ -20,7 +20,15 @@
 // switch a process to another socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,12 +89,12 @@ export function usePcscdSocket(socketPath: string): void {
   process.env.PCSCLITE_CSOCK_NAME = socketPath;
 }
 
-function readerConf(port: number): string {
+function readerConf(port: number, driver: string): string {
   const hex = port.toString(16).toUpperCase();
   return [
     `FRIENDLYNAME "Virtual PCD ${port}"`,
     `DEVICENAME   /dev/null:0x${hex}`,
-    `LIBPATH      ${VPCD_DRIVER}`,
+    `LIBPATH      ${driver}`,
     `CHANNELID    0x${hex}`,
     '',
   ].join('\n');
@@ -111,10 +119,11 @@ for (const port of ports.map(Number)) {
 process.stdout.write('ready\\n');
 `;
 
-function spawnChild(argv: string[], logFile?: string): ChildProcess {
+function spawnChild(argv: string[], logFile?: string, env?: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,
+    ...(env ? { env } : {}),
   });
   const chunks: Buffer[] = [];
   const keep = (b: Buffer) => {
@@ -190,6 +199,7 @@ export async function startPcscd(options: PcscdOptions): Promise<PrivatePcscd> {
   const dir = mkdtempSync(join(tmpdir(), `${options.label ?? 'jpki-pcscd'}-`));
   const runDir = join(dir, 'run');
   const confDir = join(dir, 'reader.conf.d');
+  const driverDir = join(dir, 'drivers');
   const socketPath = join(runDir, 'pcscd.comm');
   const logFile = join(dir, 'pcscd.log');
   mkdirSync(runDir, { recursive: true });
@@ -197,7 +207,15 @@ export async function startPcscd(options: PcscdOptions): Promise<PrivatePcscd> {
   const writeConf = () => {
     rmSync(confDir, { recursive: true, force: true });
     mkdirSync(confDir, { recursive: true });
-    for (const port of ports) writeFileSync(join(confDir, `vpcd-${port}`), readerConf(port));
+    // vpcd keeps its per-slot sockets in driver-global arrays, so two reader entries loaded from the
+    // same library share slot 0 (seen here: one card in two readers, power-off from the other). pcscd
+    // loads a library once per path: each entry gets its own copy and so its own globals.
+    mkdirSync(driverDir, { recursive: true });
+    for (const port of ports) {
+      const driver = join(driverDir, `libifdvpcd-${port}.so`);
+      if (!existsSync(driver)) copyFileSync(VPCD_DRIVER, driver);
+      writeFileSync(join(confDir, `vpcd-${port}`), readerConf(port, driver));
+    }
   };
   for (const port of options.vpcdPorts) ports.add(port);
   writeConf();

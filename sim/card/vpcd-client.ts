@@ -128,6 +128,7 @@ export class VpcdCardClient extends EventEmitter<VpcdClientEvents> {
     if (!socket || socket !== this.socket) return;
     const card = this.options.card;
     if (payload.length === 1) {
+      log.debug({ control: payload[0] }, 'vpcd control');
       switch (payload[0]) {
         case 0: // power off
         case 1: // power on
