@@ -46,12 +46,17 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Objects merge key by key; arrays and scalars from the later layer replace. */
+/** A secret reference ({env} or {file}) is one value: a site's reference replaces the profile's whole. */
+function isSecretRef(value: JsonObject): boolean {
+  return 'env' in value || 'file' in value;
+}
+
+/** Objects merge key by key; arrays, scalars and secret references from the later layer replace. */
 export function mergeLayers(base: JsonObject, over: JsonObject): JsonObject {
   const out: JsonObject = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const prior = out[key];
-    out[key] = isObject(prior) && isObject(value) ? mergeLayers(prior, value) : value;
+    out[key] = isObject(prior) && isObject(value) && !isSecretRef(value) ? mergeLayers(prior, value) : value;
   }
   return out;
 }

@@ -60,6 +60,15 @@ describe('configuration profiles', () => {
     expect(config.revocation.stalePolicy).toBe('degraded');
   });
 
+  it('lets a site replace a secret reference of its profile (file → environment)', () => {
+    const file = siteFile('secret-env.json', {
+      version: 1,
+      profile: 'demo',
+      hsm: { userPin: { env: 'HSM_PIN' } },
+    });
+    expect(loadConfig({ file, env: {} }).hsm.userPin).toEqual({ env: 'HSM_PIN' });
+  });
+
   it('reads the file named by JPKI_CONFIG, but not in a packaged build', () => {
     const file = siteFile('env.json', { version: 1, profile: 'shelter' });
     expect(loadConfig({ env: { JPKI_CONFIG: file } }).source.profile).toBe('shelter');
