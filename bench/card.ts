@@ -135,6 +135,9 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
   card.applet.transmit(Uint8Array.from(Buffer.from('002000800431323334', 'hex')));
   card.applet.transmit(Uint8Array.from(Buffer.from('00a4020c020017', 'hex')));
   const signApdu = Uint8Array.from(Buffer.from(`802a008033${'00'.repeat(51)}00`, 'hex'));
+  const signed = card.applet.transmit(signApdu);
+  if (signed.length !== 258 || signed[256] !== 0x90)
+    throw new Error('card bench: the simulator did not sign');
   const rsa = await measure(() => card.applet.transmit(signApdu), {
     warmup: 5,
     iterations: ctx.quick ? 20 : 100,
