@@ -41,6 +41,8 @@ export interface HubOptions {
   /** Most batches per answer (the terminal asks again while `more`). */
   maxBatchesPerAnswer?: number;
   maxWaitSeconds?: number;
+  /** How long a pull waits for a snapshot being built before it is answered 503 (come back later). */
+  snapshotWaitMs?: number;
   /** TLS for a hub that terminates it itself (PEM key and certificate chain). */
   https?: { key: Buffer; cert: Buffer } | null;
   now?: () => number;
@@ -52,6 +54,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   CLOCK_FAULT: 401,
   INVALID_REQUEST: 400,
   SYNC_PROTOCOL: 409,
+  SYNC_UNREACHABLE: 503,
   JOURNAL_BROKEN: 409,
 };
 
@@ -68,6 +71,7 @@ export function createHub(o: HubOptions): Hub {
   const snapshotMinOps = o.snapshotMinOps ?? 100_000;
   const maxBatches = o.maxBatchesPerAnswer ?? 64;
   const maxWait = o.maxWaitSeconds ?? 30;
+  const snapshotWaitMs = o.snapshotWaitMs ?? 5_000;
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const nonces = new Map<string, number>();
@@ -182,6 +186,17 @@ export function createHub(o: HubOptions): Hub {
     if (presence) events.emit('peer-entries');
   }
 
+  /** A big snapshot is built once, in the background; terminals asking meanwhile are told to come back. */
+  const snapshotOrLater = async (
+    feed: SnapshotFeedName,
+  ): Promise<{ file: string; seq: number } | 'building'> => {
+    const job = o.publisher.snapshotFile(feed);
+    const waited = await Promise.race([job, sleep(snapshotWaitMs).then(() => 'building' as const)]);
+    if (waited === 'building')
+      job.catch((error: unknown) => log.error({ err: error }, 'snapshot build failed'));
+    return waited;
+  };
+
   app.get('/v1/time', async () => ({ v: PROTOCOL_VERSION, hubTime: now() }));
 
   app.get<{ Params: { feed: string }; Querystring: Record<string, string | undefined> }>(
@@ -225,19 +240,23 @@ export function createHub(o: HubOptions): Hub {
         info = o.store.feedInfo(feed);
       }
 
-      let snapshot: { file: string; seq: number } | null = null;
-      let from = after;
+      let needSnapshot = false;
       if (canSnapshot && after < info.head) {
         const first = o.store.batchesAfter(feed, after, 1)[0];
         const pending = o.store.opsAfter(feed, after);
         const tooFar = pending > Math.max(snapshotMinOps, info.rows / 2);
-        if (wrongEpoch || !first || first.fromSeq !== after || tooFar || after > info.head) {
-          snapshot = await o.publisher.snapshotFile(feed as SnapshotFeedName);
-          from = snapshot.seq;
+        needSnapshot = wrongEpoch || !first || first.fromSeq !== after || tooFar;
+      } else if (canSnapshot) needSnapshot = wrongEpoch || after > info.head;
+      let snapshot: { file: string; seq: number } | null = null;
+      let from = after;
+      if (needSnapshot) {
+        const got = await snapshotOrLater(feed as SnapshotFeedName);
+        if (got === 'building') {
+          reply.header('retry-after', '10');
+          return fail(reply, 'SYNC_UNREACHABLE', `the ${feed} snapshot is being prepared; try again shortly`);
         }
-      } else if (canSnapshot && (wrongEpoch || after > info.head)) {
-        snapshot = await o.publisher.snapshotFile(feed as SnapshotFeedName);
-        from = snapshot.seq;
+        snapshot = got;
+        from = got.seq;
       }
       const batches = o.store.batchesAfter(feed, from, max);
       const last = batches[batches.length - 1]?.toSeq ?? from;
