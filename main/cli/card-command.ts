@@ -80,7 +80,7 @@ export async function cardInfo(options: { configFile?: string; reader?: string }
   watcher.start();
   try {
     try {
-      await watcher.waitSettled(3000);
+      await watcher.waitSettled(1500);
     } catch (error) {
       return { pcsc: watcher.state, error: toKioskError(error).toPayload(), readers: [] };
     }

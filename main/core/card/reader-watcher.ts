@@ -154,7 +154,10 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
     }
   }
 
-  /** Opens a card session on a reader with a settled card. */
+  /**
+   * Opens a card session on a reader with a card. One session per reader: the binding keeps one
+   * connection per reader object, so a new session on a reader ends (resets) the previous one.
+   */
   async connect(readerName: string, timeoutMs = 3000): Promise<PcscTransport> {
     const tracked = this.readers.get(readerName);
     if (!tracked) {
