@@ -79,6 +79,9 @@ describe('sync timers', () => {
       b.client.start();
       await until('B to be polling', () => b.client.status().feeds['peer-entries']?.lastAttemptAt !== null);
       await new Promise((r) => setTimeout(r, 100));
+      // An on-demand sync does not queue behind the long poll: peer entries are left to it.
+      const onDemand = await b.client.syncNow();
+      expect(Object.keys(onDemand.pulls).sort()).toEqual(['revocations', 'whitelist']);
       journalEntry(a, 'RUNNER');
       a.client.pushSoon();
       // Both periodic timers are a minute away: only pushSoon and the long poll can bring it (the delay

@@ -203,8 +203,11 @@ export class SyncClient {
 
   /** Pulls every feed and pushes the journal now; one failing part does not stop the others. */
   async syncNow(): Promise<SyncReport> {
+    // The peer-entries long poll (when running) is already pulling continuously; waiting behind it
+    // would hold an on-demand sync for up to its wait.
+    const feeds = this.feeds.filter((f) => !(f === 'peer-entries' && this.peerLoop && this.running));
     const pullPromise = Promise.all(
-      this.feeds.map(
+      feeds.map(
         async (f) => [f, await this.pull(f).catch((e: unknown) => toKioskError(e).toPayload())] as const,
       ),
     );
@@ -225,7 +228,7 @@ export class SyncClient {
     return run;
   }
 
-  /** Pushes the journal since the watermark until nothing is pending (or one batch when `once`). */
+  /** Pushes the journal since the watermark until nothing is pending; serialised. */
   push(): Promise<PushResult> {
     const run = this.pushLock.catch(() => undefined).then(() => this.pushUnlocked());
     this.pushLock = run;
@@ -256,6 +259,7 @@ export class SyncClient {
     this.emit();
   }
 
+  /** Stops timers and in-flight requests; final (construct a new client to sync again). */
   async stop(): Promise<void> {
     this.running = false;
     if (this.pushSoonTimer) clearTimeout(this.pushSoonTimer);
