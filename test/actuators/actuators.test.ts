@@ -16,7 +16,9 @@ let actuators: Actuators | null = null;
 
 function configWith(actuatorsJson: unknown): ActuatorsConfig {
   const file = join(dir, 'site.json');
-  writeFileSync(file, JSON.stringify({ version: 1, profile: 'demo', actuators: actuatorsJson }));
+  // The demo profile brings a software gate and tower; each test states exactly the devices it wants.
+  const wanted = { gate: null, signal: null, ...(actuatorsJson as object) };
+  writeFileSync(file, JSON.stringify({ version: 1, profile: 'demo', actuators: wanted }));
   return loadConfig({ file, env: {} }).actuators;
 }
 
