@@ -14,7 +14,8 @@ import { demoCard, ensureDemoPki } from '../../sim/pki/demo-pki.js';
 
 const USAGE = `usage:
   jpki-kiosk sim card --card <demo name|file.card.json> [--vpcd host:port|/path.sock] [--timing ${Object.keys(TimingPresets).join('|')}]
-                      [--t0] [--remove-after N] [--config F]
+                      [--t0] [--config F] faults: [--remove-after N] [--stall-at N] [--wrong-sw N:SW]
+                      [--corrupt-cert OFFSET] [--endless-61xx-at N]   (N counts commands from power-on)
   jpki-kiosk sim pki [--json] [--config F]
 `;
 
@@ -44,6 +45,33 @@ async function resolveCard(card: string, configFile: string | undefined): Promis
   return demoCard(set, card).profilePath;
 }
 
+function count(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(text))
+    throw new KioskError('INVALID_REQUEST', `--${name} wants a number, got ${text}`);
+  return Number(text);
+}
+
+function parseFaults(values: Record<string, string | boolean | undefined>): CardFaults {
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const faults: CardFaults = {};
+  const removeAfter = count('remove-after', str('remove-after'));
+  if (removeAfter !== undefined) faults.removeAtCommand = removeAfter + 1;
+  const stall = count('stall-at', str('stall-at'));
+  if (stall !== undefined) faults.stallAtCommand = stall;
+  const endless = count('endless-61xx-at', str('endless-61xx-at'));
+  if (endless !== undefined) faults.endlessGetResponseAt = endless;
+  const corrupt = count('corrupt-cert', str('corrupt-cert'));
+  if (corrupt !== undefined) faults.corruptCertificate = { offset: corrupt };
+  const wrong = str('wrong-sw');
+  if (wrong !== undefined) {
+    const m = /^(\d{1,6}):([0-9a-fA-F]{4})$/.exec(wrong);
+    if (!m) throw new KioskError('INVALID_REQUEST', `--wrong-sw wants N:SW (e.g. 3:6F00), got ${wrong}`);
+    faults.wrongStatus = { atCommand: Number(m[1]), sw: parseInt(m[2]!, 16) };
+  }
+  return faults;
+}
+
 export async function run(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
@@ -54,6 +82,10 @@ export async function run(args: string[]): Promise<number> {
       timing: { type: 'string' },
       t0: { type: 'boolean', default: false },
       'remove-after': { type: 'string' },
+      'stall-at': { type: 'string' },
+      'wrong-sw': { type: 'string' },
+      'corrupt-cert': { type: 'string' },
+      'endless-61xx-at': { type: 'string' },
       config: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -80,8 +112,7 @@ export async function run(args: string[]): Promise<number> {
       'INVALID_REQUEST',
       `unknown timing ${timing}; one of ${Object.keys(TimingPresets).join(', ')}`,
     );
-  const faults: CardFaults = {};
-  if (values['remove-after']) faults.removeAtCommand = Number(values['remove-after']) + 1;
+  const faults = parseFaults(values);
   const card = SimulatedCard.fromFile(path, {
     ...(timing ? { timing: timingModel(timing as TimingPreset) } : {}),
     t0Style: values.t0,

@@ -83,5 +83,8 @@ describe('jpki-kiosk sim card / card info', () => {
     const unknown = cli(['sim', 'card', '--card', 'no-such-card', '--vpcd', '127.0.0.1:1']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('INVALID_REQUEST');
+    const badFault = cli(['sim', 'card', '--card', 'valid', '--wrong-sw', '3:XYZ', '--vpcd', '127.0.0.1:1']);
+    expect(badFault.code).toBe(1);
+    expect(badFault.stderr).toContain('--wrong-sw wants N:SW');
   });
 });
