@@ -1,0 +1,143 @@
+// Issue 7's end-to-end promise: a CRL that revokes the demo `valid` card, imported at the hub, turns that
+// card's next decision at a running terminal into `revoked` after one sync — no restart. Real hub
+// (fastify + SQLite on loopback), real terminal (pcscd + vpcd, SoftHSM2 signing the sync requests with
+// the terminal key, SQLite stores).
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, type KioskConfig } from '../../config/load.js';
+import { projectRoot } from '../../config/paths.js';
+import type { Decision } from '../../main/api/decision.js';
+import { createTerminal, type Terminal } from '../../main/core/terminal.js';
+import { DEMO_RECORDS } from '../../main/demo/data.js';
+import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
+import { VpcdDemoWallet } from '../../main/demo/wallet.js';
+import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
+import { createHub, type Hub } from '../../hub/server.js';
+import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
+import { importCrl } from '../../hub/import-crl.js';
+import { demoCrl } from '../../sim/pki/crl.js';
+import { demoCard } from '../../sim/pki/demo-pki.js';
+import { startPcscd, type PrivatePcscd } from '../support/pcscd.js';
+import { demoCards } from '../support/demo-cards.js';
+
+const VPCD_PORT = 36320;
+const HUB_PORT = 36321;
+const dataDir = mkdtempSync(join(tmpdir(), 'jpki-hub-revocation-'));
+let hubDir: HubDir;
+let hub: Hub;
+let pcscd: PrivatePcscd;
+let terminal: Terminal;
+let wallet: VpcdDemoWallet;
+let config: KioskConfig;
+
+async function tap(card: string): Promise<Decision> {
+  await wallet.insert(card);
+  try {
+    return await terminal.checkCard(await terminal.waitForCard(10_000));
+  } finally {
+    await wallet.remove();
+    const until = Date.now() + 3000;
+    while (terminal.status().reader.state === 'card_present' && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+beforeAll(async () => {
+  await demoCards();
+  cpSync(join(projectRoot(), 'var', 'demo', 'pki'), join(dataDir, 'demo', 'pki'), { recursive: true });
+  // The hub shares the fleet index key with its terminals; the terminal pins the hub's publisher key.
+  const base = {
+    version: 1,
+    profile: 'demo',
+    data: { dir: dataDir },
+    log: { level: 'silent' },
+    actuators: { gate: null, signal: null },
+    demo: { enabled: true, vpcdPort: VPCD_PORT },
+  };
+  writeFileSync(join(dataDir, 'base.json'), JSON.stringify(base));
+  const assets = await ensureDemoAssets(loadConfig({ file: join(dataDir, 'base.json'), env: {} }));
+  hubDir = openHubDir(join(dataDir, 'hub'), { indexKeyFile: join(dataDir, 'demo', 'index-key') });
+  const file = join(dataDir, 'terminal.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...base,
+      sync: {
+        enabled: true,
+        hubUrl: `http://127.0.0.1:${HUB_PORT}/`,
+        hubPublicKeyPath: hubDir.publicKeyFile,
+        pullIntervalSeconds: 3600,
+        pushIntervalSeconds: 3600,
+      },
+    }),
+  );
+  config = loadConfig({ file, env: {} });
+
+  // The organiser publishes the ticket of the `valid` card; the terminal registers with its HSM key.
+  const card = demoCard(assets.cards, 'valid');
+  hubDir.publisher.publishWhitelist(
+    [
+      {
+        issuerKeyId: card.issuerKeyIdHex,
+        serial: card.serialHex,
+        spkiSha256: spkiSha256OfCertificate(card.certPath),
+        record: DEMO_RECORDS.valid!,
+      },
+    ],
+    'demo ticket',
+  );
+  const hsm = hsmFromConfig(config);
+  await hsm.start();
+  const terminalKey = await hsm.publicKey(TERMINAL_KEY_LABEL);
+  await hsm.close();
+  hubDir.store.registerTerminal(
+    {
+      terminalId: config.site.terminalId,
+      publicKeyPem: terminalKey.pem,
+      siteId: config.site.siteId,
+      gateId: config.site.gateId,
+      zone: config.site.zone,
+      siteKind: 'stadium-gate',
+    },
+    Date.now(),
+  );
+  hub = createHub({ store: hubDir.store, publisher: hubDir.publisher, hubId: hubDir.hubId });
+  await hub.app.listen({ host: '127.0.0.1', port: HUB_PORT });
+
+  pcscd = await startPcscd({ vpcdPorts: [VPCD_PORT] });
+  wallet = new VpcdDemoWallet({
+    config,
+    cards: assets.cards,
+    endpoint: pcscd.endpoint(VPCD_PORT),
+    timing: 'instant',
+  });
+  terminal = await createTerminal({ config, wallet, autoCheck: false });
+  await terminal.staffUnlock({ method: 'pin', pin: DEMO_STAFF_PIN });
+}, 120_000);
+
+afterAll(async () => {
+  await terminal?.close();
+  await hub?.close();
+  hubDir?.close();
+});
+
+describe('a CRL imported at the hub reaches a running terminal in one sync', () => {
+  it('admits the valid card with the hub data, then refuses it as revoked after the CRL and one sync', async () => {
+    const first = await terminal.syncNow();
+    expect(first.pulled).toBeGreaterThan(0);
+    expect(await tap('valid')).toMatchObject({ outcome: 'admitted', reasons: ['ok'] });
+
+    const crl = await demoCrl(dataDir, ['valid'], { fileName: 'valid-revoked.crl' });
+    const caPem = readFileSync(join(dataDir, 'demo', 'pki', 'auth-ca.pem'), 'utf8');
+    const imported = await importCrl(hubDir.store, hubDir.publisher, readFileSync(crl), [caPem], crl);
+    expect(imported.entries).toBe(1);
+
+    const second = await terminal.syncNow();
+    expect(second.pulled).toBe(1);
+    expect(second.pushed).toBeGreaterThan(0); // the admitted entry went up in the same sync
+    expect(await tap('valid')).toMatchObject({ outcome: 'refused', reasons: ['revoked'] });
+    expect(terminal.status().sync.state).not.toBe('failed');
+  });
+});
