@@ -372,7 +372,11 @@ export const Commands = {
   cancelPin: { staff: false, request: z.object({ requestId: Id }).strict(), response: Ok },
   /** Convenience kiosk: the patron ends the session; nothing of theirs remains on screen or in memory. */
   endSession: { staff: false, request: z.object({ sessionId: Id }).strict(), response: Ok },
-  /** PIN: checked against ui.staffPin. Card: the next tap within timeout must be a staff card. */
+  /**
+   * PIN: checked against ui.staffPin. Card: the next tap within timeout must be a staff card.
+   * A wrong PIN or card → STAFF_CREDENTIAL_WRONG; refused while locked out after repeated failures →
+   * STAFF_LOCKED; no staff card support → NOT_AVAILABLE.
+   */
   staffUnlock: {
     staff: false,
     request: z.discriminatedUnion('method', [

@@ -119,7 +119,8 @@ export function App() {
           </button>
         ) : null}
       </footer>
-      {walletOpen && status?.demo ? (
+      {/* The wallet drawer steps aside while the patron uses the PIN pad or a kiosk session. */}
+      {walletOpen && status?.demo && screen.kind !== 'pin' && screen.kind !== 'session' ? (
         <DemoWallet language={language} onClose={() => setWalletOpen(false)} />
       ) : null}
       {staffOpen && status ? (

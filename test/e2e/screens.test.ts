@@ -22,7 +22,6 @@ import {
   waitForScreen,
 } from './support.js';
 
-const PORT = 36230;
 let browser: Browser;
 let shell: BrowserShell;
 let core: FakeCore;
@@ -34,7 +33,7 @@ const hold = { volume: 0.8, resultHoldMs: 600_000, sessionTimeoutSeconds: 120 };
 beforeAll(async () => {
   await ensureRendererBuilt();
   core = createFakeCore({ ui: hold });
-  shell = await startBrowserShell({ config: loadConfig({ profile: 'demo' }), core, port: PORT, rendererDir });
+  shell = await startBrowserShell({ config: loadConfig({ profile: 'demo' }), core, port: 0, rendererDir });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('console', (m) => {

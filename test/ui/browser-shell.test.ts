@@ -14,7 +14,7 @@ import { KioskError } from '../../main/api/errors.js';
 import { WsPath } from '../../main/api/wire.js';
 import { createFakeCore, makeDecision, type FakeCore } from './support/fake-core.js';
 
-const PORT = 36211;
+let PORT = 0;
 let dir: string;
 let shell: BrowserShell;
 let core: FakeCore;
@@ -45,9 +45,10 @@ beforeAll(async () => {
   shell = await startBrowserShell({
     config: loadConfig({ profile: 'demo' }),
     core,
-    port: PORT,
+    port: 0,
     rendererDir: dir,
   });
+  PORT = Number(new URL(shell.url).port);
 });
 afterAll(async () => {
   await shell?.close();
