@@ -26,6 +26,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -193,9 +194,35 @@ function installExitHook(children: () => ChildProcess[]) {
 
 const allChildren = new Set<ChildProcess>();
 
+/** Removes folders of private daemons whose holder process is gone (a test process killed hard). */
+function sweepStaleFolders() {
+  const base = tmpdir();
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pidFile = join(base, name, 'holder.pid');
+    if (!existsSync(pidFile)) continue;
+    if (!existsSync(join(base, name, 'reader.conf.d'))) continue; // not ours
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch {
+      alive = false;
+    }
+    if (!alive) rmSync(join(base, name), { recursive: true, force: true });
+  }
+}
+
 export async function startPcscd(options: PcscdOptions): Promise<PrivatePcscd> {
   if (process.getuid?.() !== 0) throw new Error('private pcscd needs root (unshare, mount)');
   const network = options.network ?? 'private';
+  sweepStaleFolders();
   const dir = mkdtempSync(join(tmpdir(), `${options.label ?? 'jpki-pcscd'}-`));
   const runDir = join(dir, 'run');
   const confDir = join(dir, 'reader.conf.d');
@@ -266,6 +293,7 @@ export async function startPcscd(options: PcscdOptions): Promise<PrivatePcscd> {
     );
   });
   const holderPid = holder.pid!;
+  writeFileSync(join(dir, 'holder.pid'), String(holderPid));
   const nsArgs = ['nsenter', '-t', String(holderPid), '-m', ...(network === 'private' ? ['-n'] : []), '--'];
 
   let relay: ChildProcess | undefined;
