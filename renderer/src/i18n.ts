@@ -3,7 +3,8 @@ import type { Words } from '../../main/api/messages.js';
 import { errorWords, reasonWords } from '../../main/api/messages.js';
 import type { ErrorCode } from '../../main/api/errors.js';
 import type { ReasonCode } from '../../main/api/decision.js';
-import type { Language } from '../../main/api/contract.js';
+import type { AnnulReasons, Language } from '../../main/api/contract.js';
+import type { SiteKind } from '../../main/api/decision.js';
 
 export const ui = {
   touchCard: { ja: 'マイナンバーカードをタッチしてください', en: 'Please touch your My Number Card' },
@@ -110,6 +111,22 @@ export const ui = {
 } satisfies Record<string, Words>;
 
 export type UiKey = keyof typeof ui;
+
+/** Staff-facing names of the site kinds and annulment reasons. */
+export const siteKindWords: Record<SiteKind, Words> = {
+  'stadium-gate': { ja: '入場ゲート', en: 'Stadium gate' },
+  'hospital-reception': { ja: '病院受付', en: 'Hospital reception' },
+  shelter: { ja: '避難所', en: 'Shelter' },
+  'convenience-kiosk': { ja: 'コンビニ端末', en: 'Convenience kiosk' },
+};
+
+export const annulReasonWords: Record<(typeof AnnulReasons)[number], Words> = {
+  turnstile_not_turned: { ja: 'ゲートを通らなかった', en: 'Did not pass the gate' },
+  staff_error: { ja: '係員の操作誤り', en: 'Staff error' },
+  duplicate: { ja: '重複', en: 'Duplicate' },
+  patron_left: { ja: '本人が立ち去った', en: 'Person left' },
+  other: { ja: 'その他', en: 'Other' },
+};
 
 export function t(key: UiKey, language: Language, vars: Record<string, string | number> = {}): string {
   let text = ui[key][language];

@@ -13,7 +13,7 @@ import {
 } from '../../../main/api/contract.js';
 import { KioskError } from '../../../main/api/errors.js';
 import { useApi } from '../api/provider.js';
-import { errorText, reasonHeadline, t } from '../i18n.js';
+import { annulReasonWords, errorText, reasonHeadline, siteKindWords, t } from '../i18n.js';
 import { DigitPad } from './public.js';
 
 type Recent = CommandResponse<'recentDecisions'>;
@@ -187,7 +187,7 @@ function Actions(props: { status: TerminalStatus; language: Language; onMessage(
             aria-pressed={status.siteKind === kind}
             onClick={() => run(api.selectSite({ siteKind: kind }), t('done', language))}
           >
-            {kind}
+            {siteKindWords[kind][language]}
           </button>
         ))}
       </div>
@@ -409,7 +409,7 @@ function RecentDecisions(props: {
           >
             {AnnulReasons.map((r) => (
               <option key={r} value={r}>
-                {r}
+                {annulReasonWords[r][language]}
               </option>
             ))}
           </select>
