@@ -10,4 +10,5 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   hsm: () => import('./hsm.js'),
   sync: () => import('./sync.js'),
   whitelist: () => import('./whitelist.js'),
+  ui: () => import('./ui.js'),
 };
