@@ -35,7 +35,10 @@ export function StaffPanel(props: { status: TerminalStatus; language: Language; 
     props.onClose();
   };
 
-  if (!status.staff.unlocked) {
+  // The core's unlock expires on its own; past `until` the panel relocks even before the next status.
+  const unlocked =
+    status.staff.unlocked && (status.staff.until === null || Date.parse(status.staff.until) > Date.now());
+  if (!unlocked) {
     return (
       <div
         class="overlay"
