@@ -61,7 +61,9 @@ export ELECTRON_SKIP_BINARY_DOWNLOAD=1
 stamp=node_modules/.jpki-install-stamp
 if [[ ! -f $stamp || package.json -nt $stamp || package-lock.json -nt $stamp ]]; then
   act "installing npm modules (native ones are compiled: about two minutes the first time)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: npm 11 writes lock files without the other platforms' optional packages (rollup,
+  # esbuild) and then refuses them in `npm ci`; `npm install` follows the lock all the same.
+  npm install --no-audit --no-fund --loglevel=error
   # npm 11 runs install scripts only for packages listed in package.json "allowScripts"; older npm runs
   # them all. Either way, make sure the native modules were built for this Node.
   for mod in better-sqlite3 pcsclite pkcs11js; do
