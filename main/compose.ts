@@ -8,6 +8,8 @@ export interface ComposedCore {
   terminal: Terminal;
   /** The demo reader's name (null outside the demo or on the system pcscd). */
   demoReader: string | null;
+  /** Where `jpki-kiosk sim card --vpcd …` inserts a virtual card into the demo reader. */
+  demoVpcdAddress: string | null;
   close(): Promise<void>;
 }
 
@@ -20,7 +22,7 @@ export async function composeTerminal(
   if (!config.demo.enabled) {
     const terminal = await createTerminal({ config, ...terminalOptions });
     const closeTerminal = terminal.close.bind(terminal);
-    return { terminal, demoReader: null, close: closeTerminal };
+    return { terminal, demoReader: null, demoVpcdAddress: null, close: closeTerminal };
   }
   const { startDemoEnvironment } = await import('./demo/index.js');
   const demo = await startDemoEnvironment(config, demoTiming ? { timing: demoTiming } : {});
@@ -30,6 +32,7 @@ export async function composeTerminal(
     return {
       terminal,
       demoReader: demo.readerName,
+      demoVpcdAddress: demo.vpcdAddress,
       close: async () => {
         await closeTerminal();
         await demo.stop();

@@ -56,10 +56,15 @@ export async function run(args: string[]): Promise<number> {
       throw new KioskError(outOfService.code, outOfService.message);
     }
     if (values.card) await terminal.demoInsertCard({ name: values.card });
-    else
-      process.stderr.write(
-        `waiting up to ${values.timeout} s for a card${composed.demoReader ? ` in "${composed.demoReader}"` : ''} …\n`,
-      );
+    else {
+      const where = composed.demoReader ? ` in "${composed.demoReader}"` : '';
+      process.stderr.write(`waiting up to ${values.timeout} s for a card${where} …\n`);
+      if (composed.demoVpcdAddress) {
+        process.stderr.write(
+          `  insert a virtual one: npx jpki-kiosk sim card --card valid --vpcd ${composed.demoVpcdAddress}\n`,
+        );
+      }
+    }
     const reader = await terminal.waitForCard(timeoutMs);
     const decision = await terminal.checkCard(reader);
     process.stdout.write(values.json ? JSON.stringify(decision) + '\n' : describe(decision) + '\n');

@@ -11,6 +11,8 @@ import { SimulatedCard, type CardFaults } from '../../sim/card/simulated-card.js
 import { TimingPresets, timingModel, type TimingPreset } from '../../sim/card/timing.js';
 import { parseVpcdAddress, VpcdCardClient } from '../../sim/card/vpcd-client.js';
 import { demoCard, ensureDemoPki } from '../../sim/pki/demo-pki.js';
+import { loadTrustedCa } from '../../sim/institution-ca/ca.js';
+import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 
 const USAGE = `usage:
   jpki-kiosk sim card --card <demo name|file.card.json> [--vpcd host:port|/path.sock] [--timing ${Object.keys(TimingPresets).join('|')}]
@@ -118,6 +120,12 @@ export async function run(args: string[]): Promise<number> {
     t0Style: values.t0,
     faults,
   });
+  // Like a personalised card, trust the demo 特定機関 CA when the demo has one, so that a kiosk in
+  // PIN-less mode can authenticate this card too.
+  const institutionCaDir = join(dataDir(values.config), 'demo', 'institution-ca');
+  if (existsSync(join(institutionCaDir, 'ca.json'))) {
+    enableTerminalAuth(card.applet, { trusted: [loadTrustedCa(institutionCaDir)] });
+  }
   const address = values.vpcd ?? process.env.JPKI_VPCD ?? defaultVpcd(values.config);
   let endpoint;
   try {

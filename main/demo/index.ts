@@ -17,6 +17,8 @@ export interface DemoEnvironment {
   /** The private pcscd (root), or null when the system pcscd is used. */
   pcscd: PrivatePcscd | null;
   readerName: string | null;
+  /** Where a separately started virtual card connects (`jpki-kiosk sim card --vpcd …`). */
+  vpcdAddress: string;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function startDemoEnvironment(
     wallet,
     pcscd,
     readerName,
+    vpcdAddress: 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`,
     stop: async () => {
       await wallet.close().catch(() => undefined);
       await pcscd?.stop();
