@@ -20,6 +20,7 @@ declare -A probes=(
   [opensc]=/usr/bin/pkcs11-tool
   [chromium]=/usr/bin/chromium
   [xvfb]=/usr/bin/Xvfb
+  [fonts-ipafont-gothic]=/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/unshare
   [libudev-dev]=/usr/include/libudev.h

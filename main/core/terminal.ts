@@ -751,7 +751,7 @@ export class Terminal extends EventEmitter implements KioskCore {
         this.staffLockedUntil = Date.now() + STAFF_LOCKOUT_MS;
       }
       log.warn('wrong staff PIN');
-      throw new KioskError('STAFF_LOCKED', 'wrong staff PIN');
+      throw new KioskError('STAFF_CREDENTIAL_WRONG', 'wrong staff PIN');
     }
     this.staffFailures = 0;
     this.staffUntil = Date.now() + STAFF_UNLOCK_MS;
