@@ -104,7 +104,7 @@ export function openTerminal(
     sinks: kioskDataSinks(data),
     journal: kioskDataJournal(data),
     stagingDir: join(root, id, 'staging'),
-    idleTimeoutMs: 5_000,
+    idleTimeoutMs: 20_000,
     ...options,
   });
   return {
