@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { KioskError } from '../main/api/errors.js';
 import { getLogger } from '../main/core/log.js';
 import { integrityCheck, migrate, openDb, type Db, type Migration } from './db.js';
@@ -38,6 +39,12 @@ import {
 import { KEY_BYTES, isWellFormedSeal } from './privacy.js';
 
 const log = getLogger('whitelist');
+
+/**
+ * Page size of snapshot-built feed files. 1 KiB pages were tried for less writing per random delta op; at
+ * 10 M rows the gain was within noise, and 4 KiB keeps lookups one level shallower.
+ */
+const FEED_PAGE_SIZE = 4096;
 
 export const feedMigrations: Migration[] = [
   {
@@ -280,7 +287,9 @@ export class FeedStore {
     const reader = new SnapshotReader(rowsFile);
     let fresh: Db | undefined;
     try {
-      fresh = openDb(building, { durability: 'normal' });
+      // Not openDb: the file must never be in WAL mode while it is built (that writes every page twice).
+      fresh = new Database(building);
+      fresh.pragma(`page_size = ${FEED_PAGE_SIZE}`);
       fresh.pragma('journal_mode = OFF');
       fresh.pragma('synchronous = OFF');
       fresh.pragma('cache_size = -65536');
