@@ -7,12 +7,12 @@
 //    process, so this part runs in a child process (`node dist/bench/auth.js --child modelled DIR`).
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { loadConfig, type KioskConfig } from '../config/load.js';
+import type { KioskConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
 import type { Decision, StageTiming } from '../main/api/decision.js';
 import { InProcessTransport } from '../main/core/card/in-process-transport.js';
@@ -23,7 +23,8 @@ import { loadTrustAnchors } from '../main/core/verify/certificate.js';
 import { createTerminal } from '../main/core/terminal.js';
 import { DEMO_RECORDS } from '../main/demo/data.js';
 import { ensureDemoAssets, spkiSha256OfCertificate } from '../main/demo/provision.js';
-import { VpcdDemoWallet } from '../main/demo/wallet.js';
+import { VpcdDemoWallet, tapDemoCard } from '../main/demo/wallet.js';
+import { writeDemoConfig } from '../main/demo/config.js';
 import { hsmFromConfig } from '../hsm/config.js';
 import { institutionAuthenticatorFromConfig } from '../hsm/config.js';
 import { demoTrustedInstitutionCa } from '../hsm/provision.js';
@@ -52,22 +53,13 @@ const STAGES: StageTiming['stage'][] = [
 const MODELLED_PORT = 36330;
 
 function benchConfig(dataDir: string): KioskConfig {
-  const file = join(dataDir, 'bench-config.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      version: 1,
-      profile: 'demo',
-      data: { dir: dataDir },
-      log: { level: 'silent' },
-      actuators: { gate: null, signal: null },
-      demo: { enabled: true, vpcdPort: MODELLED_PORT },
-      // Every tap of the same card is a fresh admission: anti-passback and double touch would turn
-      // repeats into a different (shorter) path.
-      policy: { stadium: { doubleTouchSeconds: 0, reentry: 'allow', antiPassback: { mode: 'off' } } },
-    }),
-  );
-  return loadConfig({ file, env: {} });
+  return writeDemoConfig(dataDir, 'bench-config', {
+    actuators: { gate: null, signal: null },
+    demo: { enabled: true, vpcdPort: MODELLED_PORT },
+    // Every tap of the same card is a fresh admission: anti-passback and double touch would turn
+    // repeats into a different (shorter) path.
+    policy: { stadium: { doubleTouchSeconds: 0, reentry: 'allow', antiPassback: { mode: 'off' } } },
+  });
 }
 
 function stageMedians(decisions: Decision[]): Record<string, number> {
@@ -185,16 +177,10 @@ async function modelledChild(dataDir: string, taps: number): Promise<void> {
   const decisions: Decision[] = [];
   try {
     for (let i = 0; i < taps + 2; i++) {
-      await wallet.insert('valid');
-      const reader = await terminal.waitForCard(10_000);
-      const decision = await terminal.checkCard(reader);
+      const decision = await tapDemoCard(terminal, wallet, 'valid');
       if (decision.outcome !== 'admitted')
         throw new Error(`modelled tap not admitted: ${decision.reasons.join(',')}`);
       if (i >= 2) decisions.push(decision);
-      await wallet.remove();
-      const until = Date.now() + 3000;
-      while (terminal.status().reader.state === 'card_present' && Date.now() < until)
-        await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
     await terminal.close();

@@ -11,7 +11,8 @@ import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 import { timingModel } from '../../sim/card/timing.js';
 import { VpcdCardClient, type VpcdEndpoint } from '../../sim/card/vpcd-client.js';
 import { DEMO_PIN, type DemoCardSet } from '../../sim/pki/demo-pki.js';
-import type { DemoWallet } from '../core/terminal.js';
+import type { Decision } from '../api/decision.js';
+import type { DemoWallet, Terminal } from '../core/terminal.js';
 
 /** What each demo card shows best, and the reason the demo expects there. */
 export const DEMO_CARD_SHOWCASE: Readonly<Record<string, { siteKind: SiteKind | null; expect: ReasonCode }>> =
@@ -90,5 +91,28 @@ export class VpcdDemoWallet implements DemoWallet {
 
   async close(): Promise<void> {
     await this.remove();
+  }
+}
+
+/**
+ * One tap as a person does it: the card arrives, the terminal decides, the card leaves. Waits until the
+ * reader has seen the card go (pcscd notices a vpcd removal on its next presence poll), so that the
+ * next tap is a new card. For terminals that do not decide by themselves (`autoCheck: false`).
+ */
+export async function tapDemoCard(
+  terminal: Terminal,
+  wallet: DemoWallet,
+  card: string,
+  timeoutMs = 10_000,
+): Promise<Decision> {
+  await wallet.insert(card);
+  try {
+    return await terminal.checkCard(await terminal.waitForCard(timeoutMs));
+  } finally {
+    await wallet.remove();
+    const until = Date.now() + 3000;
+    while (Date.now() < until && ['card_present', 'busy'].includes(terminal.status().reader.state)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 }

@@ -12,7 +12,7 @@ import type { Decision } from '../../main/api/decision.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal.js';
 import { DEMO_RECORDS } from '../../main/demo/data.js';
 import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
-import { VpcdDemoWallet } from '../../main/demo/wallet.js';
+import { VpcdDemoWallet, tapDemoCard } from '../../main/demo/wallet.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { createHub, type Hub } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
@@ -32,16 +32,8 @@ let terminal: Terminal;
 let wallet: VpcdDemoWallet;
 let config: KioskConfig;
 
-async function tap(card: string): Promise<Decision> {
-  await wallet.insert(card);
-  try {
-    return await terminal.checkCard(await terminal.waitForCard(10_000));
-  } finally {
-    await wallet.remove();
-    const until = Date.now() + 3000;
-    while (terminal.status().reader.state === 'card_present' && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 25));
-  }
+function tap(card: string): Promise<Decision> {
+  return tapDemoCard(terminal, wallet, card);
 }
 
 beforeAll(async () => {

@@ -2,17 +2,18 @@
 // TCP, SoftHSM2 for PIN-less terminal authentication, SQLite stores, signed deltas. Every reason code of
 // issue 6 is produced by a card and asserted on the typed decision.
 import { createPublicKey, createPrivateKey } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, type KioskConfig } from '../../config/load.js';
+import type { KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 import type { Decision } from '../../main/api/decision.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { DEMO_STAFF_PIN } from '../../main/demo/provision.js';
-import { VpcdDemoWallet } from '../../main/demo/wallet.js';
+import { VpcdDemoWallet, tapDemoCard } from '../../main/demo/wallet.js';
+import { writeDemoConfig } from '../../main/demo/config.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { VpcdCardClient } from '../../sim/card/vpcd-client.js';
@@ -36,19 +37,7 @@ let env: DemoEnvironment;
 const open: Terminal[] = [];
 
 function configWith(name: string, overrides: Record<string, unknown> = {}): KioskConfig {
-  const file = join(dataDir, `${name}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      version: 1,
-      profile: 'demo',
-      data: { dir: dataDir },
-      log: { level: 'silent' },
-      actuators: { gate: null, signal: null },
-      ...overrides,
-    }),
-  );
-  return loadConfig({ file, env: {} });
+  return writeDemoConfig(dataDir, name, { actuators: { gate: null, signal: null }, ...overrides });
 }
 
 async function terminalFor(config: KioskConfig): Promise<{ terminal: Terminal; wallet: VpcdDemoWallet }> {
@@ -68,26 +57,8 @@ async function terminalFor(config: KioskConfig): Promise<{ terminal: Terminal; w
   return { terminal, wallet };
 }
 
-async function settleRemoval(terminal: Terminal): Promise<void> {
-  // pcscd reports a vpcd removal on its next presence poll; wait for the watcher to see it.
-  const until = Date.now() + 3000;
-  while (
-    Date.now() < until &&
-    (terminal.status().reader.state === 'card_present' || terminal.status().reader.state === 'busy')
-  ) {
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function tap(t: { terminal: Terminal; wallet: VpcdDemoWallet }, card: string): Promise<Decision> {
-  await t.wallet.insert(card);
-  try {
-    const reader = await t.terminal.waitForCard(10_000);
-    return await t.terminal.checkCard(reader);
-  } finally {
-    await t.wallet.remove();
-    await settleRemoval(t.terminal);
-  }
+function tap(t: { terminal: Terminal; wallet: VpcdDemoWallet }, card: string): Promise<Decision> {
+  return tapDemoCard(t.terminal, t.wallet, card);
 }
 
 /** Signs a batch with the demo publisher key, as the hub would, and applies it to the running stores. */
@@ -252,15 +223,17 @@ describe('stadium gate, PIN-less terminal authentication', () => {
       card,
       reconnect: false,
     });
-    await client.insert();
-    try {
-      const reader = await t.terminal.waitForCard(10_000);
-      const d = await t.terminal.checkCard(reader);
-      expect(d).toMatchObject({ outcome: 'error', reasons: ['card_removed'] });
-    } finally {
-      await client.remove();
-      await settleRemoval(t.terminal);
-    }
+    // A wallet holding this one faulty card.
+    const faulty = {
+      insert: () => client.insert(),
+      remove: () => client.remove(),
+      close: () => client.remove(),
+      list: () => [],
+    };
+    expect(await tapDemoCard(t.terminal, faulty, 'valid')).toMatchObject({
+      outcome: 'error',
+      reasons: ['card_removed'],
+    });
   });
 });
 

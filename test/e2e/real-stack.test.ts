@@ -5,13 +5,13 @@
 // pcscd → the reader watcher → the pipeline → a decision event → the screen. Also: the PIN pad with the
 // hardware-like card, DEGRADED when revocation data is old, out of service when the reader or the HSM is
 // gone, and staff mode locked without the staff credential.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
-import { loadConfig, type KioskConfig } from '../../config/load.js';
+import type { KioskConfig } from '../../config/load.js';
 import { startBrowserShell, type BrowserShell } from '../../main/browser/server.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
@@ -26,6 +26,7 @@ import { WsPath } from '../../main/api/wire.js';
 import { createApiClient } from '../../renderer/src/api/client.js';
 import { createWsTransport, type SocketLike } from '../../renderer/src/api/ws-transport.js';
 import { ui } from '../../renderer/src/i18n.js';
+import { writeDemoConfig } from '../../main/demo/config.js';
 import {
   ensureRendererBuilt,
   expectAccessible,
@@ -43,20 +44,11 @@ let page: Page;
 let kiosk: { terminal: Terminal; wallet: VpcdDemoWallet; shell: BrowserShell } | null = null;
 
 function configWith(name: string, overrides: Record<string, unknown> = {}): KioskConfig {
-  const file = join(dataDir, `${name}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      version: 1,
-      profile: 'demo',
-      data: { dir: dataDir },
-      log: { level: 'silent' },
-      demo: { enabled: true, vpcdPort: VPCD_PORT },
-      ui: { staffPin: { file: '${data}/demo/staff-pin' }, resultHoldMs: 1200 },
-      ...overrides,
-    }),
-  );
-  return loadConfig({ file, env: {} });
+  return writeDemoConfig(dataDir, name, {
+    demo: { enabled: true, vpcdPort: VPCD_PORT },
+    ui: { staffPin: { file: '${data}/demo/staff-pin' }, resultHoldMs: 1200 },
+    ...overrides,
+  });
 }
 
 async function stopKiosk() {
