@@ -43,7 +43,7 @@ import {
 } from '../whitelist/feed-format.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../main/core/log.js';
-import type { HubStore, StateRow, StoredBatch } from './store.js';
+import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';
 
 const gzip = promisify(gzipCb);
 const log = getLogger('hub');
@@ -122,8 +122,8 @@ export class Publisher {
   }
 
   /** Signs ops as one batch (fromSeq, fromSeq + n] and wraps it as a gzip member of one frame. */
-  makeBatch(feed: FeedName, fromSeq: number, ops: AnyOp[]): StoredBatch {
-    const info = this.store.feedInfo(feed);
+  makeBatch(feed: FeedName, fromSeq: number, ops: AnyOp[], key: FeedKey = feed): StoredBatch {
+    const info = this.store.feedInfo(key);
     const batch = {
       format: BATCH_FORMAT,
       publisherKeyId: this.keyId,

@@ -25,7 +25,14 @@ import { SnapshotFeeds, type SnapshotFeedName } from '../whitelist/feed-format.j
 import { getLogger } from '../main/core/log.js';
 import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
-import type { HubStore, JournalAcceptance, JournalPush, TerminalRecord } from './store.js';
+import {
+  peerFeedKey,
+  type FeedKey,
+  type HubStore,
+  type JournalAcceptance,
+  type JournalPush,
+  type TerminalRecord,
+} from './store.js';
 import { renderStatusPage, statusModel } from './status-page.js';
 
 const log = getLogger('hub');
@@ -214,7 +221,8 @@ export function createHub(o: HubOptions): Hub {
         return fail(reply, 'INVALID_REQUEST', 'after must be a sequence');
       noteSeen(terminal.terminalId, null);
 
-      let info = o.store.feedInfo(feed);
+      const key: FeedKey = feed === 'peer-entries' ? peerFeedKey(terminal.siteId) : feed;
+      let info = o.store.feedInfo(key);
       const canSnapshot = (SnapshotFeeds as readonly string[]).includes(feed);
       const wrongEpoch = epoch !== null && epoch !== info.epoch;
       if (!canSnapshot && (wrongEpoch || after > info.head))
@@ -227,7 +235,7 @@ export function createHub(o: HubOptions): Hub {
       // Long poll: hold the request until something is published or the wait ends.
       if (wait > 0 && !wrongEpoch && after >= info.head) {
         const deadline = now() + wait * 1000;
-        while (!closing && now() < deadline && o.store.feedInfo(feed).head <= after) {
+        while (!closing && now() < deadline && o.store.feedInfo(key).head <= after) {
           const ac = new AbortController();
           await Promise.race([
             once(events, feed, { signal: ac.signal }).catch(() => undefined),
@@ -237,13 +245,13 @@ export function createHub(o: HubOptions): Hub {
           ]);
           ac.abort();
         }
-        info = o.store.feedInfo(feed);
+        info = o.store.feedInfo(key);
       }
 
       let needSnapshot = false;
       if (canSnapshot && after < info.head) {
-        const first = o.store.batchesAfter(feed, after, 1)[0];
-        const pending = o.store.opsAfter(feed, after);
+        const first = o.store.batchesAfter(key, after, 1)[0];
+        const pending = o.store.opsAfter(key, after);
         const tooFar = pending > Math.max(snapshotMinOps, info.rows / 2);
         needSnapshot = wrongEpoch || !first || first.fromSeq !== after || tooFar;
       } else if (canSnapshot) needSnapshot = wrongEpoch || after > info.head;
@@ -258,9 +266,9 @@ export function createHub(o: HubOptions): Hub {
         snapshot = got;
         from = got.seq;
       }
-      const batches = o.store.batchesAfter(feed, from, max);
+      const batches = o.store.batchesAfter(key, from, max);
       const last = batches[batches.length - 1]?.toSeq ?? from;
-      const head = o.store.feedInfo(feed).head;
+      const head = o.store.feedInfo(key).head;
       const hello = { v: PROTOCOL_VERSION, hubId: o.hubId, hubTime: now(), feed, epoch: info.epoch, head };
 
       async function* body(): AsyncGenerator<Buffer> {
@@ -301,7 +309,8 @@ export function createHub(o: HubOptions): Hub {
         rows: parsed.data.records,
         at,
         toPresence: (row, lookup) => presenceFromRow(row, lookup, terminal),
-        makeBatch: (fromSeq, ops) => o.publisher.makeBatch('peer-entries', fromSeq, ops),
+        makeBatch: (fromSeq, ops) =>
+          o.publisher.makeBatch('peer-entries', fromSeq, ops, peerFeedKey(terminal.siteId)),
       });
       // The terminal counted these records as queued when it sent them; what it still owes is the rest.
       const delivered = parsed.data.records.filter((r) => r.seq <= result.acked).length;

@@ -14,6 +14,7 @@ import { chainHash } from '../whitelist/journal.js';
 import type { PeerEntryOp } from '../whitelist/feed-format.js';
 import type {
   FeedInfo,
+  FeedKey,
   HubStore,
   JournalAcceptance,
   JournalPush,
@@ -23,6 +24,7 @@ import type {
   TerminalRecord,
   TerminalRegistration,
 } from './store.js';
+import { peerFeedKey } from './store.js';
 
 const migrations: Migration[] = [
   {
@@ -157,18 +159,21 @@ export class SqliteHubStore implements HubStore {
     else this.q('UPDATE terminal SET last_seen_at = ? WHERE id = ?').run(at, terminalId);
   }
 
-  feedInfo(feed: FeedName): FeedInfo {
-    const f = this.q('SELECT epoch, head FROM feed WHERE feed = ?').get(feed) as
-      { epoch: string; head: number } | undefined;
+  feedInfo(feed: FeedKey): FeedInfo {
+    let f = this.feedStmt.get(feed) as { epoch: string; head: number; rows: number } | undefined;
+    if (!f && feed.startsWith('peer-entries@')) {
+      this.q('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)').run(
+        feed,
+        randomBytes(8).toString('hex'),
+      );
+      f = this.feedStmt.get(feed) as { epoch: string; head: number; rows: number } | undefined;
+    }
     if (!f) throw new KioskError('STORE_CORRUPT', `hub: feed ${feed} missing`);
-    const oldest = this.q('SELECT MIN(from_seq) AS m FROM batch WHERE feed = ?').get(feed) as {
-      m: number | null;
-    };
-    const rows = this.q('SELECT COUNT(*) AS n FROM state WHERE feed = ?').get(feed) as { n: number };
-    return { feed, epoch: f.epoch, head: f.head, oldestFrom: oldest.m ?? f.head, rows: rows.n };
+    const oldest = this.oldestStmt.get(feed) as { m: number } | undefined;
+    return { feed, epoch: f.epoch, head: f.head, oldestFrom: oldest?.m ?? f.head, rows: f.rows };
   }
 
-  batchesAfter(feed: FeedName, after: number, limit: number): StoredBatch[] {
+  batchesAfter(feed: FeedKey, after: number, limit: number): StoredBatch[] {
     return (
       this.db
         .prepare(
@@ -178,7 +183,7 @@ export class SqliteHubStore implements HubStore {
     ).map((r) => ({ fromSeq: r.from_seq, toSeq: r.to_seq, frameGz: r.frame_gz }));
   }
 
-  opsAfter(feed: FeedName, after: number): number {
+  opsAfter(feed: FeedKey, after: number): number {
     const r = this.db
       .prepare('SELECT COALESCE(SUM(ops), 0) AS n FROM batch WHERE feed = ? AND to_seq > ?')
       .get(feed, after) as {
@@ -299,21 +304,22 @@ export class SqliteHubStore implements HubStore {
       while (has.get(terminalId, acked + 1)) acked++;
       this.q('UPDATE terminal SET acked = ? WHERE id = ?').run(acked, terminalId);
       if (presence.length > 0) {
-        const head = this.feedInfo('peer-entries').head;
+        const site =
+          (this.q('SELECT site_id FROM terminal WHERE id = ?').pluck().get(terminalId) as string) ?? '';
+        const key = peerFeedKey(site);
+        const head = this.feedInfo(key).head;
         const b = makeBatch(head, presence);
         this.db
           .prepare(
             'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz) VALUES (?, ?, ?, ?, ?, ?)',
           )
-          .run('peer-entries', b.toSeq, b.fromSeq, presence.length, at, b.frameGz);
-        this.q('UPDATE feed SET head = ? WHERE feed = ?').run(b.toSeq, 'peer-entries');
+          .run(key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz);
+        this.q('UPDATE feed SET head = ? WHERE feed = ?').run(b.toSeq, key);
         const setPresence = this.q(
           `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,
              terminal_id = excluded.terminal_id, at = excluded.at WHERE excluded.at >= presence.at`,
         );
-        const site =
-          (this.q('SELECT site_id FROM terminal WHERE id = ?').pluck().get(terminalId) as string) ?? '';
         for (const op of presence)
           setPresence.run(site, op.subject, op.state, op.gateId, op.terminalId, op.at);
       }

@@ -31,7 +31,8 @@ export function statusModel(store: HubStore, now: number): StatusModel {
   ].sort();
   return {
     hubTime: now,
-    feeds: Feeds.map((f) => {
+    // Peer entries are kept per site; the page shows the operator's feeds.
+    feeds: Feeds.filter((f) => f !== 'peer-entries').map((f) => {
       const i = store.feedInfo(f);
       return { feed: f, head: i.head, rows: i.rows };
     }),

@@ -23,8 +23,18 @@ export interface TerminalRecord extends TerminalRegistration {
   acked: number;
 }
 
+/**
+ * Where a feed's batches are kept: the feed name, except peer entries, which are kept per site
+ * (`peer-entries@<siteId>`) so that a gate only learns of entries at its own site.
+ */
+export type FeedKey = FeedName | `peer-entries@${string}`;
+
+export function peerFeedKey(siteId: string): FeedKey {
+  return `peer-entries@${siteId}`;
+}
+
 export interface FeedInfo {
-  feed: FeedName;
+  feed: FeedKey;
   epoch: string;
   head: number;
   /** fromSeq of the oldest batch still held (batches before it were compacted away). */
@@ -93,11 +103,11 @@ export interface HubStore {
   /** Many sightings in one transaction (the server batches them: one fsync, not one per request). */
   noteSeenMany(seen: Array<{ terminalId: string; at: number; status: TerminalStatusReport | null }>): void;
 
-  feedInfo(feed: FeedName): FeedInfo;
+  feedInfo(feed: FeedKey): FeedInfo;
   /** Batches whose range starts at or after `after`, oldest first. */
-  batchesAfter(feed: FeedName, after: number, limit: number): StoredBatch[];
+  batchesAfter(feed: FeedKey, after: number, limit: number): StoredBatch[];
   /** Operations published after `after` (to decide between deltas and a snapshot). */
-  opsAfter(feed: FeedName, after: number): number;
+  opsAfter(feed: FeedKey, after: number): number;
   /** The current state as digests by row key (hex), within one scope or all. */
   stateDigests(feed: FeedName, scope?: string): Map<string, string>;
   /** The current state in key order, read inside one consistent transaction, with its sequence. */

@@ -90,10 +90,14 @@ export function openTerminal(
   id: string,
   hubDir: HubDir,
   hubUrl: string,
-  options: Partial<SyncClientOptions> & { register?: boolean; pinnedPem?: string | Buffer } = {},
+  options: Partial<SyncClientOptions> & {
+    register?: boolean;
+    pinnedPem?: string | Buffer;
+    site?: string;
+  } = {},
 ): TestTerminal {
   const { key, publicPem } = newTerminalKey();
-  if (options.register !== false) register(hubDir, id, publicPem);
+  if (options.register !== false) register(hubDir, id, publicPem, options.site);
   const indexKey = IndexKey.fromSecret(readFileSync(hubDir.indexKeyFile, 'utf8'));
   const trust = trustFromPem(options.pinnedPem ?? readFileSync(hubDir.publicKeyFile));
   const data = KioskData.open({ dir: join(root, id), indexKey, trust });

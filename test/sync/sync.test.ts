@@ -123,6 +123,16 @@ describe('sync: pull and push through a real hub', () => {
       expect(b.data.terminal.presence('P5')?.state).toBe('inside');
       expect(b.data.terminal.presence('P0')).toMatchObject({ state: 'inside', terminalId: 'gate-a-1' });
       expect(b.data.terminal.peerFeedState().seq).toBe(6);
+
+      // A gate at another site learns nothing of these entries.
+      const c = openTerminal(root, 'elsewhere-1', hub.dir, hub.url, { site: 'site-2' });
+      try {
+        await c.client.pull('peer-entries');
+        expect(c.data.terminal.presence('P0')).toBeUndefined();
+        expect(c.data.terminal.peerFeedState().seq).toBe(0);
+      } finally {
+        await c.close();
+      }
     } finally {
       await a.close();
       await b.close();
