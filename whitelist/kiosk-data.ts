@@ -79,6 +79,8 @@ export class KioskData {
     let revocations: FeedStore | undefined;
     try {
       revocations = FeedStore.open(options.dir, 'revocations');
+      // Every lookup reads the revocation list: let it stay in memory (~31 MB per million revocations).
+      revocations.setCacheMb(64);
       const terminal = TerminalStore.open(options.dir, { durability: options.journalDurability ?? 'full' });
       return new KioskData(whitelist, revocations, terminal, options.indexKey, options.trust ?? null);
     } catch (error) {

@@ -113,6 +113,7 @@ export class FeedStore {
   private getStmt!: ReturnType<Db['prepare']>;
   private currentFile!: string;
   private readonly pointer: string;
+  private cacheMb: number | null = null;
 
   private constructor(
     readonly dir: string,
@@ -157,6 +158,7 @@ export class FeedStore {
     this.db = db;
     this.state = new FeedStateTable(db, this.feed);
     this.getStmt = db.prepare('SELECT v FROM row WHERE k = ?').pluck();
+    if (this.cacheMb !== null) db.pragma(`cache_size = ${-Math.round(this.cacheMb * 1024)}`);
   }
 
   /**
@@ -179,6 +181,12 @@ export class FeedStore {
         /* removed by another process meanwhile */
       }
     }
+  }
+
+  /** Page cache for this file, in MiB; it fills only with pages actually read. */
+  setCacheMb(mb: number): void {
+    this.cacheMb = mb;
+    this.db.pragma(`cache_size = ${-Math.round(mb * 1024)}`);
   }
 
   /** The stored value for a row key, or undefined. Synchronous; microseconds. */
