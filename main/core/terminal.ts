@@ -358,6 +358,8 @@ export class Terminal extends EventEmitter implements KioskCore {
         .catch((error: unknown) => log.error({ err: (error as Error).message }, 'actuation failed'));
     }
     void this.sealJournal();
+    // Other gates learn of an entry through the hub: send it now rather than at the next push timer.
+    if (change) this.sync?.pushSoon();
     this.emitStatus();
     return decision;
   }
@@ -409,6 +411,7 @@ export class Terminal extends EventEmitter implements KioskCore {
         );
         movePresence(grant, detail.passedAt);
         this.pendingGrants.delete(grantRef);
+        this.sync?.pushSoon();
       },
       recordAnnulment: (grantRef, reason) => {
         journalRef(grantRef, 'annulment', reason);
