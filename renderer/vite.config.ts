@@ -20,9 +20,10 @@ export default defineConfig({
     reportCompressedSize: false,
     rollupOptions: {
       // zod's sources carry comments Rollup cannot place; the warning is noise, not a problem.
-      onwarn(warning, warn) {
-        if (warning.code === 'INVALID_ANNOTATION' && warning.id?.includes('/zod/')) return;
-        warn(warning);
+      // Rollup reports these through onLog before onwarn sees them.
+      onLog(level, log, handler) {
+        if (log.code === 'INVALID_ANNOTATION' && log.id?.includes('/zod/')) return;
+        handler(level, log);
       },
     },
   },
