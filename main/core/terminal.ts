@@ -216,6 +216,10 @@ export class Terminal extends EventEmitter implements KioskCore {
         resultHoldMs: this.config.ui.resultHoldMs,
       });
       this.actuators.on('status', () => this.emitStatus());
+      // The demo's simulated patron walks through the gate four times out of five; the fifth time the
+      // entry is annulled, so the demo shows both commit on passage and annulment.
+      const walker = this.actuators.rig?.relay.autoPassage;
+      if (walker && this.config.demo.enabled) walker.skipEvery = 5;
       this.actuators.start();
     } catch (error) {
       // A wrong actuator configuration is shown, not fatal: decisions still appear on screen.
