@@ -46,11 +46,28 @@ const log = getLogger('whitelist');
  */
 const FEED_PAGE_SIZE = 4096;
 
+/**
+ * Deltas land in `recent` (v NULL = deleted), a small table read before `row` and folded into it when it
+ * grows past FOLD_AT rows (or replaced whole by the next snapshot). A random put into a 10 M-row `row`
+ * dirties a 4 KiB page per op (WAL, then checkpoint): ~29 k ops/s measured here. Into the small `recent`
+ * table the same batch writes a few pages, and the fold visits `row` in key order, each page once.
+ * `content` is what the feed holds: recent changes over the base rows.
+ */
+export const FOLD_AT = 1_000_000;
+
 export const feedMigrations: Migration[] = [
   {
     version: 1,
     sql: `${FEED_STATE_SQL}
       CREATE TABLE row (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;`,
+  },
+  {
+    version: 2,
+    sql: `CREATE TABLE recent (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID;
+      CREATE VIEW content AS
+        SELECT k, v FROM recent WHERE v IS NOT NULL
+        UNION ALL
+        SELECT k, v FROM row WHERE NOT EXISTS (SELECT 1 FROM recent WHERE recent.k = row.k);`,
   },
 ];
 
@@ -111,6 +128,9 @@ export class FeedStore {
   private db!: Db;
   private state!: FeedStateTable;
   private getStmt!: ReturnType<Db['prepare']>;
+  private recentStmt!: ReturnType<Db['prepare']>;
+  /** Rows in `recent` (an upper bound between folds): lookups skip the table while it is empty. */
+  private recentRows = 0;
   private currentFile!: string;
   private readonly pointer: string;
   private cacheMb: number | null = null;
@@ -158,6 +178,13 @@ export class FeedStore {
     this.db = db;
     this.state = new FeedStateTable(db, this.feed);
     this.getStmt = db.prepare('SELECT v FROM row WHERE k = ?').pluck();
+    // A read-only open of a file from before migration 2 has no `recent` table: nothing pending then.
+    const hasRecent =
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'recent'").get() !== undefined;
+    this.recentStmt = db
+      .prepare(hasRecent ? 'SELECT v FROM recent WHERE k = ?' : 'SELECT NULL WHERE 0 AND ?')
+      .pluck();
+    this.recentRows = hasRecent ? (db.prepare('SELECT count(*) FROM recent').pluck().get() as number) : 0;
     if (this.cacheMb !== null) db.pragma(`cache_size = ${-Math.round(this.cacheMb * 1024)}`);
   }
 
@@ -191,6 +218,11 @@ export class FeedStore {
 
   /** The stored value for a row key, or undefined. Synchronous; microseconds. */
   get(k: Uint8Array): Buffer | undefined {
+    if (this.recentRows > 0) {
+      // undefined: no recent change for this key; null: deleted since the base rows.
+      const recent = this.recentStmt.get(k) as Buffer | null | undefined;
+      if (recent !== undefined) return recent ?? undefined;
+    }
     return this.getStmt.get(k) as Buffer | undefined;
   }
 
@@ -207,7 +239,32 @@ export class FeedStore {
   }
 
   rowCount(): number {
-    return this.db.prepare('SELECT count(*) FROM row').pluck().get() as number;
+    return this.db.prepare('SELECT count(*) FROM content').pluck().get() as number;
+  }
+
+  /** Recent changes not yet folded into the base rows. */
+  pendingChanges(): number {
+    return this.recentRows;
+  }
+
+  /**
+   * Folds the recent changes into the base rows, in key order, in one transaction. Runs by itself when
+   * `recent` passes FOLD_AT; an operator may run it at a quiet hour.
+   */
+  fold(): number {
+    if (this.readonly) throw new KioskError('STORE_UNAVAILABLE', 'store opened read-only');
+    const folded = this.db
+      .transaction(() => {
+        this.db
+          .prepare('INSERT OR REPLACE INTO row (k, v) SELECT k, v FROM recent WHERE v IS NOT NULL ORDER BY k')
+          .run();
+        this.db.prepare('DELETE FROM row WHERE k IN (SELECT k FROM recent WHERE v IS NULL)').run();
+        return this.db.prepare('DELETE FROM recent').run().changes;
+      })
+      .immediate();
+    this.recentRows = 0;
+    log.info({ feed: this.feed, folded }, 'recent changes folded into the base rows');
+    return folded;
   }
 
   /** Bytes of the current database file (pages in use, excluding the WAL). */
@@ -229,8 +286,8 @@ export class FeedStore {
   apply(batch: FeedBatch): ApplyResult {
     if (batch.feed !== this.feed)
       throw new KioskError('DELTA_MALFORMED', `a ${batch.feed} batch cannot apply to the ${this.feed} feed`);
-    const put = this.db.prepare('INSERT OR REPLACE INTO row (k, v) VALUES (?, ?)');
-    const del = this.db.prepare('DELETE FROM row WHERE k = ?');
+    const put = this.db.prepare('INSERT OR REPLACE INTO recent (k, v) VALUES (?, ?)');
+    const del = this.db.prepare('INSERT OR REPLACE INTO recent (k, v) VALUES (?, NULL)');
     // Decode every op before the transaction: a malformed op refuses the whole batch untouched.
     const decoded: Array<[Buffer, Buffer | null]> = batch.ops.map((op, i) => {
       const k = Buffer.from(op.k, 'hex');
@@ -269,7 +326,12 @@ export class FeedStore {
         });
       })
       .immediate();
+    this.recentRows += decoded.length;
     log.info({ feed: this.feed, fromSeq: batch.fromSeq, toSeq: batch.toSeq, puts, dels }, 'delta applied');
+    if (this.recentRows > FOLD_AT) {
+      this.recentRows = this.db.prepare('SELECT count(*) FROM recent').pluck().get() as number;
+      if (this.recentRows > FOLD_AT) this.fold();
+    }
     return { feed: this.feed, fromSeq: batch.fromSeq, toSeq: batch.toSeq, puts, dels };
   }
 

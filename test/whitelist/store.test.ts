@@ -57,7 +57,7 @@ function fingerprint(data: KioskData): string {
   const rows = (s: FeedStore) =>
     JSON.stringify(
       (s as unknown as { db: { prepare(q: string): { all(): unknown[] } } }).db
-        .prepare('SELECT hex(k), hex(v) FROM row ORDER BY k')
+        .prepare('SELECT hex(k), hex(v) FROM content ORDER BY k')
         .all(),
     );
   return JSON.stringify([
