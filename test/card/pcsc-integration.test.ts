@@ -175,11 +175,13 @@ describe('card layer through pcscd + vpcd + the virtual card', () => {
       'READER_GONE',
       'CARD_PROTOCOL',
     ];
-    const inFlight = client.readAuthCertificate();
+    // Observe the in-flight command's failure from the start: it fails while the test is still awaiting
+    // the kill, and an unobserved rejection in between counts as unhandled.
+    const inFlight = expectCode(client.readAuthCertificate(), lost);
     await new Promise((r) => setTimeout(r, 150));
     const killedAt = Date.now();
     await pcscd.kill();
-    await expectCode(inFlight, lost);
+    await inFlight;
     expect(Date.now() - killedAt).toBeLessThan(2000);
     await expectCode(client.readAuthCertificate(), lost);
     await until('unavailable', () => watcher.state === 'unavailable');
@@ -205,11 +207,18 @@ describe('card layer through pcscd + vpcd + the virtual card', () => {
     const name = await watcher.waitForCard(extra[0]);
     const client = new JpkiClient(await watcher.connect(name), { timeoutMs: 3000 });
     expect((await client.readTokenInfo()).label).toBe('JPKIAPICCTOKEN2');
-    const inFlight = client.readAuthCertificate();
+    // Observe the in-flight command's failure from the start: it fails while the test is still awaiting
+    // the kill, and an unobserved rejection in between counts as unhandled.
+    const inFlight = expectCode(client.readAuthCertificate(), [
+      'READER_GONE',
+      'PCSC_UNAVAILABLE',
+      'CARD_REMOVED',
+      'CARD_PROTOCOL',
+    ]);
     await new Promise((r) => setTimeout(r, 150));
     // pcscd 1.9.9 cannot drop a reader.conf reader live: removal restarts it (see docs/card.md)
     await pcscd.removeReader(EXTRA);
-    await expectCode(inFlight, ['READER_GONE', 'PCSC_UNAVAILABLE', 'CARD_REMOVED', 'CARD_PROTOCOL']);
+    await inFlight;
     await client.close();
     await card.remove();
     await until('extra readers gone', () => watcher.state === 'ready' && watcher.list().length === 2);
