@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
-import type { Decision, StageTiming } from '../main/api/decision.js';
+import { Stages, type Decision, type StageTiming } from '../main/api/decision.js';
 import { InProcessTransport } from '../main/core/card/in-process-transport.js';
 import { commitDecision } from '../main/core/check/commit.js';
 import { runCheck, type CheckContext } from '../main/core/check/pipeline.js';
@@ -39,17 +39,7 @@ import { summarize, type BenchContext, type Metrics } from './harness.js';
 import { BENCH_ISSUER, benchRecord, benchSerial, benchSpki } from './whitelist-data.js';
 import { buildSnapshot } from './whitelist.js';
 
-const STAGES: StageTiming['stage'][] = [
-  'read_certificate',
-  'chain',
-  'authenticate',
-  'signature',
-  'revocation',
-  'whitelist',
-  'policy',
-  'journal',
-  'total',
-];
+const STAGES: readonly StageTiming['stage'][] = Stages;
 const MODELLED_PORT = 36330;
 
 function benchConfig(dataDir: string): KioskConfig {

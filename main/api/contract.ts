@@ -7,7 +7,7 @@
 // Browser-safe: zod and the other main/api files only. See main/api/README.md.
 import { z } from 'zod';
 import { ErrorCodes, type ErrorPayload } from './errors.js';
-import { Outcomes, ReasonCodes, type Decision, type SiteKind } from './decision.js';
+import { Outcomes, ReasonCodes, Stages, type Decision, type SiteKind } from './decision.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Channel names: one table, `as const`. Commands are invoked (request → response); events are pushed.
@@ -94,17 +94,7 @@ const ShortText = z.string().max(200);
 
 const StageTimingSchema = z
   .object({
-    stage: z.enum([
-      'read_certificate',
-      'authenticate',
-      'signature',
-      'chain',
-      'revocation',
-      'whitelist',
-      'policy',
-      'journal',
-      'total',
-    ]),
+    stage: z.enum(Stages),
     ms: z.number().nonnegative(),
   })
   .strict();

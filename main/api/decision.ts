@@ -74,17 +74,21 @@ export interface StaffView {
   notes?: string[];
 }
 
+/** The pipeline's stages in the order they run; `total` closes every decision's timings. */
+export const Stages = [
+  'read_certificate',
+  'chain',
+  'authenticate',
+  'signature',
+  'revocation',
+  'whitelist',
+  'policy',
+  'journal',
+  'total',
+] as const;
+
 export interface StageTiming {
-  stage:
-    | 'read_certificate'
-    | 'authenticate'
-    | 'signature'
-    | 'chain'
-    | 'revocation'
-    | 'whitelist'
-    | 'policy'
-    | 'journal'
-    | 'total';
+  stage: (typeof Stages)[number];
   ms: number;
 }
 
