@@ -172,6 +172,8 @@ export class Terminal extends EventEmitter implements KioskCore {
     if (!this.needsHsm()) return;
     this.hsm = hsmFromConfig(this.config);
     this.hsm.on('state', (state) => {
+      // Back after a loss: the authenticator still holds the same key and certificate.
+      if (state === 'ready' && this.authenticator) this.hsmError = null;
       if (state === 'ready' && !this.authenticator) void this.prepareAuthenticator();
       if (state !== 'ready')
         this.hsmError = new KioskError(
