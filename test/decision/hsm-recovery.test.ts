@@ -63,5 +63,5 @@ describe('HSM lost and back while the terminal runs', () => {
     await until('back in service', () => terminal.status().outOfService === null, 30_000);
     expect(terminal.status().hsm.state).toBe('ready');
     expect((await tapDemoCard(terminal, env.wallet, 'kiosk-member')).reasons).toEqual(['not_registered']);
-  });
+  }, 90_000);
 });
