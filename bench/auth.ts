@@ -6,11 +6,9 @@
 //    contactless-424 chip model → auth.tap_to_decision_modelled_ms. libpcsclite binds one pcscd per
 //    process, so this part runs in a child process (`node dist/bench/auth.js --child modelled DIR`).
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
@@ -35,7 +33,7 @@ import { demoCard, ensureDemoPki } from '../sim/pki/demo-pki.js';
 import { whitelistRow } from '../whitelist/feed-format.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../whitelist/privacy.js';
-import { summarize, type BenchContext, type Metrics } from './harness.js';
+import { summarize, type BenchContext, type Metrics, runBenchChild } from './harness.js';
 import { BENCH_ISSUER, benchRecord, benchSerial, benchSpki } from './whitelist-data.js';
 import { buildSnapshot } from './whitelist.js';
 
@@ -181,20 +179,11 @@ async function modelledChild(dataDir: string, taps: number): Promise<void> {
 }
 
 function runChild(dataDir: string, taps: number): Promise<StageTiming[][]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(import.meta.url), '--child', 'modelled', dataDir, String(taps)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split('\n').pop()!) as StageTiming[][])
-        : reject(new Error(`modelled child exited ${code}`)),
-    );
-  });
+  return runBenchChild<StageTiming[][]>(
+    import.meta.url,
+    ['modelled', dataDir, String(taps)],
+    'auth bench modelled',
+  );
 }
 
 export async function run(ctx: BenchContext): Promise<Metrics> {

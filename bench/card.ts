@@ -6,7 +6,6 @@
 // libpcsclite binds one pcscd socket per process, so each pcscd variant runs in a child process
 // (this file run directly: `node dist/bench/card.js --child <variant>`).
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../config/paths.js';
@@ -19,7 +18,7 @@ import { SimulatedCard } from '../sim/card/simulated-card.js';
 import { timingModel, type TimingPreset } from '../sim/card/timing.js';
 import { VpcdCardClient } from '../sim/card/vpcd-client.js';
 import { demoCard, ensureDemoPki } from '../sim/pki/demo-pki.js';
-import { measure, type BenchContext, type Metrics, type Stats } from './harness.js';
+import { measure, type BenchContext, type Metrics, type Stats, runBenchChild } from './harness.js';
 
 const HASH = new Uint8Array(32).fill(7);
 
@@ -84,30 +83,8 @@ async function childRun(variant: Variant, iterations: number): Promise<ChildResu
 }
 
 function runChild(variant: Variant, iterations: number, ctx: BenchContext): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(import.meta.url), '--child', variant, String(iterations)],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, JPKI_LOG_LEVEL: 'silent' },
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.once('exit', (code) => {
-      if (code !== 0)
-        return reject(new Error(`card bench child ${variant} failed (${code}): ${err.slice(-2000)}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!) as ChildResult);
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
-    ctx.log(`card: ${variant} (${iterations} sessions)`);
-  });
+  ctx.log(`card: ${variant} (${iterations} sessions)`);
+  return runBenchChild<ChildResult>(import.meta.url, [variant, String(iterations)], `card bench ${variant}`);
 }
 
 export async function run(ctx: BenchContext): Promise<Metrics> {

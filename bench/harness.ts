@@ -1,7 +1,9 @@
 // Benchmark harness: warm up, repeat, report medians and p99. Metrics are named `<suite>.<metric>`
 // and printed as one JSON object by `npm run bench -- --json`. Targets live in the issue notes and
 // docs, never in timed unit tests: this machine is shared and noisy, so medians and ratios matter.
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 export interface Stats {
   n: number;
@@ -58,4 +60,30 @@ export interface BenchContext {
 
 export interface BenchSuite {
   run(ctx: BenchContext): Promise<Metrics>;
+}
+
+/**
+ * Runs a bench module as a child process (`node <module> --child …args`) and returns the JSON of its
+ * last stdout line. Suites that need their own pcscd or PKCS#11 process use it: libpcsclite binds one
+ * pcscd per process, and a benchmark must not inherit another suite's token state.
+ */
+export function runBenchChild<T>(moduleUrl: string, args: string[], label: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(moduleUrl), '--child', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, JPKI_LOG_LEVEL: 'silent' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${label} child failed (${code}): ${err.slice(-2000)}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
 }

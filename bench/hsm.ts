@@ -6,7 +6,6 @@
 //    in-process virtual card, instant and with the contactless-424 timing model (air time and on-card
 //    RSA only: on-card ECDSA verification of a real chip is not modelled), and through a private
 //    pcscd + vpcd in a child process (libpcsclite binds one pcscd socket per process).
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,7 +28,7 @@ import { timingModel, type TimingPreset } from '../sim/card/timing.js';
 import { VpcdCardClient } from '../sim/card/vpcd-client.js';
 import { createMockCa, issueInstitutionCvc, type MockInstitutionCa } from '../sim/institution-ca/ca.js';
 import { DEMO_PIN, demoCard, ensureDemoPki } from '../sim/pki/demo-pki.js';
-import { measure, type BenchContext, type Metrics, type Stats } from './harness.js';
+import { measure, type BenchContext, type Metrics, type Stats, runBenchChild } from './harness.js';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const PIN = '8642086420';
@@ -168,24 +167,7 @@ async function childPcscd(iterations: number): Promise<TapResult> {
 }
 
 function runChild(iterations: number): Promise<TapResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', String(iterations)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, JPKI_LOG_LEVEL: 'silent' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`hsm bench child failed (${code}): ${err.slice(-2000)}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!) as TapResult);
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
-  });
+  return runBenchChild<TapResult>(import.meta.url, [String(iterations)], 'hsm bench');
 }
 
 export async function run(ctx: BenchContext): Promise<Metrics> {
