@@ -204,11 +204,16 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
       const cert = Uint8Array.from(good);
       const flips = 1 + (i % 4);
       const rnd = randomBytes(flips * 2);
+      // Distinct positions: two flips of one byte could cancel out and hand the card the genuine certificate.
+      const positions = new Set<number>();
       for (let f = 0; f < flips; f++) {
-        const at = rnd[2 * f]! % cert.length;
+        let at = rnd[2 * f]! % cert.length;
+        while (positions.has(at)) at = (at + 1) % cert.length;
+        positions.add(at);
         cert[at] = cert[at]! ^ (rnd[2 * f + 1]! | 1);
       }
       const mutated = i % 7 === 0 ? cert.subarray(0, rnd[0]! % cert.length) : cert;
+      expect(Buffer.compare(mutated, good)).not.toBe(0);
       card.applet.transmit(APDU.selectJpki);
       card.applet.transmit(selectEf);
       const r = card.applet.transmit(
