@@ -59,7 +59,22 @@ describe('jpki-kiosk sim card / card info', () => {
       });
       sim!.once('exit', (code) => reject(new Error(`sim card exited ${code}: ${simErr}`)));
     });
-    await new Promise((r) => setTimeout(r, 600)); // pcscd's presence poll
+    // pcscd sees the card at its next presence poll (every 400 ms, later on a loaded machine): ask until
+    // it does rather than sleeping a fixed time.
+    const reader0 = pcscd.readerNames(PORT)[0];
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const probe = cli(['card', 'info', '--json']);
+      const seen =
+        probe.code === 0 &&
+        (JSON.parse(probe.stdout) as { readers: Array<{ name: string; cardPresent: boolean }> }).readers.some(
+          (r) => r.name === reader0 && r.cardPresent,
+        );
+      if (seen) break;
+      if (Date.now() > deadline)
+        throw new Error(`card never seen by card info: ${probe.stdout} ${probe.stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
 
     const expected = demoCard(await demoCards(), 'valid');
     for (let i = 0; i < 2; i++) {
@@ -77,7 +92,7 @@ describe('jpki-kiosk sim card / card info', () => {
     const code = await new Promise((r) => sim!.once('exit', r));
     expect(code).toBe(0);
     expect(simErr).toContain('removed');
-  });
+  }, 90_000);
 
   it('sim card with an unknown demo name or no vpcd fails with a typed error', () => {
     const unknown = cli(['sim', 'card', '--card', 'no-such-card', '--vpcd', '127.0.0.1:1']);

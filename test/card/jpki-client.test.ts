@@ -177,7 +177,8 @@ describe('JpkiClient over the in-process virtual card', () => {
     const d = await fresh('valid', { faults: { stallAtCommand: 2 } });
     const started = Date.now();
     await expectCode(d.client.readAuthCertificate(), 'CARD_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(1000);
+    // No hang: the client's 200 ms timeout ended it, not the 3 s default (room for a loaded CI machine).
+    expect(Date.now() - started).toBeLessThan(2500);
     // removed mid-read
     const e = await fresh('valid', { faults: { removeAtCommand: 4 } }, false);
     await expectCode(e.client.readAuthCertificate(), 'CARD_REMOVED');
