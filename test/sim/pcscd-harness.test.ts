@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 /* eslint-disable @typescript-eslint/no-explicit-any -- raw pcsclite binding has no useful types */
 import { describe, expect, it } from 'vitest';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
@@ -26,47 +29,51 @@ let pcscd: PrivatePcscd;
 let first: SimulatedCard;
 
 describe('private pcscd harness', () => {
-  it('runs pcscd with its own readers and socket; a virtual card answers through vpcd without the 45 ms artefact', async () => {
+  it('runs pcscd with its own readers and socket and a quickack loopback; a virtual card answers through vpcd', async () => {
     pcscd = await startPcscd({ vpcdPorts: [36090, 36092] });
     expect(process.env.PCSCLITE_CSOCK_NAME).toBe(pcscd.socketPath);
     first = tinyCard();
     await insertCard(pcscd, 36090, first);
     const pcsc = openPcsc();
     const readers: any[] = [];
-    const result = await new Promise<{ names: string[]; resp: string; perApduMs: number }>(
-      (resolve, reject) => {
-        const names: string[] = [];
-        pcsc.on('error', reject);
-        pcsc.on('reader', (r: any) => {
-          names.push(r.name);
-          readers.push(r);
-          r.on('error', () => undefined);
-          r.on('status', (s: any) => {
-            if (r.name === pcscd.readerNames(36090)[0] && s.state & r.SCARD_STATE_PRESENT && !r.connected) {
-              r.connect({ share_mode: r.SCARD_SHARE_SHARED }, (err: any, proto: number) => {
-                if (err) return reject(err);
-                const sel = Buffer.from('00a4040c0ad392f000260100000001', 'hex');
-                const t0 = performance.now();
-                let n = 0;
-                const loop = () =>
-                  r.transmit(sel, 258, proto, (e: any, d: Buffer) => {
-                    if (e) return reject(e);
-                    if (++n < 40) return loop();
-                    resolve({ names, resp: d.toString('hex'), perApduMs: (performance.now() - t0) / 40 });
-                  });
-                loop();
-              });
-            }
-          });
+    const result = await new Promise<{ names: string[]; resp: string }>((resolve, reject) => {
+      const names: string[] = [];
+      pcsc.on('error', reject);
+      pcsc.on('reader', (r: any) => {
+        names.push(r.name);
+        readers.push(r);
+        r.on('error', () => undefined);
+        r.on('status', (s: any) => {
+          if (r.name === pcscd.readerNames(36090)[0] && s.state & r.SCARD_STATE_PRESENT && !r.connected) {
+            r.connect({ share_mode: r.SCARD_SHARE_SHARED }, (err: any, proto: number) => {
+              if (err) return reject(err);
+              const sel = Buffer.from('00a4040c0ad392f000260100000001', 'hex');
+              let n = 0;
+              const loop = () =>
+                r.transmit(sel, 258, proto, (e: any, d: Buffer) => {
+                  if (e) return reject(e);
+                  if (++n < 40) return loop();
+                  resolve({ names, resp: d.toString('hex') });
+                });
+              loop();
+            });
+          }
         });
-      },
-    );
+      });
+    });
     for (const r of readers) r.close();
     pcsc.close();
     expect(result.names.sort()).toEqual([...pcscd.readerNames(36090), ...pcscd.readerNames(36092)].sort());
     expect(result.resp).toBe('9000');
-    // Nagle + delayed ACK would make this ~45 ms; the private namespace's quickack route removes it.
-    expect(result.perApduMs).toBeLessThan(20);
+    // Nagle + delayed ACK would cost ~45 ms per APDU; the private namespace's quickack route removes it.
+    // Checked here as a fact about the namespace, not as a time: latency is measured by bench/card.ts
+    // ('pcscd' against 'artefact'), never asserted in a timed test on a shared machine.
+    const holder = readFileSync(join(pcscd.dir, 'holder.pid'), 'utf8').trim();
+    const routes = spawnSync('nsenter', ['-t', holder, '-n', 'ip', 'route', 'show', 'table', 'local'], {
+      encoding: 'utf8',
+    });
+    expect(routes.status, routes.stderr).toBe(0);
+    expect(routes.stdout).toMatch(/^local 127\.0\.0\.1 .*quickack 1/m);
   });
 
   it('keeps two vpcd entries apart (own driver copies) while pcscd polls a slow card', async () => {
