@@ -40,7 +40,10 @@ function configWith(name: string, overrides: Record<string, unknown> = {}): Kios
   return writeDemoConfig(dataDir, name, { actuators: { gate: null, signal: null }, ...overrides });
 }
 
-async function terminalFor(config: KioskConfig): Promise<{ terminal: Terminal; wallet: VpcdDemoWallet }> {
+async function terminalFor(
+  config: KioskConfig,
+  now?: () => Date,
+): Promise<{ terminal: Terminal; wallet: VpcdDemoWallet }> {
   for (const t of open.splice(0)) await t.close();
   const wallet = new VpcdDemoWallet({
     config,
@@ -48,7 +51,7 @@ async function terminalFor(config: KioskConfig): Promise<{ terminal: Terminal; w
     endpoint: env.pcscd!.endpoint(config.demo.vpcdPort),
     timing: 'instant',
   });
-  const terminal = await createTerminal({ config, wallet, autoCheck: false });
+  const terminal = await createTerminal({ config, wallet, autoCheck: false, ...(now ? { now } : {}) });
   open.push(terminal);
   // The watcher lists the readers a moment after the PC/SC context opens.
   const until = Date.now() + 5000;
@@ -114,14 +117,20 @@ afterAll(async () => {
 describe('stadium gate, PIN-less terminal authentication', () => {
   let t: { terminal: Terminal; wallet: VpcdDemoWallet };
   let config: KioskConfig;
+  // The gate terminal's clock: real time moved on by `offset`, or held still at `held`. The double-touch
+  // window (5 s) is measured on it, so "a second touch within seconds" and "after the window" do not
+  // depend on how long a tap takes on a loaded machine.
+  const clock = { held: null as number | null, offset: 0 };
+  const now = () => new Date(clock.held ?? Date.now() + clock.offset);
   beforeAll(async () => {
     config = configWith('gate');
-    t = await terminalFor(config);
+    t = await terminalFor(config, now);
     expect(t.terminal.status().outOfService).toBeNull();
     expect(t.terminal.status().hsm.state).toBe('ready');
   });
 
   it('admits a registered ticket with no PIN, shows the seat and no name, and journals it durably', async () => {
+    clock.held = Date.now(); // until the double-touch test below has moved past the window
     const d = await tap(t, 'valid');
     expect(d).toMatchObject({
       outcome: 'admitted',
@@ -153,8 +162,11 @@ describe('stadium gate, PIN-less terminal authentication', () => {
 
   it('counts a second touch within seconds once, then refuses re-entry while inside (anti-passback)', async () => {
     expect((await tap(t, 'valid')).reasons).toEqual(['double_touch']);
-    await new Promise((r) => setTimeout(r, 5200));
+    clock.held = clock.held! + 5200;
     expect(await tap(t, 'valid')).toMatchObject({ outcome: 'refused', reasons: ['already_inside'] });
+    // Real time again from here on, never backwards.
+    clock.offset = clock.held - Date.now();
+    clock.held = null;
   });
 
   it.each([
