@@ -192,16 +192,13 @@ describe('sync faults', () => {
       await new Promise<void>((r) => fake!.close(() => r()));
     });
 
+    let terminals = 0;
     async function expectRefused(
       code: string,
       prepare: (t: ReturnType<typeof openTerminal>) => Promise<void> | void,
     ) {
-      const t = openTerminal(
-        root,
-        `t-${code}-${Math.random().toString(36).slice(2, 6)}`,
-        hub!.dir,
-        `http://127.0.0.1:${FAKE_PORT}`,
-      );
+      // A counter, not a random suffix: two terminals of one test can never share a name (and a folder).
+      const t = openTerminal(root, `t-${code}-${++terminals}`, hub!.dir, `http://127.0.0.1:${FAKE_PORT}`);
       try {
         await prepare(t);
         const before = { seq: t.data.whitelist.feedState().seq, rows: t.data.whitelist.rowCount() };
