@@ -16,6 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { KioskError } from '../main/api/errors.js';
@@ -214,6 +215,34 @@ export class FeedStore {
   setCacheMb(mb: number): void {
     this.cacheMb = mb;
     this.db.pragma(`cache_size = ${-Math.round(mb * 1024)}`);
+  }
+
+  /** Path of the database file lookups read now. */
+  get currentPath(): string {
+    return this.currentFile;
+  }
+
+  /**
+   * Reads the current file once, front to back, so that its pages are in the OS page cache before the
+   * first card: a lookup that finds its leaf page on disk instead takes a disk read (~100 µs here) rather
+   * than microseconds. Runs in libuv's thread pool, never on the event loop; the bytes do not stay in this
+   * process (no mmap, so no resident memory). Returns the bytes read.
+   */
+  async prewarm(options: { chunkBytes?: number; signal?: AbortSignal } = {}): Promise<number> {
+    const handle = await openFile(this.currentFile, 'r');
+    const buffer = Buffer.allocUnsafe(options.chunkBytes ?? 1 << 20);
+    let total = 0;
+    try {
+      for (;;) {
+        if (options.signal?.aborted) break;
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, total);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    return total;
   }
 
   /** The stored value for a row key, or undefined. Synchronous; microseconds. */

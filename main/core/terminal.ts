@@ -87,6 +87,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   private readonly env: NodeJS.ProcessEnv;
   private data: KioskData | null = null;
   private dataError: KioskError | null = null;
+  private readonly prewarmAbort = new AbortController();
   private anchors: TrustAnchor[] = [];
   private hsm: Hsm | null = null;
   private authenticator: TerminalAuthenticator | null = null;
@@ -154,6 +155,12 @@ export class Terminal extends EventEmitter implements KioskCore {
   private openData(): void {
     try {
       this.data = KioskData.fromConfig(this.config, this.env);
+      const started = Date.now();
+      void this.data
+        .prewarm(this.prewarmAbort.signal)
+        .then(({ bytes, error }) =>
+          log.info({ mb: Math.round(bytes / 2 ** 20), ms: Date.now() - started, error }, 'stores prewarmed'),
+        );
       if (this.site.kind === 'shelter' || this.config.source.profile === 'demo') {
         this.roster = ShelterRoster.inDir(`${this.config.data.dir}/store`);
       }
@@ -1006,6 +1013,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.prewarmAbort.abort();
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.closePin('cancelled', null);
     this.closeSession('ended');

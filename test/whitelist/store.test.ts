@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -95,6 +95,21 @@ describe('lookups', () => {
     expect(look(data, '03', spkiOf('other'))).toMatchObject({ card: null, keyMismatch: true });
     // Another issuer's card with the same serial is another row.
     expect(data.lookup({ issuerKeyId: 'ffff', serial: '01', spkiSha256: spkiOf('01') }).card).toBeNull();
+  });
+
+  it('prewarm reads each feed file whole, leaves lookups unchanged, and stops when aborted', async () => {
+    const { data } = fresh();
+    data.applyBatch(signed(batchOf('whitelist', 0, [put('01'), put('02')])));
+    const files = statSync(data.whitelist.currentPath).size + statSync(data.revocations.currentPath).size;
+    expect(await data.prewarm()).toEqual({ bytes: files });
+    expect(look(data, '01').card?.subject).toBe('u-01');
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(await data.prewarm(aborted.signal)).toEqual({ bytes: 0 });
+    // A file gone (swapped away meanwhile) is reported, not thrown.
+    data.close();
+    rmSync(data.whitelist.currentPath);
+    expect((await data.prewarm()).error).toMatch(/ENOENT/);
   });
 
   it('applies deletes and updates; the feed sequence and data age follow', () => {
