@@ -1,5 +1,6 @@
 // A fresh process that only serves lookups, as the terminal does: measures hit and miss latency and its
 // resident memory. Run by bench/whitelist.ts; prints one JSON line.
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
@@ -19,6 +20,27 @@ const inputs = (lo: number, hi: number) =>
 const hits = inputs(0, rows);
 const misses = inputs(rows * 2, rows * 3);
 
+/**
+ * Share of the whitelist file in the OS page cache (util-linux fincore, i.e. mincore(2)), or null where
+ * fincore is missing. A lookup whose leaf page was evicted waits for the disk: this number says how far
+ * a p99 measures the store and how far the machine's memory management.
+ */
+function residentPct(): number | null {
+  try {
+    const out = execFileSync(
+      'fincore',
+      ['--bytes', '--noheadings', '-o', 'RES,SIZE', data.whitelist.currentPath],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const [res, size] = out.trim().split(/\s+/).map(Number);
+    return size ? (100 * res!) / size : null;
+  } catch {
+    return null;
+  }
+}
+
 function time(list: typeof hits): { us: number[]; found: number } {
   const us: number[] = [];
   let found = 0;
@@ -31,9 +53,15 @@ function time(list: typeof hits): { us: number[]; found: number } {
   return { us, found };
 }
 
+// As the terminal does when it opens its stores (main/core/terminal.ts).
+const prewarmStarted = performance.now();
+await data.prewarm();
+const prewarmMs = performance.now() - prewarmStarted;
 time(inputs(0, rows).slice(0, Math.min(2000, samples))); // warm-up: JIT, statement cache
+const residentBefore = residentPct();
 const hit = time(hits);
 const miss = time(misses);
+const residentAfter = residentPct();
 const h = summarize(hit.us);
 const m = summarize(miss.us);
 process.stdout.write(
@@ -45,6 +73,9 @@ process.stdout.write(
     hitsFound: hit.found,
     missesFound: miss.found,
     rssMb: process.memoryUsage().rss / 2 ** 20,
+    prewarmMs,
+    residentBefore,
+    residentAfter,
   }) + '\n',
 );
 data.close();

@@ -157,6 +157,12 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
     metrics['whitelist.lookup_miss_p50_us'] = served.missP50!;
     metrics['whitelist.lookup_miss_p99_us'] = served.missP99!;
     metrics['whitelist.rss_mb'] = served.rssMb!;
+    metrics['whitelist.prewarm_ms'] = served.prewarmMs!;
+    // Page-cache residency of the whitelist file around the lookups: below ~99 %, p99 measures the disk.
+    if (typeof served.residentBefore === 'number')
+      metrics['whitelist.page_cache_resident_pct_before'] = served.residentBefore;
+    if (typeof served.residentAfter === 'number')
+      metrics['whitelist.page_cache_resident_pct_after'] = served.residentAfter;
 
     // 3. Delta apply on the full store: signed batches of 10,000 ops (updates, inserts, deletes),
     //    verified and applied as the terminal does.
