@@ -37,6 +37,7 @@ import {
   type FeedState,
   type Freshness,
 } from './feed-state.js';
+import { KeyFilter } from './key-filter.js';
 import { KEY_BYTES, isWellFormedSeal } from './privacy.js';
 
 const log = getLogger('whitelist');
@@ -135,6 +136,12 @@ export class FeedStore {
   private currentFile!: string;
   private readonly pointer: string;
   private cacheMb: number | null = null;
+  /** When enabled: every key with a value in this file, and possibly others (see key-filter.ts). */
+  private filter: KeyFilter | null = null;
+  private filterEnabled = false;
+  private dataVersionStmt!: Database.Statement<[], number>;
+  /** PRAGMA data_version when this process last knew the file's content: it moves on another's commit. */
+  private dataVersion = 0;
 
   private constructor(
     readonly dir: string,
@@ -187,6 +194,53 @@ export class FeedStore {
       .pluck();
     this.recentRows = hasRecent ? (db.prepare('SELECT count(*) FROM recent').pluck().get() as number) : 0;
     if (this.cacheMb !== null) db.pragma(`cache_size = ${-Math.round(this.cacheMb * 1024)}`);
+    this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.dataVersion = this.dataVersionStmt.get() as number;
+    this.filter = null;
+    if (this.filterEnabled) this.buildFilter();
+  }
+
+  /**
+   * Keeps a KeyFilter of this feed's keys in memory, so that get() of an absent key skips SQLite. For the
+   * revocation list: ~2 bytes per revocation, read once at open (~1 s per million here... see docs/data.md).
+   */
+  enableKeyFilter(): void {
+    this.filterEnabled = true;
+    if (!this.filter) this.buildFilter();
+  }
+
+  private buildFilter(): void {
+    const count = (sql: string) => this.db.prepare(sql).pluck().get() as number;
+    const hasRecent = this.recentRows > 0;
+    const filter = new KeyFilter(
+      Math.max(1024, Math.ceil(1.25 * (count('SELECT count(*) FROM row') + this.recentRows))),
+    );
+    for (const k of this.db.prepare('SELECT k FROM row').pluck().iterate()) filter.add(k as Buffer);
+    if (hasRecent)
+      for (const k of this.db.prepare('SELECT k FROM recent WHERE v IS NOT NULL').pluck().iterate())
+        filter.add(k as Buffer);
+    this.filter = filter;
+  }
+
+  /**
+   * Picks up what another process changed in this feed (a snapshot swapped in, a delta or an import
+   * applied): re-reads the pointer and, if the file moved on, the recent-changes count and the key filter.
+   * Lookups in between see this process's view. The terminal calls it as each card arrives.
+   */
+  refresh(): boolean {
+    if (this.reopenIfSwapped()) return true;
+    const version = this.dataVersionStmt.get() as number;
+    if (version === this.dataVersion) return false;
+    this.dataVersion = version;
+    const hasRecent =
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'recent'").get() !==
+      undefined;
+    this.recentRows = hasRecent
+      ? (this.db.prepare('SELECT count(*) FROM recent').pluck().get() as number)
+      : 0;
+    if (this.filterEnabled) this.buildFilter();
+    log.info({ feed: this.feed, recent: this.recentRows }, 'feed changed by another process: view refreshed');
+    return true;
   }
 
   /**
@@ -247,6 +301,7 @@ export class FeedStore {
 
   /** The stored value for a row key, or undefined. Synchronous; microseconds. */
   get(k: Uint8Array): Buffer | undefined {
+    if (this.filter && !this.filter.mayContain(k)) return undefined;
     if (this.recentRows > 0) {
       // undefined: no recent change for this key; null: deleted since the base rows.
       const recent = this.recentStmt.get(k) as Buffer | null | undefined;
@@ -332,6 +387,9 @@ export class FeedStore {
     });
     let puts = 0;
     let dels = 0;
+    // Before the write, so that no lookup can see a stored key the filter lacks; a refused batch leaves
+    // extra keys, which only cost a query.
+    if (this.filter) for (const [k, v] of decoded) if (v !== null) this.filter.add(k);
     this.db
       .transaction(() => {
         const s = this.state.get();
@@ -361,6 +419,7 @@ export class FeedStore {
       this.recentRows = this.db.prepare('SELECT count(*) FROM recent').pluck().get() as number;
       if (this.recentRows > FOLD_AT) this.fold();
     }
+    if (this.filter?.overfull) this.buildFilter();
     return { feed: this.feed, fromSeq: batch.fromSeq, toSeq: batch.toSeq, puts, dels };
   }
 

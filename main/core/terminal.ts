@@ -296,6 +296,8 @@ export class Terminal extends EventEmitter implements KioskCore {
   /** Runs the pipeline for a card in `reader` and returns the committed decision (CLI and UI alike). */
   async checkCard(reader: string): Promise<Decision> {
     if (!this.data) throw this.dataError ?? new KioskError('STORE_UNAVAILABLE', 'stores are not open');
+    // An import or swap by another process since the last card; the card I/O that follows dwarfs it.
+    this.data.refresh();
     const auth = this.cardAuthentication();
     this.emitEvent({ name: 'reading', payload: { phase: 'card_detected', progress: 0 } });
     const transport = await this.watcher.connect(reader, this.config.card.commandTimeoutMs);
