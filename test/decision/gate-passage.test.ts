@@ -71,13 +71,18 @@ beforeAll(async () => {
   });
   env = await startDemoEnvironment(config, { timing: 'instant' });
   terminal = await createTerminal({ config, wallet: env.wallet, autoCheck: false });
-  const until = Date.now() + 5000;
+  const until = Date.now() + 15_000;
   while (
     (terminal.status().gate !== 'closed' || terminal.status().reader.state !== 'ready') &&
     Date.now() < until
   ) {
     await new Promise((r) => setTimeout(r, 25));
   }
+  // Fail here, naming the cause, rather than later at a confusing tap.
+  expect({ gate: terminal.status().gate, reader: terminal.status().reader.state }).toEqual({
+    gate: 'closed',
+    reader: 'ready',
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -54,9 +54,11 @@ async function terminalFor(
   const terminal = await createTerminal({ config, wallet, autoCheck: false, ...(now ? { now } : {}) });
   open.push(terminal);
   // The watcher lists the readers a moment after the PC/SC context opens.
-  const until = Date.now() + 5000;
+  const until = Date.now() + 15_000;
   while (terminal.status().reader.state !== 'ready' && Date.now() < until)
     await new Promise((r) => setTimeout(r, 25));
+  // Fail here, naming the cause, rather than later at a confusing tap.
+  expect(terminal.status().reader.state).toBe('ready');
   return { terminal, wallet };
 }
 
