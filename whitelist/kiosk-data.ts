@@ -208,6 +208,20 @@ export class KioskData {
     return store.importSnapshot(manifest, rowsFile, onProgress);
   }
 
+  /**
+   * importSnapshot for a running terminal: the new file is built in chunks between which the event loop
+   * runs (taps keep being decided on the current content); the swap is one step at the end.
+   */
+  async importSnapshotAsync(
+    manifestBytes: Uint8Array,
+    rowsFile: string,
+    onProgress?: (rows: number) => void,
+  ): Promise<SnapshotResult> {
+    const manifest = openManifest(manifestBytes, this.requireTrust());
+    const store = manifest.feed === 'whitelist' ? this.whitelist : this.revocations;
+    return store.importSnapshotAsync(manifest, rowsFile, onProgress);
+  }
+
   /** The sync engine heard "nothing new, current as of asOf" from the hub for a feed. */
   markSynced(feed: FeedName, at: Date, asOf?: string): void {
     if (feed === 'whitelist') this.whitelist.markSynced(at, asOf);

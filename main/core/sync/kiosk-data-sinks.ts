@@ -31,8 +31,8 @@ function sinkFor(data: KioskData, feed: FeedName): FeedSink {
     markSynced: (at, hubTime) => data.markSynced(feed, new Date(at), new Date(hubTime).toISOString()),
   };
   if (feed !== 'peer-entries')
-    sink.installSnapshot = (manifest, rowsFile) => {
-      data.importSnapshot(manifest, rowsFile);
+    sink.installSnapshot = async (manifest, rowsFile) => {
+      await data.importSnapshotAsync(manifest, rowsFile);
       return position();
     };
   return sink;
