@@ -9,7 +9,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { projectRoot } from '../config/paths.js';
 import { openHubDir, type HubDir } from '../hub/hub-dir.js';
 import { createHub } from '../hub/server.js';
@@ -218,9 +218,13 @@ async function snapshot(ctx: BenchContext, root: string, rows: number): Promise<
     );
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    // How long the terminal's event loop (taps, UI) was held at a stretch while the snapshot went in.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const t0 = performance.now();
     const r = await client.pull('whitelist');
     const ms = performance.now() - t0;
+    loopDelay.disable();
     clearInterval(sampler);
     if (!r.snapshot || data.whitelist.rowCount() !== rows) throw new Error('snapshot did not install whole');
     ctx.log(`sync: ${rows}-row snapshot streamed and installed in ${ms.toFixed(0)} ms`);
@@ -231,6 +235,8 @@ async function snapshot(ctx: BenchContext, root: string, rows: number): Promise<
       'sync.snapshot_stream_install_ms': ms,
       'sync.snapshot_rows_per_s': rows / (ms / 1000),
       'sync.snapshot_peak_rss_mb': peakRss / 1e6,
+      'sync.snapshot_event_loop_max_ms': loopDelay.max / 1e6,
+      'sync.snapshot_event_loop_p99_ms': loopDelay.percentile(99) / 1e6,
     };
   } finally {
     await client.stop();
