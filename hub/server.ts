@@ -1,6 +1,7 @@
 // The reference hub's HTTP service (fastify). Terminal endpoints under /v1 require an RFC 9421
-// signature by a registered terminal key; the status page is read-only. Loopback HTTP in tests; in a
-// deployment TLS terminates in front of it or via `https` options (docs/sync.md).
+// signature by a registered terminal key; the status page is read-only and guarded by the status token
+// (status-access.ts). Loopback HTTP in tests; in a deployment TLS terminates in front of it or via
+// `https` options (docs/sync.md).
 import { EventEmitter, once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createPublicKey, type KeyObject } from 'node:crypto';
@@ -34,6 +35,12 @@ import {
   type TerminalRecord,
 } from './store.js';
 import { renderStatusPage, statusModel } from './status-page.js';
+import {
+  STATUS_CHALLENGE,
+  presentsStatusToken,
+  statusAccessPolicy,
+  type StatusTokenDigest,
+} from './status-access.js';
 
 const log = getLogger('hub');
 
@@ -52,6 +59,11 @@ export interface HubOptions {
   snapshotWaitMs?: number;
   /** TLS for a hub that terminates it itself (PEM key and certificate chain). */
   https?: { key: Buffer; cert: Buffer } | null;
+  /**
+   * Required to read the status page (`readStatusToken`). Without it the page is open on a loopback
+   * address and refused (403) on any other.
+   */
+  statusToken?: StatusTokenDigest | null;
   now?: () => number;
 }
 
@@ -92,8 +104,8 @@ export function createHub(o: HubOptions): Hub {
   ) as FastifyInstance;
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const fail = (reply: FastifyReply, code: ErrorCode, message: string) =>
-    reply.code(STATUS[code] ?? 500).send({ error: { code, message }, hubTime: now() });
+  const fail = (reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code] ?? 500) =>
+    reply.code(status).send({ error: { code, message }, hubTime: now() });
 
   const purge = setInterval(() => {
     const t = now();
@@ -332,11 +344,36 @@ export function createHub(o: HubOptions): Hub {
     }
   });
 
-  app.get('/status.json', async () => {
+  // Decided per request from the socket actually bound, so an embedder that listens on 0.0.0.0 without a
+  // token gets the refusal too, not only `hub serve --host`.
+  const boundHost = (): string | null => {
+    const address = app.server.address();
+    return address !== null && typeof address === 'object' ? address.address : null;
+  };
+  const statusToken = o.statusToken ?? null;
+  const guardStatusPage = async (req: FastifyRequest, reply: FastifyReply) => {
+    const access = statusAccessPolicy(boundHost(), statusToken);
+    if (access.kind === 'refused-no-token')
+      return fail(
+        reply,
+        'SECRET_MISSING',
+        'the status page is reachable from the network: configure a status token (hub serve --status-token-file)',
+        403,
+      );
+    if (access.kind === 'token-required' && !presentsStatusToken(req.headers.authorization, access.token))
+      return fail(
+        reply.header('www-authenticate', STATUS_CHALLENGE).header('cache-control', 'no-store'),
+        'STAFF_CREDENTIAL_WRONG',
+        'the status page needs the status token (Bearer, or Basic with any user name)',
+        401,
+      );
+  };
+
+  app.get('/status.json', { onRequest: guardStatusPage }, async (_req, reply) => {
     flushSeen();
-    return statusModel(o.store, now());
+    return reply.header('cache-control', 'no-store').send(statusModel(o.store, now()));
   });
-  app.get('/', async (_req, reply) => {
+  app.get('/', { onRequest: guardStatusPage }, async (_req, reply) => {
     flushSeen();
     return reply
       .type('text/html; charset=utf-8')

@@ -9,13 +9,16 @@ import { createHub } from '../../hub/server.js';
 import { importCrl } from '../../hub/import-crl.js';
 import { importWhitelist } from '../../hub/import-whitelist.js';
 import { statusModel } from '../../hub/status-page.js';
+import { readStatusToken, statusAccessPolicy } from '../../hub/status-access.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import { createPublicKey } from 'node:crypto';
 
 const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--index-key FILE] [--json]
 
-  serve [--host H] [--port P] [--tls-key F --tls-cert F]
-                               run the hub (default 127.0.0.1:8630); Ctrl-C stops it
+  serve [--host H] [--port P] [--tls-key F --tls-cert F] [--status-token-file F]
+                               run the hub (default 127.0.0.1:8630); Ctrl-C stops it. The status page
+                               needs the token in F (owner-only, ≥ 16 characters) as Bearer or as the
+                               Basic auth password; without F it is served only on a loopback host
   import-whitelist FILE        publish the difference between FILE (.csv or .ndjson) and what was published
   import-crl FILE [--ca PEM]…  check a DER/PEM CRL against the CA (default: the config's trust anchors)
                                and publish the difference against the previous CRL of that issuer
@@ -44,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
       port: { type: 'string', default: '8630' },
       'tls-key': { type: 'string' },
       'tls-cert': { type: 'string' },
+      'status-token-file': { type: 'string' },
       ca: { type: 'string', multiple: true },
       id: { type: 'string' },
       'public-key': { type: 'string' },
@@ -82,16 +86,29 @@ export async function run(args: string[]): Promise<number> {
           values['tls-key'] && values['tls-cert']
             ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']) }
             : null;
+        const statusTokenFile = values['status-token-file'];
+        const statusToken = statusTokenFile ? readStatusToken(statusTokenFile) : null;
         const server = createHub({
           store: hub.store,
           publisher: hub.publisher,
           hubId: hub.hubId,
           maxSkewSeconds: config.clock.maxSkewSeconds,
           https: tls,
+          statusToken,
         });
         const address = await server.app.listen({ host: values.host, port });
+        const bound = server.app.server.address();
+        const access = statusAccessPolicy(
+          bound !== null && typeof bound === 'object' ? bound.address : null,
+          statusToken,
+        ).kind;
+        const statusPage = {
+          'token-required': `needs the token in ${statusTokenFile}`,
+          open: 'open to this machine only',
+          'refused-no-token': 'refused until a --status-token-file is given',
+        }[access];
         process.stderr.write(
-          `hub ${hub.hubId} serving ${address} (folder ${dir}); status page at ${address}/\n`,
+          `hub ${hub.hubId} serving ${address} (folder ${dir}); status page at ${address}/ (${statusPage})\n`,
         );
         await new Promise<void>((resolveStop) => {
           const stop = () => resolveStop();
