@@ -356,14 +356,14 @@ export function createHub(o: HubOptions): Hub {
     if (access.kind === 'refused-no-token')
       return fail(
         reply,
-        'SECRET_MISSING',
+        'HUB_STATUS_AUTH',
         'the status page is reachable from the network: configure a status token (hub serve --status-token-file)',
         403,
       );
     if (access.kind === 'token-required' && !presentsStatusToken(req.headers.authorization, access.token))
       return fail(
         reply.header('www-authenticate', STATUS_CHALLENGE).header('cache-control', 'no-store'),
-        'STAFF_CREDENTIAL_WRONG',
+        'HUB_STATUS_AUTH',
         'the status page needs the status token (Bearer, or Basic with any user name)',
         401,
       );

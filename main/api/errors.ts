@@ -50,6 +50,7 @@ export const ErrorCodes = [
   'SYNC_REFUSED',
   'SYNC_PROTOCOL',
   'HUB_UNKNOWN_TERMINAL',
+  'HUB_STATUS_AUTH',
   'CRL_INVALID',
   // peripherals
   'HID_UNAVAILABLE',

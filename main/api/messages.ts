@@ -208,6 +208,10 @@ export const errorWords: Record<ErrorCode, Words> = {
     ja: 'この端末は本部に登録されていません',
     en: 'This terminal is not registered at the hub',
   },
+  HUB_STATUS_AUTH: {
+    ja: 'ハブの状況ページを見るにはアクセス用トークンが必要です',
+    en: 'The hub status page needs its access token',
+  },
   CRL_INVALID: { ja: '失効リストが不正です', en: 'The revocation list is invalid' },
   HID_UNAVAILABLE: {
     ja: 'ゲート・表示灯が接続されていません',

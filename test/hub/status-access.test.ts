@@ -91,7 +91,7 @@ describe('status page over HTTP', () => {
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe(CHALLENGE);
       const body = (await res.json()) as { error: { code: string; message: string } };
-      expect(body.error.code).toBe('STAFF_CREDENTIAL_WRONG');
+      expect(body.error.code).toBe('HUB_STATUS_AUTH');
       expect(JSON.stringify(body)).not.toContain(TOKEN);
     }
     const wrongBearer = await fetch(`${guarded.url}/status.json`, {
@@ -139,7 +139,7 @@ describe('status page over HTTP', () => {
         const res = await open.hub.app.inject({ method: 'GET', url: path });
         expect(res.statusCode).toBe(403);
         expect(res.headers['www-authenticate']).toBeUndefined();
-        expect(res.json()).toMatchObject({ error: { code: 'SECRET_MISSING' } });
+        expect(res.json()).toMatchObject({ error: { code: 'HUB_STATUS_AUTH' } });
         expect(res.json<{ error: { message: string } }>().error.message).toContain('status token');
       }
       expect((await open.hub.app.inject({ method: 'GET', url: '/v1/time' })).statusCode).toBe(200);
