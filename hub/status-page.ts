@@ -1,6 +1,8 @@
 // The read-only status page for a site or municipality: terminals (last seen, data age, queue, version)
-// and, for shelters, live occupancy and the roster. Server-rendered HTML, no script, refreshes itself.
+// and, for shelters, live occupancy and the roster; open double-entry conflicts per site. Server-rendered
+// HTML, no script, refreshes itself.
 import { Feeds, type FeedName } from '../main/core/sync/protocol.js';
+import type { EntryConflict } from './conflicts.js';
 import type { HubStore } from './store.js';
 
 export interface StatusModel {
@@ -22,6 +24,26 @@ export interface StatusModel {
     occupancy: number;
     roster: Array<{ subject: string; since: number; gateId: string }>;
   }>;
+  /** Sites with open conflicts only; `recent` is capped so a flood of conflicts keeps the page small. */
+  conflicts: Array<{ siteId: string; open: number; recent: EntryConflict[] }>;
+}
+
+const RECENT_CONFLICTS_SHOWN = 10;
+
+function openConflictsBySite(store: HubStore): StatusModel['conflicts'] {
+  const bySite = new Map<string, EntryConflict[]>();
+  for (const c of store.conflicts({ openOnly: true })) {
+    const list = bySite.get(c.siteId) ?? [];
+    list.push(c);
+    bySite.set(c.siteId, list);
+  }
+  return [...bySite.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([siteId, list]) => ({
+      siteId,
+      open: list.length,
+      recent: list.slice(0, RECENT_CONFLICTS_SHOWN),
+    }));
 }
 
 export function statusModel(store: HubStore, now: number): StatusModel {
@@ -55,6 +77,7 @@ export function statusModel(store: HubStore, now: number): StatusModel {
         roster: inside.map((p) => ({ subject: p.subject, since: p.at, gateId: p.gateId })),
       };
     }),
+    conflicts: openConflictsBySite(store),
   };
 }
 
@@ -92,6 +115,22 @@ export function renderStatusPage(m: StatusModel): string {
         `</tbody></table></section>`,
     )
     .join('\n');
+  const time = (at: number) => esc(new Date(at).toISOString());
+  const conflicts = m.conflicts
+    .map(
+      (s) =>
+        `<section><h2>${esc(s.siteId)} — ${s.open} open conflicts</h2><table><thead><tr><th>#</th><th>Subject</th><th>First entry (gate, terminal, time)</th><th>Second entry (gate, terminal, time)</th><th>Detected</th></tr></thead><tbody>` +
+        s.recent
+          .map(
+            (c) =>
+              `<tr><td>${esc(c.id)}</td><td>${esc(c.subject)}</td>` +
+              `<td>${esc(c.earlier.gateId)}, ${esc(c.earlier.terminalId)}, ${time(c.earlier.at)}</td>` +
+              `<td>${esc(c.later.gateId)}, ${esc(c.later.terminalId)}, ${time(c.later.at)}</td><td>${time(c.detectedAt)}</td></tr>`,
+          )
+          .join('') +
+        `</tbody></table></section>`,
+    )
+    .join('\n');
   const feeds = m.feeds.map((f) => `<li>${esc(f.feed)}: sequence ${f.head}, ${f.rows} rows</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
@@ -107,6 +146,7 @@ export function renderStatusPage(m: StatusModel): string {
 ${rows}
 </tbody></table>
 ${shelters ? `<h2>Shelters</h2>\n${shelters}` : ''}
+${conflicts ? `<h2>Double entries (open conflicts)</h2>\n${conflicts}` : ''}
 </body></html>
 `;
 }

@@ -3,6 +3,7 @@
 import type { FeedName } from '../main/core/sync/protocol.js';
 import type { TerminalStatusReport, PushRecord } from '../main/core/sync/protocol.js';
 import type { PeerEntryOp } from '../whitelist/feed-format.js';
+import type { EntryConflict } from './conflicts.js';
 
 export interface TerminalRegistration {
   terminalId: string;
@@ -137,4 +138,8 @@ export interface HubStore {
   crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null;
   setCrlState(issuerKeyId: string, crlNumber: string | null, thisUpdate: number): void;
   presence(siteId?: string): PresenceRow[];
+  /** Double entries detected while accepting journals (conflicts.ts), newest first. */
+  conflicts(filter?: { siteId?: string; openOnly?: boolean }): EntryConflict[];
+  /** An operator looked at a conflict and closed it; the entries themselves stay as journaled. */
+  resolveConflict(id: number, resolution: { note: string; by: string; at: number }): EntryConflict;
 }

@@ -12,6 +12,7 @@ import { statusModel } from '../../hub/status-page.js';
 import { readStatusToken, statusAccessPolicy } from '../../hub/status-access.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import { createPublicKey } from 'node:crypto';
+import { userInfo } from 'node:os';
 
 const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--index-key FILE] [--json]
 
@@ -25,6 +26,9 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--in
   register-terminal --id ID --public-key PEM [--site S] [--gate G] [--zone Z] [--kind K]
                                allow a terminal (its HSM key's public PEM) to sync
   status                       terminals, feeds and shelter occupancy, as the status page shows them
+  conflicts [--site S] [--all] double entries at stadium gates (open ones; --all adds resolved ones)
+  resolve-conflict ID --note TEXT [--operator NAME]
+                               close a conflict after looking at it (default operator: the OS user)
   public-key                   the path of the hub's publisher key, which terminals pin (sync.hubPublicKeyPath)
 
 The hub folder holds hub.db, hub-key.pem (keep it safe), hub-public.pem and index-key. The index key must be
@@ -55,6 +59,9 @@ export async function run(args: string[]): Promise<number> {
       gate: { type: 'string', default: 'gate-a' },
       zone: { type: 'string', default: 'main' },
       kind: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      note: { type: 'string' },
+      operator: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -181,8 +188,44 @@ export async function run(args: string[]): Promise<number> {
                 `terminal ${t.terminalId} (${t.siteId}/${t.gateId}): last seen ${t.lastSeenSecondsAgo ?? '-'} s ago, data age ${t.dataAgeSeconds ?? '-'} s, queue ${t.queueLength ?? '-'}, version ${t.version ?? '-'}`,
             ),
             ...m.shelters.map((s) => `shelter ${s.siteId}: ${s.occupancy} inside`),
+            ...m.conflicts.map(
+              (c) => `site ${c.siteId}: ${c.open} open conflicts (hub conflicts --site ${c.siteId})`,
+            ),
           ].join('\n'),
         );
+        return 0;
+      }
+      case 'conflicts': {
+        const list = hub.store.conflicts({ siteId: values.site, openOnly: !values.all });
+        out(
+          json,
+          list,
+          list.length === 0
+            ? 'no conflicts'
+            : list
+                .map(
+                  (c) =>
+                    `#${c.id} ${c.siteId} subject ${c.subject}: ${c.earlier.gateId}/${c.earlier.terminalId} ${new Date(c.earlier.at).toISOString()}, ` +
+                    `again ${c.later.gateId}/${c.later.terminalId} ${new Date(c.later.at).toISOString()}` +
+                    (c.resolvedAt === null ? ' — open' : ` — resolved by ${c.resolvedBy}: ${c.note}`),
+                )
+                .join('\n'),
+        );
+        return 0;
+      }
+      case 'resolve-conflict': {
+        const id = Number(rest[0]);
+        if (!Number.isSafeInteger(id) || id <= 0)
+          throw new KioskError('INVALID_REQUEST', 'resolve-conflict needs a conflict number');
+        const note = values.note?.trim();
+        if (!note)
+          throw new KioskError('INVALID_REQUEST', 'resolve-conflict needs --note saying what was done');
+        const resolved = hub.store.resolveConflict(id, {
+          note,
+          by: values.operator ?? userInfo().username,
+          at: Date.now(),
+        });
+        out(json, resolved, `conflict #${id} resolved by ${resolved.resolvedBy}`);
         return 0;
       }
       case 'public-key': {
