@@ -15,6 +15,7 @@ import {
   type FeedName,
   type PublisherTrust,
   type RevocationReason,
+  type SnapshotManifest,
 } from './feed-format.js';
 import type { Freshness } from './feed-state.js';
 import { loadIndexKey, openCardRecord, type IndexKey } from './privacy.js';
@@ -203,8 +204,7 @@ export class KioskData {
     rowsFile: string,
     onProgress?: (rows: number) => void,
   ): SnapshotResult {
-    const manifest = openManifest(manifestBytes, this.requireTrust());
-    const store = manifest.feed === 'whitelist' ? this.whitelist : this.revocations;
+    const { manifest, store } = this.snapshotTarget(manifestBytes);
     return store.importSnapshot(manifest, rowsFile, onProgress);
   }
 
@@ -217,9 +217,14 @@ export class KioskData {
     rowsFile: string,
     onProgress?: (rows: number) => void,
   ): Promise<SnapshotResult> {
-    const manifest = openManifest(manifestBytes, this.requireTrust());
-    const store = manifest.feed === 'whitelist' ? this.whitelist : this.revocations;
+    const { manifest, store } = this.snapshotTarget(manifestBytes);
     return store.importSnapshotAsync(manifest, rowsFile, onProgress);
+  }
+
+  /** Verifies a signed manifest against the pinned publisher and names the store it replaces. */
+  private snapshotTarget(manifestBytes: Uint8Array): { manifest: SnapshotManifest; store: FeedStore } {
+    const manifest = openManifest(manifestBytes, this.requireTrust());
+    return { manifest, store: manifest.feed === 'whitelist' ? this.whitelist : this.revocations };
   }
 
   /** The sync engine heard "nothing new, current as of asOf" from the hub for a feed. */

@@ -133,6 +133,8 @@ export class FeedStore {
   private recentStmt!: ReturnType<Db['prepare']>;
   /** Rows in `recent` (an upper bound between folds): lookups skip the table while it is empty. */
   private recentRows = 0;
+  /** A read-only open of a file from before migration 2 has no `recent` table: nothing pending then. */
+  private hasRecentTable = false;
   private currentFile!: string;
   private readonly pointer: string;
   private cacheMb: number | null = null;
@@ -188,13 +190,12 @@ export class FeedStore {
     this.db = db;
     this.state = new FeedStateTable(db, this.feed);
     this.getStmt = db.prepare('SELECT v FROM row WHERE k = ?').pluck();
-    // A read-only open of a file from before migration 2 has no `recent` table: nothing pending then.
-    const hasRecent =
+    this.hasRecentTable =
       db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'recent'").get() !== undefined;
     this.recentStmt = db
-      .prepare(hasRecent ? 'SELECT v FROM recent WHERE k = ?' : 'SELECT NULL WHERE 0 AND ?')
+      .prepare(this.hasRecentTable ? 'SELECT v FROM recent WHERE k = ?' : 'SELECT NULL WHERE 0 AND ?')
       .pluck();
-    this.recentRows = hasRecent ? (db.prepare('SELECT count(*) FROM recent').pluck().get() as number) : 0;
+    this.recentRows = this.countRecent();
     if (this.cacheMb !== null) db.pragma(`cache_size = ${-Math.round(this.cacheMb * 1024)}`);
     this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.dataVersion = this.dataVersionStmt.get() as number;
@@ -211,14 +212,17 @@ export class FeedStore {
     if (!this.filter) this.buildFilter();
   }
 
+  private countRecent(): number {
+    return this.hasRecentTable ? (this.db.prepare('SELECT count(*) FROM recent').pluck().get() as number) : 0;
+  }
+
   private buildFilter(): void {
-    const count = (sql: string) => this.db.prepare(sql).pluck().get() as number;
-    const hasRecent = this.recentRows > 0;
+    const baseRows = this.db.prepare('SELECT count(*) FROM row').pluck().get() as number;
     // Room to double before it is overfull (at 2x capacity): a feed growing by deltas — a million-serial
     // CRL arriving in batches — rebuilds every 4x of growth, not at every batch.
-    const filter = new KeyFilter(Math.max(4096, 2 * (count('SELECT count(*) FROM row') + this.recentRows)));
+    const filter = new KeyFilter(Math.max(4096, 2 * (baseRows + this.recentRows)));
     for (const k of this.db.prepare('SELECT k FROM row').pluck().iterate()) filter.add(k as Buffer);
-    if (hasRecent)
+    if (this.recentRows > 0)
       for (const k of this.db.prepare('SELECT k FROM recent WHERE v IS NOT NULL').pluck().iterate())
         filter.add(k as Buffer);
     this.filter = filter;
@@ -234,12 +238,7 @@ export class FeedStore {
     const version = this.dataVersionStmt.get() as number;
     if (version === this.dataVersion) return false;
     this.dataVersion = version;
-    const hasRecent =
-      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'recent'").get() !==
-      undefined;
-    this.recentRows = hasRecent
-      ? (this.db.prepare('SELECT count(*) FROM recent').pluck().get() as number)
-      : 0;
+    this.recentRows = this.countRecent();
     if (this.filterEnabled) this.buildFilter();
     log.info({ feed: this.feed, recent: this.recentRows }, 'feed changed by another process: view refreshed');
     return true;
@@ -418,7 +417,7 @@ export class FeedStore {
     this.recentRows += decoded.length;
     log.info({ feed: this.feed, fromSeq: batch.fromSeq, toSeq: batch.toSeq, puts, dels }, 'delta applied');
     if (this.recentRows > FOLD_AT) {
-      this.recentRows = this.db.prepare('SELECT count(*) FROM recent').pluck().get() as number;
+      this.recentRows = this.countRecent();
       if (this.recentRows > FOLD_AT) this.fold();
     }
     if (this.filter?.overfull) this.buildFilter();
