@@ -2,6 +2,7 @@
 // or gate B admitting before it learned of gate A's entry. The hub detects and flags them for an
 // operator; it never undoes an entry, because the person is already inside.
 import type { PushRecord } from '../main/core/sync/protocol.js';
+import { parseRecordBody } from './presence.js';
 
 /**
  * What a site kind means for a second entry of someone already inside:
@@ -47,12 +48,8 @@ export interface PresenceRecordFacts {
 
 /** Reads the same fields presenceFromRow reads, to tie passages and annulments back to their grant. */
 export function presenceRecordFacts(row: PushRecord): PresenceRecordFacts | null {
-  let body: { kind?: unknown; ref?: unknown };
-  try {
-    body = JSON.parse(row.body) as { kind?: unknown; ref?: unknown };
-  } catch {
-    return null;
-  }
+  const body = parseRecordBody(row.body);
+  if (!body) return null;
   if (body.kind === 'grant') return { kind: 'grant', grantSeq: row.seq };
   if ((body.kind === 'passage' || body.kind === 'annulment') && typeof body.ref === 'number')
     return { kind: body.kind, grantSeq: body.ref };

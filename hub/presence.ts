@@ -4,7 +4,7 @@
 import type { PushRecord } from '../main/core/sync/protocol.js';
 import type { PeerEntryOp } from '../whitelist/feed-format.js';
 
-interface RecordBody {
+export interface RecordBody {
   kind?: unknown;
   subject?: unknown;
   gateId?: unknown;
@@ -13,7 +13,8 @@ interface RecordBody {
   wall?: unknown;
 }
 
-function parse(body: string): RecordBody | null {
+/** A pushed journal record's body, or null when it is not a JSON object. */
+export function parseRecordBody(body: string): RecordBody | null {
   try {
     const v = JSON.parse(body) as unknown;
     return v && typeof v === 'object' ? (v as RecordBody) : null;
@@ -27,14 +28,14 @@ export function presenceFromRow(
   lookup: (seq: number) => PushRecord | null,
   terminal: { terminalId: string; gateId: string; zone: string },
 ): PeerEntryOp | null {
-  const r = parse(row.body);
+  const r = parseRecordBody(row.body);
   if (!r || typeof r.kind !== 'string') return null;
   if (r.kind !== 'grant' && r.kind !== 'passage' && r.kind !== 'annulment') return null;
   let subject = typeof r.subject === 'string' ? r.subject : null;
   let direction = r.direction === 'exit' ? 'exit' : r.direction === 'entry' ? 'entry' : null;
   if ((subject === null || direction === null) && typeof r.ref === 'number') {
     const ref = lookup(r.ref);
-    const g = ref ? parse(ref.body) : null;
+    const g = ref ? parseRecordBody(ref.body) : null;
     subject ??= typeof g?.subject === 'string' ? g.subject : null;
     direction ??= g?.direction === 'exit' ? 'exit' : g?.direction === 'entry' ? 'entry' : null;
   }
