@@ -65,9 +65,15 @@ export interface BenchSuite {
 /**
  * Runs a bench module as a child process (`node <module> --child …args`) and returns the JSON of its
  * last stdout line. Suites that need their own pcscd or PKCS#11 process use it: libpcsclite binds one
- * pcscd per process, and a benchmark must not inherit another suite's token state.
+ * pcscd per process, and a benchmark must not inherit another suite's token state. `forwardStderr` passes
+ * the child's progress lines on as they come.
  */
-export function runBenchChild<T>(moduleUrl: string, args: string[], label: string): Promise<T> {
+export function runBenchChild<T>(
+  moduleUrl: string,
+  args: string[],
+  label: string,
+  options: { forwardStderr?: boolean } = {},
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(moduleUrl), '--child', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,7 +82,10 @@ export function runBenchChild<T>(moduleUrl: string, args: string[], label: strin
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (options.forwardStderr) process.stderr.write(chunk);
+      err += chunk.toString();
+    });
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`${label} child failed (${code}): ${err.slice(-2000)}`));
       try {
