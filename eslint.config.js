@@ -46,8 +46,10 @@ export const browserOnly = {
         '**/sim/**',
         '**/hub/**',
         '**/config/*.js',
+        '**/protocol/**',
+        '**/base/log*',
       ],
-      message: 'The renderer may import only renderer/ and main/api/.',
+      message: 'The renderer may import only renderer/, main/api/ and the browser-safe base/.',
     },
   ],
 };
@@ -72,5 +74,8 @@ export default tseslint.config(
   },
   { files: ['main/electron/**'], rules: { 'no-restricted-imports': 'off' } },
   { files: ['test/**'], rules: { 'no-restricted-imports': 'off' } },
-  { files: ['renderer/**', 'main/api/**'], rules: { 'no-restricted-imports': ['error', browserOnly] } },
+  {
+    files: ['renderer/**', 'main/api/**', 'base/errors.ts', 'base/decision.ts', 'base/site-kinds.ts'],
+    rules: { 'no-restricted-imports': ['error', browserOnly] },
+  },
 );

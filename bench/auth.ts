@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
-import { Stages, type Decision, type StageTiming } from '../main/api/decision.js';
+import { Stages, type Decision, type StageTiming } from '../base/decision.js';
 import { InProcessTransport } from '../main/core/card/in-process-transport.js';
 import { commitDecision } from '../main/core/check/commit.js';
 import { runCheck, type CheckContext } from '../main/core/check/pipeline.js';
@@ -24,18 +24,19 @@ import { ensureDemoAssets, spkiSha256OfCertificate } from '../main/demo/provisio
 import { VpcdDemoWallet, tapDemoCard } from '../main/demo/wallet.js';
 import { writeDemoConfig } from '../main/demo/config.js';
 import { hsmFromConfig } from '../hsm/config.js';
-import { institutionAuthenticatorFromConfig } from '../hsm/config.js';
+
 import { demoTrustedInstitutionCa } from '../hsm/provision.js';
 import { startPcscd } from '../sim/card/private-pcscd.js';
 import { SimulatedCard } from '../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../sim/card/terminal-auth.js';
 import { demoCard, ensureDemoPki } from '../sim/pki/demo-pki.js';
-import { whitelistRow } from '../whitelist/feed-format.js';
+import { whitelistRow } from '../protocol/feed-format.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../whitelist/privacy.js';
 import { summarize, type BenchContext, type Metrics, runBenchChild } from './harness.js';
 import { BENCH_ISSUER, benchRecord, benchSerial, benchSpki } from './whitelist-data.js';
 import { buildSnapshot } from './whitelist.js';
+import { institutionAuthenticatorFromConfig } from '../main/core/card/institution-auth.js';
 
 const STAGES: readonly StageTiming['stage'][] = Stages;
 const MODELLED_PORT = 36330;

@@ -17,7 +17,7 @@ import {
   type TerminalStatus,
 } from '../main/api/contract.js';
 import { dispatchCommand } from '../main/api/dispatch.js';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { WsPath } from '../main/api/wire.js';
 import { startBrowserShell } from '../main/browser/server.js';
 import { measure, summarize, type BenchContext, type Metrics } from './harness.js';

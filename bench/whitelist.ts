@@ -20,7 +20,7 @@ import {
   type SnapshotFeedName,
   type SnapshotRow,
   type WhitelistOp,
-} from '../whitelist/feed-format.js';
+} from '../protocol/feed-format.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { TerminalStore } from '../whitelist/terminal-store.js';

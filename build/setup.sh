@@ -80,7 +80,7 @@ fi
 
 # --- build -------------------------------------------------------------------------------------------
 build_stamp=dist/.build-stamp
-newest_source=$(find main hsm whitelist config sim hub bench renderer -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.cts' -o -name '*.json' -o -name '*.css' -o -name '*.html' \) -newer "$build_stamp" -print -quit 2>/dev/null || true)
+newest_source=$(find base protocol main hsm whitelist config sim hub bench renderer -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.cts' -o -name '*.json' -o -name '*.css' -o -name '*.html' \) -newer "$build_stamp" -print -quit 2>/dev/null || true)
 if [[ ! -f $build_stamp || -n $newest_source || tsconfig.json -nt $build_stamp || package.json -nt $build_stamp ]]; then
   act "building"
   npm run --silent build >/dev/null

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { configFolder, projectRoot } from './paths.js';
 import {
   ConfigSchema,

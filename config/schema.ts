@@ -2,10 +2,9 @@
 // kiosk's file stops it at start instead of silently using a default at the gate.
 import { z } from 'zod';
 
-export const SiteKinds = ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'] as const;
-export type SiteKind = (typeof SiteKinds)[number];
-export const ProfileNames = ['demo', ...SiteKinds] as const;
-export type ProfileName = (typeof ProfileNames)[number];
+import { ProfileNames, SiteKinds } from '../base/site-kinds.js';
+
+export { ProfileNames, SiteKinds, type ProfileName, type SiteKind } from '../base/site-kinds.js';
 
 /** Where a secret comes from. Never the secret itself: the main config file holds no secrets. */
 export const SecretRef = z.union([

@@ -1,7 +1,7 @@
 // Secrets (HSM user PIN, staff PIN, index key) come from the environment or from a file that only
 // its owner can read. They are returned as values to the caller and never logged.
 import { readFileSync, statSync } from 'node:fs';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import type { SecretRef } from './schema.js';
 
 export function describeSecretRef(ref: SecretRef): string {

@@ -13,8 +13,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type TypeScript from 'typescript';
-import { KioskError, type ErrorCode } from '../main/api/errors.js';
-import { getLogger } from '../main/core/log.js';
+import { KioskError, type ErrorCode } from '../base/errors.js';
+import { getLogger } from '../base/log.js';
 import { P256_SPKI_PREFIX } from './cvc.js';
 import type {
   ExtractionAttempt,

@@ -3,8 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { KioskConfig } from '../config/load.js';
 import { readSecret } from '../config/secrets.js';
-import { KioskError } from '../main/api/errors.js';
-import { InstitutionTerminalAuthenticator } from '../main/core/card/terminal-auth.js';
+import { KioskError } from '../base/errors.js';
 import { Hsm, type HsmOptions } from './client.js';
 import { cvcValidAt, readInstitutionCvc, type Cvc } from './cvc.js';
 
@@ -47,15 +46,22 @@ export function readInstalledCvc(hsm: HsmConfig): Cvc {
   return readInstitutionCvc(bytes, hsm.certificatePath);
 }
 
+/** The institution key and certificate a PIN-less terminal signs with, checked against each other. */
+export interface InstalledInstitutionKey {
+  keyLabel: string;
+  certificate: Uint8Array;
+  institutionCode: string;
+}
+
 /**
- * The PIN-less authenticator for this terminal: checks, before any card sees it, that the installed
- * certificate is for the configured 特定機関コード, currently valid, and for the key in the token.
+ * Checks, before any card sees it, that the installed certificate is for the configured 特定機関コード,
+ * currently valid, and for the key in the token.
  */
-export async function institutionAuthenticatorFromConfig(
+export async function installedInstitutionKey(
   config: Pick<KioskConfig, 'hsm'>,
   hsm: Hsm,
   now: Date = new Date(),
-): Promise<InstitutionTerminalAuthenticator> {
+): Promise<InstalledInstitutionKey> {
   const cvc = readInstalledCvc(config.hsm);
   if (cvc.chr !== config.hsm.institutionCode)
     throw new KioskError(
@@ -75,10 +81,5 @@ export async function institutionAuthenticatorFromConfig(
       'HSM_CERT_INVALID',
       'the institution certificate is for another key than the token holds',
     );
-  return new InstitutionTerminalAuthenticator({
-    signer: hsm,
-    keyLabel: config.hsm.keyLabel,
-    certificate: cvc.raw,
-    institutionCode: config.hsm.institutionCode,
-  });
+  return { keyLabel: config.hsm.keyLabel, certificate: cvc.raw, institutionCode: config.hsm.institutionCode };
 }

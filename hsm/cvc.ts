@@ -14,7 +14,7 @@
 //       5F24 06 YYMMDD                  expiry date, last valid day, UTC
 //     5F37 40 r||s                      ECDSA P-256 / SHA-256 over the whole 7F4E TLV, by the CA
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 
 export const TAG = {
   cvCertificate: 0x7f21,

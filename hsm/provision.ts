@@ -15,8 +15,8 @@ import {
 import { dirname, join } from 'node:path';
 import type { KioskConfig } from '../config/load.js';
 import { readSecret } from '../config/secrets.js';
-import { KioskError, toKioskError } from '../main/api/errors.js';
-import { getLogger } from '../main/core/log.js';
+import { KioskError, toKioskError } from '../base/errors.js';
+import { getLogger } from '../base/log.js';
 import {
   DEFAULT_MOCK_CAR,
   ensureMockCa,

@@ -1,8 +1,8 @@
 // Double entries across terminals (global anti-passback that sync could not prevent): two gates offline,
 // or gate B admitting before it learned of gate A's entry. The hub detects and flags them for an
 // operator; it never undoes an entry, because the person is already inside.
-import type { PushRecord } from '../main/core/sync/protocol.js';
-import { parseRecordBody } from './presence.js';
+import type { PushRecord } from '../protocol/sync.js';
+import { readJournalRecord } from '../protocol/journal-record.js';
 
 /**
  * What a site kind means for a second entry of someone already inside:
@@ -48,10 +48,10 @@ export interface PresenceRecordFacts {
 
 /** Reads the same fields presenceFromRow reads, to tie passages and annulments back to their grant. */
 export function presenceRecordFacts(row: PushRecord): PresenceRecordFacts | null {
-  const body = parseRecordBody(row.body);
+  const body = readJournalRecord(row.body);
   if (!body) return null;
   if (body.kind === 'grant') return { kind: 'grant', grantSeq: row.seq };
-  if ((body.kind === 'passage' || body.kind === 'annulment') && typeof body.ref === 'number')
+  if ((body.kind === 'passage' || body.kind === 'annulment') && body.ref !== undefined)
     return { kind: body.kind, grantSeq: body.ref };
   return null;
 }

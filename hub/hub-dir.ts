@@ -4,7 +4,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { Publisher } from './publisher.js';
 import { SqliteHubStore } from './sqlite-store.js';

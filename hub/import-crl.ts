@@ -4,8 +4,8 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { KioskError } from '../main/api/errors.js';
-import { RevocationReasons, type RevocationReason } from '../whitelist/feed-format.js';
+import { KioskError } from '../base/errors.js';
+import { RevocationReasons, type RevocationReason } from '../protocol/feed-format.js';
 import type { Publisher, PublishSummary, RevocationEntry } from './publisher.js';
 import type { HubStore } from './store.js';
 

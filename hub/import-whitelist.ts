@@ -5,9 +5,9 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { CardRecord } from '../whitelist/entitlements.js';
-import type { CardRowInput } from '../whitelist/feed-format.js';
+import type { CardRowInput } from '../protocol/feed-format.js';
 import type { Publisher, PublishSummary } from './publisher.js';
 
 const Row = z

@@ -1,46 +1,26 @@
 // Which pushed journal rows change where a person is, for global anti-passback and shelter rosters.
 // grant and passage put the subject on the side of the gate's direction; an annulment (the admitted
 // person never went through) puts them back. Other kinds change nothing.
-import type { PushRecord } from '../main/core/sync/protocol.js';
-import type { PeerEntryOp } from '../whitelist/feed-format.js';
-
-export interface RecordBody {
-  kind?: unknown;
-  subject?: unknown;
-  gateId?: unknown;
-  direction?: unknown;
-  ref?: unknown;
-  wall?: unknown;
-}
-
-/** A pushed journal record's body, or null when it is not a JSON object. */
-export function parseRecordBody(body: string): RecordBody | null {
-  try {
-    const v = JSON.parse(body) as unknown;
-    return v && typeof v === 'object' ? (v as RecordBody) : null;
-  } catch {
-    return null;
-  }
-}
+import type { PushRecord } from '../protocol/sync.js';
+import type { PeerEntryOp } from '../protocol/feed-format.js';
+import { readJournalRecord } from '../protocol/journal-record.js';
 
 export function presenceFromRow(
   row: PushRecord,
   lookup: (seq: number) => PushRecord | null,
   terminal: { terminalId: string; gateId: string; zone: string },
 ): PeerEntryOp | null {
-  const r = parseRecordBody(row.body);
-  if (!r || typeof r.kind !== 'string') return null;
+  const r = readJournalRecord(row.body);
+  if (!r) return null;
   if (r.kind !== 'grant' && r.kind !== 'passage' && r.kind !== 'annulment') return null;
-  let subject = typeof r.subject === 'string' ? r.subject : null;
-  let direction = r.direction === 'exit' ? 'exit' : r.direction === 'entry' ? 'entry' : null;
-  if ((subject === null || direction === null) && typeof r.ref === 'number') {
+  let subject = r.subject ?? null;
+  if (subject === null && r.ref !== undefined) {
     const ref = lookup(r.ref);
-    const g = ref ? parseRecordBody(ref.body) : null;
-    subject ??= typeof g?.subject === 'string' ? g.subject : null;
-    direction ??= g?.direction === 'exit' ? 'exit' : g?.direction === 'entry' ? 'entry' : null;
+    subject = (ref ? readJournalRecord(ref.body)?.subject : undefined) ?? null;
   }
-  if (!subject || !direction || subject.length > 64) return null;
-  const at = typeof r.wall === 'string' ? Date.parse(r.wall) : NaN;
+  if (!subject) return null;
+  const direction = r.direction;
+  const at = Date.parse(r.wall);
   if (!Number.isFinite(at) || at < 0) return null;
   let inside = direction === 'entry';
   if (r.kind === 'annulment') inside = !inside;
@@ -49,10 +29,7 @@ export function presenceFromRow(
     subject,
     state: inside ? 'inside' : 'outside',
     terminalId: terminal.terminalId,
-    gateId:
-      typeof r.gateId === 'string' && r.gateId.length > 0 && r.gateId.length <= 64
-        ? r.gateId
-        : terminal.gateId,
+    gateId: r.gateId,
     zone: terminal.zone,
     at,
     journalSeq: row.seq,

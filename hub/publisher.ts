@@ -18,14 +18,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, gzipSync, constants as zc } from 'node:zlib';
 import { setImmediate as yieldNow } from 'node:timers/promises';
-import { KioskError } from '../main/api/errors.js';
-import {
-  FrameType,
-  HUB_BATCH_OPS,
-  ROWS_CHUNK_BYTES,
-  frame,
-  type FeedName,
-} from '../main/core/sync/protocol.js';
+import { KioskError } from '../base/errors.js';
+import { FrameType, HUB_BATCH_OPS, ROWS_CHUNK_BYTES, frame, type FeedName } from '../protocol/sync.js';
 import {
   BATCH_FORMAT,
   encodeRevocationValue,
@@ -40,9 +34,9 @@ import {
   type RevocationOp,
   type SnapshotFeedName,
   type WhitelistOp,
-} from '../whitelist/feed-format.js';
+} from '../protocol/feed-format.js';
 import type { IndexKey } from '../whitelist/privacy.js';
-import { getLogger } from '../main/core/log.js';
+import { getLogger } from '../base/log.js';
 import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';
 
 const gzip = promisify(gzipCb);

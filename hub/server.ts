@@ -9,8 +9,8 @@ import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { KioskError, type ErrorCode } from '../main/api/errors.js';
-import { parseSignedRequest } from '../main/core/sync/http-signature.js';
+import { KioskError, type ErrorCode } from '../base/errors.js';
+import { parseSignedRequest } from '../protocol/http-signature.js';
 import {
   Feeds,
   FrameType,
@@ -21,9 +21,9 @@ import {
   type FeedName,
   type PushReply,
   type TerminalStatusReport,
-} from '../main/core/sync/protocol.js';
-import { SnapshotFeeds, type SnapshotFeedName } from '../whitelist/feed-format.js';
-import { getLogger } from '../main/core/log.js';
+} from '../protocol/sync.js';
+import { SnapshotFeeds, type SnapshotFeedName } from '../protocol/feed-format.js';
+import { getLogger } from '../base/log.js';
 import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
 import {

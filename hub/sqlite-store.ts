@@ -2,16 +2,11 @@
 // state and signed batches, the journals pushed by terminals and the presence they imply.
 import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import { KioskError } from '../main/api/errors.js';
-import {
-  Feeds,
-  type FeedName,
-  type PushRecord,
-  type TerminalStatusReport,
-} from '../main/core/sync/protocol.js';
+import { KioskError } from '../base/errors.js';
+import { Feeds, type FeedName, type PushRecord, type TerminalStatusReport } from '../protocol/sync.js';
 import { openDb, migrate, type Db, type Migration } from '../whitelist/db.js';
 import { chainHash } from '../whitelist/journal.js';
-import type { PeerEntryOp } from '../whitelist/feed-format.js';
+import type { PeerEntryOp } from '../protocol/feed-format.js';
 import type {
   FeedInfo,
   FeedKey,

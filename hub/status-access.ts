@@ -3,7 +3,7 @@
 // as a Bearer token by scripts or as the password of HTTP Basic auth by a browser's login prompt.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { readSecret } from '../config/secrets.js';
 
 export const MIN_STATUS_TOKEN_LENGTH = 16;

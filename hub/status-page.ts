@@ -1,7 +1,7 @@
 // The read-only status page for a site or municipality: terminals (last seen, data age, queue, version)
 // and, for shelters, live occupancy and the roster; open double-entry conflicts per site. Server-rendered
 // HTML, no script, refreshes itself.
-import { Feeds, type FeedName } from '../main/core/sync/protocol.js';
+import { Feeds, type FeedName } from '../protocol/sync.js';
 import type { EntryConflict } from './conflicts.js';
 import type { HubStore } from './store.js';
 

@@ -1,8 +1,8 @@
 // The hub's storage contract. The reference implementation is SQLite (sqlite-store.ts); a server
 // database (PostgreSQL, …) can implement the same interface later. Every method is one transaction.
-import type { FeedName } from '../main/core/sync/protocol.js';
-import type { TerminalStatusReport, PushRecord } from '../main/core/sync/protocol.js';
-import type { PeerEntryOp } from '../whitelist/feed-format.js';
+import type { FeedName } from '../protocol/sync.js';
+import type { TerminalStatusReport, PushRecord } from '../protocol/sync.js';
+import type { PeerEntryOp } from '../protocol/feed-format.js';
 import type { EntryConflict } from './conflicts.js';
 
 export interface TerminalRegistration {

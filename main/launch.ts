@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
-import { toKioskError } from './api/errors.js';
+import { toKioskError } from '../base/errors.js';
 import { startBrowserShell } from './browser/server.js';
 import { composeTerminal } from './compose.js';
-import { initLogging } from './core/log.js';
+import { initLogging } from '../base/log.js';
 import { DEMO_STAFF_PIN } from './demo/provision.js';
 import { chooseShell, chromiumKioskArgs, systemProbe } from './shell-choice.js';
 

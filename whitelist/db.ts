@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 
 export type Db = Database.Database;
 

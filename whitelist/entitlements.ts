@@ -2,7 +2,7 @@
 // its entitlements. Validated with zod wherever rows are built (hub, import CLI) and again after
 // decryption at lookup, and packed into a compact binary form so a row stays under 100 bytes on disk.
 import { z } from 'zod';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 
 const Id = z.string().min(1).max(64);
 const Short = z.string().min(1).max(32);

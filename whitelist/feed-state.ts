@@ -1,8 +1,8 @@
 // Per-feed state (sequence, epoch, publisher, data age, last sync), stored in the same SQLite file as the
 // feed's content so that one transaction moves both: after any crash the sequence matches the content.
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import type { Db } from './db.js';
-import type { FeedBatch, FeedName } from './feed-format.js';
+import type { FeedBatch, FeedName } from '../protocol/feed-format.js';
 
 export const FEED_STATE_SQL = `
   CREATE TABLE feed_state (

@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { Entitlement, encodeCardRecord, type CardRecordInput } from './entitlements.js';
 import {
   RevocationReasons,
@@ -14,7 +14,7 @@ import {
   type FeedBatch,
   type RevocationInput,
   type SnapshotFeedName,
-} from './feed-format.js';
+} from '../protocol/feed-format.js';
 import type { IndexKey } from './privacy.js';
 import type { FeedStore } from './store.js';
 

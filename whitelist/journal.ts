@@ -2,68 +2,30 @@
 // Row hash = SHA-256(previous hash ‖ body), body = the record's JSON text (which includes its seq).
 // A seal signs (seq, head hash) with the terminal key (HSM, via JournalSealer): it makes rewriting the
 // chain up to that point detectable even by someone who recomputes all hashes.
-import { createHash, randomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
-import { Outcomes, ReasonCodes } from '../main/api/decision.js';
-import { KioskError } from '../main/api/errors.js';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import type { z } from 'zod';
+import { KioskError } from '../base/errors.js';
 import type { Db, Migration } from './db.js';
+import {
+  chainHash,
+  JournalEntryInput,
+  sealMessage,
+  verifySealSignature,
+  type JournalKind,
+  type JournalRecord,
+  type JournalRow,
+} from '../protocol/journal-record.js';
 
-export const JournalKinds = ['decision', 'grant', 'passage', 'annulment', 'staff-annul'] as const;
-/**
- * decision: a decision that admitted nobody (refused, staff, error);
- * grant: an admission shown on screen (durable before the screen says so);
- * passage: the gate reported the person went through (ref = the grant);
- * annulment: the grant was not used (no passage in time; ref = the grant);
- * staff-annul: staff annulled a record (ref, with a note saying why).
- */
-export type JournalKind = (typeof JournalKinds)[number];
-
-const Text = z.string().min(1).max(64);
-
-export const JournalEntryInput = z
-  .object({
-    kind: z.enum(JournalKinds),
-    terminalId: Text,
-    siteId: Text,
-    gateId: Text,
-    direction: z.enum(['entry', 'exit']),
-    /** Platform subject ID, never the individual number. */
-    subject: Text.optional(),
-    /** IndexKey.serialRef() of the card: correlates entries without revealing the serial. */
-    serialRef: z
-      .string()
-      .regex(/^[0-9a-f]{32}$/)
-      .optional(),
-    outcome: z.enum(Outcomes).optional(),
-    reasons: z.array(z.enum(ReasonCodes)).max(16).default([]),
-    decisionId: Text.optional(),
-    /** The journal seq this record refers to (passage/annulment → grant; staff-annul → any). */
-    ref: z.number().int().positive().optional(),
-    note: z.string().min(1).max(200).optional(),
-    staffId: Text.optional(),
-    /** Wall time of the event; defaults to now. */
-    wall: z.iso.datetime({ offset: true }).optional(),
-  })
-  .strict();
-export type JournalEntryInput = z.input<typeof JournalEntryInput>;
-
-export interface JournalRecord extends Omit<z.output<typeof JournalEntryInput>, 'wall'> {
-  seq: number;
-  wall: string;
-  /** Monotonic milliseconds within `boot` (process.hrtime), for ordering when the wall clock jumps. */
-  mono: number;
-  /** Random id of the process run that wrote the record. */
-  boot: string;
-}
-
-/** A journal row as stored and uploaded: the hub can re-verify the chain from these. */
-export interface JournalRow {
-  seq: number;
-  /** The record's JSON text exactly as hashed. */
-  body: string;
-  /** Hex SHA-256(prevHash ‖ body). */
-  hash: string;
-}
+export {
+  chainHash,
+  JournalEntryInput,
+  JournalKinds,
+  sealMessage,
+  verifySealSignature,
+  type JournalKind,
+  type JournalRecord,
+  type JournalRow,
+} from '../protocol/journal-record.js';
 
 export interface JournalSeal {
   seq: number;
@@ -75,7 +37,7 @@ export interface JournalSeal {
   at: string;
 }
 
-/** The terminal's signing key for seals; the HSM layer implements it (lead wires hsm/ in). */
+/** The terminal's signing key for seals; the HSM layer implements it. */
 export interface JournalSealer {
   keyId: string;
   /** ECDSA P-256 with SHA-256 over `data`; r‖s (64 bytes) or DER. */
@@ -98,36 +60,6 @@ export const journalMigrations: Migration[] = [
 ];
 
 const ZERO_HASH = Buffer.alloc(32);
-const SEAL_DOMAIN = Buffer.from('jpki-kiosk/journal-seal/v1\n', 'utf8');
-
-export function chainHash(prev: Uint8Array, body: string): Buffer {
-  return createHash('sha256').update(prev).update(body, 'utf8').digest();
-}
-
-export function sealMessage(seq: number, head: Uint8Array): Buffer {
-  const n = Buffer.alloc(8);
-  n.writeBigUInt64BE(BigInt(seq));
-  return Buffer.concat([SEAL_DOMAIN, n, head]);
-}
-
-export function verifySealSignature(
-  publicKey: KeyObject,
-  seq: number,
-  head: Uint8Array,
-  signature: Uint8Array,
-): boolean {
-  const data = sealMessage(seq, head);
-  try {
-    return nodeVerify(
-      'sha256',
-      data,
-      { key: publicKey, dsaEncoding: signature.length === 64 ? 'ieee-p1363' : 'der' },
-      signature,
-    );
-  } catch {
-    return false;
-  }
-}
 
 const bootId = randomBytes(6).toString('hex');
 const monoNow = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KioskConfig } from '../config/load.js';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import type { Durability } from './db.js';
 import type { CardRecord } from './entitlements.js';
 import {
@@ -16,7 +16,7 @@ import {
   type PublisherTrust,
   type RevocationReason,
   type SnapshotManifest,
-} from './feed-format.js';
+} from '../protocol/feed-format.js';
 import type { Freshness } from './feed-state.js';
 import { loadIndexKey, openCardRecord, type IndexKey } from './privacy.js';
 import { FeedStore, type ApplyResult, type SnapshotResult } from './store.js';

@@ -5,7 +5,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { readSecret } from '../config/secrets.js';
 import type { SecretRef } from '../config/schema.js';
 import { decodeCardRecord, encodeCardRecord, type CardRecord, type CardRecordInput } from './entitlements.js';

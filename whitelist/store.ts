@@ -19,8 +19,8 @@ import {
 import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { KioskError } from '../main/api/errors.js';
-import { getLogger } from '../main/core/log.js';
+import { KioskError } from '../base/errors.js';
+import { getLogger } from '../base/log.js';
 import { integrityCheck, migrate, openDb, type Db, type Migration } from './db.js';
 import {
   SnapshotReader,
@@ -29,7 +29,7 @@ import {
   type FeedBatch,
   type SnapshotFeedName,
   type SnapshotManifest,
-} from './feed-format.js';
+} from '../protocol/feed-format.js';
 import {
   FEED_STATE_SQL,
   FeedStateTable,

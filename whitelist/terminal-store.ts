@@ -2,9 +2,9 @@
 // the entry journal, presence for anti-passback, and the peer-entries feed that updates presence from
 // other terminals. Its writes are small and must survive a power cut the moment they return.
 import { join } from 'node:path';
-import { KioskError } from '../main/api/errors.js';
+import { KioskError } from '../base/errors.js';
 import { integrityCheck, migrate, openDb, type Db, type Durability, type Migration } from './db.js';
-import type { FeedBatch, PeerEntryOp } from './feed-format.js';
+import type { FeedBatch, PeerEntryOp } from '../protocol/feed-format.js';
 import {
   FEED_STATE_SQL,
   FeedStateTable,

@@ -6,8 +6,9 @@
 //
 // Browser-safe: zod and the other main/api files only. See main/api/README.md.
 import { z } from 'zod';
-import { ErrorCodes, type ErrorPayload } from './errors.js';
-import { Outcomes, ReasonCodes, Stages, type Decision, type SiteKind } from './decision.js';
+import { ErrorCodes, type ErrorPayload } from '../../base/errors.js';
+import { Outcomes, ReadingPhases, ReasonCodes, Stages, type Decision } from '../../base/decision.js';
+import { ProfileNames, SiteKinds, type SiteKind } from '../../base/site-kinds.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Channel names: one table, `as const`. Commands are invoked (request → response); events are pushed.
@@ -80,9 +81,6 @@ export const ErrorPayloadSchema = z
 export const CoreStateSchema = z.object({ up: z.boolean(), error: ErrorPayloadSchema.nullable() }).strict();
 export type CoreState = z.infer<typeof CoreStateSchema>;
 
-export const SiteKindValues = ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'] as const;
-export const ProfileNameValues = ['demo', ...SiteKindValues] as const;
-export type ProfileName = (typeof ProfileNameValues)[number];
 export const Languages = ['ja', 'en'] as const;
 export type Language = (typeof Languages)[number];
 
@@ -116,7 +114,7 @@ export const DecisionSchema = z
   .object({
     id: Id,
     at: IsoTime,
-    site: z.enum(SiteKindValues),
+    site: z.enum(SiteKinds),
     gateId: z.string(),
     direction: z.enum(['entry', 'exit']),
     outcome: z.enum(Outcomes),
@@ -163,8 +161,8 @@ export const TerminalStatusSchema = z
   .object({
     terminalId: z.string(),
     siteId: z.string(),
-    profile: z.enum(ProfileNameValues),
-    siteKind: z.enum(SiteKindValues),
+    profile: z.enum(ProfileNames),
+    siteKind: z.enum(SiteKinds),
     gateId: z.string(),
     zone: z.string(),
     direction: z.enum(['entry', 'exit', 'both']),
@@ -233,13 +231,6 @@ export type TerminalStatus = z.infer<typeof TerminalStatusSchema>;
 
 // --- other payloads
 
-export const ReadingPhases = [
-  'card_detected',
-  'reading_certificate',
-  'authenticating',
-  'verifying',
-  'deciding',
-] as const;
 export const ReadingEventSchema = z
   .object({ phase: z.enum(ReadingPhases), progress: z.number().min(0).max(1) })
   .strict();
@@ -298,7 +289,7 @@ export const SyncResultSchema = z
   .strict();
 export const SiteOptionsSchema = z
   .object({
-    siteKinds: z.array(z.enum(SiteKindValues)),
+    siteKinds: z.array(z.enum(SiteKinds)),
     gates: z.array(
       z
         .object({ gateId: z.string(), zone: z.string(), direction: z.enum(['entry', 'exit', 'both']) })
@@ -336,7 +327,7 @@ export const DemoCardSchema = z
     /** Stable name, e.g. 'valid', 'revoked', 'expired', 'unregistered', 'wrong-gate', 'already-inside'. */
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/),
     /** The site kind this card shows best; null for every site. */
-    siteKind: z.enum(SiteKindValues).nullable(),
+    siteKind: z.enum(SiteKinds).nullable(),
     /** The reason code the demo expects for this card on that site. */
     expect: z.enum(ReasonCodes),
     /** The card needs its PIN in PIN mode (the hardware-like card). */
@@ -405,7 +396,7 @@ export const Commands = {
     staff: true,
     request: z
       .object({
-        siteKind: z.enum(SiteKindValues),
+        siteKind: z.enum(SiteKinds),
         gateId: Id.optional(),
         direction: z.enum(['entry', 'exit', 'both']).optional(),
       })
@@ -532,6 +523,6 @@ export function toErrorPayload(value: unknown): ErrorPayload {
 // tsc fails here until the schema follows.
 type Equal<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const decisionMatches: Equal<z.infer<typeof DecisionSchema>, Decision> = true;
-const siteKindsMatch: Equal<(typeof SiteKindValues)[number], SiteKind> = true;
+const siteKindsMatch: Equal<(typeof SiteKinds)[number], SiteKind> = true;
 void decisionMatches;
 void siteKindsMatch;

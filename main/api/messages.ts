@@ -2,8 +2,8 @@
 // short, concrete and says what to do next; staff text names the part that failed. A unit test checks
 // that every error code and every reason code has both languages (test/ui/messages.test.ts).
 // Browser-safe.
-import type { ErrorCode } from './errors.js';
-import type { ReasonCode } from './decision.js';
+import type { ErrorCode } from '../../base/errors.js';
+import type { ReasonCode } from '../../base/decision.js';
 
 export type Words = { ja: string; en: string };
 

@@ -4,7 +4,7 @@
 // Browser-safe.
 import { z } from 'zod';
 import { ErrorPayloadSchema } from './contract.js';
-import type { ErrorPayload } from './errors.js';
+import type { ErrorPayload } from '../../base/errors.js';
 
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorPayload };
 

@@ -11,9 +11,9 @@ import fastifyWebsocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import { dispatchCommand, eventToWire } from '../api/dispatch.js';
 import type { KioskCore } from '../api/contract.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { MaxWsMessageBytes, WsCallSchema, WsPath, type WsServerMessage } from '../api/wire.js';
-import { getLogger } from '../core/log.js';
+import { getLogger } from '../../base/log.js';
 import type { KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 

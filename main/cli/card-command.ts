@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { loadConfig } from '../../config/load.js';
-import { KioskError, toKioskError, type ErrorPayload } from '../api/errors.js';
+import { KioskError, toKioskError, type ErrorPayload } from '../../base/errors.js';
 import { JpkiClient } from '../core/card/jpki-client.js';
 import { ReaderWatcher } from '../core/card/reader-watcher.js';
 

@@ -4,8 +4,8 @@
 // provisions itself; `--card NAME` inserts that demo card through pcscd + vpcd.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/load.js';
-import type { Decision } from '../api/decision.js';
-import { KioskError } from '../api/errors.js';
+import type { Decision } from '../../base/decision.js';
+import { KioskError } from '../../base/errors.js';
 import { composeTerminal } from '../compose.js';
 
 function describe(decision: Decision): string {

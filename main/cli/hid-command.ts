@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/load.js';
 import { ProfileNames, type ProfileName } from '../../config/schema.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { createActuators, type Actuators } from '../core/actuators/actuators.js';
 import { hex16 } from '../core/actuators/hid-backend.js';
 import { NodeHidBackend } from '../core/actuators/node-hid-backend.js';

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type KioskConfig } from '../../config/load.js';
 import { ProfileNames, type ProfileName } from '../../config/schema.js';
 import { readSecret } from '../../config/secrets.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { initToken, type KeyKind } from '../../hsm/client.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/load.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { createHub } from '../../hub/server.js';
 import { importCrl } from '../../hub/import-crl.js';

@@ -1,6 +1,6 @@
 // `jpki-kiosk <group> …`: one entry point, each group in its own module, loaded only when used so that
 // `jpki-kiosk sim card` does not load PKCS#11 and `hsm status` does not load PC/SC.
-import { isKioskError, toKioskError } from '../api/errors.js';
+import { isKioskError, toKioskError } from '../../base/errors.js';
 
 export type CommandRunner = (args: string[]) => Promise<number>;
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/load.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { openDb } from '../../whitelist/db.js';
 import { verifyJournal } from '../../whitelist/journal.js';
 import { storeDir } from '../../whitelist/kiosk-data.js';

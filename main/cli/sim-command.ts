@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { SimulatedCard, type CardFaults } from '../../sim/card/simulated-card.js';
 import { TimingPresets, timingModel, type TimingPreset } from '../../sim/card/timing.js';
 import { parseVpcdAddress, VpcdCardClient } from '../../sim/card/vpcd-client.js';

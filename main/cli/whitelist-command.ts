@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AuthorityKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
 import { loadConfig } from '../../config/load.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { importFile, type ImportFormat } from '../../whitelist/import.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 

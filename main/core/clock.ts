@@ -3,7 +3,7 @@
 // hub beyond the configured limit stops decisions with CLOCK_FAULT until the clock is right.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { projectRoot } from '../../config/paths.js';
 
 /** Floor for builds without build-info.json (source checkouts): the date this guard was written. */

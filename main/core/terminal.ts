@@ -14,9 +14,9 @@ import type {
   PinRequest,
   TerminalStatus,
 } from '../api/contract.js';
-import type { Decision } from '../api/decision.js';
-import { KioskError, toKioskError, type ErrorPayload } from '../api/errors.js';
-import { institutionAuthenticatorFromConfig, hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
+import type { Decision } from '../../base/decision.js';
+import { KioskError, toKioskError, type ErrorPayload } from '../../base/errors.js';
+import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import type { Hsm } from '../../hsm/client.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import type { JournalSealer } from '../../whitelist/journal.js';
@@ -34,11 +34,12 @@ import type { TerminalAuthenticator } from './card/terminal-auth.js';
 import { commitDecision } from './check/commit.js';
 import { runCheck, type CardAuthentication, type CheckContext, type CheckResult } from './check/pipeline.js';
 import { buildTime, clockFault, type HubTimeObservation } from './clock.js';
-import { getLogger } from './log.js';
+import { getLogger } from '../../base/log.js';
 import { coverageFromDecision, postCoverage, writeCoverageToFolder } from './reception/fhir.js';
 import { ShelterRoster } from './shelter/roster.js';
 import { hsmRequestSigner, syncFromConfig, type SyncClient } from './sync/index.js';
 import { loadTrustAnchors, type TrustAnchor } from './verify/certificate.js';
+import { institutionAuthenticatorFromConfig } from './card/institution-auth.js';
 
 const log = getLogger('terminal');
 

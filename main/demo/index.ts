@@ -5,7 +5,7 @@ import type { KioskConfig } from '../../config/load.js';
 import { startPcscd, type PrivatePcscd } from '../../sim/card/private-pcscd.js';
 import type { VpcdEndpoint } from '../../sim/card/vpcd-client.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
-import { getLogger } from '../core/log.js';
+import { getLogger } from '../../base/log.js';
 import { ensureDemoAssets, ensureDemoData, type DemoAssets } from './provision.js';
 import { VpcdDemoWallet, type WalletOptions } from './wallet.js';
 

@@ -13,7 +13,7 @@ import {
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KioskConfig } from '../../config/load.js';
-import { KioskError } from '../api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { ensureDemoHsm } from '../../hsm/provision.js';
 import { ensureDemoPki, type DemoCard, type DemoCardSet } from '../../sim/pki/demo-pki.js';
 import {
@@ -22,10 +22,10 @@ import {
   signBatch,
   whitelistPutOp,
   type FeedBatch,
-} from '../../whitelist/feed-format.js';
+} from '../../protocol/feed-format.js';
 import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
-import { getLogger } from '../core/log.js';
+import { getLogger } from '../../base/log.js';
 import { DEMO_INSIDE, DEMO_RECORDS, DEMO_REVOKED } from './data.js';
 
 const log = getLogger('demo');

@@ -3,15 +3,15 @@
 // cards behave like a current contactless chip (timing model 'contactless-424').
 import type { KioskConfig } from '../../config/load.js';
 import type { DemoCard } from '../api/contract.js';
-import type { ReasonCode, SiteKind } from '../api/decision.js';
-import { KioskError } from '../api/errors.js';
+import type { ReasonCode, SiteKind } from '../../base/decision.js';
+import { KioskError } from '../../base/errors.js';
 import { demoTrustedInstitutionCa } from '../../hsm/provision.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 import { timingModel } from '../../sim/card/timing.js';
 import { VpcdCardClient, type VpcdEndpoint } from '../../sim/card/vpcd-client.js';
 import { DEMO_PIN, type DemoCardSet } from '../../sim/pki/demo-pki.js';
-import type { Decision } from '../api/decision.js';
+import type { Decision } from '../../base/decision.js';
 import type { DemoWallet, Terminal } from '../core/terminal.js';
 
 /** What each demo card shows best, and the reason the demo expects there. */

@@ -3,7 +3,7 @@
 // Node code (no `electron` import); the parent port is what Electron gives a utility process.
 import { dispatchCommand, eventToWire } from '../api/dispatch.js';
 import type { KioskCore } from '../api/contract.js';
-import { toKioskError } from '../api/errors.js';
+import { toKioskError } from '../../base/errors.js';
 import type { CoreToMain, MainToCore } from './core-protocol.js';
 
 export interface ParentPortLike {
@@ -51,7 +51,7 @@ async function main(port: ParentPortLike): Promise<void> {
   try {
     const [{ loadConfig }, { initLogging }, terminal] = await Promise.all([
       import('../../config/load.js'),
-      import('../core/log.js'),
+      import('../../base/log.js'),
       import('../compose.js'),
     ]);
     const packaged = process.env.JPKI_PACKAGED === '1';

@@ -1,7 +1,7 @@
 // Messages between the Electron main process and the core's utility process (structured clone over
 // the utility process's parent port). No `electron` import: the core side runs as plain Node code.
 import type { Reply } from '../api/wire.js';
-import type { ErrorPayload } from '../api/errors.js';
+import type { ErrorPayload } from '../../base/errors.js';
 
 export type MainToCore = { t: 'call'; id: number; channel: string; payload: unknown } | { t: 'shutdown' };
 

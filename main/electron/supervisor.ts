@@ -1,7 +1,7 @@
 // Keeps the core process alive: spawn, relay calls and events, and when it exits, fail the calls in
 // flight, tell the window the core is down, and respawn with exponential backoff (reset once a core has
 // stayed up for a while). Generic over the child so the tests drive it with a fake and fake timers.
-import type { ErrorPayload } from '../api/errors.js';
+import type { ErrorPayload } from '../../base/errors.js';
 import type { Reply } from '../api/wire.js';
 import type { CoreToMain, MainToCore } from './core-protocol.js';
 

@@ -1,10 +1,10 @@
 // Words of the screens themselves (codes' words are in main/api/messages.ts). Japanese first.
 import type { Words } from '../../main/api/messages.js';
 import { errorWords, reasonWords } from '../../main/api/messages.js';
-import type { ErrorCode } from '../../main/api/errors.js';
-import type { ReasonCode } from '../../main/api/decision.js';
+import type { ErrorCode } from '../../base/errors.js';
+import type { ReasonCode } from '../../base/decision.js';
 import type { AnnulReasons, Language } from '../../main/api/contract.js';
-import type { SiteKind } from '../../main/api/decision.js';
+import type { SiteKind } from '../../base/decision.js';
 
 export const ui = {
   touchCard: { ja: 'マイナンバーカードをタッチしてください', en: 'Please touch your My Number Card' },

@@ -1,8 +1,8 @@
 // The public screen as a pure state machine: events from the core (and the clock) in, one screen out.
 // No DOM and no transport here, so the rules — what shows when, what is forgotten when — are unit-tested
 // in Node (test/ui/model.test.ts) and the components only draw the state.
-import type { Decision } from '../../main/api/decision.js';
-import type { ErrorPayload } from '../../main/api/errors.js';
+import type { Decision } from '../../base/decision.js';
+import type { ErrorPayload } from '../../base/errors.js';
 import type {
   KioskEvent,
   Language,

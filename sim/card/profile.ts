@@ -3,7 +3,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { KioskError } from '../../main/api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { fromHex } from '../../main/core/card/apdu.js';
 import { TimingSpec } from './timing.js';
 

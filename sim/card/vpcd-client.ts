@@ -4,7 +4,7 @@
 // card answers with a response APDU. Connected = card inserted; disconnected = card removed.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { getLogger } from '../../main/core/log.js';
+import { getLogger } from '../../base/log.js';
 import type { SimulatedCard } from './simulated-card.js';
 
 export type VpcdEndpoint = { path: string } | { host: string; port: number };

@@ -3,7 +3,7 @@
 // HID device (hidraw node) cannot be created; this bus is the software device's transport instead.
 // Conventions follow hidapi/hidraw on Linux: report id first on writes, and on GET_REPORT results.
 import { EventEmitter } from 'node:events';
-import { KioskError } from '../../main/api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import type { HidBackend, HidDeviceInfo, HidHandle } from '../../main/core/actuators/hid-backend.js';
 
 /** One software device: what it answers to reports. Plain byte handlers, like firmware. */

@@ -4,7 +4,7 @@
 import { generateKeyPairSync, createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KioskError } from '../../main/api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { assembleCvc, encodeCvcBody, RIGHT_UNLOCK_AUTH_KEY, type CvcBody } from '../../hsm/cvc.js';
 
 export const MOCK_CA_LABEL = 'Mock 特定機関 CA — TEST ONLY, not J-LIS';

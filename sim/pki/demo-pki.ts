@@ -7,7 +7,7 @@ import { createHash, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { KioskError } from '../../main/api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { CONTACTLESS_ATR, type CardProfileInput } from '../card/profile.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../config/load.js';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import { createActuators, type Actuators, type ActuatorsConfig } from '../../main/core/actuators/index.js';
 import { createSoftwareRig, SoftwareSignalTower } from '../../sim/hid/index.js';
 import { fastSupervision, MemoryRecorder } from './helpers.js';

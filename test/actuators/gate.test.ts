@@ -1,7 +1,7 @@
 // Commit on passage, driven at the HID-report level against the software USBRelay board. Fake timers make
 // pulse lengths and windows exact; the report bytes, the relay transitions and the journal are real.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import {
   GateController,
   type GateOutcome,

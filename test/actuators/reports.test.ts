@@ -1,7 +1,7 @@
 // The bytes on the wire: relay feature reports and tower output reports as the public formats describe
 // them, decoded by the software devices, and hostile device answers turned into typed errors.
 import { describe, expect, it } from 'vitest';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import {
   channelsFromProduct,
   inputActive,

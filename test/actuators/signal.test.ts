@@ -1,7 +1,7 @@
 // Signal patterns at the report level on the software tower: colours, buzzer timing from the bytes sent,
 // cancel-previous, and a replugged tower restored to the current state.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import { SignalController, signalForOutcome } from '../../main/core/actuators/signal-controller.js';
 import {
   signalTowerProfile,

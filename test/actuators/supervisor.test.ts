@@ -1,7 +1,7 @@
 // Supervision: matching by id/serial/path, backoff while missing, hot-plug found by polling, unplug seen
 // without any I/O, a wrong board rejected visibly — and the real node-hid backend on this machine.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import { NodeHidBackend } from '../../main/core/actuators/node-hid-backend.js';
 import { SupervisedDevice, type DeviceStatus } from '../../main/core/actuators/supervisor.js';
 import { signalTowerProfile } from '../../main/core/actuators/signal-tower.js';

@@ -4,7 +4,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, KioskError } from '../../main/api/errors.js';
+import { ErrorCodes, KioskError } from '../../base/errors.js';
 import {
   InProcessTransport,
   type InProcessCard,

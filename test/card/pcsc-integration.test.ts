@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isKioskError, type ErrorCode } from '../../main/api/errors.js';
+import { isKioskError, type ErrorCode } from '../../base/errors.js';
 import { JpkiClient } from '../../main/core/card/jpki-client.js';
 import { ReaderWatcher, type WatcherState } from '../../main/core/card/reader-watcher.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';

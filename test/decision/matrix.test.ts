@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
-import type { Decision } from '../../main/api/decision.js';
+import type { Decision } from '../../base/decision.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { DEMO_STAFF_PIN } from '../../main/demo/provision.js';
@@ -25,7 +25,7 @@ import {
   signBatch,
   whitelistPutOp,
   type FeedBatch,
-} from '../../whitelist/feed-format.js';
+} from '../../protocol/feed-format.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import type { CardRecordInput } from '../../whitelist/entitlements.js';

@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { loadConfig } from '../../config/load.js';
 import { startBrowserShell, type BrowserShell } from '../../main/browser/server.js';
 import { errorWords, reasonWords } from '../../main/api/messages.js';
-import type { Decision, ReasonCode } from '../../main/api/decision.js';
+import type { Decision, ReasonCode } from '../../base/decision.js';
 import type { Language, TerminalStatus } from '../../main/api/contract.js';
 import { ui } from '../../renderer/src/i18n.js';
 import { createFakeCore, makeDecision, type FakeCore } from '../ui/support/fake-core.js';

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isKioskError, type KioskError } from '../../main/api/errors.js';
+import { isKioskError, type KioskError } from '../../base/errors.js';
 import { loadConfig } from '../../config/load.js';
 import { configFolder } from '../../config/paths.js';
 import { ProfileNames } from '../../config/schema.js';

@@ -53,7 +53,7 @@ describe('runtime layering lint rule', () => {
   it('lets the renderer import the API contract', async () => {
     expect(
       await restrictedImportErrors(
-        "import type { Decision } from '../../main/api/decision.js';\nexport type D = Decision;\n",
+        "import type { Decision } from '../../base/decision.js';\nexport type D = Decision;\n",
         'renderer/src/x.ts',
       ),
     ).toEqual([]);

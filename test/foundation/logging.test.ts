@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLoggerTo, logRef } from '../../main/core/log.js';
+import { createLoggerTo, logRef } from '../../base/log.js';
 
 function capture() {
   const lines: string[] = [];

@@ -4,7 +4,7 @@ import { cpSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { verify } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import { Hsm, initToken } from '../../hsm/client.js';
 import { SOFTHSM_MODULE, tempSoftHsm } from './softhsm.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/load.js';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import { encodeCommand } from '../../main/core/card/apdu.js';
 import { JpkiClient } from '../../main/core/card/jpki-client.js';
 import { ReaderWatcher } from '../../main/core/card/reader-watcher.js';
@@ -18,7 +18,7 @@ import {
 } from '../../main/core/card/terminal-auth.js';
 import { sha256DigestInfo, verifyCardSignature } from '../../main/core/verify/certificate.js';
 import type { Hsm } from '../../hsm/client.js';
-import { hsmFromConfig, institutionAuthenticatorFromConfig, readInstalledCvc } from '../../hsm/config.js';
+import { hsmFromConfig, readInstalledCvc } from '../../hsm/config.js';
 import { demoTrustedInstitutionCa, ensureDemoHsm } from '../../hsm/provision.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
@@ -30,6 +30,7 @@ import {
 } from '../../sim/institution-ca/ca.js';
 import { demoCards, demoProfile } from '../support/demo-cards.js';
 import { insertCard, startPcscd, type InsertedCard, type PrivatePcscd } from '../support/pcscd.js';
+import { institutionAuthenticatorFromConfig } from '../../main/core/card/institution-auth.js';
 
 const PORT = 36110;
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-pinless-'));

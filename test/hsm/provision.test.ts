@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { run as hsmCli } from '../../main/cli/hsm-command.js';
 import { loadConfig } from '../../config/load.js';
-import { hsmFromConfig, institutionAuthenticatorFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
+import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { parseCvc } from '../../hsm/cvc.js';
 import { listTokens } from '../../hsm/client.js';
 import {
@@ -19,6 +19,7 @@ import {
   verifyCertificateRequest,
 } from '../../hsm/provision.js';
 import { createMockCa, issueInstitutionCvc, loadMockCa } from '../../sim/institution-ca/ca.js';
+import { institutionAuthenticatorFromConfig } from '../../main/core/card/institution-auth.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-hsm-provision-'));
 const configFile = join(dataDir, 'kiosk.json');

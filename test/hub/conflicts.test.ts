@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PushRecord } from '../../main/core/sync/protocol.js';
+import type { PushRecord } from '../../protocol/sync.js';
 import { chainHash } from '../../whitelist/journal.js';
 import { presenceFromRow } from '../../hub/presence.js';
 import { SqliteHubStore } from '../../hub/sqlite-store.js';
@@ -35,6 +35,9 @@ class GateJournal {
       terminalId: this.terminalId,
       siteId: this.siteId,
       gateId: this.gateId,
+      reasons: [],
+      mono: seq,
+      boot: 'test-boot',
       ...fields,
     });
     const hash = chainHash(this.prev, body);

@@ -5,14 +5,8 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  FrameType,
-  MEDIA_TYPE,
-  PROTOCOL_VERSION,
-  jsonFrame,
-  type FeedName,
-} from '../../main/core/sync/protocol.js';
-import { softwareSigner } from '../../main/core/sync/http-signature.js';
+import { FrameType, MEDIA_TYPE, PROTOCOL_VERSION, jsonFrame, type FeedName } from '../../protocol/sync.js';
+import { softwareSigner } from '../../protocol/http-signature.js';
 import { openHubDir } from '../../hub/hub-dir.js';
 import {
   cardRow,

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { createHub, type Hub, type HubOptions } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { SyncClient, type SyncClientOptions } from '../../main/core/sync/client.js';
-import { softwareSigner, type RequestSigner } from '../../main/core/sync/http-signature.js';
+import { softwareSigner, type RequestSigner } from '../../protocol/http-signature.js';
 import { kioskDataJournal, kioskDataSinks } from '../../main/core/sync/kiosk-data-sinks.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
-import { trustFromPem, type CardRowInput } from '../../whitelist/feed-format.js';
+import { trustFromPem, type CardRowInput } from '../../protocol/feed-format.js';
 import { IndexKey } from '../../whitelist/privacy.js';
 
 export const ISSUER = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';

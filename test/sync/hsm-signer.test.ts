@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hsm, initToken } from '../../hsm/client.js';
 import { TERMINAL_KEY_LABEL } from '../../hsm/config.js';
-import { hsmRequestSigner, SYNC_KEY_LABEL } from '../../main/core/sync/index.js';
+import { hsmRequestSigner } from '../../main/core/sync/index.js';
 import { SOFTHSM_MODULE, tempSoftHsm } from '../hsm/softhsm.js';
 import {
   cardRow,
@@ -33,7 +33,7 @@ beforeAll(async () => {
     pin: () => PIN,
   });
   expect(await hsm.start()).toBe('ready');
-  await hsm.generateKey(SYNC_KEY_LABEL, 'ec-p256');
+  await hsm.generateKey(TERMINAL_KEY_LABEL, 'ec-p256');
   root = tempDir('hsm');
   hub = await startHub(root, 36445);
 }, 60_000);
@@ -47,8 +47,7 @@ afterAll(async () => {
 
 describe('HSM request signer', () => {
   it('signs pulls and pushes the hub accepts, with the key label issue 4 reserves', async () => {
-    expect(SYNC_KEY_LABEL).toBe(TERMINAL_KEY_LABEL);
-    const pub = await hsm.publicKey(SYNC_KEY_LABEL);
+    const pub = await hsm.publicKey(TERMINAL_KEY_LABEL);
     register(hub.dir, 'hsm-gate', pub.pem);
     hub.dir.publisher.publishWhitelist([cardRow(5)], 'hsm');
     const t = openTerminal(root, 'hsm-gate', hub.dir, hub.url, {

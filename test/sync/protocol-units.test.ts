@@ -2,9 +2,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../main/core/sync/backoff.js';
-import { frames } from '../../main/core/sync/frames.js';
-import { parseSignedRequest, signRequest, softwareSigner } from '../../main/core/sync/http-signature.js';
-import { FrameType, frame, jsonFrame } from '../../main/core/sync/protocol.js';
+import { frames } from '../../protocol/frames.js';
+import { parseSignedRequest, signRequest, softwareSigner } from '../../protocol/http-signature.js';
+import { FrameType, frame, jsonFrame } from '../../protocol/sync.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;

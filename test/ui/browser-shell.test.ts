@@ -10,7 +10,7 @@ import { startBrowserShell, type BrowserShell } from '../../main/browser/server.
 import { createApiClient } from '../../renderer/src/api/client.js';
 import { createWsTransport, type SocketLike } from '../../renderer/src/api/ws-transport.js';
 import { Channels, type KioskEvent } from '../../main/api/contract.js';
-import { KioskError } from '../../main/api/errors.js';
+import { KioskError } from '../../base/errors.js';
 import { WsPath } from '../../main/api/wire.js';
 import { createFakeCore, makeDecision, type FakeCore } from './support/fake-core.js';
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../../main/api/errors.js';
-import { ReasonCodes } from '../../main/api/decision.js';
+import { ErrorCodes } from '../../base/errors.js';
+import { ReasonCodes } from '../../base/decision.js';
 import { errorWords, reasonWords } from '../../main/api/messages.js';
 import { annulReasonWords, siteKindWords, ui } from '../../renderer/src/i18n.js';
-import { AnnulReasons, SiteKindValues } from '../../main/api/contract.js';
+import { AnnulReasons } from '../../main/api/contract.js';
+import { SiteKinds } from '../../base/site-kinds.js';
 
 // Japanese text must contain kana or kanji; English text must not (a copy-paste of the wrong
 // language into a slot is the mistake this catches).
@@ -38,7 +39,7 @@ describe('plain words for every code', () => {
       expect(words.en.trim(), key).not.toBe('');
       expect(words.en, key).not.toMatch(japanese);
     }
-    for (const kind of SiteKindValues) checkWords(kind, siteKindWords[kind]);
+    for (const kind of SiteKinds) checkWords(kind, siteKindWords[kind]);
     for (const reason of AnnulReasons) checkWords(reason, annulReasonWords[reason]);
     expect(ui.switchLanguage.ja).toBe('English');
     expect(ui.switchLanguage.en).toMatch(japanese);

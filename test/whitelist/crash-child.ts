@@ -9,7 +9,7 @@ import {
   signBatch,
   type FeedBatch,
   type PublisherTrust,
-} from '../../whitelist/feed-format.js';
+} from '../../protocol/feed-format.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { IndexKey, sealCardRecord } from '../../whitelist/privacy.js';
 import { rowKey } from './crash-keys.js';

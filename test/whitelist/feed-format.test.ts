@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import {
   SnapshotReader,
   SnapshotWriter,
@@ -16,7 +16,7 @@ import {
   whitelistRow,
   type FeedBatch,
   type PublisherTrust,
-} from '../../whitelist/feed-format.js';
+} from '../../protocol/feed-format.js';
 import { decodeCardRecord, encodeCardRecord } from '../../whitelist/entitlements.js';
 import { IndexKey, openCardRecord, serialBytes } from '../../whitelist/privacy.js';
 

@@ -3,14 +3,14 @@ import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isKioskError } from '../../main/api/errors.js';
+import { isKioskError } from '../../base/errors.js';
 import type { CardRecordInput } from '../../whitelist/entitlements.js';
 import {
   publisherKeyId,
   signBatch,
   type FeedBatch,
   type PublisherTrust,
-} from '../../whitelist/feed-format.js';
+} from '../../protocol/feed-format.js';
 import { IndexKey } from '../../whitelist/privacy.js';
 
 export const hub = generateKeyPairSync('ed25519');

@@ -10,7 +10,7 @@ import {
   revocationPutOp,
   revocationRow,
   type RevocationOp,
-} from '../../whitelist/feed-format.js';
+} from '../../protocol/feed-format.js';
 import { KeyFilter } from '../../whitelist/key-filter.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { FeedStore } from '../../whitelist/store.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FeedStore } from '../../whitelist/store.js';
-import type { FeedBatch } from '../../whitelist/feed-format.js';
+import type { FeedBatch } from '../../protocol/feed-format.js';
 
 const key = (i: number) => Buffer.from(i.toString(16).padStart(32, '0'), 'hex');
 const put = (i: number, at: number) => ({

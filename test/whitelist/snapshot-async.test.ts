@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnapshotWriter, revocationPutOp, revocationRow } from '../../whitelist/feed-format.js';
+import { SnapshotWriter, revocationPutOp, revocationRow } from '../../protocol/feed-format.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { ISSUER, batchOf, hub, indexKey, signed, tempDir, trust } from './helpers.js';
 

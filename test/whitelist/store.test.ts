@@ -9,7 +9,7 @@ import {
   whitelistPutOp,
   whitelistRow,
   type WhitelistOp,
-} from '../../whitelist/feed-format.js';
+} from '../../protocol/feed-format.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import type { FeedStore } from '../../whitelist/store.js';
 import {

@@ -3,9 +3,9 @@
 // supervisors. A missing or broken device never throws from here: it is a state in `status()`.
 import { EventEmitter } from 'node:events';
 import type { KioskConfigParsed } from '../../../config/schema.js';
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import type { SoftwareRig } from '../../../sim/hid/index.js';
-import type { Outcome } from '../../api/decision.js';
+import type { Outcome } from '../../../base/decision.js';
 import {
   GateController,
   type GateOutcome,

@@ -9,8 +9,8 @@
 // matched to open grants first-in first-out, like a turnstile's passage credits. A passage with no
 // open grant is reported as 'unexpected-passage' (tailgating) for the staff screen.
 import { EventEmitter } from 'node:events';
-import { KioskError, toKioskError, type ErrorPayload } from '../../api/errors.js';
-import { getLogger } from '../log.js';
+import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
+import { getLogger } from '../../../base/log.js';
 import type { DeviceStatus, SupervisedDevice } from './supervisor.js';
 import { inputActive, relayReport, type RelaySession } from './usbrelay.js';
 import { cancellableWait, type CancellableWait } from './timing.js';

@@ -2,7 +2,7 @@
 // API blocks the event loop in native code and is a known cause of frozen kiosk windows: it is never used.
 // node-hid is imported lazily so that a build without the native module turns the peripherals off
 // (HID_UNAVAILABLE, a visible state) instead of failing at start.
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import type { HidBackend, HidDeviceInfo, HidHandle } from './hid-backend.js';
 import type * as NodeHidModule from 'node-hid';
 

@@ -3,9 +3,9 @@
 // mixed with the last one's beeps. While the tower is missing, patterns keep their timing and the
 // current state is written again as soon as the tower is attached.
 import { EventEmitter } from 'node:events';
-import type { Outcome } from '../../api/decision.js';
-import { KioskError, toKioskError } from '../../api/errors.js';
-import { getLogger } from '../log.js';
+import type { Outcome } from '../../../base/decision.js';
+import { KioskError, toKioskError } from '../../../base/errors.js';
+import { getLogger } from '../../../base/log.js';
 import type { DeviceStatus, SupervisedDevice } from './supervisor.js';
 import { darkTower, towerReport, type Lamp, type TowerSession, type TowerState } from './signal-tower.js';
 import { cancellableWait, type CancellableWait } from './timing.js';

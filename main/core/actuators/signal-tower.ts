@@ -9,7 +9,7 @@
 //   byte 7     0x00
 // The kiosk always sends a complete state (no "keep" nibbles) and times blinking and beeps itself, so
 // that a replugged tower is restored by one report and a new decision replaces the old pattern at once.
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import type { HidHandle } from './hid-backend.js';
 import type { DeviceProfile } from './supervisor.js';
 

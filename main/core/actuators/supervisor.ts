@@ -7,8 +7,8 @@
 //      │                    ▼  │ backoff timer             ▼ or an operation failed
 //      └──stop()────── missing / failed ◄──────────────────┘
 import { EventEmitter } from 'node:events';
-import { KioskError, toKioskError, type ErrorPayload } from '../../api/errors.js';
-import { getLogger } from '../log.js';
+import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
+import { getLogger } from '../../../base/log.js';
 import {
   matchesDevice,
   type DeviceMatch,

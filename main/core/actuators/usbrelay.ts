@@ -9,7 +9,7 @@
 // These boards have no inputs. A board that does (relay + opto inputs) is supported when it sends an
 // input report whose first byte is the bitmask of active inputs (bit n-1 = input n); that convention is
 // this project's, implemented by the software device, and is what `passageInput` reads.
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import type { DeviceMatch, HidDeviceInfo, HidHandle } from './hid-backend.js';
 import type { DeviceProfile } from './supervisor.js';
 

@@ -1,5 +1,5 @@
 // Status words and PC/SC return codes → typed KioskError codes.
-import { KioskError, type ErrorCode } from '../../api/errors.js';
+import { KioskError, type ErrorCode } from '../../../base/errors.js';
 
 export function swHex(sw: number): string {
   return sw.toString(16).padStart(4, '0').toUpperCase();

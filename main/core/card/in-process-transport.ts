@@ -1,7 +1,7 @@
 // A transport to a card living in this process (the virtual card of sim/card, or any object with the
 // same shape): no pcscd, no vpcd. Used by the "instant" benchmark, the fuzz test and unit tests.
 // The card shape is structural so that main/core does not import the simulator.
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import { assertApduAllowed, withTimeout, type CardProtocol, type CardTransport } from './transport.js';
 
 export type InProcessReply =

@@ -1,7 +1,7 @@
 // The JPKI client: everything the terminal asks of the card's JPKI applet, in as few commands as the
 // card allows, with every status word turned into a typed KioskError. It never selects anything but
 // the JPKI applet and its EFs (the channel's guard enforces that for every path, including transmit()).
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import { parseCommand, type CommandInput } from './apdu.js';
 import { statusError } from './card-errors.js';
 import {

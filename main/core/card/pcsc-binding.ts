@@ -1,7 +1,7 @@
 // Typed access to the `pcsclite` native binding, loaded lazily: a machine without libpcsclite gets a
 // typed PCSC_UNAVAILABLE state instead of a crash at import time.
 import { createRequire } from 'node:module';
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 
 export interface PcscStatus {
   state: number;

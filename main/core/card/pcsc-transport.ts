@@ -2,7 +2,7 @@
 // serialized by the ApduChannel. A command that does not answer in time ends the session with
 // CARD_TIMEOUT: the binding cannot cancel SCardTransmit, so the transport is poisoned and the caller
 // starts a new session once the card is back.
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import { pcscError } from './card-errors.js';
 import type { PcscReader } from './pcsc-binding.js';
 import { assertApduAllowed, withTimeout, type CardProtocol, type CardTransport } from './transport.js';

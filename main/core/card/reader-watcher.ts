@@ -5,8 +5,8 @@
 // when the context is lost, so a consumer never keeps a stale reader. Retries back off up to maxRetryMs.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { KioskError, type ErrorPayload } from '../../api/errors.js';
-import { getLogger } from '../log.js';
+import { KioskError, type ErrorPayload } from '../../../base/errors.js';
+import { getLogger } from '../../../base/log.js';
 import { pcscError } from './card-errors.js';
 import { createPcscContext, type PcscContext, type PcscReader, type PcscStatus } from './pcsc-binding.js';
 import { PcscTransport } from './pcsc-transport.js';

@@ -12,7 +12,7 @@
 // Afterwards the card's user-authentication key signs without the PIN, for this selection only.
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import { encodeCommand } from './apdu.js';
 import { EF } from './jpki.js';
 

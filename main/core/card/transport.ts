@@ -2,8 +2,8 @@
 // command goes through: forbidden-AID guard, per-command timeout, 61xx (GET RESPONSE) and 6Cxx (re-send
 // with the right Le) with bounds, and an optional APDU trace with payloads redacted.
 import type { Logger } from 'pino';
-import { KioskError } from '../../api/errors.js';
-import { getLogger } from '../log.js';
+import { KioskError } from '../../../base/errors.js';
+import { getLogger } from '../../../base/log.js';
 import {
   ApduFormatError,
   bytesEqual,

@@ -2,7 +2,7 @@
 // presence (now, or once the gate reports the passage), and remember the admit for double touches.
 import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../../../config/load.js';
-import type { Decision } from '../../api/decision.js';
+import type { Decision } from '../../../base/decision.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { CheckResult } from './pipeline.js';
 

@@ -6,16 +6,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../../../config/load.js';
-import type { Decision, Outcome, ReasonCode, StageTiming } from '../../api/decision.js';
-import type { KioskError } from '../../api/errors.js';
-import { isKioskError, toKioskError } from '../../api/errors.js';
+import type { Decision, Outcome, ReasonCode, StageTiming } from '../../../base/decision.js';
+import type { KioskError } from '../../../base/errors.js';
+import { isKioskError, toKioskError } from '../../../base/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { CardRecord } from '../../../whitelist/entitlements.js';
 import { JpkiClient } from '../card/jpki-client.js';
 import type { TerminalAuthenticator } from '../card/terminal-auth.js';
 import type { CardTransport } from '../card/transport.js';
 import { clockFault, type HubTimeObservation } from '../clock.js';
-import { getLogger } from '../log.js';
+import { getLogger } from '../../../base/log.js';
 import { decideForSite, type PolicyResult, type PresenceRecord } from '../policy/index.js';
 import {
   sha256DigestInfo,
@@ -27,8 +27,8 @@ import {
 
 const log = getLogger('check');
 
-export type ReadingPhase =
-  'card_detected' | 'reading_certificate' | 'authenticating' | 'verifying' | 'deciding';
+export type { ReadingPhase } from '../../../base/decision.js';
+import type { ReadingPhase } from '../../../base/decision.js';
 
 /** How the card proves possession in this tap. */
 export type CardAuthentication =

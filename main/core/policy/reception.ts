@@ -1,6 +1,6 @@
 // Hospital reception: the insurance qualification for staff — valid, expired, not found, superseded —
 // with insurer number, symbol, number, branch, co-pay ratio and validity.
-import type { InsuranceDetails } from '../../api/decision.js';
+import type { InsuranceDetails } from '../../../base/decision.js';
 import type { Entitlement } from '../../../whitelist/entitlements.js';
 import type { PolicyInput, PolicyResult } from './types.js';
 

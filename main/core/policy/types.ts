@@ -1,6 +1,6 @@
 // Site policies are pure functions: given what the stores said about a proven card, the clock and the
 // site's rules, they return an outcome. No I/O, so every rule is tested exhaustively without hardware.
-import type { InsuranceDetails, Outcome, PublicView, ReasonCode, StaffView } from '../../api/decision.js';
+import type { InsuranceDetails, Outcome, PublicView, ReasonCode, StaffView } from '../../../base/decision.js';
 import type { KioskConfig } from '../../../config/load.js';
 import type { CardRecord } from '../../../whitelist/entitlements.js';
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import http from 'node:http';
 import https from 'node:https';
-import { KioskError, toKioskError, type ErrorPayload } from '../../api/errors.js';
-import { getLogger } from '../log.js';
-import type { RequestSigner } from './http-signature.js';
+import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
+import { getLogger } from '../../../base/log.js';
+import type { RequestSigner } from '../../../protocol/http-signature.js';
 import {
   Done,
   Feeds,
@@ -23,9 +23,9 @@ import {
   ROWS_CHUNK_BYTES,
   type FeedName,
   type PushBody,
-} from './protocol.js';
+} from '../../../protocol/sync.js';
 import type { FeedSink, JournalSource } from './sinks.js';
-import { frames, parseJsonPayload, type Frame } from './frames.js';
+import { frames, parseJsonPayload, type Frame } from '../../../protocol/frames.js';
 import { errorFrom, exchange, readAll } from './transport.js';
 import { Backoff } from './backoff.js';
 

@@ -1,19 +1,17 @@
 // The sync module's entry: build a SyncClient from the loaded configuration, the terminal's stores
-// (issue 5's KioskData) and a RequestSigner over the terminal's HSM key.
+//  and a RequestSigner over the terminal's HSM key.
 import { createHash } from 'node:crypto';
 import type { KioskConfig } from '../../../config/load.js';
-import { KioskError } from '../../api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
+import { TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
 import { SyncClient, type SyncClientOptions } from './client.js';
-import type { RequestSigner } from './http-signature.js';
+import type { RequestSigner } from '../../../protocol/http-signature.js';
 import { kioskDataJournal, kioskDataSinks } from './kiosk-data-sinks.js';
 
 export { SyncClient, type SyncStatus, type SyncReport, type FeedStatus } from './client.js';
-export { softwareSigner, type RequestSigner } from './http-signature.js';
+export { softwareSigner, type RequestSigner } from '../../../protocol/http-signature.js';
 export type { FeedSink, JournalSource } from './sinks.js';
-
-/** Label of the terminal's own key in the token (hsm/config.ts TERMINAL_KEY_LABEL). */
-export const SYNC_KEY_LABEL = 'terminal-key';
 
 /** Anything that signs a SHA-256 digest with an EC P-256 key in a token, returning raw r‖s (hsm/ Hsm). */
 export interface DigestSigner {
@@ -24,7 +22,7 @@ export interface DigestSigner {
 export function hsmRequestSigner(
   hsm: DigestSigner,
   terminalId: string,
-  label: string = SYNC_KEY_LABEL,
+  label: string = TERMINAL_KEY_LABEL,
 ): RequestSigner {
   return {
     keyId: terminalId,

@@ -3,7 +3,7 @@
 // push source as it is.
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { FeedState } from '../../../whitelist/feed-state.js';
-import type { FeedName } from './protocol.js';
+import type { FeedName } from '../../../protocol/sync.js';
 import type { FeedPosition, FeedSink, JournalSource } from './sinks.js';
 
 function sinkFor(data: KioskData, feed: FeedName): FeedSink {

@@ -1,8 +1,8 @@
 // What the sync module needs from the terminal's stores. The stores (issue 5, whitelist/) verify the
 // signed content themselves — openBatch / openManifest against the pinned hub key — and apply it whole
 // or not at all; the sync module only moves bytes, checks order and keeps the status.
-import type { FeedName } from './protocol.js';
-import type { PushRecord } from './protocol.js';
+import type { FeedName } from '../../../protocol/sync.js';
+import type { PushRecord } from '../../../protocol/sync.js';
 
 export interface FeedPosition {
   /** Sequence of the last operation applied (0: nothing yet). */

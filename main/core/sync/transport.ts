@@ -4,8 +4,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
-import { ErrorCodes, KioskError, type ErrorCode } from '../../api/errors.js';
-import { signRequest, type RequestSigner } from './http-signature.js';
+import { ErrorCodes, KioskError, type ErrorCode } from '../../../base/errors.js';
+import { signRequest, type RequestSigner } from '../../../protocol/http-signature.js';
 
 export interface HubResponse {
   status: number;

@@ -18,8 +18,8 @@ import {
   SubjectKeyIdentifierExtension,
   X509Certificate,
 } from '@peculiar/x509';
-import type { ReasonCode } from '../../api/decision.js';
-import { KioskError } from '../../api/errors.js';
+import type { ReasonCode } from '../../../base/decision.js';
+import { KioskError } from '../../../base/errors.js';
 
 export interface TrustAnchor {
   certificate: X509Certificate;

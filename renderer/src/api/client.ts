@@ -15,7 +15,7 @@ import {
   type KioskCommands,
   type KioskEvent,
 } from '../../../main/api/contract.js';
-import { KioskError, type ErrorPayload } from '../../../main/api/errors.js';
+import { KioskError, type ErrorPayload } from '../../../base/errors.js';
 import type { Reply } from '../../../main/api/wire.js';
 
 export interface Transport {

@@ -3,7 +3,7 @@
 // the core process died and came back (the screen shows "starting up" in between).
 import { BridgeGlobal, type KioskBridge } from '../../../main/api/bridge.js';
 import { Channels, CoreStateSchema } from '../../../main/api/contract.js';
-import type { ErrorPayload } from '../../../main/api/errors.js';
+import type { ErrorPayload } from '../../../base/errors.js';
 import type { Transport } from './client.js';
 
 export function findBridge(scope: object = globalThis): KioskBridge | null {

@@ -2,7 +2,7 @@
 // (through the real pcscd + vpcd stack, in the core) or takes it away. Shown only on demo terminals.
 import { useEffect, useState } from 'preact/hooks';
 import type { DemoCard, Language } from '../../../main/api/contract.js';
-import { KioskError } from '../../../main/api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 import { useApi } from '../api/provider.js';
 import { errorText, reasonHeadline, t } from '../i18n.js';
 

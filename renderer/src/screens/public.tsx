@@ -1,7 +1,7 @@
 // What the patron sees. Large type, one message and one next step per screen, no names on the public
 // side, nothing typed by the patron (the PIN pad is touch buttons).
 import { useState } from 'preact/hooks';
-import type { Decision } from '../../../main/api/decision.js';
+import type { Decision } from '../../../base/decision.js';
 import type { Language, PinRequest, TerminalStatus } from '../../../main/api/contract.js';
 import { useApi } from '../api/provider.js';
 import { errorText, reasonHeadline, reasonHint, t } from '../i18n.js';

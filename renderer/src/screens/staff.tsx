@@ -2,16 +2,16 @@
 // staff command is also refused by the core while locked (STAFF_LOCKED), so this panel is a convenience,
 // not the lock itself.
 import { useEffect, useState } from 'preact/hooks';
-import type { Decision } from '../../../main/api/decision.js';
+import type { Decision } from '../../../base/decision.js';
 import {
   AnnulReasons,
-  SiteKindValues,
   type CommandResponse,
   type Language,
   type Roster,
   type TerminalStatus,
 } from '../../../main/api/contract.js';
-import { KioskError } from '../../../main/api/errors.js';
+import { SiteKinds } from '../../../base/site-kinds.js';
+import { KioskError } from '../../../base/errors.js';
 import { useApi } from '../api/provider.js';
 import { annulReasonWords, errorText, reasonHeadline, siteKindWords, t } from '../i18n.js';
 import { DigitPad } from './public.js';
@@ -182,7 +182,7 @@ function Actions(props: { status: TerminalStatus; language: Language; onMessage(
     <section aria-labelledby="staff-actions">
       <h3 id="staff-actions">{t('staffSite', language)}</h3>
       <div class="row wrap">
-        {SiteKindValues.map((kind) => (
+        {SiteKinds.map((kind) => (
           <button
             type="button"
             key={kind}

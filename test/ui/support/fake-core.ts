@@ -1,7 +1,7 @@
 // A small in-memory KioskCore for the UI's unit tests (and the e2e run until the real core is wired):
 // it keeps the contract's rules that the UI relies on — staff commands refused while locked, the PIN
 // flow's request ids, demo commands only on demo terminals — and lets a test push any event.
-import type { Decision, ReasonCode, SiteKind } from '../../../main/api/decision.js';
+import type { Decision, ReasonCode, SiteKind } from '../../../base/decision.js';
 import type {
   CommandRequest,
   CommandResponse,
@@ -10,7 +10,7 @@ import type {
   KioskEvent,
   TerminalStatus,
 } from '../../../main/api/contract.js';
-import { KioskError } from '../../../main/api/errors.js';
+import { KioskError } from '../../../base/errors.js';
 
 export function baseStatus(overrides: Partial<TerminalStatus> = {}): TerminalStatus {
   return {

@@ -38,8 +38,18 @@ export const ReasonCodes = [
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 
-export type SiteKind = 'stadium-gate' | 'hospital-reception' | 'shelter' | 'convenience-kiosk';
-export type Direction = 'entry' | 'exit';
+export type { Direction, SiteKind } from './site-kinds.js';
+import type { Direction, SiteKind } from './site-kinds.js';
+
+/** What the UI shows while a card is read, in the order the pipeline reaches them. */
+export const ReadingPhases = [
+  'card_detected',
+  'reading_certificate',
+  'authenticating',
+  'verifying',
+  'deciding',
+] as const;
+export type ReadingPhase = (typeof ReadingPhases)[number];
 
 /** What the public side may show: never a name at a gate; staff-only fields are separate. */
 export interface PublicView {

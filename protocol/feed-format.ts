@@ -15,9 +15,9 @@
 import { createHash, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { z } from 'zod';
-import { KioskError, type ErrorCode } from '../main/api/errors.js';
-import type { CardRecordInput } from './entitlements.js';
-import { KEY_BYTES, sealCardRecord, type IndexKey } from './privacy.js';
+import { KioskError, type ErrorCode } from '../base/errors.js';
+import type { CardRecordInput } from '../whitelist/entitlements.js';
+import { KEY_BYTES, sealCardRecord, type IndexKey } from '../whitelist/privacy.js';
 
 export const Feeds = ['whitelist', 'revocations', 'peer-entries'] as const;
 export type FeedName = (typeof Feeds)[number];

@@ -3,8 +3,8 @@
 // format, Ed25519 by the hub's publisher key); this file only frames it for HTTP. docs/sync.md has the
 // byte-level description.
 import { z } from 'zod';
-import { KioskError } from '../../api/errors.js';
-import { Feeds, type FeedName } from '../../../whitelist/feed-format.js';
+import { KioskError } from '../base/errors.js';
+import { Feeds, type FeedName } from './feed-format.js';
 
 export { Feeds, type FeedName };
 export const PROTOCOL_VERSION = 1;

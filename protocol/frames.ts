@@ -1,7 +1,7 @@
 // Reads the framed pull answer (type u8 ‖ length u32 BE ‖ payload) from a byte stream with a bound on
 // frame size; backpressure comes from the async iteration, so a big snapshot never sits in memory.
-import { KioskError } from '../../api/errors.js';
-import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from './protocol.js';
+import { KioskError } from '../base/errors.js';
+import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from './sync.js';
 
 export interface Frame {
   type: number;

@@ -1,0 +1,15 @@
+// The PIN-less authenticator as this terminal's configuration and HSM describe it.
+import type { KioskConfig } from '../../../config/load.js';
+import type { Hsm } from '../../../hsm/client.js';
+import { installedInstitutionKey } from '../../../hsm/config.js';
+import { InstitutionTerminalAuthenticator } from './terminal-auth.js';
+
+/** Refuses (HSM_CERT_INVALID, HSM_KEY_NOT_FOUND) unless the certificate and the token's key belong together. */
+export async function institutionAuthenticatorFromConfig(
+  config: Pick<KioskConfig, 'hsm'>,
+  hsm: Hsm,
+  now: Date = new Date(),
+): Promise<InstitutionTerminalAuthenticator> {
+  const installed = await installedInstitutionKey(config, hsm, now);
+  return new InstitutionTerminalAuthenticator({ signer: hsm, ...installed });
+}
