@@ -1,0 +1,279 @@
+// The one supervision primitive for hardware and connections: a part (reader service, HSM, HID device,
+// core process, sync loop) is in one of a few named states, keeps its last error, retries on its own
+// with exponential backoff and full jitter, and can be told to retry now. Parts differ only in how
+// they open and how they notice a loss; the state machine and the timing are this file's.
+//
+// Full jitter (a uniform wait in [0, min(cap, base·2ⁿ)]) keeps a fleet of terminals that lost the same
+// hub or a lane of devices that lost the same USB hub from retrying in lockstep.
+import { EventEmitter } from 'node:events';
+import type { KioskError } from './errors.js';
+import { toKioskError, type ErrorCode, type ErrorPayload } from './errors.js';
+
+/**
+ * stopped: not started, or stopped on purpose;
+ * starting: the first attempt is running;
+ * ready: working;
+ * running: working and busy with a unit of work (a sync round, a device command) right now;
+ * retrying: lost or never reached; the next attempt is scheduled (`retryAt`);
+ * failed: gave up (a configuration that cannot work, or a retry limit reached) until `retryNow()`.
+ */
+export const SupervisedStates = ['stopped', 'starting', 'ready', 'running', 'retrying', 'failed'] as const;
+export type SupervisedState = (typeof SupervisedStates)[number];
+
+/** What a status view needs to know of any supervised part. */
+export interface Health {
+  name: string;
+  state: SupervisedState;
+  /** The error that put the part where it is; null while it works. */
+  error: ErrorPayload | null;
+  /** Failed attempts since it last worked. */
+  failures: number;
+  /** When the next attempt runs (epoch ms), while retrying. */
+  retryAt: number | null;
+  /** When it last became ready (epoch ms). */
+  since: number | null;
+}
+
+/** Anything that can report its health: every device, the stores, sync. */
+export interface Supervised {
+  health(): Health;
+  /** Skips the rest of the backoff wait (staff "retry now", or a hot-plug notice). */
+  retryNow(): void;
+}
+
+export interface BackoffOptions {
+  baseMs: number;
+  capMs: number;
+  /** A source of [0, 1) numbers: seeded in tests so a failure can be replayed. */
+  random?: () => number;
+}
+
+/** Exponential backoff with full jitter: after n failures, wait uniformly in [0, min(cap, base·2ⁿ⁻¹)]. */
+export class Backoff {
+  private failures = 0;
+  private readonly random: () => number;
+
+  constructor(private readonly options: BackoffOptions) {
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Records a failure and returns how long to wait before the next attempt. */
+  fail(): number {
+    this.failures++;
+    return this.delayFor(this.failures);
+  }
+
+  /** The wait after `failures` consecutive failures (drawn anew on each call). */
+  delayFor(failures: number): number {
+    const exponent = Math.min(Math.max(failures - 1, 0), 30);
+    const ceiling = Math.min(this.options.capMs, this.options.baseMs * 2 ** exponent);
+    return Math.round(this.random() * ceiling);
+  }
+
+  reset(): void {
+    this.failures = 0;
+  }
+
+  get count(): number {
+    return this.failures;
+  }
+}
+
+/** Timers and the wall clock, injected so that supervision can be tested on a fake clock. */
+export interface SupervisorClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemSupervisorClock: SupervisorClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const handle = setTimeout(fn, ms);
+    handle.unref?.();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface SupervisorOptions {
+  name: string;
+  /** Opens the part; resolves when it works, throws (a KioskError, ideally) when it does not. */
+  open: () => Promise<void>;
+  /** Releases what `open` took, after a loss and on stop. Errors are ignored: the part is gone anyway. */
+  close?: () => Promise<void> | void;
+  backoff: BackoffOptions;
+  /** Give up after this many consecutive failures (state `failed`); unlimited when absent. */
+  maxFailures?: number;
+  /** The code a non-KioskError failure is reported under. */
+  errorCode?: ErrorCode;
+  clock?: SupervisorClock;
+}
+
+export interface SupervisorEvents {
+  state: [Health];
+}
+
+/**
+ * Runs `open` until it works, then waits for `lost(error)` and starts over. One instance per part.
+ * Emits 'state' with the new health on every transition.
+ */
+export class Supervisor extends EventEmitter<SupervisorEvents> implements Supervised {
+  private current: SupervisedState = 'stopped';
+  private lastError: KioskError | null = null;
+  private readonly backoff: Backoff;
+  private readonly clock: SupervisorClock;
+  private timer: unknown = null;
+  private retryAt: number | null = null;
+  private readySince: number | null = null;
+  private attempt = 0;
+  private busy = 0;
+
+  constructor(private readonly options: SupervisorOptions) {
+    super();
+    this.backoff = new Backoff(options.backoff);
+    this.clock = options.clock ?? systemSupervisorClock;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get state(): SupervisedState {
+    return this.current;
+  }
+
+  get error(): KioskError | null {
+    return this.lastError;
+  }
+
+  health(): Health {
+    return {
+      name: this.options.name,
+      state: this.current,
+      error: this.lastError?.toPayload() ?? null,
+      failures: this.backoff.count,
+      retryAt: this.retryAt,
+      since: this.readySince,
+    };
+  }
+
+  /** Starts supervising; resolves after the first attempt, whatever its outcome. */
+  async start(): Promise<SupervisedState> {
+    if (this.current !== 'stopped') return this.current;
+    this.set('starting');
+    await this.tryOpen();
+    return this.current;
+  }
+
+  /** The part was lost while working (a read failed, the device vanished): close it and retry. */
+  lost(error: unknown): void {
+    if (this.current !== 'ready' && this.current !== 'running') return;
+    this.lastError = toKioskError(error, this.options.errorCode ?? 'INTERNAL');
+    this.readySince = null;
+    this.busy = 0;
+    void this.closeQuietly().then(() => this.scheduleRetry());
+  }
+
+  retryNow(): void {
+    if (this.current !== 'retrying' && this.current !== 'failed') return;
+    this.cancelTimer();
+    if (this.current === 'failed') this.backoff.reset();
+    void this.tryOpen();
+  }
+
+  /**
+   * Marks a unit of work (a sync round, a command) so that health shows `running` meanwhile; returns
+   * the function that ends it. Work only runs on a part that is ready.
+   */
+  beginWork(): () => void {
+    if (this.current !== 'ready' && this.current !== 'running') return () => undefined;
+    this.busy++;
+    if (this.current === 'ready') this.set('running');
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.busy = Math.max(0, this.busy - 1);
+      if (this.busy === 0 && this.current === 'running') this.set('ready');
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.cancelTimer();
+    const wasOpen = this.current === 'ready' || this.current === 'running';
+    this.current = 'stopped';
+    this.busy = 0;
+    this.readySince = null;
+    if (wasOpen) await this.closeQuietly();
+    this.emit('state', this.health());
+  }
+
+  private async tryOpen(): Promise<void> {
+    const attempt = ++this.attempt;
+    this.retryAt = null;
+    if (this.current !== 'starting') this.set('starting');
+    try {
+      await this.options.open();
+      if (attempt !== this.attempt || this.current === 'stopped') return;
+      this.backoff.reset();
+      this.lastError = null;
+      this.readySince = this.clock.now();
+      this.set('ready');
+    } catch (error) {
+      if (attempt !== this.attempt || this.current === 'stopped') return;
+      this.lastError = toKioskError(error, this.options.errorCode ?? 'INTERNAL');
+      await this.closeQuietly();
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.current === 'stopped') return;
+    const delay = this.backoff.fail();
+    if (this.options.maxFailures !== undefined && this.backoff.count >= this.options.maxFailures) {
+      this.retryAt = null;
+      this.set('failed');
+      return;
+    }
+    this.retryAt = this.clock.now() + delay;
+    this.set('retrying');
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      void this.tryOpen();
+    }, delay);
+  }
+
+  private async closeQuietly(): Promise<void> {
+    try {
+      await this.options.close?.();
+    } catch {
+      // The part is already gone; what matters is the next open.
+    }
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.retryAt = null;
+  }
+
+  private set(state: SupervisedState): void {
+    this.current = state;
+    this.emit('state', this.health());
+  }
+}
+
+/** The first required part that is not working, as the reason the terminal is out of service. */
+export function firstFault(parts: readonly Health[]): ErrorPayload | null {
+  for (const part of parts) {
+    if (part.state === 'ready' || part.state === 'running') continue;
+    return (
+      part.error ?? {
+        code: 'INTERNAL',
+        message: `${part.name} is ${part.state === 'stopped' ? 'not started' : part.state}`,
+      }
+    );
+  }
+  return null;
+}
