@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { KioskError } from './errors.js';
 import { toKioskError, type ErrorCode, type ErrorPayload } from './errors.js';
+import { systemClock, type Clock } from './clock.js';
 
 /**
  * stopped: not started, or stopped on purpose;
@@ -79,23 +80,6 @@ export class Backoff {
   }
 }
 
-/** Timers and the wall clock, injected so that supervision can be tested on a fake clock. */
-export interface SupervisorClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemSupervisorClock: SupervisorClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
 export interface SupervisorOptions {
   name: string;
   /** Opens the part; resolves when it works, throws (a KioskError, ideally) when it does not. */
@@ -107,7 +91,7 @@ export interface SupervisorOptions {
   maxFailures?: number;
   /** The code a non-KioskError failure is reported under. */
   errorCode?: ErrorCode;
-  clock?: SupervisorClock;
+  clock?: Clock;
 }
 
 export interface SupervisorEvents {
@@ -122,7 +106,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
   private current: SupervisedState = 'stopped';
   private lastError: KioskError | null = null;
   private readonly backoff: Backoff;
-  private readonly clock: SupervisorClock;
+  private readonly clock: Clock;
   private timer: unknown = null;
   private retryAt: number | null = null;
   private readySince: number | null = null;
@@ -132,7 +116,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
   constructor(private readonly options: SupervisorOptions) {
     super();
     this.backoff = new Backoff(options.backoff);
-    this.clock = options.clock ?? systemSupervisorClock;
+    this.clock = options.clock ?? systemClock;
   }
 
   get name(): string {

@@ -1,32 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KioskError } from '../../base/errors.js';
-import { Backoff, firstFault, Supervisor, type Health, type SupervisorClock } from '../../base/supervisor.js';
-
-/** A clock whose timers run only when the test advances it. */
-class FakeClock implements SupervisorClock {
-  time = 1_000_000;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private next = 1;
-  now = () => this.time;
-  setTimeout = (fn: () => void, ms: number) => {
-    const id = this.next++;
-    this.timers.push({ at: this.time + ms, fn, id });
-    return id;
-  };
-  clearTimeout = (id: unknown) => {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  };
-  async advance(ms: number): Promise<void> {
-    this.time += ms;
-    const due = this.timers.filter((t) => t.at <= this.time);
-    this.timers = this.timers.filter((t) => t.at > this.time);
-    for (const t of due) t.fn();
-    await new Promise((r) => setImmediate(r));
-  }
-  get pending(): number {
-    return this.timers.length;
-  }
-}
+import { Backoff, firstFault, Supervisor, type Health } from '../../base/supervisor.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 /** A seeded source of [0, 1): the same sequence on every run. */
 function seeded(seed: number): () => number {
