@@ -2,7 +2,7 @@
 // virtual card wallet, provisioning) around it when the profile is the demo. Shells (browser, Electron's
 // core process) and the CLI start the core through here; main/core itself never loads the simulator.
 import type { KioskConfig } from '../config/load.js';
-import type { Terminal, TerminalOptions } from './core/terminal.js';
+import type { Terminal, TerminalOptions } from './core/terminal/index.js';
 
 export interface ComposedCore {
   terminal: Terminal;
@@ -17,7 +17,7 @@ export async function composeTerminal(
   config: KioskConfig,
   options: Omit<TerminalOptions, 'config' | 'wallet'> & { demoTiming?: 'instant' | 'contactless-424' } = {},
 ): Promise<ComposedCore> {
-  const { createTerminal } = await import('./core/terminal.js');
+  const { createTerminal } = await import('./core/terminal/index.js');
   const { demoTiming, ...terminalOptions } = options;
   if (!config.demo.enabled) {
     const terminal = await createTerminal({ config, ...terminalOptions });

@@ -12,7 +12,7 @@ import { timingModel } from '../../sim/card/timing.js';
 import { VpcdCardClient, type VpcdEndpoint } from '../../sim/card/vpcd-client.js';
 import { DEMO_PIN, type DemoCardSet } from '../../sim/pki/demo-pki.js';
 import type { Decision } from '../../base/decision.js';
-import type { DemoWallet, Terminal } from '../core/terminal.js';
+import type { DemoWallet, Terminal } from '../core/terminal/index.js';
 
 /** What each demo card shows best, and the reason the demo expects there. */
 export const DEMO_CARD_SHOWCASE: Readonly<Record<string, { siteKind: SiteKind | null; expect: ReasonCode }>> =

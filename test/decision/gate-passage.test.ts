@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
-import { createTerminal, type Terminal } from '../../main/core/terminal.js';
+import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
 import { writeDemoConfig } from '../../main/demo/config.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { DEMO_STAFF_PIN } from '../../main/demo/provision.js';

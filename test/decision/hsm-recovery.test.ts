@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 import type { Hsm } from '../../hsm/client.js';
-import { createTerminal, type Terminal } from '../../main/core/terminal.js';
+import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
 import { writeDemoConfig } from '../../main/demo/config.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { tapDemoCard } from '../../main/demo/wallet.js';

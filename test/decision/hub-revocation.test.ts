@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 import type { Decision } from '../../base/decision.js';
-import { createTerminal, type Terminal } from '../../main/core/terminal.js';
+import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
 import { DEMO_RECORDS } from '../../main/demo/data.js';
 import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
 import { VpcdDemoWallet, tapDemoCard } from '../../main/demo/wallet.js';

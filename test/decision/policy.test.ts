@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/load.js';
-import { decideForSite, type PolicyInput, type PresenceRecord } from '../../main/core/policy/index.js';
-import { lastDailyReset } from '../../main/core/policy/stadium.js';
+import { decideForSite, type PolicyInput, type PresenceRecord } from '../../main/core/sites/policy.js';
+import { lastDailyReset } from '../../main/core/sites/stadium-gate/policy.js';
 import type { CardRecord } from '../../whitelist/entitlements.js';
 
 const rules = loadConfig({ profile: 'stadium-gate', env: {} }).policy;

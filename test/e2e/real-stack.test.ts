@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
 import type { KioskConfig } from '../../config/load.js';
 import { startBrowserShell, type BrowserShell } from '../../main/browser/server.js';
-import { createTerminal, type Terminal } from '../../main/core/terminal.js';
+import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { DEMO_STAFF_PIN } from '../../main/demo/provision.js';
 import { VpcdDemoWallet } from '../../main/demo/wallet.js';

@@ -16,7 +16,7 @@ import type { TerminalAuthenticator } from '../card/terminal-auth.js';
 import type { CardTransport } from '../card/transport.js';
 import { clockFault, type HubTimeObservation } from '../clock.js';
 import { getLogger } from '../../../base/log.js';
-import { decideForSite, type PolicyResult, type PresenceRecord } from '../policy/index.js';
+import { decideForSite, type PolicyResult, type PresenceRecord } from '../sites/policy.js';
 import {
   sha256DigestInfo,
   verifyCardSignature,

@@ -1,6 +1,6 @@
 // Convenience-store kiosk: a card-authenticated session with a timeout for a member.
-import type { Entitlement } from '../../../whitelist/entitlements.js';
-import type { PolicyInput, PolicyResult } from './types.js';
+import type { Entitlement } from '../../../../whitelist/entitlements.js';
+import type { PolicyInput, PolicyResult } from '../policy-types.js';
 
 type Member = Extract<Entitlement, { kind: 'member' }>;
 

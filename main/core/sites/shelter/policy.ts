@@ -1,7 +1,7 @@
 // Evacuation shelter: everyone with a genuine card is admitted; registered residents check in and out,
 // a card not on the list is admitted as "unregistered" and flagged for staff registration.
-import type { Entitlement } from '../../../whitelist/entitlements.js';
-import type { PolicyInput, PolicyResult } from './types.js';
+import type { Entitlement } from '../../../../whitelist/entitlements.js';
+import type { PolicyInput, PolicyResult } from '../policy-types.js';
 
 type Resident = Extract<Entitlement, { kind: 'resident' }>;
 

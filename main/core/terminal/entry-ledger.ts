@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../../../config/load.js';
 import type { Decision } from '../../../base/decision.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
-import type { CheckResult } from './pipeline.js';
+import type { CheckResult } from '../check/pipeline.js';
 
 const RECENT_ADMIT_KEEP_MS = 10 * 60_000;
 const RECENT_ADMIT_MAX = 10_000;

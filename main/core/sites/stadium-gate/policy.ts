@@ -1,7 +1,7 @@
 // Stadium and venue gates: ticket validity window with tolerance, gates and zones, entry/exit lanes,
 // anti-passback along the usual axes, re-entry rules, double touch counted once.
-import type { Entitlement } from '../../../whitelist/entitlements.js';
-import type { PolicyInput, PolicyResult, PresenceRecord } from './types.js';
+import type { Entitlement } from '../../../../whitelist/entitlements.js';
+import type { PolicyInput, PolicyResult, PresenceRecord } from '../policy-types.js';
 
 type Ticket = Extract<Entitlement, { kind: 'ticket' }>;
 

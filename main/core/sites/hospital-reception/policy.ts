@@ -1,8 +1,8 @@
 // Hospital reception: the insurance qualification for staff — valid, expired, not found, superseded —
 // with insurer number, symbol, number, branch, co-pay ratio and validity.
-import type { InsuranceDetails } from '../../../base/decision.js';
-import type { Entitlement } from '../../../whitelist/entitlements.js';
-import type { PolicyInput, PolicyResult } from './types.js';
+import type { InsuranceDetails } from '../../../../base/decision.js';
+import type { Entitlement } from '../../../../whitelist/entitlements.js';
+import type { PolicyInput, PolicyResult } from '../policy-types.js';
 
 type Insurance = Extract<Entitlement, { kind: 'insurance' }>;
 

@@ -3,8 +3,8 @@
 // Every device is a supervised state; a missing one is shown (status.outOfService), never a crash.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { KioskConfig } from '../../config/load.js';
-import { readSecret } from '../../config/secrets.js';
+import type { KioskConfig } from '../../../config/load.js';
+import { readSecret } from '../../../config/secrets.js';
 import type {
   CommandRequest,
   CommandResponse,
@@ -13,13 +13,13 @@ import type {
   KioskEvent,
   PinRequest,
   TerminalStatus,
-} from '../api/contract.js';
-import type { Decision } from '../../base/decision.js';
-import { KioskError, toKioskError, type ErrorPayload } from '../../base/errors.js';
-import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
-import type { Hsm } from '../../hsm/client.js';
-import { KioskData } from '../../whitelist/kiosk-data.js';
-import type { JournalSealer } from '../../whitelist/journal.js';
+} from '../../api/contract.js';
+import type { Decision } from '../../../base/decision.js';
+import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
+import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
+import type { Hsm } from '../../../hsm/client.js';
+import { KioskData } from '../../../whitelist/kiosk-data.js';
+import type { JournalSealer } from '../../../whitelist/journal.js';
 import {
   createActuators,
   type Actuators,
@@ -28,18 +28,18 @@ import {
   contractAnnulReason,
   gateStateView,
   signalStateView,
-} from './actuators/index.js';
-import { ReaderWatcher, type ReaderWatcherOptions } from './card/reader-watcher.js';
-import type { TerminalAuthenticator } from './card/terminal-auth.js';
-import { commitDecision } from './check/commit.js';
-import { runCheck, type CardAuthentication, type CheckContext, type CheckResult } from './check/pipeline.js';
-import { buildTime, clockFault, type HubTimeObservation } from './clock.js';
-import { getLogger } from '../../base/log.js';
-import { coverageFromDecision, postCoverage, writeCoverageToFolder } from './reception/fhir.js';
-import { ShelterRoster } from './shelter/roster.js';
-import { hsmRequestSigner, syncFromConfig, type SyncClient } from './sync/index.js';
-import { loadTrustAnchors, type TrustAnchor } from './verify/certificate.js';
-import { institutionAuthenticatorFromConfig } from './card/institution-auth.js';
+} from '../actuators/index.js';
+import { ReaderWatcher, type ReaderWatcherOptions } from '../card/reader-watcher.js';
+import type { TerminalAuthenticator } from '../card/terminal-auth.js';
+import { commitDecision } from './entry-ledger.js';
+import { runCheck, type CardAuthentication, type CheckContext, type CheckResult } from '../check/pipeline.js';
+import { buildTime, clockFault, type HubTimeObservation } from '../clock.js';
+import { getLogger } from '../../../base/log.js';
+import { coverageFromDecision, postCoverage, writeCoverageToFolder } from '../sites/hospital-reception/fhir.js';
+import { ShelterRoster } from '../sites/shelter/roster.js';
+import { hsmRequestSigner, syncFromConfig, type SyncClient } from '../sync/index.js';
+import { loadTrustAnchors, type TrustAnchor } from '../verify/certificate.js';
+import { institutionAuthenticatorFromConfig } from '../card/institution-auth.js';
 
 const log = getLogger('terminal');
 

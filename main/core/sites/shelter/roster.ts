@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { RosterEntry } from '../../api/contract.js';
+import type { RosterEntry } from '../../../api/contract.js';
 
 export interface RosterUpdate {
   personRef: string;

@@ -4,8 +4,8 @@
 // exactly the fields reception needs: insurer, symbol/number/branch, co-pay, period and status.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decision, InsuranceDetails } from '../../../base/decision.js';
-import { KioskError } from '../../../base/errors.js';
+import type { Decision, InsuranceDetails } from '../../../../base/decision.js';
+import { KioskError } from '../../../../base/errors.js';
 
 /** JP Core code systems for the insurer number and the insured card's symbol and number. */
 const JP_INSURER_SYSTEM = 'urn:oid:1.2.392.100495.20.3.61';
