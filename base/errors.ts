@@ -44,6 +44,8 @@ export const ErrorCodes = [
   'DELTA_MALFORMED',
   'SNAPSHOT_INVALID',
   'JOURNAL_BROKEN',
+  /** A gate reported a passage or annulment for a grant this terminal does not know. */
+  'ENTRY_UNKNOWN',
   'IMPORT_INVALID',
   // sync
   'SYNC_UNREACHABLE',

@@ -10,3 +10,52 @@ export type ProfileName = (typeof ProfileNames)[number];
 
 export const Directions = ['entry', 'exit'] as const;
 export type Direction = (typeof Directions)[number];
+
+/**
+ * What a kind of site does beyond deciding, as the screens need to know it (browser-safe): the staff
+ * screen shows the roster, the reception hand-off or the registration form from these flags, never
+ * from the kind's name or a reason string.
+ */
+export interface SiteFeatures {
+  /** Entries and exits move presence (anti-passback); the occupancy count is people inside. */
+  tracksPresence: boolean;
+  /** Keeps a roster of the people inside (shelter); staff can read and export it. */
+  keepsRoster: boolean;
+  /** An admitted decision may be registered by staff when the person is not on the list yet. */
+  registersUnlisted: boolean;
+  /** A decision with insurance details can be handed to the reception system. */
+  sendsToReception: boolean;
+  /** An admission opens a timed patron session. */
+  opensSession: boolean;
+}
+
+export const siteFeatures: Record<SiteKind, SiteFeatures> = {
+  'stadium-gate': {
+    tracksPresence: true,
+    keepsRoster: false,
+    registersUnlisted: false,
+    sendsToReception: false,
+    opensSession: false,
+  },
+  'hospital-reception': {
+    tracksPresence: false,
+    keepsRoster: false,
+    registersUnlisted: false,
+    sendsToReception: true,
+    opensSession: false,
+  },
+  shelter: {
+    tracksPresence: true,
+    keepsRoster: true,
+    registersUnlisted: true,
+    sendsToReception: false,
+    opensSession: false,
+  },
+  'convenience-kiosk': {
+    tracksPresence: false,
+    keepsRoster: false,
+    registersUnlisted: false,
+    sendsToReception: false,
+    opensSession: true,
+  },
+};

@@ -14,7 +14,8 @@ import type { KioskConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
 import { Stages, type Decision, type StageTiming } from '../base/decision.js';
 import { InProcessTransport } from '../main/core/card/in-process-transport.js';
-import { commitDecision } from '../main/core/terminal/entry-ledger.js';
+import { EntryLedger } from '../main/core/terminal/entry-ledger.js';
+import { systemClock } from '../base/clock.js';
 import { runCheck, type CheckContext } from '../main/core/check/pipeline.js';
 import { buildTime } from '../main/core/clock.js';
 import { loadTrustAnchors } from '../main/core/verify/certificate.js';
@@ -121,24 +122,22 @@ async function inProcess(config: KioskConfig, iterations: number): Promise<Decis
     const authenticator = await institutionAuthenticatorFromConfig(config, hsm);
     const card = SimulatedCard.fromFile(demoCard(await ensureDemoPki(config.data.dir), 'valid').profilePath);
     enableTerminalAuth(card.applet, { trusted: [demoTrustedInstitutionCa(config)] });
-    const recentAdmits = new Map<string, number>();
+    const site = { ...config.site };
+    const ledger = new EntryLedger({ config, clock: systemClock, stores: () => data, site: () => site });
     const ctx: CheckContext = {
       config,
-      site: { ...config.site },
+      site,
       anchors: loadTrustAnchors(config.trust.anchors, config.trust.allowTestCa),
       data,
       auth: { mode: 'terminal', authenticator },
       buildTime: buildTime(),
       lastHub: () => null,
-      recentAdmits,
+      recentAdmits: ledger.recentAdmits,
     };
     const decisions: Decision[] = [];
     for (let i = 0; i < iterations + 10; i++) {
       const result = await runCheck(ctx, new InProcessTransport(card));
-      const { decision } = commitDecision(
-        { config, site: ctx.site, data, recentAdmits, gateReportsPassage: false },
-        result,
-      );
+      const { decision } = ledger.commit(result, false);
       if (decision.outcome !== 'admitted')
         throw new Error(`bench tap not admitted: ${decision.reasons.join(',')}`);
       if (i >= 10) decisions.push(decision); // the first ten warm up JIT, SQLite pages and the HSM session

@@ -24,6 +24,28 @@ export const SiteSchema = z
     zone: z.string().min(1).default('main'),
     direction: z.enum(['entry', 'exit', 'both']).default('entry'),
     language: z.enum(['ja', 'en']).default('ja'),
+    /**
+     * What staff may switch this terminal to (selectSite). Absent: only the configured kind and gate.
+     * The demo lists every kind and its demo gates here, so the core hard-codes none.
+     */
+    selectable: z
+      .object({
+        kinds: z.array(z.enum(SiteKinds)).min(1),
+        gates: z
+          .array(
+            z
+              .object({
+                gateId: z.string().min(1),
+                zone: z.string().min(1),
+                direction: z.enum(['entry', 'exit', 'both']),
+              })
+              .strict(),
+          )
+          .min(1),
+      })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict();
 

@@ -15,7 +15,9 @@ export interface ComposedCore {
 
 export async function composeTerminal(
   config: KioskConfig,
-  options: Omit<TerminalOptions, 'config' | 'wallet'> & { demoTiming?: 'instant' | 'contactless-424' } = {},
+  options: Omit<TerminalOptions, 'config' | 'wallet' | 'softwareHid'> & {
+    demoTiming?: 'instant' | 'contactless-424';
+  } = {},
 ): Promise<ComposedCore> {
   const { createTerminal } = await import('./core/terminal/index.js');
   const { demoTiming, ...terminalOptions } = options;
@@ -27,7 +29,12 @@ export async function composeTerminal(
   const { startDemoEnvironment } = await import('./demo/index.js');
   const demo = await startDemoEnvironment(config, demoTiming ? { timing: demoTiming } : {});
   try {
-    const terminal = await createTerminal({ config, wallet: demo.wallet, ...terminalOptions });
+    const terminal = await createTerminal({
+      config,
+      wallet: demo.wallet,
+      softwareHid: demo.softwareHid,
+      ...terminalOptions,
+    });
     const closeTerminal = terminal.close.bind(terminal);
     return {
       terminal,

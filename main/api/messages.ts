@@ -218,6 +218,10 @@ export const errorWords: Record<ErrorCode, Words> = {
     en: 'The gate or signal light is not connected',
   },
   HID_FAILED: { ja: 'ゲート・表示灯の操作に失敗しました', en: 'The gate or signal light did not respond' },
+  ENTRY_UNKNOWN: {
+    ja: 'ゲートの通過記録に対応する入場記録がありません',
+    en: 'The gate reported a passage for an entry this terminal does not know',
+  },
   STAFF_LOCKED: { ja: '係員モードはロックされています', en: 'Staff mode is locked' },
   STAFF_CREDENTIAL_WRONG: {
     ja: '係員の暗証番号またはカードが違います',

@@ -8,6 +8,8 @@ import { KioskData } from '../../whitelist/kiosk-data.js';
 import { getLogger } from '../../base/log.js';
 import { ensureDemoAssets, ensureDemoData, type DemoAssets } from './provision.js';
 import { VpcdDemoWallet, type WalletOptions } from './wallet.js';
+import { createSoftwareRig } from '../../sim/hid/index.js';
+import type { HidBackend } from '../core/actuators/index.js';
 
 const log = getLogger('demo');
 
@@ -17,6 +19,8 @@ export interface DemoEnvironment {
   /** The private pcscd (root), or null when the system pcscd is used. */
   pcscd: PrivatePcscd | null;
   readerName: string | null;
+  /** The software gate and signal tower for actuator driver "software" (the terminal's softwareHid). */
+  softwareHid: HidBackend;
   /** Where a separately started virtual card connects (`jpki-kiosk sim card --vpcd …`). */
   vpcdAddress: string;
   stop(): Promise<void>;
@@ -32,6 +36,29 @@ export async function provisionDemo(config: KioskConfig): Promise<DemoAssets> {
     data.close();
   }
   return assets;
+}
+
+/**
+ * The demo's software relay and signal tower. A simulated patron walks through 1.2 s after the gate
+ * opens, except every fifth time: then the entry is annulled, so the demo shows both commit on passage
+ * and annulment.
+ */
+export function demoSoftwareHid(config: KioskConfig): HidBackend {
+  const gate = config.actuators.gate;
+  return createSoftwareRig({
+    relay: {
+      channels: 8,
+      autoPassage:
+        gate && gate.passageInput !== null
+          ? {
+              channel: gate.channel,
+              input: gate.passageInput,
+              afterMs: Math.min(1200, gate.passageTimeoutMs / 2),
+              skipEvery: 5,
+            }
+          : null,
+    },
+  }).bus;
 }
 
 export async function startDemoEnvironment(
@@ -63,6 +90,7 @@ export async function startDemoEnvironment(
     wallet,
     pcscd,
     readerName,
+    softwareHid: demoSoftwareHid(config),
     vpcdAddress: 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`,
     stop: async () => {
       await wallet.close().catch(() => undefined);

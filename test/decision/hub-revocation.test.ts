@@ -117,7 +117,7 @@ afterAll(async () => {
 
 describe('a CRL imported at the hub reaches a running terminal in one sync', () => {
   it('admits the valid card with the hub data, then refuses it as revoked after the CRL and one sync', async () => {
-    const first = await terminal.syncNow();
+    const first = await terminal.syncNow(undefined);
     expect(first.pulled).toBeGreaterThan(0);
     expect(await tap('valid')).toMatchObject({ outcome: 'admitted', reasons: ['ok'] });
 
@@ -126,7 +126,7 @@ describe('a CRL imported at the hub reaches a running terminal in one sync', () 
     const imported = await importCrl(hubDir.store, hubDir.publisher, readFileSync(crl), [caPem], crl);
     expect(imported.entries).toBe(1);
 
-    const second = await terminal.syncNow();
+    const second = await terminal.syncNow(undefined);
     expect(second.pulled).toBe(1);
     expect(second.pushed).toBeGreaterThan(0); // the admitted entry went up in the same sync
     expect(await tap('valid')).toMatchObject({ outcome: 'refused', reasons: ['revoked'] });

@@ -347,7 +347,7 @@ describe('shelter', () => {
       displayName: '避難 一郎',
       householdId: 'H-NEW-1',
     });
-    const roster = await t.terminal.getRoster();
+    const roster = await t.terminal.getRoster(undefined);
     expect(roster.inside).toBe(2);
     expect(roster.entries.find((e) => e.displayName === '避難 一郎')).toMatchObject({
       registered: false,
@@ -356,7 +356,7 @@ describe('shelter', () => {
     });
     await new Promise((r) => setTimeout(r, 5200));
     expect(await tap(t, 'shelter-resident')).toMatchObject({ direction: 'exit', outcome: 'admitted' });
-    expect((await t.terminal.getRoster()).inside).toBe(1);
+    expect((await t.terminal.getRoster(undefined)).inside).toBe(1);
     const csv = t.terminal.exportRoster();
     expect(existsSync(csv)).toBe(true);
     expect(readFileSync(csv, 'utf8')).toContain('避難 一郎');

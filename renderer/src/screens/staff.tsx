@@ -10,7 +10,7 @@ import {
   type Roster,
   type TerminalStatus,
 } from '../../../main/api/contract.js';
-import { SiteKinds } from '../../../base/site-kinds.js';
+import { SiteKinds, siteFeatures } from '../../../base/site-kinds.js';
 import { KioskError } from '../../../base/errors.js';
 import { useApi } from '../api/provider.js';
 import { annulReasonWords, errorText, reasonHeadline, siteKindWords, t } from '../i18n.js';
@@ -111,7 +111,9 @@ export function StaffPanel(props: { status: TerminalStatus; language: Language; 
         <StatusTable status={status} language={language} />
         <Actions status={status} language={language} onMessage={setMessage} />
         <RecentDecisions status={status} language={language} onMessage={setMessage} />
-        {status.siteKind === 'shelter' ? <RosterView language={language} onMessage={setMessage} /> : null}
+        {siteFeatures[status.siteKind].keepsRoster ? (
+          <RosterView language={language} onMessage={setMessage} />
+        ) : null}
       </div>
     </div>
   );
@@ -234,6 +236,9 @@ function DecisionDetails(props: {
   const describe = useErrorText(language);
   const sv = decision.staffView;
   const ins = sv.insurance;
+  // Admitted at a site that registers people the list does not know, and not a listed resident.
+  const unlisted =
+    siteFeatures[decision.site].registersUnlisted && decision.outcome === 'admitted' && !sv.residentId;
   const [name, setName] = useState('');
   const [household, setHousehold] = useState('');
   return (
@@ -277,7 +282,7 @@ function DecisionDetails(props: {
           </>
         ) : null}
       </dl>
-      {decision.site === 'hospital-reception' && ins ? (
+      {siteFeatures[decision.site].sendsToReception && ins ? (
         <button
           type="button"
           data-testid="send-reception"
@@ -291,7 +296,7 @@ function DecisionDetails(props: {
           {t('staffReception', language)}
         </button>
       ) : null}
-      {decision.reasons.includes('unregistered_admitted') ? (
+      {unlisted ? (
         <form
           class="register"
           data-testid="register-form"

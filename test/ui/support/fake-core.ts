@@ -1,5 +1,5 @@
 // A small in-memory KioskCore for the UI's unit tests (and the e2e run until the real core is wired):
-// it keeps the contract's rules that the UI relies on — staff commands refused while locked, the PIN
+// it keeps the contract's rules that the UI relies on — staff commands refused while locked (through the real staff gate), the PIN
 // flow's request ids, demo commands only on demo terminals — and lets a test push any event.
 import type { Decision, ReasonCode, SiteKind } from '../../../base/decision.js';
 import type {
@@ -11,6 +11,7 @@ import type {
   TerminalStatus,
 } from '../../../main/api/contract.js';
 import { KioskError } from '../../../base/errors.js';
+import { withStaffGate } from '../../../main/api/staff-gate.js';
 
 export function baseStatus(overrides: Partial<TerminalStatus> = {}): TerminalStatus {
   return {
@@ -156,51 +157,41 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
       return ok;
     },
     async recentDecisions(request) {
-      requireStaff();
       return core.decisions.slice(0, request.limit);
     },
     async annulEntry(request) {
-      requireStaff();
       const entry = find(request.decisionId);
       entry.annulled = true;
       entry.annulReason = request.reason;
       return { decisionId: request.decisionId, annulled: true, journalSeq: 1 };
     },
     async reverseAnnulment(request) {
-      requireStaff();
       const entry = find(request.decisionId);
       entry.annulled = false;
       entry.annulReason = null;
       return { decisionId: request.decisionId, annulled: false, journalSeq: 2 };
     },
     async syncNow() {
-      requireStaff();
       throw new KioskError('SYNC_UNREACHABLE', 'no hub configured in this test');
     },
     async listSiteOptions() {
-      requireStaff();
       return { siteKinds: ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'], gates: [] };
     },
     async selectSite(request) {
-      requireStaff();
       core.setStatus({ siteKind: request.siteKind, ...(request.gateId ? { gateId: request.gateId } : {}) });
       return core.status;
     },
     async setVolume(request) {
-      requireStaff();
       core.setStatus({ ui: { ...core.status.ui, volume: request.volume } });
       return ok;
     },
     async getRoster(): Promise<CommandResponse<'getRoster'>> {
-      requireStaff();
       return { inside: 1, households: 1, entries: [] };
     },
     async registerPerson() {
-      requireStaff();
       return { personRef: 'p-1' };
     },
     async sendToReception(request) {
-      requireStaff();
       return { decisionId: request.decisionId, destination: 'folder', reference: 'coverage-1.json' };
     },
     async demoListCards() {
@@ -221,9 +212,6 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
       return ok;
     },
   };
-  function requireStaff() {
-    if (!core.status.staff.unlocked) throw new KioskError('STAFF_LOCKED', 'staff mode is locked');
-  }
   function requireDemo() {
     if (!core.status.demo) throw new KioskError('NOT_AVAILABLE', 'demo commands need a demo terminal');
   }
@@ -232,6 +220,11 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
     if (!entry) throw new KioskError('INVALID_REQUEST', `no decision ${id}`);
     return entry;
   }
+  // Staff mode as the real terminal applies it: the contract's `staff` flag, through the one gate.
+  Object.assign(
+    core,
+    withStaffGate(core, { unlocked: () => core.status.staff.unlocked, extend: () => undefined }),
+  );
   // Record every command call (after the fact, for assertions).
   for (const key of Object.keys(core) as (keyof FakeCore)[]) {
     const value = core[key];
