@@ -1,0 +1,110 @@
+// The status view is a pure function of the parts' health: the out-of-service reason is the first
+// required part that does not work, and sync shows `running` during a round.
+import { describe, expect, it } from 'vitest';
+import type { Health } from '../../base/supervisor.js';
+import type { SyncStatus } from '../../main/core/sync/index.js';
+import { syncHealth, type DeviceHealth } from '../../main/core/terminal/health.js';
+import { statusView, type StatusSnapshot } from '../../main/core/terminal/status-view.js';
+import { configFor } from './helpers.js';
+
+const ok = (name: string): Health => ({
+  name,
+  state: 'ready',
+  error: null,
+  failures: 0,
+  retryAt: null,
+  since: null,
+});
+const down = (name: string, code: 'HSM_UNAVAILABLE' | 'HID_UNAVAILABLE' | 'CLOCK_FAULT'): Health => ({
+  ...ok(name),
+  state: 'retrying',
+  error: { code, message: name },
+});
+
+function snapshot(health: Partial<DeviceHealth>, extra: Partial<StatusSnapshot> = {}): StatusSnapshot {
+  const config = configFor();
+  return {
+    config,
+    site: { kind: 'stadium-gate', gateId: 'gate-a', zone: 'main', direction: 'entry' },
+    health: {
+      stores: ok('stores'),
+      reader: ok('reader'),
+      hsm: ok('hsm'),
+      authenticator: ok('authenticator'),
+      clock: ok('clock'),
+      gate: null,
+      signal: null,
+      sync: null,
+      ...health,
+    },
+    reader: { watcher: 'ready', error: null, readers: [{ name: 'Virtual PCD 00 00', cardPresent: false }] },
+    busy: false,
+    freshness: null,
+    journalPending: 0,
+    sync: null,
+    actuators: null,
+    counters: { admitted: 0, refused: 0 },
+    inside: null,
+    staffUntil: null,
+    volume: 0.8,
+    ...extra,
+  };
+}
+
+const syncStatus = (patch: Partial<SyncStatus>): SyncStatus => ({
+  running: false,
+  online: true,
+  feeds: {},
+  push: { lastSuccessAt: null, lastAttemptAt: null, lastError: null, failures: 0, queueLength: 0 },
+  dataAgeSeconds: null,
+  clockSkewMs: null,
+  clockFault: false,
+  lastError: null,
+  ...patch,
+});
+
+describe('status view', () => {
+  it('is in service when every required part works', () => {
+    expect(statusView(snapshot({})).outOfService).toBeNull();
+  });
+
+  it('reports the first required part that fails, in order: stores, reader, authenticator, clock, gate', () => {
+    const s = statusView(
+      snapshot({
+        authenticator: down('authenticator', 'HSM_UNAVAILABLE'),
+        gate: down('gate', 'HID_UNAVAILABLE'),
+      }),
+    );
+    expect(s.outOfService?.code).toBe('HSM_UNAVAILABLE');
+    expect(statusView(snapshot({ gate: down('gate', 'HID_UNAVAILABLE') })).outOfService?.code).toBe(
+      'HID_UNAVAILABLE',
+    );
+    expect(statusView(snapshot({ clock: down('clock', 'CLOCK_FAULT') })).outOfService?.code).toBe(
+      'CLOCK_FAULT',
+    );
+  });
+
+  it('a part that is not required (signal tower, sync) never takes the terminal out of service', () => {
+    const s = statusView(
+      snapshot({ signal: down('signal', 'HID_UNAVAILABLE'), sync: down('sync', 'HSM_UNAVAILABLE') }),
+    );
+    expect(s.outOfService).toBeNull();
+    expect(s.sync.state).toBe('failed');
+  });
+
+  it('sync shows running during a round, idle between rounds, disabled when off', () => {
+    const running = syncStatus({ running: true });
+    expect(statusView(snapshot({ sync: syncHealth(running) }, { sync: running })).sync.state).toBe('running');
+    const idle = syncStatus({});
+    expect(statusView(snapshot({ sync: syncHealth(idle) }, { sync: idle })).sync.state).toBe('idle');
+    expect(statusView(snapshot({})).sync.state).toBe('disabled');
+  });
+
+  it('shows staff mode open until its expiry', () => {
+    const until = Date.UTC(2026, 11, 4, 12, 0, 0);
+    expect(statusView(snapshot({}, { staffUntil: until })).staff).toEqual({
+      unlocked: true,
+      until: new Date(until).toISOString(),
+    });
+  });
+});
