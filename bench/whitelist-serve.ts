@@ -53,7 +53,7 @@ function time(list: typeof hits): { us: number[]; found: number } {
   return { us, found };
 }
 
-// As the terminal does when it opens its stores (main/core/terminal.ts).
+// As the terminal does when it opens its stores (main/core/terminal/devices.ts).
 const prewarmStarted = performance.now();
 await data.prewarm();
 const prewarmMs = performance.now() - prewarmStarted;

@@ -450,7 +450,7 @@ export type EventPayload<K extends EventName> = z.infer<(typeof Events)[K]>;
 export type KioskEvent = { [K in EventName]: { name: K; payload: EventPayload<K> } }[EventName];
 
 // ---------------------------------------------------------------------------------------------------
-// What the core implements (main/core/terminal.ts) and what the renderer's provider exposes: the same
+// What the core implements (main/core/terminal/) and what the renderer's provider exposes: the same
 // shape. Each command takes one request value (`undefined` for the parameterless ones) and returns a
 // promise; failures reject with a KioskError. Events arrive through `subscribe`.
 

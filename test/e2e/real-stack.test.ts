@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// The kiosk through the real stack: the terminal core (main/core/terminal.ts) with SoftHSM2 PIN-less
+// The kiosk through the real stack: the terminal core (main/core/terminal/) with SoftHSM2 PIN-less
 // authentication, SQLite stores and a private pcscd + vpcd, served by the browser shell to Debian
 // Chromium. Every tap goes through the demo wallet on the page → the core → a virtual card over vpcd →
 // pcscd → the reader watcher → the pipeline → a decision event → the screen. Also: the PIN pad with the
