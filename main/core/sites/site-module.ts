@@ -20,6 +20,8 @@ export interface RecentView {
 /** What a site module may use of the terminal: ports, never the terminal itself. */
 export interface SitePorts {
   config: KioskConfig;
+  /** The terminal's clock (epoch ms). */
+  now(): number;
   /** The stores; throws STORE_UNAVAILABLE when they could not be opened. */
   stores(): KioskData;
   /** The shelter roster, where this terminal keeps one. */

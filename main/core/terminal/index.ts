@@ -143,6 +143,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     });
     this.sitePorts = {
       config,
+      now: () => this.clock.now(),
       stores: () => this.devices.stores(),
       roster: () => this.devices.roster,
       findRecent: (decisionId) => this.ledger.find(decisionId),

@@ -43,7 +43,7 @@ export function openShelterRoster(
 
 /** The roster as CSV in policy.shelter.rosterDir (works with no network). */
 export function exportShelterRoster(ports: SitePorts): string {
-  return requireRoster(ports).exportCsv(ports.config.policy.shelter.rosterDir);
+  return requireRoster(ports).exportCsv(ports.config.policy.shelter.rosterDir, new Date(ports.now()));
 }
 
 export const shelter: SiteModule = {
