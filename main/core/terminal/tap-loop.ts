@@ -1,5 +1,5 @@
 // One tap: a card arrives → the check pipeline decides → the entry ledger commits it → the effects
-// follow (the site's after-commit step, the decision event, the gate and signal, the journal seal, an
+// follow (the decision event, the site's after-commit step, the gate and signal, the journal seal, an
 // early push so other gates learn of the entry). One card at a time.
 import type { Clock } from '../../../base/clock.js';
 import type { Decision } from '../../../base/decision.js';
@@ -121,13 +121,14 @@ export class TapLoop {
     const decision = committed.decision;
     if (decision.outcome === 'admitted') this.counters.admitted++;
     else if (decision.outcome === 'refused') this.counters.refused++;
+    // The screens show the decision first; a session the site opens follows it.
+    this.options.emit({ name: 'decision', payload: decision });
     try {
       siteModules[site.kind].afterCommit(decision, result, this.options.sitePorts);
     } catch (error) {
       // The entry is journaled; a failed roster or session step must not turn it into a fault.
       log.error({ err: (error as Error).message, site: site.kind }, 'after-commit step failed');
     }
-    this.options.emit({ name: 'decision', payload: decision });
     const actuators = devices.actuators;
     if (actuators) {
       void actuators
