@@ -91,6 +91,16 @@ export interface SupervisorOptions {
   maxFailures?: number;
   /** The code a non-KioskError failure is reported under. */
   errorCode?: ErrorCode;
+  /**
+   * A part that only counts as recovered once it stayed up this long (a process that crashes right
+   * after it started): the failure count, and so the backoff, is kept across a shorter life.
+   */
+  stableAfterMs?: number;
+  /**
+   * For parts that cannot report their own loss (a HID device without input reports): while working,
+   * `check` runs every `everyMs`; when it throws, the part is lost with that error.
+   */
+  poll?: { everyMs: number; check: () => Promise<void> };
   clock?: Clock;
 }
 
@@ -108,6 +118,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
   private readonly backoff: Backoff;
   private readonly clock: Clock;
   private timer: unknown = null;
+  private pollTimer: unknown = null;
   private retryAt: number | null = null;
   private readySince: number | null = null;
   private attempt = 0;
@@ -150,13 +161,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     return this.current;
   }
 
-  /** The part was lost while working (a read failed, the device vanished): close it and retry. */
-  lost(error: unknown): void {
+  /**
+   * The part was lost while working (a read failed, the device vanished): close it and retry. Resolves
+   * once the part is closed and the retry is scheduled.
+   */
+  async lost(error: unknown): Promise<void> {
     if (this.current !== 'ready' && this.current !== 'running') return;
     this.lastError = toKioskError(error, this.options.errorCode ?? 'INTERNAL');
+    const stable = this.options.stableAfterMs;
+    if (stable !== undefined && this.readySince !== null && this.clock.now() - this.readySince >= stable)
+      this.backoff.reset();
     this.readySince = null;
     this.busy = 0;
-    void this.closeQuietly().then(() => this.scheduleRetry());
+    this.cancelPoll();
+    // Leaves ready/running at once (the 'retrying' event follows with its time), so that a second
+    // report of the same loss is ignored.
+    this.current = 'retrying';
+    await this.closeQuietly();
+    this.scheduleRetry();
   }
 
   retryNow(): void {
@@ -185,6 +207,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
 
   async stop(): Promise<void> {
     this.cancelTimer();
+    this.cancelPoll();
     const wasOpen = this.current === 'ready' || this.current === 'running';
     this.current = 'stopped';
     this.busy = 0;
@@ -199,11 +222,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     if (this.current !== 'starting') this.set('starting');
     try {
       await this.options.open();
-      if (attempt !== this.attempt || this.current === 'stopped') return;
-      this.backoff.reset();
+      if (attempt !== this.attempt || this.current === 'stopped') {
+        // Stopped (or superseded) while opening: give back what this attempt took.
+        await this.closeQuietly();
+        return;
+      }
+      if (this.options.stableAfterMs === undefined) this.backoff.reset();
       this.lastError = null;
       this.readySince = this.clock.now();
       this.set('ready');
+      this.schedulePoll();
     } catch (error) {
       if (attempt !== this.attempt || this.current === 'stopped') return;
       this.lastError = toKioskError(error, this.options.errorCode ?? 'INTERNAL');
@@ -234,6 +262,32 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     } catch {
       // The part is already gone; what matters is the next open.
     }
+  }
+
+  private schedulePoll(): void {
+    const poll = this.options.poll;
+    if (!poll) return;
+    this.pollTimer = this.clock.setTimeout(() => {
+      this.pollTimer = null;
+      void this.runPoll(poll.check);
+    }, poll.everyMs);
+  }
+
+  private async runPoll(check: () => Promise<void>): Promise<void> {
+    const since = this.readySince;
+    try {
+      await check();
+    } catch (error) {
+      if (this.readySince === since) await this.lost(error);
+      return;
+    }
+    if (this.readySince === since && (this.current === 'ready' || this.current === 'running'))
+      this.schedulePoll();
+  }
+
+  private cancelPoll(): void {
+    if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = null;
   }
 
   private cancelTimer(): void {

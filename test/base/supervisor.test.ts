@@ -143,3 +143,103 @@ describe('Supervisor', () => {
     expect(firstFault([{ ...ok, state: 'stopped' }])).toMatchObject({ code: 'INTERNAL' });
   });
 });
+
+describe('Supervisor extensions', () => {
+  it('a loss reported twice schedules one retry, and lost() resolves once it is scheduled', async () => {
+    const clock = new FakeClock();
+    let closes = 0;
+    const s = new Supervisor({
+      name: 'device',
+      clock,
+      backoff: { baseMs: 100, capMs: 100, random: () => 1 },
+      open: async () => undefined,
+      close: () => {
+        closes++;
+      },
+    });
+    await s.start();
+    const first = s.lost(new KioskError('HID_FAILED', 'transport error'));
+    const second = s.lost(new KioskError('HID_UNAVAILABLE', 'unplugged'));
+    await Promise.all([first, second]);
+    expect(s.health()).toMatchObject({
+      state: 'retrying',
+      retryAt: clock.time + 100,
+      error: { code: 'HID_FAILED' },
+    });
+    expect(closes).toBe(1);
+    expect(clock.pending).toBe(1);
+  });
+
+  it('stableAfterMs keeps the backoff growing for a part that dies soon after it opened', async () => {
+    const clock = new FakeClock();
+    const s = new Supervisor({
+      name: 'core',
+      clock,
+      stableAfterMs: 10_000,
+      backoff: { baseMs: 100, capMs: 1_600, random: () => 1 },
+      open: async () => undefined,
+    });
+    await s.start();
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await s.lost(new Error('exit 1'));
+      waits.push(s.health().retryAt! - clock.time);
+      await clock.advance(waits.at(-1)!);
+      expect(s.state).toBe('ready');
+    }
+    expect(waits).toEqual([100, 200, 400]);
+    // One that lived long enough starts over.
+    await clock.advance(10_000);
+    await s.lost(new Error('exit 1'));
+    expect(s.health().retryAt! - clock.time).toBe(100);
+  });
+
+  it('poll: a failing check while working is a loss; a passing one polls again', async () => {
+    const clock = new FakeClock();
+    let present = true;
+    let checks = 0;
+    const s = new Supervisor({
+      name: 'gate',
+      clock,
+      backoff: { baseMs: 50, capMs: 50, random: () => 1 },
+      open: async () => undefined,
+      poll: {
+        everyMs: 1_000,
+        check: async () => {
+          checks++;
+          if (!present) throw new KioskError('HID_UNAVAILABLE', 'unplugged');
+        },
+      },
+    });
+    await s.start();
+    await clock.advance(1_000);
+    await clock.advance(1_000);
+    expect(checks).toBe(2);
+    expect(s.state).toBe('ready');
+    present = false;
+    await clock.advance(1_000);
+    expect(s.health()).toMatchObject({ state: 'retrying', error: { code: 'HID_UNAVAILABLE' } });
+    expect(clock.pending).toBe(1); // the retry, and no poll while not working
+    await s.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a part stopped while it was opening is closed again', async () => {
+    let release!: () => void;
+    let closes = 0;
+    const s = new Supervisor({
+      name: 'reader',
+      backoff: { baseMs: 1, capMs: 1 },
+      open: () => new Promise<void>((r) => (release = r)),
+      close: () => {
+        closes++;
+      },
+    });
+    const started = s.start();
+    await s.stop();
+    release();
+    await started;
+    expect(s.state).toBe('stopped');
+    expect(closes).toBe(1);
+  });
+});
