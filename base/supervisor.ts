@@ -89,6 +89,11 @@ export interface SupervisorOptions {
   backoff: BackoffOptions;
   /** Give up after this many consecutive failures (state `failed`); unlimited when absent. */
   maxFailures?: number;
+  /**
+   * Failures that retrying cannot fix, or that retrying would make worse (a refused PIN counts against
+   * the token's PIN counter): the part is `failed` at once, until `retryNow()`.
+   */
+  giveUpOn?: (error: KioskError) => boolean;
   /** The code a non-KioskError failure is reported under. */
   errorCode?: ErrorCode;
   /**
@@ -123,6 +128,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
   private readySince: number | null = null;
   private attempt = 0;
   private busy = 0;
+  /** Between a loss and its scheduled retry (closing what was open). */
+  private losing = false;
+  private retryRequested = false;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -177,11 +185,41 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     // Leaves ready/running at once (the 'retrying' event follows with its time), so that a second
     // report of the same loss is ignored.
     this.current = 'retrying';
+    this.losing = true;
     await this.closeQuietly();
+    this.losing = false;
+    // stop() may have run while closing.
+    if ((this.current as SupervisedState) === 'stopped') return;
     this.scheduleRetry();
+    if (this.retryRequested) {
+      this.retryRequested = false;
+      this.retryNow();
+    }
+  }
+
+  /**
+   * Resolves with the state once no attempt is running and no loss is being handled: the outcome of
+   * the current attempt, for a caller that needs the part now.
+   */
+  settled(): Promise<SupervisedState> {
+    const calm = (state: SupervisedState) => state !== 'starting' && !this.losing;
+    if (calm(this.current)) return Promise.resolve(this.current);
+    return new Promise((resolve) => {
+      const onState = (health: Health) => {
+        if (!calm(health.state)) return;
+        this.off('state', onState);
+        resolve(health.state);
+      };
+      this.on('state', onState);
+    });
   }
 
   retryNow(): void {
+    if (this.losing) {
+      // Still closing after a loss: retry as soon as that is done.
+      this.retryRequested = true;
+      return;
+    }
     if (this.current !== 'retrying' && this.current !== 'failed') return;
     this.cancelTimer();
     if (this.current === 'failed') this.backoff.reset();
@@ -210,6 +248,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     this.cancelPoll();
     const wasOpen = this.current === 'ready' || this.current === 'running';
     this.current = 'stopped';
+    this.losing = false;
+    this.retryRequested = false;
     this.busy = 0;
     this.readySince = null;
     if (wasOpen) await this.closeQuietly();
@@ -243,7 +283,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
   private scheduleRetry(): void {
     if (this.current === 'stopped') return;
     const delay = this.backoff.fail();
-    if (this.options.maxFailures !== undefined && this.backoff.count >= this.options.maxFailures) {
+    const hopeless = this.lastError !== null && this.options.giveUpOn?.(this.lastError) === true;
+    if (
+      hopeless ||
+      (this.options.maxFailures !== undefined && this.backoff.count >= this.options.maxFailures)
+    ) {
       this.retryAt = null;
       this.set('failed');
       return;

@@ -243,3 +243,54 @@ describe('Supervisor extensions', () => {
     expect(closes).toBe(1);
   });
 });
+
+describe('Supervisor giveUpOn', () => {
+  it('a failure retrying cannot fix is failed at once, with no timer, until retryNow', async () => {
+    const clock = new FakeClock();
+    let pin = '0000';
+    const s = new Supervisor({
+      name: 'hsm',
+      clock,
+      backoff: { baseMs: 10, capMs: 10 },
+      giveUpOn: (e) => e.code === 'HSM_LOGIN_FAILED',
+      open: async () => {
+        if (pin !== '1234') throw new KioskError('HSM_LOGIN_FAILED', 'wrong PIN');
+      },
+    });
+    expect(await s.start()).toBe('failed');
+    expect(s.health()).toMatchObject({ state: 'failed', retryAt: null, error: { code: 'HSM_LOGIN_FAILED' } });
+    expect(clock.pending).toBe(0);
+    pin = '1234';
+    s.retryNow();
+    await new Promise((r) => setImmediate(r));
+    expect(s.state).toBe('ready');
+  });
+});
+
+describe('Supervisor settled() and retryNow() during a loss', () => {
+  it('settled() waits out an attempt; a retryNow() while a loss is closing retries right after', async () => {
+    const clock = new FakeClock();
+    let release!: () => void;
+    let opens = 0;
+    const s = new Supervisor({
+      name: 'hsm',
+      clock,
+      backoff: { baseMs: 60_000, capMs: 60_000 },
+      open: async () => {
+        opens++;
+      },
+      close: () => new Promise<void>((r) => (release = r)),
+    });
+    await s.start();
+    expect(await s.settled()).toBe('ready');
+    const lost = s.lost(new Error('session closed'));
+    const outcome = s.settled();
+    s.retryNow();
+    release();
+    await lost;
+    expect(await outcome).toBe('retrying');
+    expect(await s.settled()).toBe('ready');
+    expect(opens).toBe(2);
+    expect(clock.pending).toBe(0);
+  });
+});
