@@ -89,8 +89,23 @@ export interface SupervisorOptions {
   backoff: BackoffOptions;
   /** Give up after this many consecutive failures (state `failed`); unlimited when absent. */
   maxFailures?: number;
+  /**
+   * Failures that retrying cannot fix, or that retrying would make worse (a refused PIN counts against
+   * the token's PIN counter): the part is `failed` at once, until `retryNow()`.
+   */
+  giveUpOn?: (error: KioskError) => boolean;
   /** The code a non-KioskError failure is reported under. */
   errorCode?: ErrorCode;
+  /**
+   * A part that only counts as recovered once it stayed up this long (a process that crashes right
+   * after it started): the failure count, and so the backoff, is kept across a shorter life.
+   */
+  stableAfterMs?: number;
+  /**
+   * For parts that cannot report their own loss (a HID device without input reports): while working,
+   * `check` runs every `everyMs`; when it throws, the part is lost with that error.
+   */
+  poll?: { everyMs: number; check: () => Promise<void> };
   clock?: Clock;
 }
 
@@ -108,10 +123,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
   private readonly backoff: Backoff;
   private readonly clock: Clock;
   private timer: unknown = null;
+  private pollTimer: unknown = null;
   private retryAt: number | null = null;
   private readySince: number | null = null;
   private attempt = 0;
   private busy = 0;
+  /** Between a loss and its scheduled retry (closing what was open). */
+  private losing = false;
+  private retryRequested = false;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -150,16 +169,57 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     return this.current;
   }
 
-  /** The part was lost while working (a read failed, the device vanished): close it and retry. */
-  lost(error: unknown): void {
+  /**
+   * The part was lost while working (a read failed, the device vanished): close it and retry. Resolves
+   * once the part is closed and the retry is scheduled.
+   */
+  async lost(error: unknown): Promise<void> {
     if (this.current !== 'ready' && this.current !== 'running') return;
     this.lastError = toKioskError(error, this.options.errorCode ?? 'INTERNAL');
+    const stable = this.options.stableAfterMs;
+    if (stable !== undefined && this.readySince !== null && this.clock.now() - this.readySince >= stable)
+      this.backoff.reset();
     this.readySince = null;
     this.busy = 0;
-    void this.closeQuietly().then(() => this.scheduleRetry());
+    this.cancelPoll();
+    // Leaves ready/running at once (the 'retrying' event follows with its time), so that a second
+    // report of the same loss is ignored.
+    this.current = 'retrying';
+    this.losing = true;
+    await this.closeQuietly();
+    this.losing = false;
+    // stop() may have run while closing.
+    if ((this.current as SupervisedState) === 'stopped') return;
+    this.scheduleRetry();
+    if (this.retryRequested) {
+      this.retryRequested = false;
+      this.retryNow();
+    }
+  }
+
+  /**
+   * Resolves with the state once no attempt is running and no loss is being handled: the outcome of
+   * the current attempt, for a caller that needs the part now.
+   */
+  settled(): Promise<SupervisedState> {
+    const calm = (state: SupervisedState) => state !== 'starting' && !this.losing;
+    if (calm(this.current)) return Promise.resolve(this.current);
+    return new Promise((resolve) => {
+      const onState = (health: Health) => {
+        if (!calm(health.state)) return;
+        this.off('state', onState);
+        resolve(health.state);
+      };
+      this.on('state', onState);
+    });
   }
 
   retryNow(): void {
+    if (this.losing) {
+      // Still closing after a loss: retry as soon as that is done.
+      this.retryRequested = true;
+      return;
+    }
     if (this.current !== 'retrying' && this.current !== 'failed') return;
     this.cancelTimer();
     if (this.current === 'failed') this.backoff.reset();
@@ -185,8 +245,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
 
   async stop(): Promise<void> {
     this.cancelTimer();
+    this.cancelPoll();
     const wasOpen = this.current === 'ready' || this.current === 'running';
     this.current = 'stopped';
+    this.losing = false;
+    this.retryRequested = false;
     this.busy = 0;
     this.readySince = null;
     if (wasOpen) await this.closeQuietly();
@@ -199,11 +262,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     if (this.current !== 'starting') this.set('starting');
     try {
       await this.options.open();
-      if (attempt !== this.attempt || this.current === 'stopped') return;
-      this.backoff.reset();
+      if (attempt !== this.attempt || this.current === 'stopped') {
+        // Stopped (or superseded) while opening: give back what this attempt took.
+        await this.closeQuietly();
+        return;
+      }
+      if (this.options.stableAfterMs === undefined) this.backoff.reset();
       this.lastError = null;
       this.readySince = this.clock.now();
       this.set('ready');
+      this.schedulePoll();
     } catch (error) {
       if (attempt !== this.attempt || this.current === 'stopped') return;
       this.lastError = toKioskError(error, this.options.errorCode ?? 'INTERNAL');
@@ -215,7 +283,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
   private scheduleRetry(): void {
     if (this.current === 'stopped') return;
     const delay = this.backoff.fail();
-    if (this.options.maxFailures !== undefined && this.backoff.count >= this.options.maxFailures) {
+    const hopeless = this.lastError !== null && this.options.giveUpOn?.(this.lastError) === true;
+    if (
+      hopeless ||
+      (this.options.maxFailures !== undefined && this.backoff.count >= this.options.maxFailures)
+    ) {
       this.retryAt = null;
       this.set('failed');
       return;
@@ -234,6 +306,32 @@ export class Supervisor extends EventEmitter<SupervisorEvents> implements Superv
     } catch {
       // The part is already gone; what matters is the next open.
     }
+  }
+
+  private schedulePoll(): void {
+    const poll = this.options.poll;
+    if (!poll) return;
+    this.pollTimer = this.clock.setTimeout(() => {
+      this.pollTimer = null;
+      void this.runPoll(poll.check);
+    }, poll.everyMs);
+  }
+
+  private async runPoll(check: () => Promise<void>): Promise<void> {
+    const since = this.readySince;
+    try {
+      await check();
+    } catch (error) {
+      if (this.readySince === since) await this.lost(error);
+      return;
+    }
+    if (this.readySince === since && (this.current === 'ready' || this.current === 'running'))
+      this.schedulePoll();
+  }
+
+  private cancelPoll(): void {
+    if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = null;
   }
 
   private cancelTimer(): void {

@@ -1,143 +1,32 @@
 // The terminal's HSM: a supervised PKCS#11 session behind an async API. Every C_* call runs in one
-// worker thread (pkcs11-worker.ts) so the UI's event loop never waits on the token. The module is
+// worker thread (pkcs11-thread.ts) so the UI's event loop never waits on the token. The module is
 // loaded and initialised once per process; the session is long-lived and reopened when the token
-// drops it; "HSM unavailable" is a state with a retry timer, not a crash.
+// drops it; "HSM unavailable" is a state with a retry timer (base/supervisor.ts), not a crash.
 //
 // Generic signer API used by other components (journal seals, hub request signatures):
 //   hsm.sign(keyLabel, bytes)      → ECDSA P-256 / SHA-256 signature, DER (node:crypto's default)
 //   hsm.publicKey(keyLabel)        → { pem, spki } (SubjectPublicKeyInfo)
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { SHARE_ENV, Worker } from 'node:worker_threads';
-import type TypeScript from 'typescript';
+import type { Clock } from '../base/clock.js';
 import { KioskError, type ErrorCode } from '../base/errors.js';
 import { getLogger } from '../base/log.js';
+import { Supervisor, type Health, type Supervised, type SupervisedState } from '../base/supervisor.js';
 import { P256_SPKI_PREFIX } from './cvc.js';
 import type {
   ExtractionAttempt,
   KeyInfo,
   KeyKind,
+  LibraryInfo,
   TokenSummary,
   WorkerFailure,
   WorkerRequest,
-} from './pkcs11-worker.js';
+} from './pkcs11-protocol.js';
+import { callThread, loadModule, moduleLoaded, pkcs11Thread, toKiosk } from './pkcs11-thread.js';
 
-export type { ExtractionAttempt, KeyInfo, KeyKind, TokenSummary } from './pkcs11-worker.js';
+export type { ExtractionAttempt, KeyInfo, KeyKind, TokenSummary } from './pkcs11-protocol.js';
 
 const log = getLogger('hsm');
-
-// ---------------------------------------------------------------------------------------------
-// The worker: one per process, started on first use.
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: WorkerFailure) => void;
-}
-
-class Pkcs11Thread {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  dead: Error | null = null;
-
-  constructor() {
-    const compiled = fileURLToPath(new URL('./pkcs11-worker.js', import.meta.url));
-    const base = import.meta.url;
-    if (existsSync(compiled)) {
-      this.worker = new Worker(compiled, { workerData: { base }, env: SHARE_ENV });
-    } else {
-      // Running from TypeScript sources (vitest): transpile the self-contained worker file.
-      const source = fileURLToPath(new URL('./pkcs11-worker.ts', import.meta.url));
-      const ts = createRequire(import.meta.url)('typescript') as typeof TypeScript;
-      const js = ts.transpileModule(readFileSync(source, 'utf8'), {
-        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
-      }).outputText;
-      this.worker = new Worker(js, { eval: true, workerData: { base }, env: SHARE_ENV });
-    }
-    // The HSM thread must not keep a finished CLI command alive.
-    this.worker.unref();
-    this.worker.on('message', (msg: { id: number; ok: boolean; result?: unknown; error?: WorkerFailure }) => {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else p.reject(msg.error!);
-    });
-    const fail = (error: Error) => {
-      this.dead = error;
-      for (const p of this.pending.values())
-        p.reject({
-          ckr: null,
-          rv: null,
-          message: `PKCS#11 thread stopped: ${error.message}`,
-          sessionLost: true,
-          pinProblem: false,
-          notFound: null,
-        });
-      this.pending.clear();
-      if (thread === this) {
-        thread = undefined;
-        loaded = undefined; // a new thread must load and initialise the module again
-      }
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
-  }
-
-  call<T>(req: WorkerRequest): Promise<T> {
-    if (this.dead) return Promise.reject(this.dead);
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      // Keep the process alive while a call is outstanding (the worker itself is unref'd).
-      if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ id, req });
-    }).finally(() => {
-      if (this.pending.size === 0) this.worker.unref();
-    });
-  }
-}
-
-let thread: Pkcs11Thread | undefined;
-let loaded: { module: string; softhsmConf: string | null } | undefined;
-
-function pkcs11Thread(): Pkcs11Thread {
-  thread ??= new Pkcs11Thread();
-  return thread;
-}
-
-type LibraryInfo = { manufacturer: string; library: string; version: string };
-
-/** Loads and initialises the module once per process (SOFTHSM2_CONF is read at C_Initialize). */
-async function loadModule(module: string, conf: string | null): Promise<LibraryInfo> {
-  if (loaded && (loaded.module !== module || (conf !== null && loaded.softhsmConf !== conf))) {
-    throw new KioskError(
-      'HSM_FAILED',
-      `this process already uses ${loaded.module}${loaded.softhsmConf ? ` with ${loaded.softhsmConf}` : ''}; one PKCS#11 configuration per process`,
-    );
-  }
-  if (!loaded) {
-    if (conf !== null) {
-      if (!existsSync(conf))
-        throw new KioskError('HSM_UNAVAILABLE', `SoftHSM2 configuration ${conf} does not exist`);
-      process.env.SOFTHSM2_CONF = conf;
-    }
-    if (!existsSync(module))
-      throw new KioskError('HSM_UNAVAILABLE', `PKCS#11 module ${module} does not exist`);
-  }
-  try {
-    const info = await pkcs11Thread().call<LibraryInfo>({ op: 'init', module });
-    loaded = { module, softhsmConf: conf };
-    return info;
-  } catch (error) {
-    throw toKiosk(error as WorkerFailure, `loading ${module}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 
 export interface HsmOptions {
   module: string;
@@ -147,11 +36,22 @@ export interface HsmOptions {
   pin: () => string;
   /** SoftHSM2 configuration; applies to the whole process and must be set before the first load. */
   softhsmConf?: string | null;
-  /** Retry delays while unavailable (ms); the last one repeats. */
-  retryDelaysMs?: number[];
+  /** Backoff while unavailable (full jitter): default 1 s, doubling up to 30 s. */
+  retry?: { baseMs: number; capMs: number; random?: () => number };
+  clock?: Clock;
 }
 
+/** The HSM's own state names, for its consumers: the supervisor's, as an HSM operator says them. */
 export type HsmState = 'stopped' | 'opening' | 'ready' | 'unavailable';
+
+const hsmStates: Record<SupervisedState, HsmState> = {
+  stopped: 'stopped',
+  starting: 'opening',
+  ready: 'ready',
+  running: 'ready',
+  retrying: 'unavailable',
+  failed: 'unavailable',
+};
 
 export interface HsmStatus {
   state: HsmState;
@@ -198,157 +98,140 @@ export function p1363ToDer(raw: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from([0x30, body.length]), body]);
 }
 
-function toKiosk(f: WorkerFailure | Error, what: string): KioskError {
-  if (f instanceof KioskError) return f;
-  if (f instanceof Error) return new KioskError('HSM_UNAVAILABLE', `${what}: ${f.message}`);
-  let code: ErrorCode = 'HSM_FAILED';
-  if (f.pinProblem) code = 'HSM_LOGIN_FAILED';
-  else if (f.notFound === 'token') code = 'HSM_TOKEN_NOT_FOUND';
-  else if (f.notFound === 'key') code = 'HSM_KEY_NOT_FOUND';
-  else if (f.sessionLost) code = 'HSM_UNAVAILABLE';
-  return new KioskError(code, `${what}: ${f.ckr ? `${f.ckr} ` : ''}${f.message}`.trim(), {
-    ckr: f.ckr,
-  });
-}
-
-export class Hsm extends EventEmitter<{ state: [HsmState] }> {
+export class Hsm extends EventEmitter<{ state: [HsmState] }> implements Supervised {
+  private readonly supervisor: Supervisor;
   private sid: number | null = null;
-  private opening: Promise<void> | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryIndex = 0;
   private closed = false;
-  private pinRefused = false;
-  private _state: HsmState = 'stopped';
-  private library: HsmStatus['library'] = null;
+  private reported: HsmState = 'stopped';
+  private library: LibraryInfo | null = null;
   private token: TokenSummary | null = null;
-  private lastError: KioskError | null = null;
 
   constructor(readonly options: HsmOptions) {
     super();
+    const retry = options.retry ?? { baseMs: 1_000, capMs: 30_000 };
+    this.supervisor = new Supervisor({
+      name: 'hsm',
+      errorCode: 'HSM_UNAVAILABLE',
+      backoff: {
+        baseMs: retry.baseMs,
+        capMs: retry.capMs,
+        ...(retry.random ? { random: retry.random } : {}),
+      },
+      ...(options.clock ? { clock: options.clock } : {}),
+      // A refused PIN is not retried: every try would count against the token's PIN counter and could
+      // lock it. It stays unavailable until someone fixes the PIN and calls start() or retryNow().
+      giveUpOn: (error) => error.code === 'HSM_LOGIN_FAILED',
+      open: () => this.open(),
+      close: () => this.closeSession(),
+    });
+    this.supervisor.on('state', (health) => this.report(health));
   }
 
   get state(): HsmState {
-    return this._state;
+    return hsmStates[this.supervisor.state];
   }
 
-  private setState(next: HsmState): void {
-    if (next === this._state) return;
-    this._state = next;
-    log.info({ state: next, code: this.lastError?.code }, 'hsm state');
-    this.emit('state', next);
+  health(): Health {
+    return this.supervisor.health();
+  }
+
+  /** Opens the session now instead of waiting out the backoff (also after a refused PIN). */
+  retryNow(): void {
+    if (!this.closed) this.supervisor.retryNow();
   }
 
   /** Opens the session; on failure the HSM is 'unavailable' and retried in the background. */
   async start(): Promise<HsmState> {
     this.closed = false;
-    this.pinRefused = false;
-    try {
-      await this.ensureOpen();
-    } catch {
-      // state and lastError say why; the retry timer is running
-    }
-    return this._state;
+    const state = await this.supervisor.settled();
+    // A fresh start: also the way back from a refused PIN.
+    if (state === 'retrying' || state === 'failed') await this.supervisor.stop();
+    if (this.supervisor.state === 'stopped') await this.supervisor.start();
+    return this.state;
   }
 
   status(): HsmStatus {
     return {
-      state: this._state,
+      state: this.state,
       module: this.options.module,
       library: this.library,
       token: this.token,
-      error: this.lastError ? this.lastError.toPayload() : null,
+      error: this.supervisor.error?.toPayload() ?? null,
     };
   }
 
-  private ensureOpen(): Promise<void> {
-    if (this.sid !== null && this._state === 'ready') return Promise.resolve();
-    // A refused PIN is not retried: every try would count against the token's PIN counter and could
-    // lock it. It stays 'unavailable' until someone fixes the PIN and calls start() again.
-    if (this.pinRefused && this.lastError) return Promise.reject(this.lastError);
-    this.opening ??= (async () => {
-      this.setState('opening');
-      try {
-        this.library = await loadModule(this.options.module, this.options.softhsmConf ?? null);
-        let pin: string;
-        try {
-          pin = this.options.pin();
-        } catch (error) {
-          throw error instanceof KioskError ? error : toKiosk(error as Error, 'reading the HSM user PIN');
-        }
-        const opened = await pkcs11Thread()
-          .call<{ sid: number; token: TokenSummary }>({
-            op: 'open',
-            tokenLabel: this.options.tokenLabel,
-            tokenSerial: this.options.tokenSerial,
-            pin,
-          })
-          .catch((error: WorkerFailure) => {
-            throw toKiosk(error, 'opening the HSM session');
-          });
-        this.sid = opened.sid;
-        this.token = opened.token;
-        this.lastError = null;
-        this.retryIndex = 0;
-        this.setState('ready');
-      } catch (error) {
-        this.lastError = error instanceof KioskError ? error : toKiosk(error as Error, 'opening the HSM');
-        this.sid = null;
-        this.token = null;
-        this.pinRefused = this.lastError.code === 'HSM_LOGIN_FAILED';
-        this.setState('unavailable');
-        if (!this.pinRefused) this.scheduleRetry();
-        throw this.lastError;
-      } finally {
-        this.opening = null;
-      }
-    })();
-    return this.opening;
+  private report(health: Health): void {
+    const state = hsmStates[health.state];
+    if (state === this.reported) return;
+    this.reported = state;
+    log.info({ state, code: health.error?.code }, 'hsm state');
+    this.emit('state', state);
   }
 
-  private scheduleRetry(): void {
-    if (this.closed || this.retryTimer) return;
-    const delays = this.options.retryDelaysMs ?? [1000, 2000, 5000, 10_000, 30_000];
-    const delay = delays[Math.min(this.retryIndex++, delays.length - 1)]!;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
+  /** One attempt to load the module, log in and open the session (the supervisor's `open`). */
+  private async open(): Promise<void> {
+    try {
       // A token that vanished may only be seen again after the module rescans its slots.
-      const rescan =
-        this.lastError?.code === 'HSM_TOKEN_NOT_FOUND' || this.lastError?.code === 'HSM_UNAVAILABLE';
-      const again =
-        rescan && loaded
-          ? pkcs11Thread()
-              .call({ op: 'reinit' })
-              .catch(() => undefined)
-          : null;
-      void Promise.resolve(again)
-        .then(() => this.ensureOpen())
+      const previous = this.supervisor.error?.code;
+      if ((previous === 'HSM_TOKEN_NOT_FOUND' || previous === 'HSM_UNAVAILABLE') && moduleLoaded())
+        await pkcs11Thread()
+          .call({ op: 'reinit' })
+          .catch(() => undefined);
+      this.library = await loadModule(this.options.module, this.options.softhsmConf ?? null);
+      let pin: string;
+      try {
+        pin = this.options.pin();
+      } catch (error) {
+        throw error instanceof KioskError ? error : toKiosk(error as Error, 'reading the HSM user PIN');
+      }
+      const opened = await callThread<{ sid: number; token: TokenSummary }>(
+        { op: 'open', tokenLabel: this.options.tokenLabel, tokenSerial: this.options.tokenSerial, pin },
+        'opening the HSM session',
+      );
+      this.sid = opened.sid;
+      this.token = opened.token;
+    } catch (error) {
+      this.token = null;
+      throw error instanceof KioskError ? error : toKiosk(error as Error, 'opening the HSM');
+    }
+  }
+
+  private async closeSession(): Promise<void> {
+    const sid = this.sid;
+    this.sid = null;
+    if (sid !== null)
+      await pkcs11Thread()
+        .call({ op: 'close', sid })
         .catch(() => undefined);
-    }, delay);
-    this.retryTimer.unref();
+  }
+
+  /** The open session, opening it now if it is not (an operation does not wait out the backoff). */
+  private async session(): Promise<number> {
+    for (let tried = false; ; tried = true) {
+      if (this.closed) throw new KioskError('HSM_UNAVAILABLE', 'the HSM client is closed');
+      const state = await this.supervisor.settled();
+      if ((state === 'ready' || state === 'running') && this.sid !== null) return this.sid;
+      if (state === 'failed' || tried)
+        throw this.supervisor.error ?? new KioskError('HSM_UNAVAILABLE', `the HSM is ${this.state}`);
+      if (state === 'stopped') await this.supervisor.start();
+      else this.supervisor.retryNow();
+    }
   }
 
   /** Runs one session operation; if the token lost the session, reopens once and retries. */
   private async withSession<T>(what: string, build: (sid: number) => WorkerRequest): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      if (this.closed) throw new KioskError('HSM_UNAVAILABLE', 'the HSM client is closed');
-      await this.ensureOpen();
-      const sid = this.sid!;
+      const sid = await this.session();
       try {
         return await pkcs11Thread().call<T>(build(sid));
       } catch (error) {
         const failure = error instanceof Error ? null : (error as WorkerFailure);
         if (failure && !failure.sessionLost) throw toKiosk(failure, what);
         log.warn({ op: what, ckr: failure?.ckr ?? null }, 'hsm session lost; reopening');
-        this.sid = null;
-        this.setState('unavailable');
-        void pkcs11Thread()
-          .call({ op: 'close', sid })
-          .catch(() => undefined);
-        if (attempt >= 1) {
-          this.lastError = toKiosk(failure ?? (error as Error), what);
-          this.scheduleRetry();
-          throw this.lastError;
-        }
+        const typed = toKiosk(failure ?? (error as Error), what);
+        // Several operations may fail on the same lost session: the first one reports it.
+        if (this.sid === sid) await this.supervisor.lost(typed);
+        if (attempt >= 1) throw typed;
       }
     }
   }
@@ -399,33 +282,16 @@ export class Hsm extends EventEmitter<{ state: [HsmState] }> {
     return this.withSession('auditing key extraction', (sid) => ({ op: 'auditExtraction', sid, label }));
   }
 
-  /** Diagnostics/test hook: the token closes all sessions, as when it is pulled out. */
-  async simulateSessionLoss(): Promise<void> {
-    await this.withSession('dropping sessions', (sid) => ({ op: 'dropSessions', sid }));
-  }
-
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    const sid = this.sid;
-    this.sid = null;
-    if (sid !== null)
-      await pkcs11Thread()
-        .call({ op: 'close', sid })
-        .catch(() => undefined);
-    this.setState('stopped');
+    await this.supervisor.stop();
   }
 }
 
 /** Lists the tokens the module shows (also uninitialised slots); loads the module if needed. */
 export async function listTokens(module: string, softhsmConf: string | null = null): Promise<TokenSummary[]> {
   await loadModule(module, softhsmConf);
-  return pkcs11Thread()
-    .call<TokenSummary[]>({ op: 'tokens' })
-    .catch((error: WorkerFailure) => {
-      throw toKiosk(error, 'listing tokens');
-    });
+  return callThread<TokenSummary[]>({ op: 'tokens' }, 'listing tokens');
 }
 
 /** Creates and initialises a token in the first free slot (SoftHSM2, development). */
@@ -437,9 +303,5 @@ export async function initToken(
   userPin: string,
 ): Promise<TokenSummary> {
   await listTokens(module, softhsmConf);
-  return pkcs11Thread()
-    .call<TokenSummary>({ op: 'initToken', label, soPin, userPin })
-    .catch((error: WorkerFailure) => {
-      throw toKiosk(error, `initialising token ${label}`);
-    });
+  return callThread<TokenSummary>({ op: 'initToken', label, soPin, userPin }, `initialising token ${label}`);
 }

@@ -166,7 +166,7 @@ async function provisionDemoHsm(
     actions.push(`created SoftHSM2 token ${token.label} (serial ${token.serial})`);
   }
 
-  const hsm = hsmFromConfig(config, { retryDelaysMs: [60_000] });
+  const hsm = hsmFromConfig(config, { retry: { baseMs: 60_000, capMs: 60_000 } });
   try {
     await hsm.start();
     if (hsm.state !== 'ready') throw toKioskError(hsm.status().error ?? 'HSM unavailable', 'HSM_UNAVAILABLE');
@@ -340,7 +340,7 @@ export async function hsmStatus(
 ): Promise<HsmStatusReport> {
   const h = config.hsm;
   const problems: HsmStatusReport['problems'] = [];
-  const hsm = hsmFromConfig(config, { retryDelaysMs: [60_000] });
+  const hsm = hsmFromConfig(config, { retry: { baseMs: 60_000, capMs: 60_000 } });
   const report: HsmStatusReport = {
     ok: false,
     state: 'stopped',

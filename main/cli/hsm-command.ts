@@ -61,7 +61,7 @@ async function withHsm<T>(
   config: KioskConfig,
   fn: (hsm: ReturnType<typeof hsmFromConfig>) => Promise<T>,
 ): Promise<T> {
-  const hsm = hsmFromConfig(config, { retryDelaysMs: [60_000] });
+  const hsm = hsmFromConfig(config, { retry: { baseMs: 60_000, capMs: 60_000 } });
   try {
     await hsm.start();
     if (hsm.state !== 'ready') {

@@ -14,6 +14,7 @@ import {
   session,
   utilityProcess,
 } from 'electron';
+import { Backoff } from '../../base/supervisor.js';
 import { Channels } from '../api/contract.js';
 import { installIpcRelay } from './ipc.js';
 import { AppIndexUrl, AppScheme, ElectronCsp, mimeTypeOf, resolveAppPath } from './security.js';
@@ -70,7 +71,9 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   let window: BrowserWindow | null = null;
-  let reloadFailures = 0;
+  // A renderer that keeps crashing is reloaded ever later (full jitter, the shared backoff); one that
+  // finished loading starts over.
+  const reloadBackoff = new Backoff({ baseMs: 1_000, capMs: 30_000 });
 
   const supervisor = new CoreSupervisor({
     spawn: () =>
@@ -97,8 +100,7 @@ if (!app.requestSingleInstanceLock()) {
       production,
       log,
       onRendererGone: (reason) => {
-        reloadFailures += 1;
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(reloadFailures, 6));
+        const delay = reloadBackoff.fail();
         log('renderer gone; reloading', { reason, delayMs: delay });
         setTimeout(() => {
           if (!contents.isDestroyed()) contents.reload();
@@ -131,7 +133,7 @@ if (!app.requestSingleInstanceLock()) {
     );
     window.once('ready-to-show', () => window?.show());
     window.webContents.on('did-finish-load', () => {
-      reloadFailures = 0;
+      reloadBackoff.reset();
       window?.webContents.send(Channels.shell.coreState, {
         up: supervisor.isUp,
         error: supervisor.lastError,

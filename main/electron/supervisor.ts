@@ -1,7 +1,11 @@
 // Keeps the core process alive: spawn, relay calls and events, and when it exits, fail the calls in
-// flight, tell the window the core is down, and respawn with exponential backoff (reset once a core has
-// stayed up for a while). Generic over the child so the tests drive it with a fake and fake timers.
-import type { ErrorPayload } from '../../base/errors.js';
+// flight, tell the window the core is down, and respawn. The respawn timing is base/supervisor.ts's:
+// full-jitter backoff that only starts over once a core stayed up for `stableAfterMs` (a core that
+// crashes at start-up must not be respawned in a tight loop). Generic over the child so the tests
+// drive it with a fake and fake timers.
+import { systemClock, type Clock } from '../../base/clock.js';
+import { KioskError, type ErrorPayload } from '../../base/errors.js';
+import { Supervisor, type Health, type Supervised } from '../../base/supervisor.js';
 import type { Reply } from '../api/wire.js';
 import type { CoreToMain, MainToCore } from './core-protocol.js';
 
@@ -23,52 +27,85 @@ export interface SupervisorOptions {
   stableAfterMs?: number;
   callTimeoutMs?: number;
   now?: () => number;
+  /** The backoff's jitter source (seeded in tests). */
+  random?: () => number;
 }
 
-export class CoreSupervisor {
+/**
+ * The core process as a supervised part: `ready` (or `running`) once a core process is up and said
+ * ready, `starting` while one is spawned but not ready yet, `retrying` between a death and the respawn.
+ */
+export class CoreSupervisor implements Supervised {
   private child: CoreChild | null = null;
   private ready = false;
   /** The last reason the core gave for not running (fatal message), until it is up again. */
   lastError: ErrorPayload | null = null;
   private stopped = false;
-  private failures = 0;
-  private startedAt = 0;
   private nextId = 1;
-  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly clock: Clock;
+  private readonly supervisor: Supervisor;
   private readonly pending = new Map<
     number,
     { resolve(r: Reply<unknown>): void; timer: ReturnType<typeof setTimeout> }
   >();
   readonly spawns: number[] = [];
 
-  constructor(private readonly options: SupervisorOptions) {}
-
-  private get now() {
-    return (this.options.now ?? Date.now)();
-  }
-
-  /** Delay before the next respawn after `failures` consecutive short-lived cores. */
-  backoffMs(failures: number): number {
-    const min = this.options.minDelayMs ?? 500;
-    const max = this.options.maxDelayMs ?? 30_000;
-    return Math.min(max, min * 2 ** Math.max(0, failures - 1));
+  constructor(private readonly options: SupervisorOptions) {
+    this.clock = options.now ? { ...systemClock, now: options.now } : systemClock;
+    this.supervisor = new Supervisor({
+      name: 'core',
+      clock: this.clock,
+      stableAfterMs: options.stableAfterMs ?? 60_000,
+      backoff: {
+        baseMs: options.minDelayMs ?? 500,
+        capMs: options.maxDelayMs ?? 30_000,
+        ...(options.random ? { random: options.random } : {}),
+      },
+      open: async () => this.spawn(),
+      close: () => this.killChild(),
+    });
   }
 
   start(): void {
     if (this.stopped || this.child) return;
-    this.startedAt = this.now;
-    this.spawns.push(this.startedAt);
+    void this.supervisor.start();
+  }
+
+  health(): Health {
+    const health = this.supervisor.health();
+    // The process runs, but calls are refused until it says ready.
+    if ((health.state === 'ready' || health.state === 'running') && !this.ready)
+      return { ...health, state: 'starting' };
+    return health;
+  }
+
+  /** Respawns now instead of waiting out the backoff. */
+  retryNow(): void {
+    if (!this.stopped) this.supervisor.retryNow();
+  }
+
+  private spawn(): void {
+    this.spawns.push(this.clock.now());
     let child: CoreChild;
     try {
       child = this.options.spawn();
     } catch (error) {
       this.options.log('core spawn failed', { error: String(error) });
-      this.scheduleRestart();
-      return;
+      throw error;
     }
     this.child = child;
     child.on('message', (message) => this.onMessage(child, message));
     child.on('exit', (code) => this.onExit(child, code));
+  }
+
+  private killChild(): void {
+    const child = this.child;
+    this.child = null;
+    this.ready = false;
+    if (child) {
+      child.postMessage({ t: 'shutdown' });
+      child.kill();
+    }
   }
 
   private onMessage(child: CoreChild, raw: unknown): void {
@@ -109,25 +146,18 @@ export class CoreSupervisor {
     this.failAll('the terminal core stopped; restarting');
     this.options.onState(false, this.lastError ?? undefined);
     if (this.stopped) return;
-    const lived = this.now - this.startedAt;
-    this.failures = lived >= (this.options.stableAfterMs ?? 60_000) ? 1 : this.failures + 1;
-    this.options.log('core exited; respawning', {
-      code,
-      livedMs: lived,
-      delayMs: this.backoffMs(this.failures),
+    const lived = this.clock.now() - (this.spawns.at(-1) ?? 0);
+    const reason = this.lastError
+      ? new KioskError(this.lastError.code, this.lastError.message)
+      : new KioskError('INTERNAL', `the terminal core exited with code ${code}`);
+    void this.supervisor.lost(reason).then(() => {
+      const retryAt = this.supervisor.health().retryAt;
+      this.options.log('core exited; respawning', {
+        code,
+        livedMs: lived,
+        delayMs: retryAt === null ? null : retryAt - this.clock.now(),
+      });
     });
-    this.scheduleRestart();
-  }
-
-  private scheduleRestart(): void {
-    if (this.stopped || this.restartTimer) return;
-    this.restartTimer = setTimeout(
-      () => {
-        this.restartTimer = null;
-        this.start();
-      },
-      this.backoffMs(Math.max(1, this.failures)),
-    );
   }
 
   private failAll(message: string): void {
@@ -166,13 +196,9 @@ export class CoreSupervisor {
 
   stop(): void {
     this.stopped = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.failAll('the terminal is shutting down');
-    const child = this.child;
-    this.child = null;
-    if (child) {
-      child.postMessage({ t: 'shutdown' });
-      child.kill();
-    }
+    // At once, not after the supervisor's state change: the app is quitting.
+    this.killChild();
+    void this.supervisor.stop();
   }
 }

@@ -1,5 +1,5 @@
 // Shared set-up for the actuator tests: the software HID rig and an in-memory stand-in for the journal
-// (issue 5 builds the real one) that keeps presence the way the contract says: only passages change it.
+// that keeps presence the way the contract says: only passages change it.
 import { vi } from 'vitest';
 import type { AnnulReason, PassageRecorder } from '../../main/core/actuators/gate-controller.js';
 import type { DeviceStatus, SupervisedDevice } from '../../main/core/actuators/supervisor.js';
@@ -39,7 +39,8 @@ export class MemoryRecorder implements PassageRecorder {
   }
 }
 
-export const fastSupervision = { retryMinMs: 50, retryMaxMs: 400, presencePollMs: 100 };
+/** Short waits; jitter pinned to its longest wait so that the timing tests are exact. */
+export const fastSupervision = { retryMinMs: 50, retryMaxMs: 400, presencePollMs: 100, random: () => 1 };
 
 /** Resolves when the device reaches `state` (fake or real timers: advances fake ones). */
 export async function reachState(

@@ -98,7 +98,8 @@ describe('missing, backoff, hot-plug', () => {
     supervise(d);
     await vi.advanceTimersByTimeAsync(2000);
     const waits = seen.filter((s) => s.state === 'missing').map((s) => s.retryInMs);
-    expect(waits.slice(0, 5)).toEqual([100, 200, 400, 400, 400]);
+    // The first wait is the base, then it doubles up to the cap (base/supervisor.ts's backoff).
+    expect(waits.slice(0, 5)).toEqual([50, 100, 200, 400, 400]);
     expect(d.status).toMatchObject({ state: 'missing', lastError: { code: 'HID_UNAVAILABLE' } });
     bus.plug(new SoftwareUsbRelay());
     await vi.advanceTimersByTimeAsync(400);
@@ -112,6 +113,7 @@ describe('missing, backoff, hot-plug', () => {
       new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), {
         retryMinMs: 5000,
         retryMaxMs: 60_000,
+        random: () => 1,
       }),
     );
     await reachState(d, 'missing');
@@ -148,6 +150,56 @@ describe('missing, backoff, hot-plug', () => {
     );
     expect(d.status.state).toBe('failed');
     await reachState(d, 'connected');
+  });
+});
+
+describe('health and jitter', () => {
+  it('reports health as a supervised part and spreads retries with full jitter', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    const d = new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), {
+      retryMinMs: 1_000,
+      retryMaxMs: 8_000,
+      presencePollMs: 100,
+      random: () => 0.25,
+    });
+    const waits: (number | null)[] = [];
+    d.on('status', (s) => {
+      if (s.state === 'missing') waits.push(s.retryInMs);
+    });
+    supervise(d);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(d.health()).toMatchObject({
+      name: 'gate',
+      state: 'retrying',
+      failures: 1,
+      error: { code: 'HID_UNAVAILABLE' },
+    });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(d.health().failures).toBe(2);
+    // A quarter of the ceiling each time: 1 000 then 2 000 ms.
+    expect(waits).toEqual([250, 500]);
+    bus.plug(new SoftwareUsbRelay());
+    d.retryNow();
+    await reachState(d, 'connected');
+    expect(d.health()).toMatchObject({ state: 'ready', failures: 0, error: null });
+  });
+
+  it('shows running while an operation is under way, connected in its status all along', async () => {
+    vi.useFakeTimers();
+    const bus = new SoftwareHidBus();
+    bus.plug(new SoftwareUsbRelay());
+    const d = supervise(new SupervisedDevice('gate', bus, relayMatch, usbRelayProfile([1]), fastSupervision));
+    await reachState(d, 'connected');
+    const seen: string[] = [];
+    d.on('status', (s) => seen.push(s.state));
+    let during: string | null = null;
+    await d.run(async () => {
+      during = d.health().state;
+    });
+    expect(during).toBe('running');
+    expect(d.health().state).toBe('ready');
+    expect(seen).toEqual([]);
   });
 });
 

@@ -143,3 +143,154 @@ describe('Supervisor', () => {
     expect(firstFault([{ ...ok, state: 'stopped' }])).toMatchObject({ code: 'INTERNAL' });
   });
 });
+
+describe('Supervisor extensions', () => {
+  it('a loss reported twice schedules one retry, and lost() resolves once it is scheduled', async () => {
+    const clock = new FakeClock();
+    let closes = 0;
+    const s = new Supervisor({
+      name: 'device',
+      clock,
+      backoff: { baseMs: 100, capMs: 100, random: () => 1 },
+      open: async () => undefined,
+      close: () => {
+        closes++;
+      },
+    });
+    await s.start();
+    const first = s.lost(new KioskError('HID_FAILED', 'transport error'));
+    const second = s.lost(new KioskError('HID_UNAVAILABLE', 'unplugged'));
+    await Promise.all([first, second]);
+    expect(s.health()).toMatchObject({
+      state: 'retrying',
+      retryAt: clock.time + 100,
+      error: { code: 'HID_FAILED' },
+    });
+    expect(closes).toBe(1);
+    expect(clock.pending).toBe(1);
+  });
+
+  it('stableAfterMs keeps the backoff growing for a part that dies soon after it opened', async () => {
+    const clock = new FakeClock();
+    const s = new Supervisor({
+      name: 'core',
+      clock,
+      stableAfterMs: 10_000,
+      backoff: { baseMs: 100, capMs: 1_600, random: () => 1 },
+      open: async () => undefined,
+    });
+    await s.start();
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await s.lost(new Error('exit 1'));
+      waits.push(s.health().retryAt! - clock.time);
+      await clock.advance(waits.at(-1)!);
+      expect(s.state).toBe('ready');
+    }
+    expect(waits).toEqual([100, 200, 400]);
+    // One that lived long enough starts over.
+    await clock.advance(10_000);
+    await s.lost(new Error('exit 1'));
+    expect(s.health().retryAt! - clock.time).toBe(100);
+  });
+
+  it('poll: a failing check while working is a loss; a passing one polls again', async () => {
+    const clock = new FakeClock();
+    let present = true;
+    let checks = 0;
+    const s = new Supervisor({
+      name: 'gate',
+      clock,
+      backoff: { baseMs: 50, capMs: 50, random: () => 1 },
+      open: async () => undefined,
+      poll: {
+        everyMs: 1_000,
+        check: async () => {
+          checks++;
+          if (!present) throw new KioskError('HID_UNAVAILABLE', 'unplugged');
+        },
+      },
+    });
+    await s.start();
+    await clock.advance(1_000);
+    await clock.advance(1_000);
+    expect(checks).toBe(2);
+    expect(s.state).toBe('ready');
+    present = false;
+    await clock.advance(1_000);
+    expect(s.health()).toMatchObject({ state: 'retrying', error: { code: 'HID_UNAVAILABLE' } });
+    expect(clock.pending).toBe(1); // the retry, and no poll while not working
+    await s.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a part stopped while it was opening is closed again', async () => {
+    let release!: () => void;
+    let closes = 0;
+    const s = new Supervisor({
+      name: 'reader',
+      backoff: { baseMs: 1, capMs: 1 },
+      open: () => new Promise<void>((r) => (release = r)),
+      close: () => {
+        closes++;
+      },
+    });
+    const started = s.start();
+    await s.stop();
+    release();
+    await started;
+    expect(s.state).toBe('stopped');
+    expect(closes).toBe(1);
+  });
+});
+
+describe('Supervisor giveUpOn', () => {
+  it('a failure retrying cannot fix is failed at once, with no timer, until retryNow', async () => {
+    const clock = new FakeClock();
+    let pin = '0000';
+    const s = new Supervisor({
+      name: 'hsm',
+      clock,
+      backoff: { baseMs: 10, capMs: 10 },
+      giveUpOn: (e) => e.code === 'HSM_LOGIN_FAILED',
+      open: async () => {
+        if (pin !== '1234') throw new KioskError('HSM_LOGIN_FAILED', 'wrong PIN');
+      },
+    });
+    expect(await s.start()).toBe('failed');
+    expect(s.health()).toMatchObject({ state: 'failed', retryAt: null, error: { code: 'HSM_LOGIN_FAILED' } });
+    expect(clock.pending).toBe(0);
+    pin = '1234';
+    s.retryNow();
+    await new Promise((r) => setImmediate(r));
+    expect(s.state).toBe('ready');
+  });
+});
+
+describe('Supervisor settled() and retryNow() during a loss', () => {
+  it('settled() waits out an attempt; a retryNow() while a loss is closing retries right after', async () => {
+    const clock = new FakeClock();
+    let release!: () => void;
+    let opens = 0;
+    const s = new Supervisor({
+      name: 'hsm',
+      clock,
+      backoff: { baseMs: 60_000, capMs: 60_000 },
+      open: async () => {
+        opens++;
+      },
+      close: () => new Promise<void>((r) => (release = r)),
+    });
+    await s.start();
+    expect(await s.settled()).toBe('ready');
+    const lost = s.lost(new Error('session closed'));
+    const outcome = s.settled();
+    s.retryNow();
+    release();
+    await lost;
+    expect(await outcome).toBe('retrying');
+    expect(await s.settled()).toBe('ready');
+    expect(opens).toBe(2);
+    expect(clock.pending).toBe(0);
+  });
+});

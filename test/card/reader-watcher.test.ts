@@ -3,7 +3,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { PcscContext, PcscReader } from '../../main/core/card/pcsc-binding.js';
-import { ReaderWatcher } from '../../main/core/card/reader-watcher.js';
+import { ReaderWatcher, type ReaderWatcherOptions } from '../../main/core/card/reader-watcher.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const PRESENT = 0x20;
 const EMPTY = 0x10;
@@ -41,13 +42,16 @@ class FakeContext extends EventEmitter {
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
-function setup(failFirst = 0) {
+function setup(failFirst = 0, extra: ReaderWatcherOptions = {}) {
   const contexts: FakeContext[] = [];
   let attempts = 0;
   const watcher = new ReaderWatcher({
     settleMs: 40,
     retryMs: 20,
     maxRetryMs: 80,
+    // The longest wait full jitter allows, so that the backoff's lower bound can be asserted.
+    random: () => 1,
+    ...extra,
     createContext: () => {
       attempts++;
       if (attempts <= failFirst)
@@ -134,5 +138,29 @@ describe('ReaderWatcher (scripted binding)', () => {
     expect(states.filter((s) => s === 'unavailable').length).toBe(3);
     await expect(watcher.connect('nope')).rejects.toMatchObject({ code: 'READER_NOT_FOUND' });
     watcher.stop();
+  });
+
+  it('reports its health as a supervised part, and retryNow skips the backoff wait', async () => {
+    const clock = new FakeClock();
+    const { watcher, attempts } = setup(2, { clock, retryMs: 1_000, maxRetryMs: 8_000, random: () => 0.5 });
+    watcher.start();
+    await tick();
+    expect(watcher.state).toBe('unavailable');
+    expect(watcher.health()).toMatchObject({
+      name: 'pcsc',
+      state: 'retrying',
+      failures: 1,
+      retryAt: clock.time + 500,
+      error: { code: 'PCSC_UNAVAILABLE' },
+    });
+    await clock.advance(500);
+    expect(watcher.health()).toMatchObject({ state: 'retrying', failures: 2, retryAt: clock.time + 1_000 });
+    watcher.retryNow();
+    await watcher.waitReady(1000);
+    expect(attempts()).toBe(3);
+    expect(watcher.health()).toMatchObject({ state: 'ready', failures: 0, error: null, since: clock.time });
+    expect(clock.pending).toBe(0);
+    watcher.stop();
+    expect(watcher.health().state).toBe('stopped');
   });
 });

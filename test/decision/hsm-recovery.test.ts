@@ -12,6 +12,7 @@ import { writeDemoConfig } from '../../main/demo/config.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { tapDemoCard } from '../../main/demo/wallet.js';
 import { demoCards } from '../support/demo-cards.js';
+import { dropTokenSessions } from '../hsm/softhsm.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-hsm-loss-'));
 let env: DemoEnvironment;
@@ -50,7 +51,7 @@ describe('HSM lost and back while the terminal runs', () => {
     const aside = join(dataDir, 'demo', 'hsm', 'tokens-aside');
     cpSync(tokens, aside, { recursive: true });
     // The token drops its sessions and its store disappears (a pulled USB HSM).
-    await terminal.devices.hsm!.simulateSessionLoss();
+    dropTokenSessions(config.hsm.tokenLabel!, config.hsm.module);
     renameSync(tokens, join(dataDir, 'demo', 'hsm', 'tokens-gone'));
 
     const during = await tapDemoCard(terminal, env.wallet, 'kiosk-member');

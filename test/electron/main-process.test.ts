@@ -171,7 +171,7 @@ describe('core process supervision', () => {
       { up: false, error: { code: 'HSM_UNAVAILABLE', message: 'token gone' } },
     ]);
     expect(electron.utilityProcess.children.length).toBe(1);
-    vi.advanceTimersByTime(30_000);
+    await vi.advanceTimersByTimeAsync(30_000);
     expect(electron.utilityProcess.children.length).toBe(2);
   });
 });

@@ -4,7 +4,7 @@
 import { verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hsm, initToken, listTokens } from '../../hsm/client.js';
-import { SOFTHSM_MODULE, tempSoftHsm } from './softhsm.js';
+import { dropTokenSessions, SOFTHSM_MODULE, tempSoftHsm } from './softhsm.js';
 
 const soft = tempSoftHsm();
 const PIN = '246810';
@@ -18,7 +18,7 @@ beforeAll(async () => {
     tokenLabel: 'test-token',
     tokenSerial: null,
     pin: () => PIN,
-    retryDelaysMs: [50],
+    retry: { baseMs: 50, capMs: 50 },
   });
   expect(await hsm.start()).toBe('ready');
   await hsm.generateKey('ec-key', 'ec-p256');
@@ -44,7 +44,11 @@ describe('token and keys', () => {
     expect(await bySerial.start()).toBe('ready');
     expect((await bySerial.publicKey('ec-key')).pem).toBe((await hsm.publicKey('ec-key')).pem);
     await bySerial.close();
-    const mismatch = new Hsm({ ...hsm.options, tokenSerial: '0000000000000000', retryDelaysMs: [60_000] });
+    const mismatch = new Hsm({
+      ...hsm.options,
+      tokenSerial: '0000000000000000',
+      retry: { baseMs: 60_000, capMs: 60_000 },
+    });
     expect(await mismatch.start()).toBe('unavailable');
     expect(mismatch.status().error?.code).toBe('HSM_TOKEN_NOT_FOUND');
     await mismatch.close();
@@ -115,8 +119,14 @@ describe('generic signer', () => {
   });
 
   it('reopens the session transparently after the token dropped it', async () => {
-    await hsm.simulateSessionLoss();
+    const states: string[] = [];
+    const onState = (s: string) => states.push(s);
+    hsm.on('state', onState);
+    dropTokenSessions('test-token');
     const pub = await hsm.publicKey('ec-key');
+    hsm.off('state', onState);
+    // The loss was real (the session went), and seen as one: unavailable, reopened, ready.
+    expect(states).toEqual(['unavailable', 'opening', 'ready']);
     const sig = await hsm.sign('ec-key', Buffer.from('after loss'));
     expect(verify('sha256', Buffer.from('after loss'), pub.pem, sig)).toBe(true);
     expect(hsm.state).toBe('ready');
@@ -143,7 +153,7 @@ describe('failures are typed states', () => {
       tokenLabel: 'no-such-token',
       tokenSerial: null,
       pin: () => PIN,
-      retryDelaysMs: [60_000],
+      retry: { baseMs: 60_000, capMs: 60_000 },
     });
     expect(await missing.start()).toBe('unavailable');
     expect(missing.status().error?.code).toBe('HSM_TOKEN_NOT_FOUND');
@@ -157,7 +167,7 @@ describe('failures are typed states', () => {
       tokenLabel: 'test-token',
       tokenSerial: null,
       pin: () => PIN,
-      retryDelaysMs: [60_000],
+      retry: { baseMs: 60_000, capMs: 60_000 },
     });
     expect(await other.start()).toBe('unavailable');
     expect(other.status().error?.code).toBe('HSM_FAILED');

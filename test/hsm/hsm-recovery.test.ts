@@ -6,7 +6,7 @@ import { verify } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isKioskError } from '../../base/errors.js';
 import { Hsm, initToken } from '../../hsm/client.js';
-import { SOFTHSM_MODULE, tempSoftHsm } from './softhsm.js';
+import { dropTokenSessions, SOFTHSM_MODULE, tempSoftHsm } from './softhsm.js';
 
 const soft = tempSoftHsm();
 const PIN = '975310';
@@ -15,7 +15,7 @@ const options = {
   softhsmConf: soft.conf,
   tokenLabel: 'recovery-token',
   tokenSerial: null,
-  retryDelaysMs: [40],
+  retry: { baseMs: 40, capMs: 40 },
 };
 
 afterAll(() => soft.cleanup());
@@ -31,7 +31,7 @@ async function until(predicate: () => boolean, ms = 5000): Promise<void> {
 describe('HSM as a supervised state', () => {
   it('a wrong PIN is HSM_LOGIN_FAILED and the HSM is unavailable, not crashed', async () => {
     await initToken(SOFTHSM_MODULE, soft.conf, 'recovery-token', '11223344', PIN);
-    const wrong = new Hsm({ ...options, pin: () => '000000', retryDelaysMs: [60_000] });
+    const wrong = new Hsm({ ...options, pin: () => '000000', retry: { baseMs: 60_000, capMs: 60_000 } });
     expect(await wrong.start()).toBe('unavailable');
     expect(wrong.status().error?.code).toBe('HSM_LOGIN_FAILED');
     await expect(wrong.sign('k', Buffer.from('x'))).rejects.toSatisfy((e) =>
@@ -47,7 +47,7 @@ describe('HSM as a supervised state', () => {
       pin: () => {
         throw Object.assign(new Error('unset'), { code: 'X' });
       },
-      retryDelaysMs: [60_000],
+      retry: { baseMs: 60_000, capMs: 60_000 },
     });
     expect(await noPin.start()).toBe('unavailable');
     expect(noPin.status().error?.code).toBe('HSM_UNAVAILABLE');
@@ -66,7 +66,7 @@ describe('HSM as a supervised state', () => {
     const tokenDir = join(soft.tokenDir);
     const aside = join(soft.dir, 'aside');
     cpSync(tokenDir, aside, { recursive: true });
-    await hsm.simulateSessionLoss();
+    dropTokenSessions('recovery-token');
     renameSync(tokenDir, join(soft.dir, 'gone'));
     await expect(hsm.sign('k', Buffer.from('x'))).rejects.toSatisfy(
       (e) => isKioskError(e) && ['HSM_UNAVAILABLE', 'HSM_TOKEN_NOT_FOUND'].includes(e.code),
@@ -81,5 +81,23 @@ describe('HSM as a supervised state', () => {
     expect(states).toContain('unavailable');
     expect(states.at(-1)).toBe('ready');
     await hsm.close();
+  });
+
+  it('reports health as a supervised part: a refused PIN is failed (no retry) until retryNow', async () => {
+    let pin = '000000';
+    const hsm = new Hsm({ ...options, pin: () => pin, retry: { baseMs: 60_000, capMs: 60_000 } });
+    expect(await hsm.start()).toBe('unavailable');
+    expect(hsm.health()).toMatchObject({
+      name: 'hsm',
+      state: 'failed',
+      retryAt: null,
+      error: { code: 'HSM_LOGIN_FAILED' },
+    });
+    pin = PIN;
+    hsm.retryNow();
+    await until(() => hsm.state === 'ready');
+    expect(hsm.health()).toMatchObject({ state: 'ready', failures: 0, error: null });
+    await hsm.close();
+    expect(hsm.health().state).toBe('stopped');
   });
 });

@@ -1,7 +1,8 @@
 // Pure pieces of the protocol: RFC 9421 request signatures, the frame reader, backoff with jitter.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../main/core/sync/backoff.js';
+import { Backoff } from '../../base/supervisor.js';
+import { syncBackoff } from '../../main/core/sync/client.js';
 import { frames } from '../../protocol/frames.js';
 import { parseSignedRequest, signRequest, softwareSigner } from '../../protocol/http-signature.js';
 import { FrameType, frame, jsonFrame } from '../../protocol/sync.js';
@@ -86,13 +87,17 @@ describe('frame reader', () => {
 });
 
 describe('backoff', () => {
-  it('grows exponentially within [base, cap] with full jitter, and resets', () => {
-    const high = new Backoff(1000, 60_000, () => 1);
+  it('grows exponentially up to the interval with full jitter, and resets', () => {
+    // A failed round's ceiling starts at 2 s and doubles, capped by the loop's interval.
+    const high = new Backoff(syncBackoff(60_000, () => 1));
     expect([1, 2, 3, 4, 5, 6, 7].map(() => high.fail())).toEqual([
       2000, 4000, 8000, 16000, 32000, 60000, 60000,
     ]);
-    const low = new Backoff(1000, 60_000, () => 0);
-    expect([1, 2, 3].map(() => low.fail())).toEqual([1000, 1000, 1000]);
+    // Full jitter: anywhere from at once up to the ceiling.
+    const low = new Backoff(syncBackoff(60_000, () => 0));
+    expect([1, 2, 3].map(() => low.fail())).toEqual([0, 0, 0]);
+    const half = new Backoff(syncBackoff(60_000, () => 0.5));
+    expect([1, 2, 3].map(() => half.fail())).toEqual([1000, 2000, 4000]);
     high.reset();
     expect(high.fail()).toBe(2000);
   });

@@ -93,4 +93,35 @@ describe('sync timers', () => {
       await b.close();
     }
   });
+
+  it('reports health: running during a round, retrying with the reason while the hub is away, ready after retryNow', async () => {
+    const t = openTerminal(root, 'health', hub.dir, hub.url, {
+      pullIntervalMs: 200,
+      pushIntervalMs: 60_000,
+      // The longest wait full jitter allows: 200 ms, the interval.
+      random: () => 1,
+    });
+    try {
+      expect(t.client.health()).toMatchObject({ name: 'sync', state: 'stopped' });
+      t.client.start();
+      await until('the first rounds', () => t.client.health().state === 'ready');
+      const round = t.client.syncNow();
+      expect(t.client.health().state).toBe('running');
+      expect((await round).ok).toBe(true);
+      expect(t.client.health().state).toBe('ready');
+
+      await hub.stop();
+      await until('a failed pull round', () => t.client.health().state === 'retrying');
+      expect(t.client.health()).toMatchObject({ error: { code: 'SYNC_UNREACHABLE' } });
+      expect(t.client.health().failures).toBeGreaterThanOrEqual(1);
+      expect(t.client.health().retryAt).not.toBeNull();
+
+      hub = await startHub(root, PORT);
+      t.client.retryNow();
+      await until('back', () => t.client.health().state === 'ready');
+      expect(t.client.health()).toMatchObject({ error: null, failures: 0 });
+    } finally {
+      await t.close();
+    }
+  });
 });

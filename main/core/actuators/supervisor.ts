@@ -1,14 +1,23 @@
 // One supervised HID device: find it (vendor/product id, serial, path), open it, let the driver attach,
-// watch it, and on any fault close it and retry with exponential backoff. A missing device is a state
-// with a status object and 'status' events, never an exception escaping to the caller's event loop.
+// watch it, and on any fault close it and retry. The state machine, the backoff (full jitter) and the
+// presence poll are base/supervisor.ts's; this file says how a device is found, opened and checked.
+// A missing device is a state with a status object and 'status' events, never an exception escaping
+// to the caller's event loop.
 //
 //   stopped ──start()──► searching ──found+attached──► connected
 //      ▲                    │  ▲                           │ unplugged (presence poll, transport error)
 //      │                    ▼  │ backoff timer             ▼ or an operation failed
 //      └──stop()────── missing / failed ◄──────────────────┘
+//
+// The device states map the supervisor's: starting → searching, ready/running → connected, retrying →
+// missing (nothing matched, or it was unplugged) or failed (a candidate or an operation failed),
+// failed → failed.
 import { EventEmitter } from 'node:events';
+import type { Clock } from '../../../base/clock.js';
+import { systemClock } from '../../../base/clock.js';
 import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
+import { Supervisor, type Health, type Supervised } from '../../../base/supervisor.js';
 import {
   matchesDevice,
   type DeviceMatch,
@@ -41,6 +50,9 @@ export interface SupervisorOptions {
   presencePollMs?: number;
   /** An operation (open, report, attach) that takes longer counts as a device fault. */
   operationTimeoutMs?: number;
+  /** The backoff's jitter source (seeded in tests). */
+  random?: () => number;
+  clock?: Clock;
 }
 
 /** What a driver does with a freshly opened device: identify it (throw to reject it) and make it safe. */
@@ -58,21 +70,24 @@ interface Connection<S> {
   unsubscribe: () => void;
 }
 
-export class SupervisedDevice<S> extends EventEmitter<{
-  status: [DeviceStatus];
-  connected: [S];
-  input: [Uint8Array];
-}> {
+export class SupervisedDevice<S>
+  extends EventEmitter<{
+    status: [DeviceStatus];
+    connected: [S];
+    input: [Uint8Array];
+  }>
+  implements Supervised
+{
   private readonly log;
-  private readonly retryMinMs: number;
-  private readonly retryMaxMs: number;
-  private readonly presencePollMs: number;
   private readonly operationTimeoutMs: number;
+  private readonly clock: Clock;
+  private readonly supervisor: Supervisor;
   private connection: Connection<S> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private current: DeviceStatus;
-  private running = false;
-  private connecting = false;
+  /** How a retry shows: nothing matched or it was unplugged (missing), or something went wrong (failed). */
+  private faultKind: 'missing' | 'failed' = 'missing';
+  /** The device state last reported through 'status'. */
+  private reported: DeviceState = 'stopped';
+  private since: string;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -84,46 +99,63 @@ export class SupervisedDevice<S> extends EventEmitter<{
   ) {
     super();
     this.log = getLogger(`hid:${role}`);
-    this.retryMinMs = options.retryMinMs ?? 250;
-    this.retryMaxMs = options.retryMaxMs ?? 5000;
-    this.presencePollMs = options.presencePollMs ?? 1000;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 2000;
-    this.current = {
-      role,
-      driver: profile.driver,
-      state: 'stopped',
-      since: new Date().toISOString(),
-      device: null,
-      lastError: null,
-      attempts: 0,
-      retryInMs: null,
-    };
+    this.clock = options.clock ?? systemClock;
+    this.since = new Date(this.clock.now()).toISOString();
+    this.supervisor = new Supervisor({
+      name: role,
+      errorCode: 'HID_UNAVAILABLE',
+      clock: this.clock,
+      backoff: {
+        baseMs: options.retryMinMs ?? 250,
+        capMs: options.retryMaxMs ?? 5000,
+        ...(options.random ? { random: options.random } : {}),
+      },
+      // While connected, enumerate to notice an unplugged device that has no input reports.
+      poll: { everyMs: options.presencePollMs ?? 1000, check: () => this.checkPresence() },
+      open: () => this.connect(),
+      close: () => this.drop(),
+    });
+    this.supervisor.on('state', (health) => this.onHealth(health));
   }
 
   get status(): DeviceStatus {
-    return { ...this.current, device: this.current.device ? { ...this.current.device } : null };
+    const health = this.supervisor.health();
+    const info = this.connection?.info;
+    return {
+      role: this.role,
+      driver: this.profile.driver,
+      state: this.deviceState(health),
+      since: this.since,
+      device: info && this.connected ? { path: info.path, product: info.product ?? null } : null,
+      lastError: health.error,
+      attempts: health.failures,
+      retryInMs: health.retryAt === null ? null : Math.max(0, health.retryAt - this.clock.now()),
+    };
+  }
+
+  health(): Health {
+    return this.supervisor.health();
   }
 
   get connected(): boolean {
-    return this.connection !== null;
+    const state = this.supervisor.state;
+    return this.connection !== null && (state === 'ready' || state === 'running');
   }
 
   get session(): S | null {
-    return this.connection?.session ?? null;
+    return this.connected ? this.connection!.session : null;
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.setState({ state: 'searching', attempts: 0, retryInMs: null });
-    this.schedule(0);
+    if (this.supervisor.state !== 'stopped') return;
+    void this.supervisor.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.clearTimer();
+    await this.supervisor.stop();
+    // A connection adopted by an attempt still under way is closed by the supervisor when it ends.
     await this.drop();
-    this.setState({ state: 'stopped', device: null, retryInMs: null });
   }
 
   /**
@@ -132,12 +164,13 @@ export class SupervisedDevice<S> extends EventEmitter<{
    */
   run<T>(operation: (handle: HidHandle, session: S) => Promise<T>): Promise<T> {
     const next = this.queue.then(async () => {
-      const connection = this.connection;
+      const connection = this.connected ? this.connection : null;
       if (!connection) {
-        throw new KioskError('HID_UNAVAILABLE', `${this.role} device is ${this.current.state}`, {
+        throw new KioskError('HID_UNAVAILABLE', `${this.role} device is ${this.status.state}`, {
           role: this.role,
         });
       }
+      const done = this.supervisor.beginWork();
       try {
         return await this.withTimeout(operation(connection.handle, connection.session), 'an operation');
       } catch (error) {
@@ -150,6 +183,8 @@ export class SupervisedDevice<S> extends EventEmitter<{
             : new KioskError('HID_FAILED', `${this.role}: ${String(error)}`);
         if (deviceFault && this.connection === connection) await this.fault(typed, 'failed');
         throw typed;
+      } finally {
+        done();
       }
     });
     this.queue = next.catch(() => undefined);
@@ -158,9 +193,35 @@ export class SupervisedDevice<S> extends EventEmitter<{
 
   /** Forces an attempt now (staff "retry" button, or a test after replugging). */
   retryNow(): void {
-    if (!this.running || this.connection) return;
-    this.clearTimer();
-    this.schedule(0);
+    this.supervisor.retryNow();
+  }
+
+  /** A device that is missing stays missing while it is looked for again (only the first search is 'searching'). */
+  private deviceState(health: Pick<Health, 'state' | 'failures'>): DeviceState {
+    switch (health.state) {
+      case 'stopped':
+        return 'stopped';
+      case 'starting':
+        return health.failures > 0 ? this.faultKind : 'searching';
+      case 'ready':
+      case 'running':
+        return 'connected';
+      case 'retrying':
+        return this.faultKind;
+      case 'failed':
+        return 'failed';
+    }
+  }
+
+  private onHealth(health: Health): void {
+    const previous = this.reported;
+    const state = this.deviceState(health);
+    this.reported = state;
+    // Starting and ending an operation, or starting another search for a missing device, is not news.
+    if (state === previous && health.state !== 'retrying' && health.state !== 'failed') return;
+    if (state !== previous) this.since = new Date(this.clock.now()).toISOString();
+    this.emit('status', this.status);
+    if (health.state === 'ready' && this.connection) this.emit('connected', this.connection.session);
   }
 
   private async withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
@@ -181,34 +242,7 @@ export class SupervisedDevice<S> extends EventEmitter<{
     }
   }
 
-  private schedule(ms: number): void {
-    this.clearTimer();
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.tick();
-    }, ms);
-    this.timer.unref?.();
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private backoffMs(): number {
-    const exp = Math.min(this.current.attempts, 16);
-    return Math.min(this.retryMaxMs, this.retryMinMs * 2 ** exp);
-  }
-
-  private async tick(): Promise<void> {
-    if (!this.running) return;
-    if (this.connection) {
-      await this.checkPresence();
-    } else {
-      await this.connect();
-    }
-  }
-
+  /** The supervisor's poll: throws when the connected device left the bus. */
   private async checkPresence(): Promise<void> {
     const connection = this.connection;
     if (!connection) return;
@@ -219,32 +253,24 @@ export class SupervisedDevice<S> extends EventEmitter<{
     } catch (error) {
       this.log.warn({ err: toKioskError(error).toPayload() }, 'enumeration failed while connected');
     }
-    if (this.connection !== connection || !this.running) return;
-    if (!present) {
-      await this.fault(new KioskError('HID_UNAVAILABLE', `${this.role} device was unplugged`), 'missing');
-      return;
-    }
-    this.schedule(this.presencePollMs);
+    if (present || this.connection !== connection) return;
+    this.log.warn({ path: connection.info.path }, 'device lost');
+    this.faultKind = 'missing';
+    throw new KioskError('HID_UNAVAILABLE', `${this.role} device was unplugged`);
   }
 
+  /** One attempt (the supervisor's `open`): the first candidate that opens and attaches is adopted. */
   private async connect(): Promise<void> {
-    if (this.connecting) return;
-    this.connecting = true;
     let lastError: KioskError | null = null;
     try {
       const all = await this.backend.enumerate();
       const candidates = all.filter((d) => matchesDevice(d, this.match, this.profile.usbSerialMatch));
       for (const info of candidates) {
-        if (!this.running) return;
         let handle: HidHandle | null = null;
         try {
           handle = await this.withTimeout(this.backend.open(info.path), 'open');
           const opened = handle;
           const session = await this.withTimeout(this.profile.attach(opened, info, this.match), 'attach');
-          if (!this.running) {
-            await handle.close().catch(() => undefined);
-            return;
-          }
           this.adopt(handle, info, session);
           return;
         } catch (error) {
@@ -255,27 +281,15 @@ export class SupervisedDevice<S> extends EventEmitter<{
       }
     } catch (error) {
       lastError = toKioskError(error, 'HID_UNAVAILABLE');
-    } finally {
-      this.connecting = false;
     }
-    if (!this.running || this.connection) return;
-    const attempts = this.current.attempts + 1;
-    const error =
+    this.faultKind = lastError ? 'failed' : 'missing';
+    throw (
       lastError ??
       new KioskError(
         'HID_UNAVAILABLE',
         `no ${this.profile.driver} device matches the ${this.role} configuration`,
-      );
-    this.current.attempts = attempts;
-    const wait = this.backoffMs();
-    this.setState({
-      state: lastError ? 'failed' : 'missing',
-      device: null,
-      lastError: error.toPayload(),
-      attempts,
-      retryInMs: wait,
-    });
-    this.schedule(wait);
+      )
+    );
   }
 
   private adopt(handle: HidHandle, info: HidDeviceInfo, session: S): void {
@@ -297,15 +311,6 @@ export class SupervisedDevice<S> extends EventEmitter<{
       },
     };
     this.log.info({ path: info.path, product: info.product }, 'device connected');
-    this.setState({
-      state: 'connected',
-      device: { path: info.path, product: info.product ?? null },
-      lastError: null,
-      attempts: 0,
-      retryInMs: null,
-    });
-    this.emit('connected', session);
-    this.schedule(this.presencePollMs);
   }
 
   private async drop(): Promise<void> {
@@ -316,21 +321,10 @@ export class SupervisedDevice<S> extends EventEmitter<{
     await connection.handle.close().catch(() => undefined);
   }
 
-  private async fault(error: KioskError, state: 'missing' | 'failed'): Promise<void> {
+  private async fault(error: KioskError, kind: 'missing' | 'failed'): Promise<void> {
     if (!this.connection) return;
     this.log.warn({ err: error.toPayload() }, 'device lost');
-    await this.drop();
-    if (!this.running) return;
-    this.current.attempts = 0;
-    const wait = this.retryMinMs;
-    this.setState({ state, device: null, lastError: error.toPayload(), attempts: 0, retryInMs: wait });
-    this.schedule(wait);
-  }
-
-  private setState(patch: Partial<DeviceStatus>): void {
-    const changedState = patch.state !== undefined && patch.state !== this.current.state;
-    this.current = { ...this.current, ...patch };
-    if (changedState) this.current.since = new Date().toISOString();
-    this.emit('status', this.status);
+    this.faultKind = kind;
+    await this.supervisor.lost(error);
   }
 }

@@ -1,12 +1,16 @@
-// The reader watcher: one PC/SC context, supervised. States:
+// The reader watcher: one PC/SC context, supervised by base/supervisor.ts. Its own state names map the
+// supervisor's: starting → connecting, ready/running → ready, retrying/failed → unavailable.
 //   stopped ──start()──► connecting ──context ok──► ready ──context error──► unavailable ──retry──► connecting
 // Readers appearing/leaving are reported by diffing the binding's reader list; a card is reported
 // inserted only after it stayed present for `settleMs`; every reader is reported removed (and its card)
-// when the context is lost, so a consumer never keeps a stale reader. Retries back off up to maxRetryMs.
+// when the context is lost, so a consumer never keeps a stale reader. Retries back off (full jitter)
+// up to maxRetryMs.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { Clock } from '../../../base/clock.js';
 import { KioskError, type ErrorPayload } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
+import { Supervisor, type Health, type Supervised, type SupervisedState } from '../../../base/supervisor.js';
 import { pcscError } from './card-errors.js';
 import { createPcscContext, type PcscContext, type PcscReader, type PcscStatus } from './pcsc-binding.js';
 import { PcscTransport } from './pcsc-transport.js';
@@ -35,6 +39,25 @@ export interface ReaderWatcherOptions {
   logger?: Logger;
   /** For tests: the PC/SC context factory. */
   createContext?: () => PcscContext;
+  /** The retry timers' clock. */
+  clock?: Clock;
+  /** The backoff's jitter source (seeded in tests). */
+  random?: () => number;
+}
+
+function watcherState(state: SupervisedState): WatcherState {
+  switch (state) {
+    case 'stopped':
+      return 'stopped';
+    case 'starting':
+      return 'connecting';
+    case 'ready':
+    case 'running':
+      return 'ready';
+    case 'retrying':
+    case 'failed':
+      return 'unavailable';
+  }
 }
 
 interface Tracked {
@@ -46,35 +69,53 @@ interface Tracked {
   statusKnown: boolean;
 }
 
-export class ReaderWatcher extends EventEmitter<WatcherEvents> {
+export class ReaderWatcher extends EventEmitter<WatcherEvents> implements Supervised {
   private readonly settleMs: number;
-  private readonly retryMs: number;
-  private readonly maxRetryMs: number;
   private readonly log: Logger;
   private readonly createContext: () => PcscContext;
+  private readonly supervisor: Supervisor;
   private context: PcscContext | null = null;
   private readonly readers = new Map<string, Tracked>();
-  private stateValue: WatcherState = 'stopped';
-  private lastError: KioskError | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private attempt = 0;
+  /** The state last reported through 'state'. */
+  private reported: WatcherState = 'stopped';
   private generation = 0;
 
   constructor(options: ReaderWatcherOptions = {}) {
     super();
     this.settleMs = options.settleMs ?? 50;
-    this.retryMs = options.retryMs ?? 200;
-    this.maxRetryMs = options.maxRetryMs ?? 2000;
     this.log = options.logger ?? getLogger('card');
     this.createContext = options.createContext ?? createPcscContext;
+    this.supervisor = new Supervisor({
+      name: 'pcsc',
+      errorCode: 'PCSC_UNAVAILABLE',
+      backoff: {
+        baseMs: options.retryMs ?? 200,
+        capMs: options.maxRetryMs ?? 2000,
+        ...(options.random ? { random: options.random } : {}),
+      },
+      ...(options.clock ? { clock: options.clock } : {}),
+      open: () => this.open(),
+      close: () => this.teardown(),
+    });
+    this.supervisor.on('state', (health) => this.report(health));
   }
 
   get state(): WatcherState {
-    return this.stateValue;
+    return watcherState(this.supervisor.state);
   }
 
   get error(): KioskError | null {
-    return this.lastError;
+    return this.supervisor.error;
+  }
+
+  /** The PC/SC service as a supervised part (reader-level states are in `list()`). */
+  health(): Health {
+    return this.supervisor.health();
+  }
+
+  /** Skips the rest of the backoff wait and connects to pcscd now. */
+  retryNow(): void {
+    this.supervisor.retryNow();
   }
 
   list(): ReaderInfo[] {
@@ -86,25 +127,23 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
   }
 
   start(): void {
-    if (this.stateValue !== 'stopped') return;
-    this.attempt = 0;
-    this.open();
+    if (this.supervisor.state !== 'stopped') return;
+    void this.supervisor.start();
   }
 
   stop(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    // Synchronously: a caller that stops the watcher must not see another reader event.
     this.teardown();
-    this.setState('stopped', null);
+    void this.supervisor.stop();
   }
 
   /** Resolves once the watcher is ready (or rejects with its last error after `timeoutMs`). */
   waitReady(timeoutMs = 5000): Promise<void> {
-    if (this.stateValue === 'ready') return Promise.resolve();
+    if (this.state === 'ready') return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('state', onState);
-        reject(this.lastError ?? new KioskError('PCSC_UNAVAILABLE', 'PC/SC not ready'));
+        reject(this.error ?? new KioskError('PCSC_UNAVAILABLE', 'PC/SC not ready'));
       }, timeoutMs);
       const onState = (state: WatcherState) => {
         if (state !== 'ready') return;
@@ -161,9 +200,9 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
   async connect(readerName: string, timeoutMs = 3000): Promise<PcscTransport> {
     const tracked = this.readers.get(readerName);
     if (!tracked) {
-      if (this.stateValue !== 'ready')
-        throw new KioskError('PCSC_UNAVAILABLE', `PC/SC is ${this.stateValue}`, undefined, {
-          cause: this.lastError ?? undefined,
+      if (this.state !== 'ready')
+        throw new KioskError('PCSC_UNAVAILABLE', `PC/SC is ${this.state}`, undefined, {
+          cause: this.error ?? undefined,
         });
       throw new KioskError('READER_NOT_FOUND', `no reader named ${readerName}`);
     }
@@ -171,41 +210,49 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
     return PcscTransport.connect(tracked.reader, tracked.atr, timeoutMs);
   }
 
-  private setState(state: WatcherState, error: KioskError | null) {
-    this.lastError = error ?? (state === 'ready' ? null : this.lastError);
-    if (state === this.stateValue && !error) return;
-    this.stateValue = state;
+  private report(health: Health): void {
+    const state = watcherState(health.state);
+    const error = state === 'unavailable' ? health.error : null;
+    if (state === this.reported && !error) return;
+    this.reported = state;
     this.log.info({ state, error: error?.code, reason: error?.message }, 'pc/sc state');
-    this.emit('state', state, error ? error.toPayload() : null);
+    this.emit('state', state, error);
   }
 
-  private open() {
-    this.setState('connecting', null);
+  /** One attempt: resolves once the context is up, rejects if it fails before. */
+  private open(): Promise<void> {
     const generation = ++this.generation;
     let context: PcscContext;
     try {
       context = this.createContext();
     } catch (error) {
-      this.fail(pcscError(error));
-      return;
+      return Promise.reject(pcscError(error));
     }
     this.context = context;
-    // Never act synchronously inside a binding callback: the binding holds the reader's mutex while it
-    // calls us, and close() takes the same mutex (a deadlock). Defer every reaction to the next turn.
-    context.on('error', (error) => {
-      setImmediate(() => {
-        if (generation === this.generation) this.fail(pcscError(error));
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      // Never act synchronously inside a binding callback: the binding holds the reader's mutex while it
+      // calls us, and close() takes the same mutex (a deadlock). Defer every reaction to the next turn.
+      context.on('error', (error) => {
+        setImmediate(() => {
+          if (generation !== this.generation) return;
+          if (settled) {
+            void this.supervisor.lost(pcscError(error));
+          } else {
+            settled = true;
+            reject(pcscError(error));
+          }
+        });
       });
-    });
-    context.on('reader', (reader) => {
-      if (generation === this.generation) this.addReader(reader, generation);
-    });
-    // The binding lists readers asynchronously; with none it reports nothing. Ready once the context is up.
-    setImmediate(() => {
-      if (generation === this.generation && this.stateValue === 'connecting') {
-        this.attempt = 0;
-        this.setState('ready', null);
-      }
+      context.on('reader', (reader) => {
+        if (generation === this.generation) this.addReader(reader, generation);
+      });
+      // The binding lists readers asynchronously; with none it reports nothing. Ready once the context is up.
+      setImmediate(() => {
+        if (generation !== this.generation || settled) return;
+        settled = true;
+        resolve();
+      });
     });
   }
 
@@ -232,7 +279,7 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
       this.log.warn({ reader: name, error: typed.code, reason: typed.message }, 'reader error');
       if (typed.code === 'PCSC_UNAVAILABLE')
         setImmediate(() => {
-          if (generation === this.generation) this.fail(typed);
+          if (generation === this.generation) void this.supervisor.lost(typed);
         });
     });
     reader.on('end', () => {
@@ -310,18 +357,5 @@ export class ReaderWatcher extends EventEmitter<WatcherEvents> {
         /* the daemon is gone */
       }
     }
-  }
-
-  private fail(error: KioskError) {
-    if (this.stateValue === 'stopped') return;
-    this.teardown();
-    this.setState('unavailable', error);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.min(this.attempt, 8));
-    this.attempt++;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.stateValue === 'unavailable') this.open();
-    }, delay);
   }
 }

@@ -1,114 +1,36 @@
-// The terminal's sync module: pulls each feed by sequence (delta batches or a snapshot), verifies every
-// batch against the pinned hub key before a store sees it, pushes the journal since the watermark, and
-// keeps a status for the UI. Pull and push run on separate timers with their own backoff, so a failing
-// upload never holds up a download.
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+// The terminal's sync module: pulls each feed by sequence (pull.ts), pushes the journal since the
+// watermark (push.ts), runs both on their own supervised loops (loops.ts), and keeps a status for the
+// UI and the hub.
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import http from 'node:http';
 import https from 'node:https';
+import { systemClock, type Clock } from '../../../base/clock.js';
 import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
-import type { RequestSigner } from '../../../protocol/http-signature.js';
-import {
-  Done,
-  Feeds,
-  FrameType,
-  Hello,
-  PROTOCOL_VERSION,
-  PushReply,
-  ROWS_CHUNK_BYTES,
-  type FeedName,
-  type PushBody,
-} from '../../../protocol/sync.js';
-import type { FeedSink, JournalSource } from './sinks.js';
-import { frames, parseJsonPayload, type Frame } from '../../../protocol/frames.js';
-import { errorFrom, exchange, readAll } from './transport.js';
-import { Backoff } from './backoff.js';
+import { Backoff, type Health, type Supervised } from '../../../base/supervisor.js';
+import { Feeds, type FeedName, type PushBody } from '../../../protocol/sync.js';
+import type { HubLink } from './link.js';
+import { pullOnce, type PullResult } from './pull.js';
+import { pushJournal, type PushResult } from './push.js';
+import { peerPollBackoff, SyncLoops } from './loops.js';
+import type { FeedStatus, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
+
+export type { PullResult } from './pull.js';
+export type { PushResult } from './push.js';
+export type { FeedStatus, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
+export { syncBackoff } from './loops.js';
 
 const log = getLogger('sync');
 
-export interface SyncClientOptions {
-  hubUrl: string;
-  signer: RequestSigner;
-  /** One sink per feed to sync; each verifies the hub's signatures against the pinned key itself. */
-  sinks: Partial<Record<FeedName, FeedSink>>;
-  /** Where snapshot rows are staged while they stream (default: the OS temp folder). */
-  stagingDir?: string;
-  journal?: JournalSource | null;
-  version?: string;
-  pullIntervalMs?: number;
-  pushIntervalMs?: number;
-  /** Long-poll the peers feed with this wait (seconds) for global anti-passback; 0 turns it off. */
-  peerWaitSeconds?: number;
-  maxSkewSeconds?: number;
-  idleTimeoutMs?: number;
-  /** Most batches asked for per request; the client asks again while the hub says `more`. */
-  maxBatchesPerRequest?: number;
-  pushBatchSize?: number;
-  /** TLS: extra CA certificate(s) for an https hub with a private CA. */
-  ca?: Buffer;
-  now?: () => number;
-  random?: () => number;
-}
-
-export interface FeedStatus {
-  sequence: number;
-  lastSuccessAt: number | null;
-  lastAttemptAt: number | null;
-  lastError: ErrorPayload | null;
-  failures: number;
-}
-
-export interface SyncStatus {
-  running: boolean;
-  online: boolean;
-  feeds: Partial<Record<FeedName, FeedStatus>>;
-  push: {
-    lastSuccessAt: number | null;
-    lastAttemptAt: number | null;
-    lastError: ErrorPayload | null;
-    failures: number;
-    queueLength: number;
-  };
-  /** Seconds since the least recently synced feed last synced; null before every feed synced once. */
-  dataAgeSeconds: number | null;
-  /** Local clock minus hub clock, ms (null before the first answer). */
-  clockSkewMs: number | null;
-  clockFault: boolean;
-  lastError: ErrorPayload | null;
-}
-
-export interface PullResult {
-  feed: FeedName;
-  /** Hub time of the last answer: the data is current as of then. */
-  hubTime: number | null;
-  applied: number;
-  snapshot: boolean;
-  sequence: number;
-}
-
-export interface PushResult {
-  sent: number;
-  acked: number;
-  duplicates: number;
-}
-
-export interface SyncReport {
-  pulls: Partial<Record<FeedName, PullResult | ErrorPayload>>;
-  push: PushResult | ErrorPayload | null;
-  ok: boolean;
-}
-
 type Listener = (status: SyncStatus) => void;
 
-export class SyncClient {
-  private readonly o: Required<Omit<SyncClientOptions, 'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl'>> &
+export class SyncClient implements Supervised {
+  private readonly o: Required<
+    Omit<SyncClientOptions, 'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'clock'>
+  > &
     SyncClientOptions;
-  private readonly base: URL;
+  private readonly clock: Clock;
+  private readonly link: HubLink;
   private readonly agent: http.Agent;
   private readonly feeds: FeedName[];
   private readonly feedState = new Map<FeedName, FeedStatus>();
@@ -124,11 +46,10 @@ export class SyncClient {
   private online = false;
   private lastError: ErrorPayload | null = null;
   private running = false;
-  private timers = new Set<NodeJS.Timeout>();
   private listeners = new Set<Listener>();
-  private readonly pullBackoff: Backoff;
-  private readonly pushBackoff: Backoff;
+  private readonly loops: SyncLoops;
   private peerLoop: Promise<void> | null = null;
+  private pushSoonTimer: unknown = null;
 
   constructor(options: SyncClientOptions) {
     this.o = {
@@ -141,34 +62,68 @@ export class SyncClient {
       maxBatchesPerRequest: 64,
       pushBatchSize: 1_000,
       stagingDir: tmpdir(),
-      now: Date.now,
+      now: options.clock?.now ?? Date.now,
       random: Math.random,
       ...options,
     };
+    this.clock = { ...(options.clock ?? systemClock), now: this.o.now };
+    let base: URL;
     try {
-      this.base = new URL(options.hubUrl);
+      base = new URL(options.hubUrl);
     } catch {
       throw new KioskError('CONFIG_INVALID', `sync.hubUrl is not a URL: ${options.hubUrl}`);
     }
-    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:')
+    if (base.protocol !== 'http:' && base.protocol !== 'https:')
       throw new KioskError('CONFIG_INVALID', 'sync.hubUrl must be http: or https:');
     this.agent =
-      this.base.protocol === 'https:'
+      base.protocol === 'https:'
         ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(options.ca ? { ca: options.ca } : {}) })
         : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.link = {
+      base,
+      agent: this.agent,
+      signer: options.signer,
+      idleTimeoutMs: this.o.idleTimeoutMs,
+      ...(options.ca ? { ca: options.ca } : {}),
+      noteHubTime: (hubTime) => {
+        this.skewMs = this.clock.now() - hubTime;
+      },
+    };
     this.feeds = Feeds.filter((f) => options.sinks[f] !== undefined);
     for (const f of this.feeds) {
       const sink = options.sinks[f]!;
       this.feedState.set(f, {
         sequence: sink.position().seq,
-        lastSuccessAt: sink.freshness(this.o.now()).lastSyncAt,
+        lastSuccessAt: sink.freshness(this.clock.now()).lastSyncAt,
         lastAttemptAt: null,
         lastError: null,
         failures: 0,
       });
     }
-    this.pullBackoff = new Backoff(1_000, this.o.pullIntervalMs, this.o.random);
-    this.pushBackoff = new Backoff(1_000, this.o.pushIntervalMs, this.o.random);
+    this.loops = new SyncLoops(
+      this.clock,
+      {
+        pull: { intervalMs: this.o.pullIntervalMs, run: () => this.pullRound() },
+        ...(this.o.journal
+          ? { push: { intervalMs: this.o.pushIntervalMs, run: async () => void (await this.push()) } }
+          : {}),
+      },
+      this.o.random,
+      () => this.emit(),
+    );
+  }
+
+  /**
+   * Sync as one supervised part: `running` while a pull or push round is under way, otherwise the
+   * state of whichever loop is worse off (a failing push shows even while pulls work), with its error.
+   */
+  health(): Health {
+    return this.loops.health();
+  }
+
+  /** Skips the backoff of a failing pull or push loop: the next round runs now. */
+  retryNow(): void {
+    this.loops.retryNow();
   }
 
   onStatus(listener: Listener): () => void {
@@ -177,7 +132,7 @@ export class SyncClient {
   }
 
   status(): SyncStatus {
-    const now = this.o.now();
+    const now = this.clock.now();
     const feeds: Partial<Record<FeedName, FeedStatus>> = {};
     let oldestAgeMs: number | null = null;
     let all = this.feeds.some((f) => f !== 'peer-entries');
@@ -214,7 +169,7 @@ export class SyncClient {
     const pushPromise = this.o.journal
       ? this.push().catch((e: unknown) => toKioskError(e).toPayload())
       : null;
-    const [pulls, push] = await Promise.all([pullPromise, pushPromise]);
+    const [pulls, push] = await this.loops.inRound(() => Promise.all([pullPromise, pushPromise]));
     const report: SyncReport = { pulls: Object.fromEntries(pulls), push, ok: true };
     report.ok = pulls.every(([, r]) => !('code' in r)) && (push === null || !('code' in push));
     return report;
@@ -240,21 +195,17 @@ export class SyncClient {
    * of it within seconds; the periodic push stays as it is.
    */
   pushSoon(delayMs = 25): void {
-    if (!this.o.journal || this.pushSoonTimer) return;
-    this.pushSoonTimer = setTimeout(() => {
+    if (!this.o.journal || this.pushSoonTimer !== null) return;
+    this.pushSoonTimer = this.clock.setTimeout(() => {
       this.pushSoonTimer = null;
       this.push().catch(() => undefined);
     }, delayMs);
-    this.pushSoonTimer.unref?.();
   }
-
-  private pushSoonTimer: NodeJS.Timeout | null = null;
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.schedule('pull', 0);
-    if (this.o.journal) this.schedule('push', 0);
+    this.loops.start();
     if (this.o.peerWaitSeconds > 0 && this.o.sinks['peer-entries']) this.peerLoop = this.runPeerLoop();
     this.emit();
   }
@@ -262,57 +213,35 @@ export class SyncClient {
   /** Stops timers and in-flight requests; final (construct a new client to sync again). */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.pushSoonTimer) clearTimeout(this.pushSoonTimer);
+    if (this.pushSoonTimer !== null) this.clock.clearTimeout(this.pushSoonTimer);
     this.pushSoonTimer = null;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    const stopped = this.loops.stop();
     this.agent.destroy();
+    await stopped;
     await this.peerLoop?.catch(() => undefined);
     await Promise.allSettled([...this.feedLocks.values(), this.pushLock]);
     this.emit();
   }
 
-  // ---- timers -------------------------------------------------------------------------------------
+  // ---- the loops ----------------------------------------------------------------------------------
 
-  private schedule(which: 'pull' | 'push', delayMs: number): void {
-    if (!this.running) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void this.tick(which);
-    }, delayMs);
-    timer.unref?.();
-    this.timers.add(timer);
-  }
-
-  private async tick(which: 'pull' | 'push'): Promise<void> {
-    if (which === 'pull') {
-      const feeds = this.feeds.filter((f) => !(f === 'peer-entries' && this.peerLoop));
-      const results = await Promise.allSettled(feeds.map((f) => this.pull(f)));
-      const failed = results.some((r) => r.status === 'rejected');
-      this.schedule(
-        'pull',
-        failed ? this.pullBackoff.fail() : (this.pullBackoff.reset(), this.o.pullIntervalMs),
-      );
-    } else {
-      try {
-        await this.push();
-        this.pushBackoff.reset();
-        this.schedule('push', this.o.pushIntervalMs);
-      } catch {
-        this.schedule('push', this.pushBackoff.fail());
-      }
-    }
+  /** Every feed once (the peers feed is left to its long poll while that runs). */
+  private async pullRound(): Promise<void> {
+    const feeds = this.feeds.filter((f) => !(f === 'peer-entries' && this.peerLoop));
+    const results = await Promise.allSettled(feeds.map((f) => this.pull(f)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async runPeerLoop(): Promise<void> {
-    const backoff = new Backoff(500, 30_000, this.o.random);
+    const backoff = new Backoff({ ...peerPollBackoff, random: this.o.random });
     while (this.running) {
       try {
         await this.pull('peer-entries', this.o.peerWaitSeconds);
         backoff.reset();
       } catch {
         if (!this.running) break;
-        await new Promise((r) => setTimeout(r, backoff.fail()).unref?.());
+        await new Promise<void>((r) => this.clock.setTimeout(r, backoff.fail()));
       }
     }
   }
@@ -329,17 +258,13 @@ export class SyncClient {
     }
   }
 
-  private noteHubTime(hubTime: number): void {
-    this.skewMs = this.o.now() - hubTime;
-  }
-
-  // ---- pull ---------------------------------------------------------------------------------------
+  // ---- pull and push bookkeeping ------------------------------------------------------------------
 
   private async pullUnlocked(feed: FeedName, waitSeconds: number): Promise<PullResult> {
     const state = this.feedState.get(feed);
     const sink = this.o.sinks[feed];
     if (!state || !sink) throw new KioskError('INVALID_REQUEST', `feed ${feed} is not synced here`);
-    state.lastAttemptAt = this.o.now();
+    state.lastAttemptAt = this.clock.now();
     const result: PullResult = {
       feed,
       hubTime: null,
@@ -349,10 +274,10 @@ export class SyncClient {
     };
     try {
       for (let round = 0; ; round++) {
-        const more = await this.pullOnce(feed, sink, result, round === 0 ? waitSeconds : 0);
+        const more = await pullOnce(this.link, this.o, feed, sink, result, round === 0 ? waitSeconds : 0);
         if (!more) break;
       }
-      const now = this.o.now();
+      const now = this.clock.now();
       state.lastSuccessAt = now;
       state.lastError = null;
       state.failures = 0;
@@ -374,154 +299,13 @@ export class SyncClient {
     }
   }
 
-  /** One request; returns true when the hub has more batches to give. */
-  private async pullOnce(feed: FeedName, sink: FeedSink, result: PullResult, wait: number): Promise<boolean> {
-    const pos = sink.position();
-    let target = `/v1/feeds/${feed}?after=${pos.seq}&max=${this.o.maxBatchesPerRequest}`;
-    if (pos.epoch) target += `&epoch=${encodeURIComponent(pos.epoch)}`;
-    if (wait > 0) target += `&wait=${wait}`;
-    const res = await exchange({
-      base: this.base,
-      method: 'GET',
-      target,
-      signer: this.o.signer,
-      idleTimeoutMs: this.o.idleTimeoutMs + wait * 1000,
-      agent: this.agent,
-      ...(this.o.ca ? { ca: this.o.ca } : {}),
-    });
-    if (res.status !== 200) {
-      const err = await errorFrom(res);
-      if (typeof err.detail?.hubTime === 'number') this.noteHubTime(err.detail.hubTime);
-      throw err;
-    }
-    const it = frames(res.body)[Symbol.asyncIterator]();
-    const next = async (): Promise<Frame> => {
-      const r = await it.next();
-      if (r.done) throw new KioskError('SYNC_UNREACHABLE', 'answer ended early (connection cut?)');
-      return r.value;
-    };
-    try {
-      const first = await next();
-      const hello = first.type === FrameType.hello ? Hello.safeParse(parseJsonPayload(first.payload)) : null;
-      if (!hello?.success || hello.data.feed !== feed)
-        throw new KioskError('SYNC_PROTOCOL', 'bad hello frame');
-      this.noteHubTime(hello.data.hubTime);
-      result.hubTime = hello.data.hubTime;
-      for (;;) {
-        const f = await next();
-        if (f.type === FrameType.done) {
-          const done = Done.safeParse(parseJsonPayload(f.payload));
-          if (!done.success) throw new KioskError('SYNC_PROTOCOL', 'bad done frame');
-          return done.data.more;
-        }
-        if (f.type === FrameType.batch) {
-          // The store verifies the hub's signature, the sequence and the content before it applies.
-          await sink.applyBatch(f.payload);
-          result.applied++;
-        } else if (f.type === FrameType.manifest) {
-          await this.receiveSnapshot(feed, sink, f.payload, next);
-          result.snapshot = true;
-        } else {
-          throw new KioskError('SYNC_PROTOCOL', `unexpected frame type ${f.type}`);
-        }
-      }
-    } finally {
-      await it.return?.(undefined);
-      res.body.destroy();
-    }
-  }
-
-  /** Streams the rows into a staging file (bounded memory), then hands manifest + file to the store. */
-  private async receiveSnapshot(
-    feed: FeedName,
-    sink: FeedSink,
-    manifest: Buffer,
-    next: () => Promise<Frame>,
-  ): Promise<void> {
-    if (!sink.installSnapshot) throw new KioskError('SYNC_PROTOCOL', `${feed} takes no snapshots`);
-    mkdirSync(this.o.stagingDir, { recursive: true });
-    const file = join(
-      this.o.stagingDir,
-      `snapshot-${feed}-${process.pid}-${randomBytes(4).toString('hex')}.rows`,
-    );
-    const out = createWriteStream(file, { mode: 0o600 });
-    const closed = new Promise<void>((resolve, reject) => {
-      out.on('close', resolve);
-      out.on('error', reject);
-    });
-    try {
-      for (;;) {
-        const f = await next();
-        if (f.type === FrameType.rowsEnd) break;
-        if (f.type !== FrameType.rows || f.payload.length > ROWS_CHUNK_BYTES)
-          throw new KioskError('SNAPSHOT_INVALID', 'snapshot rows expected');
-        if (!out.write(f.payload)) await once(out, 'drain');
-      }
-      out.end();
-      await closed;
-      await sink.installSnapshot(manifest, file);
-      log.info({ feed, seq: sink.position().seq }, 'snapshot installed');
-    } finally {
-      if (!out.closed) out.destroy();
-      await closed.catch(() => undefined);
-      rmSync(file, { force: true });
-    }
-  }
-
-  // ---- push ---------------------------------------------------------------------------------------
-
   private async pushUnlocked(): Promise<PushResult> {
     const journal = this.o.journal;
     if (!journal) throw new KioskError('INVALID_REQUEST', 'no journal to push');
-    this.pushState.lastAttemptAt = this.o.now();
-    const total: PushResult = { sent: 0, acked: journal.uploadWatermark(), duplicates: 0 };
+    this.pushState.lastAttemptAt = this.clock.now();
     try {
-      // Always at least one request: an empty push is the terminal's heartbeat and status report.
-      for (let first = true; ; first = false) {
-        const records = journal.readSince(journal.uploadWatermark(), this.o.pushBatchSize);
-        if (!first && records.length === 0) break;
-        const body: PushBody = {
-          v: PROTOCOL_VERSION,
-          terminalId: this.o.signer.keyId,
-          records,
-          status: this.statusReport(),
-        };
-        const bytes = gzipSync(Buffer.from(JSON.stringify(body), 'utf8'));
-        const res = await exchange({
-          base: this.base,
-          method: 'POST',
-          target: '/v1/journal',
-          body: bytes,
-          contentType: 'application/json',
-          contentEncoding: 'gzip',
-          signer: this.o.signer,
-          idleTimeoutMs: this.o.idleTimeoutMs,
-          agent: this.agent,
-          ...(this.o.ca ? { ca: this.o.ca } : {}),
-        });
-        if (res.status !== 200) {
-          const err = await errorFrom(res);
-          if (typeof err.detail?.hubTime === 'number') this.noteHubTime(err.detail.hubTime);
-          throw err;
-        }
-        const parsed = PushReply.safeParse(JSON.parse((await readAll(res.body, 64 * 1024)).toString('utf8')));
-        if (!parsed.success) throw new KioskError('SYNC_PROTOCOL', 'bad push answer');
-        this.noteHubTime(parsed.data.hubTime);
-        const lastSent = records.length > 0 ? records[records.length - 1]!.seq : journal.uploadWatermark();
-        // The hub acknowledges the highest gap-free sequence it holds; never move past what was sent.
-        const acked = Math.min(parsed.data.acked, lastSent);
-        if (acked > journal.uploadWatermark()) journal.markUploaded(acked);
-        total.sent += records.length;
-        total.duplicates += parsed.data.duplicates;
-        total.acked = journal.uploadWatermark();
-        if (records.length < this.o.pushBatchSize) break;
-        if (acked < lastSent)
-          throw new KioskError(
-            'SYNC_PROTOCOL',
-            `hub acknowledged ${parsed.data.acked} after ${lastSent} was sent`,
-          );
-      }
-      this.pushState.lastSuccessAt = this.o.now();
+      const total = await pushJournal(this.link, journal, this.o.pushBatchSize, () => this.statusReport());
+      this.pushState.lastSuccessAt = this.clock.now();
       this.pushState.lastError = null;
       this.pushState.failures = 0;
       this.online = true;

@@ -1,4 +1,4 @@
-// Binds the sync module to issue 5's stores (whitelist/kiosk-data.ts): KioskData verifies every signed
+// Binds the sync module to the terminal's stores (whitelist/kiosk-data.ts): KioskData verifies every signed
 // batch and snapshot against the pinned hub key and applies it whole or not at all; its Journal is the
 // push source as it is.
 import type { KioskData } from '../../../whitelist/kiosk-data.js';

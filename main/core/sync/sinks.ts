@@ -1,4 +1,4 @@
-// What the sync module needs from the terminal's stores. The stores (issue 5, whitelist/) verify the
+// What the sync module needs from the terminal's stores. The stores (whitelist/) verify the
 // signed content themselves — openBatch / openManifest against the pinned hub key — and apply it whole
 // or not at all; the sync module only moves bytes, checks order and keeps the status.
 import type { FeedName } from '../../../protocol/sync.js';
@@ -15,7 +15,7 @@ export interface FeedSink {
   readonly feed: FeedName;
   position(): FeedPosition;
   /**
-   * Verifies one signed batch (issue 5's format) against the pinned hub key and applies it in one
+   * Verifies one signed batch (protocol/feed-format.ts) against the pinned hub key and applies it in one
    * transaction. Refuses with a typed error (DELTA_BAD_SIGNATURE, DELTA_WRONG_PUBLISHER, DELTA_GAP,
    * DELTA_DUPLICATE, DELTA_MALFORMED) and changes nothing otherwise. Returns the new position.
    */

@@ -1,0 +1,14 @@
+// What a pull and a push share: the hub's address and connection pool, the request signer, the idle
+// timeout, and where the hub's clock readings go (the skew the status reports).
+import type http from 'node:http';
+import type { RequestSigner } from '../../../protocol/http-signature.js';
+
+export interface HubLink {
+  base: URL;
+  agent: http.Agent;
+  signer: RequestSigner;
+  idleTimeoutMs: number;
+  ca?: Buffer;
+  /** Every hub answer carries its time: the client keeps the clock skew from it. */
+  noteHubTime(hubTime: number): void;
+}

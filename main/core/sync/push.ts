@@ -1,0 +1,71 @@
+// Pushing the journal to the hub: the records since the upload watermark, in batches, gzipped and
+// signed; the hub's acknowledgement moves the watermark, never past what was sent. An empty push is
+// still one request: the terminal's heartbeat and status report.
+import { gzipSync } from 'node:zlib';
+import { KioskError } from '../../../base/errors.js';
+import { PROTOCOL_VERSION, PushReply, type PushBody } from '../../../protocol/sync.js';
+import type { HubLink } from './link.js';
+import type { JournalSource } from './sinks.js';
+import { errorFrom, exchange, readAll } from './transport.js';
+
+export interface PushResult {
+  sent: number;
+  acked: number;
+  duplicates: number;
+}
+
+/** Pushes until nothing is pending; throws on the first refusal (the watermark keeps what was acked). */
+export async function pushJournal(
+  link: HubLink,
+  journal: JournalSource,
+  batchSize: number,
+  statusReport: () => PushBody['status'],
+): Promise<PushResult> {
+  const total: PushResult = { sent: 0, acked: journal.uploadWatermark(), duplicates: 0 };
+  // Always at least one request: an empty push is the terminal's heartbeat and status report.
+  for (let first = true; ; first = false) {
+    const records = journal.readSince(journal.uploadWatermark(), batchSize);
+    if (!first && records.length === 0) break;
+    const body: PushBody = {
+      v: PROTOCOL_VERSION,
+      terminalId: link.signer.keyId,
+      records,
+      status: statusReport(),
+    };
+    const bytes = gzipSync(Buffer.from(JSON.stringify(body), 'utf8'));
+    const res = await exchange({
+      base: link.base,
+      method: 'POST',
+      target: '/v1/journal',
+      body: bytes,
+      contentType: 'application/json',
+      contentEncoding: 'gzip',
+      signer: link.signer,
+      idleTimeoutMs: link.idleTimeoutMs,
+      agent: link.agent,
+      ...(link.ca ? { ca: link.ca } : {}),
+    });
+    if (res.status !== 200) {
+      const err = await errorFrom(res);
+      if (typeof err.detail?.hubTime === 'number') link.noteHubTime(err.detail.hubTime);
+      throw err;
+    }
+    const parsed = PushReply.safeParse(JSON.parse((await readAll(res.body, 64 * 1024)).toString('utf8')));
+    if (!parsed.success) throw new KioskError('SYNC_PROTOCOL', 'bad push answer');
+    link.noteHubTime(parsed.data.hubTime);
+    const lastSent = records.length > 0 ? records[records.length - 1]!.seq : journal.uploadWatermark();
+    // The hub acknowledges the highest gap-free sequence it holds; never move past what was sent.
+    const acked = Math.min(parsed.data.acked, lastSent);
+    if (acked > journal.uploadWatermark()) journal.markUploaded(acked);
+    total.sent += records.length;
+    total.duplicates += parsed.data.duplicates;
+    total.acked = journal.uploadWatermark();
+    if (records.length < batchSize) break;
+    if (acked < lastSent)
+      throw new KioskError(
+        'SYNC_PROTOCOL',
+        `hub acknowledged ${parsed.data.acked} after ${lastSent} was sent`,
+      );
+  }
+  return total;
+}

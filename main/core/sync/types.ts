@@ -1,0 +1,95 @@
+// The sync client's options and the status it reports.
+import type { Clock } from '../../../base/clock.js';
+import type { ErrorPayload } from '../../../base/errors.js';
+import type { RequestSigner } from '../../../protocol/http-signature.js';
+import type { FeedName } from '../../../protocol/sync.js';
+import type { PullResult } from './pull.js';
+import type { PushResult } from './push.js';
+import type { FeedSink, JournalSource } from './sinks.js';
+
+export interface SyncClientOptions {
+  hubUrl: string;
+  signer: RequestSigner;
+  /** One sink per feed to sync; each verifies the hub's signatures against the pinned key itself. */
+  sinks: Partial<Record<FeedName, FeedSink>>;
+  /** Where snapshot rows are staged while they stream (default: the OS temp folder). */
+  stagingDir?: string;
+  journal?: JournalSource | null;
+  version?: string;
+  pullIntervalMs?: number;
+  pushIntervalMs?: number;
+  /** Long-poll the peers feed with this wait (seconds) for global anti-passback; 0 turns it off. */
+  peerWaitSeconds?: number;
+  maxSkewSeconds?: number;
+  idleTimeoutMs?: number;
+  /** Most batches asked for per request; the client asks again while the hub says `more`. */
+  maxBatchesPerRequest?: number;
+  pushBatchSize?: number;
+  /** TLS: extra CA certificate(s) for an https hub with a private CA. */
+  ca?: Buffer;
+  now?: () => number;
+  /** The backoff's jitter source (seeded in tests). */
+  random?: () => number;
+  /** Timers and time; `now` above still overrides the time alone. */
+  clock?: Clock;
+}
+
+export interface FeedStatus {
+  sequence: number;
+  lastSuccessAt: number | null;
+  lastAttemptAt: number | null;
+  lastError: ErrorPayload | null;
+  failures: number;
+}
+
+export interface SyncStatus {
+  running: boolean;
+  online: boolean;
+  feeds: Partial<Record<FeedName, FeedStatus>>;
+  push: {
+    lastSuccessAt: number | null;
+    lastAttemptAt: number | null;
+    lastError: ErrorPayload | null;
+    failures: number;
+    queueLength: number;
+  };
+  /** Seconds since the least recently synced feed last synced; null before every feed synced once. */
+  dataAgeSeconds: number | null;
+  /** Local clock minus hub clock, ms (null before the first answer). */
+  clockSkewMs: number | null;
+  clockFault: boolean;
+  lastError: ErrorPayload | null;
+}
+
+export interface FeedStatus {
+  sequence: number;
+  lastSuccessAt: number | null;
+  lastAttemptAt: number | null;
+  lastError: ErrorPayload | null;
+  failures: number;
+}
+
+export interface SyncStatus {
+  running: boolean;
+  online: boolean;
+  feeds: Partial<Record<FeedName, FeedStatus>>;
+  push: {
+    lastSuccessAt: number | null;
+    lastAttemptAt: number | null;
+    lastError: ErrorPayload | null;
+    failures: number;
+    queueLength: number;
+  };
+  /** Seconds since the least recently synced feed last synced; null before every feed synced once. */
+  dataAgeSeconds: number | null;
+  /** Local clock minus hub clock, ms (null before the first answer). */
+  clockSkewMs: number | null;
+  clockFault: boolean;
+  lastError: ErrorPayload | null;
+}
+
+export interface SyncReport {
+  pulls: Partial<Record<FeedName, PullResult | ErrorPayload>>;
+  push: PushResult | ErrorPayload | null;
+  ok: boolean;
+}
