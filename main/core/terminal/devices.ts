@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../../../base/clock.js';
 import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
+import type { Health } from '../../../base/supervisor.js';
 import type { SiteKind } from '../../../base/site-kinds.js';
 import type { KioskConfig } from '../../../config/load.js';
 import type { Hsm } from '../../../hsm/client.js';
@@ -35,7 +36,6 @@ import {
   hsmHealth,
   readerHealth,
   storesHealth,
-  syncHealth,
   type DeviceHealth,
   type ReaderSnapshot,
 } from './health.js';
@@ -135,18 +135,15 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
   }
 
   health(): DeviceHealth {
-    const hsm = this.hsm ? hsmHealth(this.hsm.status().state, this.hsmError?.toPayload() ?? null) : null;
+    const hsm = this.hsm ? hsmHealth(this.hsm.health(), this.hsmError?.toPayload() ?? null) : null;
     const actuators = this.actuators?.status();
     return {
       stores: storesHealth(this.data ? null : (this.dataError?.toPayload() ?? null)),
       reader: readerHealth(this.readerSnapshot()),
-      hsm: this.needsHsm() ? (hsm ?? hsmHealth('unavailable', this.hsmError?.toPayload() ?? null)) : null,
+      hsm: this.needsHsm() ? (hsm ?? unopenedHsm(this.hsmError)) : null,
       authenticator:
         this.config.card.authMode === 'terminal'
-          ? authenticatorHealth(
-              hsm ?? hsmHealth('unavailable', this.hsmError?.toPayload() ?? null),
-              this.authenticator !== null,
-            )
+          ? authenticatorHealth(hsm ?? unopenedHsm(this.hsmError), this.authenticator !== null)
           : null,
       clock: clockHealth(
         clockFault({
@@ -158,7 +155,7 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
       ),
       gate: actuators?.gate ? deviceHealth(actuators.gate.device) : null,
       signal: actuators?.signal ? deviceHealth(actuators.signal.device) : null,
-      sync: this.sync ? syncHealth(this.sync.status()) : null,
+      sync: this.sync ? { ...this.sync.health(), name: 'sync' } : null,
     };
   }
 
@@ -290,4 +287,16 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
     this.data?.close();
     this.removeAllListeners();
   }
+}
+
+/** The HSM the configuration needs but the terminal could not even create. */
+function unopenedHsm(error: KioskError | null): Health {
+  return {
+    name: 'hsm',
+    state: 'failed',
+    error: error?.toPayload() ?? { code: 'HSM_UNAVAILABLE', message: 'HSM not ready' },
+    failures: 0,
+    retryAt: null,
+    since: null,
+  };
 }

@@ -1,11 +1,10 @@
-// One small adapter per part, from the status each part reports today to the one `Health` shape that
-// the device set and the status view read. Parts that grow their own `health()` replace their adapter.
+// The one `Health` shape the device set and the status view read. Supervised parts (HSM, sync) report
+// their own; the adapters here add what only the terminal knows (which reader it uses, what the PIN-less
+// key needs, which HID states stop a lane) or cover parts that are not supervised (stores, clock).
 import type { ErrorPayload } from '../../../base/errors.js';
 import type { Health, SupervisedState } from '../../../base/supervisor.js';
-import type { HsmState } from '../../../hsm/client.js';
 import type { DeviceStatus } from '../actuators/index.js';
 import type { WatcherState } from '../card/reader-watcher.js';
-import type { SyncStatus } from '../sync/index.js';
 
 function health(
   name: string,
@@ -43,21 +42,11 @@ export function readerHealth(reader: ReaderSnapshot): Health {
   return health('reader', 'ready', null);
 }
 
-const hsmStates: Record<HsmState, SupervisedState> = {
-  stopped: 'stopped',
-  opening: 'starting',
-  ready: 'ready',
-  unavailable: 'retrying',
-};
-
-/** The HSM token. `problem` is what the terminal saw go wrong on top of the token's own state. */
-export function hsmHealth(state: HsmState, problem: ErrorPayload | null): Health {
-  if (state === 'ready' && !problem) return health('hsm', 'ready', null);
-  return health(
-    'hsm',
-    state === 'ready' ? 'failed' : hsmStates[state],
-    problem ?? { code: 'HSM_UNAVAILABLE', message: 'HSM not ready' },
-  );
+/** The HSM token as it supervises itself, with what the terminal saw go wrong on top of it. */
+export function hsmHealth(token: Health, problem: ErrorPayload | null): Health {
+  if (!problem) return token;
+  const working = token.state === 'ready' || token.state === 'running';
+  return { ...token, state: working ? 'failed' : token.state, error: problem };
 }
 
 /** PIN-less terminal authentication: the HSM and the institution's key and certificate on it. */
@@ -86,12 +75,6 @@ export function deviceHealth(device: DeviceStatus): Health {
       { failures: device.attempts },
     );
   return health(device.role, 'ready', null);
-}
-
-/** The sync loop: running during a round, retrying after a failed one. */
-export function syncHealth(status: SyncStatus): Health {
-  if (status.lastError) return health('sync', 'retrying', status.lastError);
-  return health('sync', status.running ? 'running' : 'ready', null);
 }
 
 /** Every part's health, by name; null where the part is not configured. */
