@@ -25,7 +25,7 @@ import { VpcdDemoWallet, tapDemoCard } from '../main/demo/wallet.js';
 import { writeDemoConfig } from '../main/demo/config.js';
 import { hsmFromConfig } from '../hsm/config.js';
 
-import { demoTrustedInstitutionCa } from '../hsm/provision.js';
+import { demoTrustedInstitutionCa } from '../main/demo/hsm.js';
 import { startPcscd } from '../sim/card/private-pcscd.js';
 import { SimulatedCard } from '../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../sim/card/terminal-auth.js';

@@ -24,6 +24,7 @@ import {
   createActuators,
   type Actuators,
   type GateOutcome,
+  type HidBackend,
   type PassageRecorder,
   contractAnnulReason,
   gateStateView,
@@ -59,6 +60,8 @@ export interface TerminalOptions {
   now?: () => Date;
   /** Decide on every card that arrives (the kiosk). The one-shot CLI turns it off and asks itself. */
   autoCheck?: boolean;
+  /** The backend for actuator driver "software": the demo's simulated devices (main/demo/hid.ts). */
+  softwareHid?: HidBackend;
 }
 
 type Site = CheckContext['site'];
@@ -117,6 +120,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   private statusTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly autoCheck: boolean;
+  private readonly softwareHid: HidBackend | null;
 
   constructor(options: TerminalOptions) {
     super();
@@ -125,6 +129,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     this.env = options.env ?? process.env;
     this.now = options.now ?? (() => new Date());
     this.wallet = options.wallet ?? null;
+    this.softwareHid = options.softwareHid ?? null;
     this.volume = options.config.ui.volume;
     const s = options.config.site;
     this.site = { kind: s.kind, gateId: s.gateId, zone: s.zone, direction: s.direction };
@@ -224,12 +229,9 @@ export class Terminal extends EventEmitter implements KioskCore {
       this.actuators = await createActuators(this.config.actuators, {
         recorder: this.passageRecorder(),
         resultHoldMs: this.config.ui.resultHoldMs,
+        ...(this.softwareHid ? { softwareBackend: this.softwareHid } : {}),
       });
       this.actuators.on('status', () => this.emitStatus());
-      // The demo's simulated patron walks through the gate four times out of five; the fifth time the
-      // entry is annulled, so the demo shows both commit on passage and annulment.
-      const walker = this.actuators.rig?.relay.autoPassage;
-      if (walker && this.config.demo.enabled) walker.skipEvery = 5;
       this.actuators.start();
     } catch (error) {
       // A wrong actuator configuration is shown, not fatal: decisions still appear on screen.

@@ -4,8 +4,10 @@
 import type { KioskConfig } from '../../config/load.js';
 import { startPcscd, type PrivatePcscd } from '../../sim/card/private-pcscd.js';
 import type { VpcdEndpoint } from '../../sim/card/vpcd-client.js';
+import type { SoftwareRig } from '../../sim/hid/index.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { getLogger } from '../../base/log.js';
+import { createDemoHidRig, DEMO_SKIP_EVERY } from './hid.js';
 import { ensureDemoAssets, ensureDemoData, type DemoAssets } from './provision.js';
 import { VpcdDemoWallet, type WalletOptions } from './wallet.js';
 
@@ -14,6 +16,8 @@ const log = getLogger('demo');
 export interface DemoEnvironment {
   assets: DemoAssets;
   wallet: VpcdDemoWallet;
+  /** The simulated gate and tower for driver "software" (null when no device uses it). */
+  hid: SoftwareRig | null;
   /** The private pcscd (root), or null when the system pcscd is used. */
   pcscd: PrivatePcscd | null;
   readerName: string | null;
@@ -61,6 +65,7 @@ export async function startDemoEnvironment(
   return {
     assets,
     wallet,
+    hid: createDemoHidRig(config.actuators, { skipEvery: DEMO_SKIP_EVERY }),
     pcscd,
     readerName,
     vpcdAddress: 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`,

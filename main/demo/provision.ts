@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KioskConfig } from '../../config/load.js';
 import { KioskError } from '../../base/errors.js';
-import { ensureDemoHsm } from '../../hsm/provision.js';
+import { ensureDemoHsm } from './hsm.js';
 import { ensureDemoPki, type DemoCard, type DemoCardSet } from '../../sim/pki/demo-pki.js';
 import {
   publisherKeyId,
@@ -26,12 +26,12 @@ import {
 import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import { getLogger } from '../../base/log.js';
+import { DEMO_STAFF_PIN } from './constants.js';
 import { DEMO_INSIDE, DEMO_RECORDS, DEMO_REVOKED } from './data.js';
 
 const log = getLogger('demo');
 
-/** The demo staff PIN, printed by `npm start` and in the README: demo only. */
-export const DEMO_STAFF_PIN = '2468';
+export { DEMO_STAFF_PIN };
 export const DEMO_EPOCH = 'demo-1';
 
 export interface DemoAssets {

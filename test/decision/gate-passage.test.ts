@@ -70,7 +70,12 @@ beforeAll(async () => {
     },
   });
   env = await startDemoEnvironment(config, { timing: 'instant' });
-  terminal = await createTerminal({ config, wallet: env.wallet, autoCheck: false });
+  terminal = await createTerminal({
+    config,
+    wallet: env.wallet,
+    softwareHid: env.hid?.bus,
+    autoCheck: false,
+  });
   const until = Date.now() + 15_000;
   while (
     (terminal.status().gate !== 'closed' || terminal.status().reader.state !== 'ready') &&

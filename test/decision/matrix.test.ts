@@ -17,7 +17,7 @@ import { writeDemoConfig } from '../../main/demo/config.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { VpcdCardClient } from '../../sim/card/vpcd-client.js';
-import { demoTrustedInstitutionCa } from '../../hsm/provision.js';
+import { demoTrustedInstitutionCa } from '../../main/demo/hsm.js';
 import { demoCard } from '../../sim/pki/demo-pki.js';
 import {
   publisherKeyId,
