@@ -54,16 +54,15 @@ function entryUrl(): URL {
 }
 
 /** The demo extension, or null when this build has no demo (a packaged app). */
-export async function loadDemoExtension(): Promise<DemoExtension | null> {
-  const url = entryUrl();
+export async function loadDemoExtension(url: URL = entryUrl()): Promise<DemoExtension | null> {
   if (!existsSync(fileURLToPath(url))) return null;
   const module = (await import(url.href)) as { demoExtension: DemoExtension };
   return module.demoExtension;
 }
 
 /** The demo extension for a demo profile; a typed error when this build has none. */
-export async function requireDemoExtension(): Promise<DemoExtension> {
-  const demo = await loadDemoExtension();
+export async function requireDemoExtension(url: URL = entryUrl()): Promise<DemoExtension> {
+  const demo = await loadDemoExtension(url);
   if (!demo)
     throw new KioskError(
       'CONFIG_INVALID',
