@@ -30,7 +30,7 @@ import { startPcscd } from '../sim/card/private-pcscd.js';
 import { SimulatedCard } from '../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../sim/card/terminal-auth.js';
 import { demoCard, ensureDemoPki } from '../sim/pki/demo-pki.js';
-import { whitelistRow } from '../protocol/feed-format.js';
+import { whitelistRow } from '../whitelist/feed-ops.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../whitelist/privacy.js';
 import { summarize, type BenchContext, type Metrics, runBenchChild } from './harness.js';

@@ -12,15 +12,13 @@ import { performance } from 'node:perf_hooks';
 import {
   SnapshotWriter,
   publisherKeyId,
-  revocationRow,
   signBatch,
-  whitelistPutOp,
-  whitelistRow,
   type FeedBatch,
   type SnapshotFeedName,
   type SnapshotRow,
   type WhitelistOp,
 } from '../protocol/feed-format.js';
+import { revocationRow, whitelistPutOp, whitelistRow } from '../whitelist/feed-ops.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { TerminalStore } from '../whitelist/terminal-store.js';

@@ -26,8 +26,6 @@ import {
   publisherKeyId,
   signBatch,
   SnapshotWriter,
-  whitelistRow,
-  type CardRowInput,
   type FeedBatch,
   type PeerEntryOp,
   type RevocationReason,
@@ -35,6 +33,7 @@ import {
   type SnapshotFeedName,
   type WhitelistOp,
 } from '../protocol/feed-format.js';
+import { whitelistRow, type CardRowInput } from '../whitelist/feed-ops.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../base/log.js';
 import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';

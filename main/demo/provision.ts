@@ -16,13 +16,8 @@ import type { KioskConfig } from '../../config/load.js';
 import { KioskError } from '../../base/errors.js';
 import { ensureDemoHsm } from './hsm.js';
 import { ensureDemoPki, type DemoCard, type DemoCardSet } from '../../sim/pki/demo-pki.js';
-import {
-  publisherKeyId,
-  revocationPutOp,
-  signBatch,
-  whitelistPutOp,
-  type FeedBatch,
-} from '../../protocol/feed-format.js';
+import { publisherKeyId, signBatch, type FeedBatch } from '../../protocol/feed-format.js';
+import { revocationPutOp, whitelistPutOp } from '../../whitelist/feed-ops.js';
 import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import { getLogger } from '../../base/log.js';

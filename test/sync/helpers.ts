@@ -10,7 +10,8 @@ import { SyncClient, type SyncClientOptions } from '../../main/core/sync/client.
 import { softwareSigner, type RequestSigner } from '../../protocol/http-signature.js';
 import { kioskDataJournal, kioskDataSinks } from '../../main/core/sync/kiosk-data-sinks.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
-import { trustFromPem, type CardRowInput } from '../../protocol/feed-format.js';
+import { trustFromPem } from '../../protocol/feed-format.js';
+import { type CardRowInput } from '../../whitelist/feed-ops.js';
 import { IndexKey } from '../../whitelist/privacy.js';
 
 export const ISSUER = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
