@@ -17,15 +17,7 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
-const nativeModules = [
-  'pcsclite',
-  'node-hid',
-  'better-sqlite3',
-  'pkcs11js',
-  'graphene-pk11',
-  'pino',
-  'fastify',
-];
+const nativeModules = ['pcsclite', 'node-hid', 'better-sqlite3', 'pkcs11js', 'pino', 'fastify'];
 
 export const electronOnlyInShell = {
   paths: [
