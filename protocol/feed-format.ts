@@ -1,4 +1,4 @@
-// The wire formats shared by the hub (issue 7) and the terminal: signed delta batches and signed
+// The wire formats shared by the hub and the terminal: signed delta batches and signed
 // snapshots, for the feeds `whitelist`, `revocations` and `peer-entries`. Names here are stable.
 //
 // Signed blob (batch or snapshot manifest) = one header line of JSON `{"kid":…,"sig":…}` + "\n" + the

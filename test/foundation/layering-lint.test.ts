@@ -119,7 +119,7 @@ describe('direction-of-dependency lint zones', () => {
       ['renderer/src/app.tsx', '../../sim/hid/index.js'],
     ] as const;
     for (const [file, specifier] of cases) await expectRejected(file, specifier, DEMO);
-    // import() too: the way the composition root used to load the demo
+    // import() too, e.g. a composition root loading the demo
     await expectDynamicRejected('main/compose.ts', './demo/index.js', DEMO);
     await expectDynamicRejected('main/core/actuators/actuators.ts', '../../../sim/hid/index.js', DEMO);
   });
