@@ -26,12 +26,12 @@ import { VpcdDemoWallet, tapDemoCard } from '../main/demo/wallet.js';
 import { writeDemoConfig } from '../main/demo/config.js';
 import { hsmFromConfig } from '../hsm/config.js';
 
-import { demoTrustedInstitutionCa } from '../hsm/provision.js';
+import { demoTrustedInstitutionCa } from '../main/demo/hsm.js';
 import { startPcscd } from '../sim/card/private-pcscd.js';
 import { SimulatedCard } from '../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../sim/card/terminal-auth.js';
 import { demoCard, ensureDemoPki } from '../sim/pki/demo-pki.js';
-import { whitelistRow } from '../protocol/feed-format.js';
+import { whitelistRow } from '../whitelist/feed-ops.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../whitelist/privacy.js';
 import { summarize, type BenchContext, type Metrics, runBenchChild } from './harness.js';

@@ -1,4 +1,4 @@
-// Whitelist benchmark (issue 5): snapshot import, lookups (hit/miss, decryption included), bytes per row,
+// Whitelist benchmark: snapshot import, lookups (hit/miss, decryption included), bytes per row,
 // delta apply, resident memory of a lookup-serving process, and the journal's durability cost.
 // Full size: 10 M whitelist rows and 1 M revocations (override with JPKI_BENCH_WL_ROWS /
 // JPKI_BENCH_WL_REVOCATIONS); --quick: 50,000 / 10,000.
@@ -12,15 +12,13 @@ import { performance } from 'node:perf_hooks';
 import {
   SnapshotWriter,
   publisherKeyId,
-  revocationRow,
   signBatch,
-  whitelistPutOp,
-  whitelistRow,
   type FeedBatch,
   type SnapshotFeedName,
   type SnapshotRow,
   type WhitelistOp,
 } from '../protocol/feed-format.js';
+import { revocationRow, whitelistPutOp, whitelistRow } from '../whitelist/feed-ops.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { TerminalStore } from '../whitelist/terminal-store.js';

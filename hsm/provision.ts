@@ -1,6 +1,7 @@
-// Provisioning: the token, the keys, the institution certificate, and `jpki-kiosk hsm status`.
-// `ensureDemoHsm(config)` does all of it unattended for the demo profile with the mock 特定機関 CA,
-// idempotently: running it again changes nothing that is still good.
+// Provisioning: the token, the keys, the institution certificate request and install, and
+// `jpki-kiosk hsm status`. Each step is idempotent: running it again changes nothing that is still
+// good. The demo's unattended provisioning with its mock 特定機関 CA is built from these steps in
+// main/demo/hsm.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -16,14 +17,7 @@ import { dirname, join } from 'node:path';
 import type { KioskConfig } from '../config/load.js';
 import { readSecret } from '../config/secrets.js';
 import { KioskError, toKioskError } from '../base/errors.js';
-import { getLogger } from '../base/log.js';
-import {
-  DEFAULT_MOCK_CAR,
-  ensureMockCa,
-  issueInstitutionCvc,
-  loadTrustedCa,
-  type TrustedInstitutionCa,
-} from '../sim/institution-ca/ca.js';
+import type { TrustedInstitutionCa } from './trusted-ca.js';
 import { initToken, listTokens, type Hsm, type KeyInfo } from './client.js';
 import { hsmFromConfig, readInstalledCvc, TERMINAL_KEY_LABEL } from './config.js';
 import {
@@ -37,7 +31,6 @@ import {
   type Cvc,
 } from './cvc.js';
 
-const log = getLogger('hsm-provision');
 const DAY = 24 * 3600 * 1000;
 
 type HsmConfig = KioskConfig['hsm'];
@@ -71,51 +64,54 @@ export function ensureSecretFile(file: string, bytes = 12): boolean {
   return true;
 }
 
-export function demoInstitutionCaDir(config: Pick<KioskConfig, 'data'>): string {
-  return join(config.data.dir, 'demo', 'institution-ca');
-}
-
-/** The CA public key the demo's virtual cards trust behind EF 0016. */
-export function demoTrustedInstitutionCa(config: Pick<KioskConfig, 'data'>): TrustedInstitutionCa {
-  return loadTrustedCa(demoInstitutionCaDir(config));
-}
-
-async function ensureKey(hsm: Hsm, label: string, done: string[]): Promise<KeyInfo> {
+/** The key labelled `label`, generated (ECDSA P-256) if the token has none; `done` records it. */
+export async function ensureKey(hsm: Hsm, label: string, done: string[]): Promise<KeyInfo> {
   const info = await hsm.keyInfo(label);
   if (info.present) return info;
   done.push(`generated key ${label} (ECDSA P-256) in the token`);
   return hsm.generateKey(label, 'ec-p256');
 }
 
-function samePoint(a: Uint8Array | undefined, b: Uint8Array): boolean {
+export function samePoint(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 }
 
-export interface DemoHsmResult {
-  actions: string[];
-  tokenLabel: string;
-  institutionCode: string;
-  certificatePath: string;
-  caDir: string;
+/**
+ * The SoftHSM2 configuration and token folder, a random user PIN in the PIN file and a random SO PIN
+ * next to the configuration (both 0600), and the token named by hsm.tokenLabel. Only for a profile
+ * whose HSM is a SoftHSM2 store it owns (development and the demo); returns what it did.
+ */
+export async function ensureSoftHsmToken(h: HsmConfig): Promise<string[]> {
+  if (!h.softhsmConf || !h.tokenLabel || !('file' in h.userPin))
+    throw new KioskError(
+      'CONFIG_INVALID',
+      'a SoftHSM2 token needs hsm.softhsmConf, hsm.tokenLabel and a file for hsm.userPin',
+    );
+  const actions: string[] = [];
+  if (ensureSoftHsmConf(h.softhsmConf).created) actions.push(`wrote ${h.softhsmConf}`);
+  if (ensureSecretFile(h.userPin.file)) actions.push(`wrote a random user PIN to ${h.userPin.file} (0600)`);
+  const soPinFile = join(dirname(h.softhsmConf), 'so-pin');
+  if (ensureSecretFile(soPinFile)) actions.push(`wrote a random SO PIN to ${soPinFile} (0600)`);
+
+  const tokens = await listTokens(h.module, h.softhsmConf);
+  if (!tokens.some((t) => t.initialized && t.label === h.tokenLabel)) {
+    const userPin = readSecret(h.userPin, 'HSM user PIN');
+    const soPin = readSecret({ file: soPinFile }, 'HSM SO PIN');
+    const token = await initToken(h.module, h.softhsmConf, h.tokenLabel, soPin, userPin);
+    actions.push(`created SoftHSM2 token ${token.label} (serial ${token.serial})`);
+  }
+  return actions;
 }
 
 /**
- * Creates, unattended and idempotently: the SoftHSM2 config and token folder, a random user PIN in the
- * PIN file (0600), the token, the institution key and the terminal key, the mock 特定機関 CA and the
- * institution certificate. Only for a profile whose HSM is a SoftHSM2 store under the data folder.
+ * Runs `fn` while holding a lock folder: two processes provisioning at once (the kiosk starting while
+ * a CLI command runs) would both create a token with the same label.
  */
-export async function ensureDemoHsm(
-  config: Pick<KioskConfig, 'hsm' | 'data'>,
-  now = new Date(),
-): Promise<DemoHsmResult> {
-  const conf = config.hsm.softhsmConf;
-  if (!conf) throw new KioskError('CONFIG_INVALID', 'demo provisioning needs hsm.softhsmConf');
-  // Two processes provisioning at once (the kiosk starting while a CLI command runs) would both create
-  // a token with the same label: one at a time, by a lock folder next to the SoftHSM2 configuration.
-  return withLock(`${conf}.lock`, () => provisionDemoHsm(config, now));
-}
-
-async function withLock<T>(lock: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+export async function withProvisioningLock<T>(
+  lock: string,
+  fn: () => Promise<T>,
+  waitMs = 60_000,
+): Promise<T> {
   mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -139,79 +135,6 @@ async function withLock<T>(lock: string, fn: () => Promise<T>, waitMs = 60_000):
     return await fn();
   } finally {
     rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-async function provisionDemoHsm(
-  config: Pick<KioskConfig, 'hsm' | 'data'>,
-  now: Date,
-): Promise<DemoHsmResult> {
-  const h = config.hsm;
-  if (!h.softhsmConf || !h.tokenLabel || !h.certificatePath || !('file' in h.userPin))
-    throw new KioskError(
-      'CONFIG_INVALID',
-      'demo provisioning needs hsm.softhsmConf, hsm.tokenLabel, hsm.certificatePath and a file for hsm.userPin',
-    );
-  const actions: string[] = [];
-  if (ensureSoftHsmConf(h.softhsmConf).created) actions.push(`wrote ${h.softhsmConf}`);
-  if (ensureSecretFile(h.userPin.file)) actions.push(`wrote a random user PIN to ${h.userPin.file} (0600)`);
-  const soPinFile = join(dirname(h.softhsmConf), 'so-pin');
-  if (ensureSecretFile(soPinFile)) actions.push(`wrote a random SO PIN to ${soPinFile} (0600)`);
-
-  const tokens = await listTokens(h.module, h.softhsmConf);
-  if (!tokens.some((t) => t.initialized && t.label === h.tokenLabel)) {
-    const userPin = readSecret(h.userPin, 'HSM user PIN');
-    const soPin = readSecret({ file: soPinFile }, 'HSM SO PIN');
-    const token = await initToken(h.module, h.softhsmConf, h.tokenLabel, soPin, userPin);
-    actions.push(`created SoftHSM2 token ${token.label} (serial ${token.serial})`);
-  }
-
-  const hsm = hsmFromConfig(config, { retry: { baseMs: 60_000, capMs: 60_000 } });
-  try {
-    await hsm.start();
-    if (hsm.state !== 'ready') throw toKioskError(hsm.status().error ?? 'HSM unavailable', 'HSM_UNAVAILABLE');
-    const institution = await ensureKey(hsm, h.keyLabel, actions);
-    await ensureKey(hsm, TERMINAL_KEY_LABEL, actions);
-
-    const caDir = demoInstitutionCaDir(config);
-    const hadCa = existsSync(join(caDir, 'ca.json'));
-    const ca = ensureMockCa(caDir, DEFAULT_MOCK_CAR);
-    if (!hadCa) actions.push(`created the mock 特定機関 CA (TEST) in ${caDir}`);
-
-    let current: Cvc | null = null;
-    try {
-      current = readInstalledCvc(h);
-    } catch {
-      current = null;
-    }
-    const good =
-      current !== null &&
-      current.car === ca.car &&
-      current.chr === h.institutionCode &&
-      samePoint(institution.publicPoint, current.publicPoint) &&
-      verifyCvcSignature(current, ca.publicPoint) &&
-      cvcValidAt(current, new Date(now.getTime() + 30 * DAY));
-    if (!good) {
-      const cvc = issueInstitutionCvc(ca, {
-        chr: h.institutionCode,
-        publicPoint: institution.publicPoint!,
-        effective: now,
-        expiry: new Date(now.getTime() + 365 * DAY),
-      });
-      mkdirSync(dirname(h.certificatePath), { recursive: true });
-      writeFileSync(h.certificatePath, cvc);
-      actions.push(`issued the institution certificate for ${h.institutionCode} to ${h.certificatePath}`);
-    }
-    for (const a of actions) log.info({ action: a }, 'demo hsm');
-    return {
-      actions,
-      tokenLabel: h.tokenLabel,
-      institutionCode: h.institutionCode,
-      certificatePath: h.certificatePath,
-      caDir,
-    };
-  } finally {
-    await hsm.close();
   }
 }
 

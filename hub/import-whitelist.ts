@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { KioskError } from '../base/errors.js';
 import { CardRecord } from '../whitelist/entitlements.js';
-import type { CardRowInput } from '../protocol/feed-format.js';
+import type { CardRowInput } from '../whitelist/feed-ops.js';
 import type { Publisher, PublishSummary } from './publisher.js';
 
 const Row = z

@@ -1,6 +1,6 @@
 // Turns what an operator imports (a whitelist file, a CRL) and what terminals push (journal rows) into
-// signed batches of issue 5's feed format, and builds signed snapshots. The publisher key is Ed25519
-// (whitelist/feed-format.ts); terminals pin its public key (config sync.hubPublicKeyPath).
+// signed batches of the feed format, and builds signed snapshots. The publisher key is Ed25519
+// (protocol/feed-format.ts); terminals pin its public key (config sync.hubPublicKeyPath).
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import {
   createReadStream,
@@ -26,8 +26,6 @@ import {
   publisherKeyId,
   signBatch,
   SnapshotWriter,
-  whitelistRow,
-  type CardRowInput,
   type FeedBatch,
   type PeerEntryOp,
   type RevocationReason,
@@ -35,6 +33,7 @@ import {
   type SnapshotFeedName,
   type WhitelistOp,
 } from '../protocol/feed-format.js';
+import { whitelistRow, type CardRowInput } from '../whitelist/feed-ops.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../base/log.js';
 import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';

@@ -10,8 +10,8 @@ import { projectRoot } from '../config/paths.js';
 import { toKioskError } from '../base/errors.js';
 import { startBrowserShell } from './browser/server.js';
 import { composeTerminal } from './compose.js';
+import { loadDemoExtension } from './extension.js';
 import { initLogging } from '../base/log.js';
-import { DEMO_STAFF_PIN } from './demo/provision.js';
 import { chooseShell, chromiumKioskArgs, systemProbe } from './shell-choice.js';
 
 async function main(): Promise<number> {
@@ -39,8 +39,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 
   const lines = [`jpki-kiosk: ${config.source.profile} profile (${config.site.kind}) at ${shell.url}`];
-  if (config.demo.enabled)
-    lines.push(`  demo: insert cards from the wallet on the page; staff PIN ${DEMO_STAFF_PIN}`);
+  lines.push(...((await loadDemoExtension())?.startLines(config) ?? []));
   if (choice.kind === 'chromium') {
     const profileDir = mkdtempSync(join(tmpdir(), 'jpki-kiosk-chromium-'));
     browser = spawn(

@@ -1,4 +1,4 @@
-// The wire formats shared by the hub (issue 7) and the terminal: signed delta batches and signed
+// The wire formats shared by the hub and the terminal: signed delta batches and signed
 // snapshots, for the feeds `whitelist`, `revocations` and `peer-entries`. Names here are stable.
 //
 // Signed blob (batch or snapshot manifest) = one header line of JSON `{"kid":…,"sig":…}` + "\n" + the
@@ -16,8 +16,6 @@ import { createHash, createPublicKey, sign as edSign, verify as edVerify, type K
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { KioskError, type ErrorCode } from '../base/errors.js';
-import type { CardRecordInput } from '../whitelist/entitlements.js';
-import { KEY_BYTES, sealCardRecord, type IndexKey } from '../whitelist/privacy.js';
 
 export const Feeds = ['whitelist', 'revocations', 'peer-entries'] as const;
 export type FeedName = (typeof Feeds)[number];
@@ -31,6 +29,8 @@ const BATCH_DOMAIN = Buffer.from('jpki-kiosk/delta/v1\n', 'utf8');
 const MANIFEST_DOMAIN = Buffer.from('jpki-kiosk/snapshot/v1\n', 'utf8');
 export const SNAPSHOT_MAGIC = Buffer.from('JPKI-SNAPSHOT-ROWS-1\n', 'utf8');
 export const MAX_BATCH_OPS = 1_000_000;
+/** Length of a row key: the keyed card index (whitelist/privacy.ts). */
+export const KEY_BYTES = 16;
 
 /** RFC 5280 CRLReason names; the index is the CRL code (7 is unused). */
 export const RevocationReasons = [
@@ -315,49 +315,11 @@ export function openManifest(bytes: Uint8Array, trust: PublisherTrust): Snapshot
   return result.data;
 }
 
-// ---- row and op builders (publisher side: hub, import CLI) -------------------------------------------
-
-export interface CardRowInput {
-  issuerKeyId: string;
-  serial: string;
-  /** SHA-256 of the card certificate's SubjectPublicKeyInfo DER, hex. */
-  spkiSha256: string;
-  record: CardRecordInput;
-}
-
-export interface RevocationInput {
-  issuerKeyId: string;
-  serial: string;
-  /** Revocation date: Date, ISO string or seconds since 1970. */
-  revokedAt: Date | string | number;
-  reason: RevocationReason;
-}
+// ---- rows -------------------------------------------------------------------------------------------
 
 export interface SnapshotRow {
   k: Buffer;
   v: Buffer;
-}
-
-export function whitelistRow(indexKey: IndexKey, input: CardRowInput): SnapshotRow {
-  const k = indexKey.cardKey(input.issuerKeyId, input.serial);
-  return { k, v: sealCardRecord(input.record, k, input.spkiSha256) };
-}
-
-export function whitelistPutOp(indexKey: IndexKey, input: CardRowInput): WhitelistOp {
-  const row = whitelistRow(indexKey, input);
-  return { op: 'put', k: row.k.toString('hex'), v: row.v.toString('base64') };
-}
-
-export function whitelistDelOp(indexKey: IndexKey, issuerKeyId: string, serial: string): WhitelistOp {
-  return { op: 'del', k: indexKey.cardKey(issuerKeyId, serial).toString('hex') };
-}
-
-function toSeconds(value: Date | string | number): number {
-  if (typeof value === 'number') return value;
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
-  if (!Number.isFinite(ms))
-    throw new KioskError('IMPORT_INVALID', `revocation date ${String(value)} is not a date`);
-  return Math.floor(ms / 1000);
 }
 
 /** Revocation value on disk and in snapshots: u32 BE seconds ‖ u8 reason code. */
@@ -373,26 +335,6 @@ export function decodeRevocationValue(v: Uint8Array): { at: number; reason: Revo
   if (v.length !== 5 || reason === undefined)
     throw new KioskError('SNAPSHOT_INVALID', 'revocation row is malformed');
   return { at: Buffer.from(v.buffer, v.byteOffset, 5).readUInt32BE(0), reason };
-}
-
-export function revocationRow(indexKey: IndexKey, input: RevocationInput): SnapshotRow {
-  return {
-    k: indexKey.cardKey(input.issuerKeyId, input.serial),
-    v: encodeRevocationValue(toSeconds(input.revokedAt), input.reason),
-  };
-}
-
-export function revocationPutOp(indexKey: IndexKey, input: RevocationInput): RevocationOp {
-  return {
-    op: 'put',
-    k: indexKey.cardKey(input.issuerKeyId, input.serial).toString('hex'),
-    at: toSeconds(input.revokedAt),
-    reason: input.reason,
-  };
-}
-
-export function revocationDelOp(indexKey: IndexKey, issuerKeyId: string, serial: string): RevocationOp {
-  return { op: 'del', k: indexKey.cardKey(issuerKeyId, serial).toString('hex') };
 }
 
 // ---- snapshot rows file -------------------------------------------------------------------------

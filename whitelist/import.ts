@@ -6,15 +6,8 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { KioskError } from '../base/errors.js';
 import { Entitlement, encodeCardRecord, type CardRecordInput } from './entitlements.js';
-import {
-  RevocationReasons,
-  revocationPutOp,
-  whitelistPutOp,
-  type CardRowInput,
-  type FeedBatch,
-  type RevocationInput,
-  type SnapshotFeedName,
-} from '../protocol/feed-format.js';
+import { RevocationReasons, type FeedBatch, type SnapshotFeedName } from '../protocol/feed-format.js';
+import { revocationPutOp, whitelistPutOp, type CardRowInput, type RevocationInput } from './feed-ops.js';
 import type { IndexKey } from './privacy.js';
 import type { FeedStore } from './store.js';
 

@@ -8,10 +8,11 @@ import { dirname } from 'node:path';
 import { KioskError } from '../base/errors.js';
 import { readSecret } from '../config/secrets.js';
 import type { SecretRef } from '../config/schema.js';
+import { KEY_BYTES } from '../protocol/feed-format.js';
 import { decodeCardRecord, encodeCardRecord, type CardRecord, type CardRecordInput } from './entitlements.js';
 
-/** Bytes of a row key (truncated HMAC-SHA-256). 128 bits: no collisions at 10^8 rows. */
-export const KEY_BYTES = 16;
+/** Bytes of a row key (truncated HMAC-SHA-256; the feed format fixes it). 128 bits: no collisions at 10^8 rows. */
+export { KEY_BYTES };
 const SEAL_VERSION = 1;
 const NONCE_BYTES = 8; // padded to GCM's 12 with zeros; per-card keys seal only a handful of values
 const TAG_BYTES = 12; // GCM with a 96-bit tag (NIST SP 800-38D): 4 bytes less per row

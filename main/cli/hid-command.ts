@@ -1,5 +1,6 @@
 // `jpki-kiosk hid …`: installer and operator checks of the gate relay and the signal tower, through the
-// same drivers and supervision as the kiosk (node-hid async API; driver "software" runs the software rig).
+// same drivers and supervision as the kiosk (node-hid async API; driver "software" runs the demo's
+// simulated devices, from the demo build through main/extension.ts).
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/load.js';
 import { ProfileNames, type ProfileName } from '../../config/schema.js';
@@ -11,6 +12,7 @@ import { SignalPatternNames, type SignalPatternName } from '../core/actuators/si
 import { TOWER_PRODUCT_ID, TOWER_VENDOR_ID } from '../core/actuators/signal-tower.js';
 import { channelsFromProduct, USBRELAY_PRODUCT_ID, USBRELAY_VENDOR_ID } from '../core/actuators/usbrelay.js';
 import type { PassageRecorder } from '../core/actuators/gate-controller.js';
+import { loadDemoExtension } from '../extension.js';
 
 const USAGE = `usage: jpki-kiosk hid list [--json]
        jpki-kiosk hid status [--config FILE] [--profile NAME] [--wait-ms N] [--json]
@@ -92,9 +94,15 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig({ file: values.config ?? null, ...(profile ? { profile } : {}) });
+  const { gate, signal } = config.actuators;
+  const wantsSoftware = gate?.driver === 'software' || signal?.driver === 'software';
+  const softwareBackend = wantsSoftware
+    ? await (await loadDemoExtension())?.softwareHid(config.actuators)
+    : null;
   const actuators = await createActuators(config.actuators, {
     recorder: noJournal,
     resultHoldMs: config.ui.resultHoldMs,
+    ...(softwareBackend ? { softwareBackend } : {}),
   });
   actuators.start();
   try {

@@ -9,20 +9,18 @@ import { initToken, type KeyKind } from '../../hsm/client.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import {
   createCertificateRequest,
-  ensureDemoHsm,
   ensureSecretFile,
   ensureSoftHsmConf,
   hsmStatus,
   installCertificate,
   type HsmStatusReport,
 } from '../../hsm/provision.js';
-import { loadTrustedCa } from '../../sim/institution-ca/ca.js';
+import { loadTrustedCa } from '../../hsm/trusted-ca.js';
 
 const USAGE = `usage: jpki-kiosk hsm <command> [--config FILE] [--profile NAME] [--json]
 
   status                       module, token, keys, institution code and certificate validity
                                (exit 1 when anything is missing or invalid)
-  demo                         provision the demo token, keys, mock 特定機関 CA (TEST) and certificate
   init-token --so-pin-file F   create the SoftHSM2 token named by hsm.tokenLabel (development);
                                the SO PIN file is created (random, 0600) if it does not exist
   generate-key [--label L] [--kind ec-p256|rsa-2048]
@@ -103,17 +101,6 @@ export async function run(args: string[]): Promise<number> {
       const report = await hsmStatus(config);
       print(json, report, statusText(report));
       return report.ok ? 0 : 1;
-    }
-    case 'demo': {
-      const result = await ensureDemoHsm(config);
-      print(
-        json,
-        result,
-        result.actions.length
-          ? result.actions.map((a) => `- ${a}`).join('\n')
-          : 'demo HSM already provisioned; nothing to do',
-      );
-      return 0;
     }
     case 'init-token': {
       const soPinFile = values['so-pin-file'];

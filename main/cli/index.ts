@@ -1,13 +1,10 @@
 // `jpki-kiosk <group> …`: one entry point, each group in its own module, loaded only when used so that
-// `jpki-kiosk sim card` does not load PKCS#11 and `hsm status` does not load PC/SC.
+// `hsm status` does not load PC/SC and `card info` does not load PKCS#11. The demo's commands (`sim`,
+// `hsm demo`) come from the demo build through main/extension.ts, and only when it is present.
 import { isKioskError, toKioskError } from '../../base/errors.js';
+import { loadDemoExtension, type CommandGroup } from '../extension.js';
 
-export type CommandRunner = (args: string[]) => Promise<number>;
-
-interface CommandGroup {
-  summary: string;
-  load: () => Promise<{ run: CommandRunner }>;
-}
+export type { CommandRunner } from '../extension.js';
 
 export const commandGroups: Record<string, CommandGroup> = {
   card: {
@@ -33,16 +30,12 @@ export const commandGroups: Record<string, CommandGroup> = {
     load: () => import('./hub-command.js'),
   },
   hsm: {
-    summary: 'hsm status|demo|init-token|generate-key|export-*|install-cert|audit: the terminal HSM',
+    summary: 'hsm status|init-token|generate-key|export-*|install-cert|audit: the terminal HSM',
     load: () => import('./hsm-command.js'),
   },
   journal: {
     summary: 'journal verify|tail [--config F | --file DB] [--pubkey PEM] [--json]: check the entry journal',
     load: () => import('./journal-command.js'),
-  },
-  sim: {
-    summary: 'sim card --card NAME|FILE [--vpcd host:port] | sim pki: the virtual My Number Card, demo PKI',
-    load: () => import('./sim-command.js'),
   },
   whitelist: {
     summary: 'whitelist import FILE|stats|lookup [--config F] [--json]: the local whitelist and revocations',
@@ -50,25 +43,39 @@ export const commandGroups: Record<string, CommandGroup> = {
   },
 };
 
-export function usage(): string {
-  const lines = Object.entries(commandGroups).map(([name, group]) => `  ${name.padEnd(10)} ${group.summary}`);
+export function usage(extra: Record<string, CommandGroup> = {}): string {
+  const groups = { ...commandGroups, ...extra };
+  const lines = Object.entries(groups).map(([name, group]) => `  ${name.padEnd(10)} ${group.summary}`);
   return ['usage: jpki-kiosk <command> [options]', '', ...lines].join('\n');
+}
+
+/** The command for argv: a demo command (`sim …`, `hsm demo …`) first, then the product's groups. */
+function resolve(
+  argv: string[],
+  demo: Record<string, CommandGroup>,
+): { entry: CommandGroup; args: string[] } | null {
+  const [group = '', word, ...afterWord] = argv;
+  const two = word === undefined ? undefined : demo[`${group} ${word}`];
+  if (two) return { entry: two, args: afterWord };
+  const entry = demo[group] ?? commandGroups[group];
+  return entry ? { entry, args: argv.slice(1) } : null;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [group, ...rest] = argv;
+  const demoCommands = (await loadDemoExtension())?.commands ?? {};
   if (!group || group === '--help' || group === '-h' || group === 'help') {
-    process.stdout.write(usage() + '\n');
+    process.stdout.write(usage(demoCommands) + '\n');
     return group ? 0 : 2;
   }
-  const entry = commandGroups[group];
-  if (!entry) {
-    process.stderr.write(`jpki-kiosk: unknown command '${group}'\n${usage()}\n`);
+  const found = resolve(argv, demoCommands);
+  if (!found) {
+    process.stderr.write(`jpki-kiosk: unknown command '${group}'\n${usage(demoCommands)}\n`);
     return 2;
   }
   try {
-    const module = await entry.load();
-    return await module.run(rest);
+    const module = await found.entry.load();
+    return await module.run(found.args);
   } catch (error) {
     const typed = toKioskError(error);
     const wantsJson = rest.includes('--json');

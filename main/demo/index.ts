@@ -4,23 +4,23 @@
 import type { KioskConfig } from '../../config/load.js';
 import { startPcscd, type PrivatePcscd } from '../../sim/card/private-pcscd.js';
 import type { VpcdEndpoint } from '../../sim/card/vpcd-client.js';
+import type { SoftwareRig } from '../../sim/hid/index.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { getLogger } from '../../base/log.js';
+import { createDemoHidRig, DEMO_SKIP_EVERY } from './hid.js';
 import { ensureDemoAssets, ensureDemoData, type DemoAssets } from './provision.js';
 import { VpcdDemoWallet, type WalletOptions } from './wallet.js';
-import { createSoftwareRig } from '../../sim/hid/index.js';
-import type { HidBackend } from '../core/actuators/index.js';
 
 const log = getLogger('demo');
 
 export interface DemoEnvironment {
   assets: DemoAssets;
   wallet: VpcdDemoWallet;
+  /** The simulated gate and tower for driver "software" (null when no device uses it). */
+  hid: SoftwareRig | null;
   /** The private pcscd (root), or null when the system pcscd is used. */
   pcscd: PrivatePcscd | null;
   readerName: string | null;
-  /** The software gate and signal tower for actuator driver "software" (the terminal's softwareHid). */
-  softwareHid: HidBackend;
   /** Where a separately started virtual card connects (`jpki-kiosk sim card --vpcd …`). */
   vpcdAddress: string;
   stop(): Promise<void>;
@@ -36,29 +36,6 @@ export async function provisionDemo(config: KioskConfig): Promise<DemoAssets> {
     data.close();
   }
   return assets;
-}
-
-/**
- * The demo's software relay and signal tower. A simulated patron walks through 1.2 s after the gate
- * opens, except every fifth time: then the entry is annulled, so the demo shows both commit on passage
- * and annulment.
- */
-export function demoSoftwareHid(config: KioskConfig): HidBackend {
-  const gate = config.actuators.gate;
-  return createSoftwareRig({
-    relay: {
-      channels: 8,
-      autoPassage:
-        gate && gate.passageInput !== null
-          ? {
-              channel: gate.channel,
-              input: gate.passageInput,
-              afterMs: Math.min(1200, gate.passageTimeoutMs / 2),
-              skipEvery: 5,
-            }
-          : null,
-    },
-  }).bus;
 }
 
 export async function startDemoEnvironment(
@@ -88,9 +65,9 @@ export async function startDemoEnvironment(
   return {
     assets,
     wallet,
+    hid: createDemoHidRig(config.actuators, { skipEvery: DEMO_SKIP_EVERY }),
     pcscd,
     readerName,
-    softwareHid: demoSoftwareHid(config),
     vpcdAddress: 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`,
     stop: async () => {
       await wallet.close().catch(() => undefined);

@@ -14,24 +14,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KioskConfig } from '../../config/load.js';
 import { KioskError } from '../../base/errors.js';
-import { ensureDemoHsm } from '../../hsm/provision.js';
+import { ensureDemoHsm } from './hsm.js';
 import { ensureDemoPki, type DemoCard, type DemoCardSet } from '../../sim/pki/demo-pki.js';
-import {
-  publisherKeyId,
-  revocationPutOp,
-  signBatch,
-  whitelistPutOp,
-  type FeedBatch,
-} from '../../protocol/feed-format.js';
+import { publisherKeyId, signBatch, type FeedBatch } from '../../protocol/feed-format.js';
+import { revocationPutOp, whitelistPutOp } from '../../whitelist/feed-ops.js';
 import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import { getLogger } from '../../base/log.js';
+import { DEMO_STAFF_PIN } from './constants.js';
 import { DEMO_INSIDE, DEMO_RECORDS, DEMO_REVOKED } from './data.js';
 
 const log = getLogger('demo');
 
-/** The demo staff PIN, printed by `npm start` and in the README: demo only. */
-export const DEMO_STAFF_PIN = '2468';
+export { DEMO_STAFF_PIN };
 export const DEMO_EPOCH = 'demo-1';
 
 export interface DemoAssets {

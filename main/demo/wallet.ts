@@ -5,7 +5,7 @@ import type { KioskConfig } from '../../config/load.js';
 import type { DemoCard } from '../api/contract.js';
 import type { ReasonCode, SiteKind } from '../../base/decision.js';
 import { KioskError } from '../../base/errors.js';
-import { demoTrustedInstitutionCa } from '../../hsm/provision.js';
+import { demoTrustedInstitutionCa } from './hsm.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 import { timingModel } from '../../sim/card/timing.js';

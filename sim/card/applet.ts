@@ -3,7 +3,7 @@
 // fuzzing) or behind vpcd (sim/card/vpcd-client.ts). Timing and faults are layered on top
 // (sim/card/simulated-card.ts).
 //
-// Extension point for the PIN-less terminal authentication (issue 4, sim/card/terminal-auth.ts):
+// Extension point for the PIN-less terminal authentication (sim/card/terminal-auth.ts):
 // `registerExtension()` adds a handler that sees every command the base applet does not implement
 // (e.g. `80 A2` and a GET CHALLENGE `00 84`) while the JPKI applet is selected. It gets the per-selection
 // `SecurityState`; setting `authKeyUnlockedByTerminal = true` lets the signing command use the

@@ -6,25 +6,21 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { KioskError } from '../../base/errors.js';
 import { assembleCvc, encodeCvcBody, RIGHT_UNLOCK_AUTH_KEY, type CvcBody } from '../../hsm/cvc.js';
+import {
+  INSTITUTION_CA_FORMAT,
+  loadTrustedCa,
+  type InstitutionCaFile,
+  type TrustedInstitutionCa,
+} from '../../hsm/trusted-ca.js';
+
+// The public half (ca.json) is the product's format: hsm/trusted-ca.ts reads it.
+export { loadTrustedCa, type TrustedInstitutionCa };
 
 export const MOCK_CA_LABEL = 'Mock 特定機関 CA — TEST ONLY, not J-LIS';
 export const DEFAULT_MOCK_CAR = 'JPTEST-ICA-01';
 
-export interface TrustedInstitutionCa {
-  car: string;
-  /** Uncompressed P-256 point. */
-  publicPoint: Uint8Array;
-}
-
 export interface MockInstitutionCa extends TrustedInstitutionCa {
   key: KeyObject;
-}
-
-interface CaFile {
-  format: 'jpki-kiosk-institution-ca/1';
-  label: string;
-  car: string;
-  publicPoint: string;
 }
 
 export function publicPointOf(key: KeyObject): Uint8Array {
@@ -47,8 +43,8 @@ export function ensureMockCa(dir: string, car = DEFAULT_MOCK_CAR): MockInstituti
   const ca = createMockCa(car);
   writeFileSync(keyFile, ca.key.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   chmodSync(keyFile, 0o600);
-  const file: CaFile = {
-    format: 'jpki-kiosk-institution-ca/1',
+  const file: InstitutionCaFile = {
+    format: INSTITUTION_CA_FORMAT,
     label: MOCK_CA_LABEL,
     car,
     publicPoint: Buffer.from(ca.publicPoint).toString('hex'),
@@ -63,22 +59,6 @@ export function loadMockCa(dir: string): MockInstitutionCa {
   if (Buffer.compare(Buffer.from(publicPointOf(key)), Buffer.from(trusted.publicPoint)) !== 0)
     throw new KioskError('HSM_CERT_INVALID', `${dir}: ca-key.pem does not match ca.json`);
   return { ...trusted, key };
-}
-
-/** The public half only: what a virtual card is given to trust. */
-export function loadTrustedCa(dir: string): TrustedInstitutionCa {
-  const path = join(dir, 'ca.json');
-  let file: CaFile;
-  try {
-    file = JSON.parse(readFileSync(path, 'utf8')) as CaFile;
-  } catch (error) {
-    throw new KioskError('CONFIG_NOT_FOUND', `mock institution CA not found at ${path}`, undefined, {
-      cause: error,
-    });
-  }
-  if (file.format !== 'jpki-kiosk-institution-ca/1' || !/^04[0-9a-f]{128}$/.test(file.publicPoint))
-    throw new KioskError('CONFIG_INVALID', `${path}: not a mock institution CA file`);
-  return { car: file.car, publicPoint: new Uint8Array(Buffer.from(file.publicPoint, 'hex')) };
 }
 
 export interface IssueOptions {

@@ -1,6 +1,7 @@
 // The actuators built from real configuration (loadConfig on a site file): driver "software" runs the
-// gate and the tower on the in-process software devices end to end; the hardware drivers run unchanged
-// on any HidBackend; a wrong driver for a role is a typed configuration error.
+// gate and the tower end to end on the in-process software devices the demo passes in (main/demo/hid.ts);
+// the hardware drivers run unchanged on any HidBackend; a wrong driver for a role, or a "software"
+// driver without the demo's devices, is a typed configuration error.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,11 +9,21 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../config/load.js';
 import { isKioskError } from '../../base/errors.js';
 import { createActuators, type Actuators, type ActuatorsConfig } from '../../main/core/actuators/index.js';
-import { createSoftwareRig, SoftwareSignalTower } from '../../sim/hid/index.js';
+import { createDemoHidRig } from '../../main/demo/hid.js';
+import { createSoftwareRig, SoftwareSignalTower, type SoftwareRig } from '../../sim/hid/index.js';
 import { fastSupervision, MemoryRecorder } from './helpers.js';
 
 let dir: string;
 let actuators: Actuators | null = null;
+let rig: SoftwareRig;
+
+/** The demo's software rig for `config`, passed in as the "software" backend. */
+function demoRig(config: ActuatorsConfig): SoftwareRig {
+  const created = createDemoHidRig(config);
+  if (!created) throw new Error('no software device in this configuration');
+  rig = created;
+  return created;
+}
 
 function configWith(actuatorsJson: unknown): ActuatorsConfig {
   const file = join(dir, 'site.json');
@@ -46,7 +57,11 @@ describe('driver "software" (demo)', () => {
       signal: { driver: 'software' },
     });
     const recorder = new MemoryRecorder();
-    actuators = await createActuators(config, { recorder, supervisor: fastSupervision });
+    actuators = await createActuators(config, {
+      recorder,
+      supervisor: fastSupervision,
+      softwareBackend: demoRig(config).bus,
+    });
     const statuses: unknown[] = [];
     actuators.on('status', (s) => statuses.push(s));
     actuators.start();
@@ -55,7 +70,6 @@ describe('driver "software" (demo)', () => {
       gate: { device: { state: 'connected', driver: 'usbrelay' } },
       signal: { device: { state: 'connected', driver: 'signal-tower' } },
     });
-    const rig = actuators.rig!;
     const shown = actuators.signal!.show('admitted');
     const outcome = actuators.gate!.admit('demo-grant');
     await vi.advanceTimersByTimeAsync(100);
@@ -71,8 +85,12 @@ describe('driver "software" (demo)', () => {
   it('shows an annulment when the simulated person does not come (skipEvery)', async () => {
     const config = configWith({ gate: { driver: 'software', passageInput: 1, passageTimeoutMs: 3000 } });
     const recorder = new MemoryRecorder();
-    actuators = await createActuators(config, { recorder, supervisor: fastSupervision });
-    actuators.rig!.relay.autoPassage!.skipEvery = 2;
+    actuators = await createActuators(config, {
+      recorder,
+      supervisor: fastSupervision,
+      softwareBackend: demoRig(config).bus,
+    });
+    rig.relay.autoPassage!.skipEvery = 2;
     actuators.start();
     for (let i = 0; i < 50 && !actuators.gate!.available; i += 1) await vi.advanceTimersByTimeAsync(10);
     const first = actuators.gate!.admit('one');
@@ -93,10 +111,13 @@ describe('actuate: one decision at the lane', () => {
       signal: { driver: 'software' },
     });
     const recorder = new MemoryRecorder();
-    actuators = await createActuators(config, { recorder, supervisor: fastSupervision });
+    actuators = await createActuators(config, {
+      recorder,
+      supervisor: fastSupervision,
+      softwareBackend: demoRig(config).bus,
+    });
     actuators.start();
     await settle(actuators);
-    const rig = actuators.rig!;
     expect(await actuators.actuate({ outcome: 'refused' }, 'r-1')).toBeNull();
     await vi.advanceTimersByTimeAsync(50);
     expect(SoftwareSignalTower.lit(rig.tower.state)).toEqual(['red']);
@@ -114,10 +135,10 @@ describe('actuate: one decision at the lane', () => {
     actuators = await createActuators(config, {
       recorder: new MemoryRecorder(),
       supervisor: fastSupervision,
+      softwareBackend: demoRig(config).bus,
     });
     actuators.start();
     await settle(actuators);
-    const rig = actuators.rig!;
     rig.bus.unplug(rig.relay.info.path);
     await vi.advanceTimersByTimeAsync(100);
     expect(actuators.signal!.status.pattern).toBe('out-of-service');
@@ -151,7 +172,8 @@ describe('hardware drivers', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(await outcome).toMatchObject({ result: 'passed', evidence: 'assumed' });
     expect(rig.relay.pulses(1)).toEqual([{ from: t0, to: t0 + 300 }]);
-    expect(actuators.rig).toBeNull();
+    // the demo creates no software devices for hardware drivers
+    expect(createDemoHidRig(config)).toBeNull();
   });
 
   it('a relay with the wrong serial leaves the gate visibly missing and every grant annulled', async () => {
@@ -168,6 +190,13 @@ describe('hardware drivers', () => {
       reason: 'gate_unavailable',
     });
     expect(recorder.presence.size).toBe(0);
+  });
+
+  it('refuses driver "software" without the demo\'s devices, naming the demo', async () => {
+    const config = configWith({ gate: { driver: 'software' }, signal: { driver: 'software' } });
+    await expect(createActuators(config, { recorder: new MemoryRecorder() })).rejects.toSatisfy(
+      (e: Error) => isKioskError(e, 'CONFIG_INVALID') && /only in the demo/.test(e.message),
+    );
   });
 
   it('refuses a driver that cannot serve the role', async () => {

@@ -10,6 +10,7 @@ import {
   signalStateView,
   type Actuators,
 } from '../../main/core/actuators/index.js';
+import { createSoftwareRig } from '../../sim/hid/index.js';
 import { fastSupervision, MemoryRecorder } from './helpers.js';
 
 let actuators: Actuators | null = null;
@@ -28,6 +29,9 @@ const views = (a: Actuators) => ({
 
 describe('status views for the UI contract', () => {
   it('follow a grant, a lost gate and the patterns, always with words the contract accepts', async () => {
+    const rig = createSoftwareRig({
+      relay: { channels: 8, autoPassage: { channel: 1, input: 1, afterMs: 1200 } },
+    });
     actuators = await createActuators(
       {
         gate: {
@@ -53,7 +57,7 @@ describe('status views for the UI contract', () => {
           passageTimeoutMs: 0,
         },
       },
-      { recorder: new MemoryRecorder(), supervisor: fastSupervision },
+      { recorder: new MemoryRecorder(), supervisor: fastSupervision, softwareBackend: rig.bus },
     );
     const seen: Array<{ gate: string; signal: string }> = [];
     actuators.on('status', () => seen.push(views(actuators!)));
@@ -70,7 +74,7 @@ describe('status views for the UI contract', () => {
     void actuators.actuate({ outcome: 'staff' }, 'd-2');
     await vi.advanceTimersByTimeAsync(10);
     expect(views(actuators).signal).toBe('amber');
-    actuators.rig!.bus.unplug(actuators.rig!.relay.info.path);
+    rig.bus.unplug(rig.relay.info.path);
     await vi.advanceTimersByTimeAsync(50);
     expect(views(actuators)).toEqual({ gate: 'unavailable', signal: 'red' });
     for (const v of seen) {

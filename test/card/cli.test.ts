@@ -24,7 +24,7 @@ function cli(args: string[]) {
 }
 
 beforeAll(async () => {
-  expect(existsSync(join(projectRoot(), 'dist/main/cli/sim-command.js')), 'build first: npm run build').toBe(
+  expect(existsSync(join(projectRoot(), 'dist/main/demo/sim-command.js')), 'build first: npm run build').toBe(
     true,
   );
   await demoCards();

@@ -73,7 +73,7 @@ beforeAll(async () => {
   terminal = await createTerminal({
     config,
     wallet: env.wallet,
-    softwareHid: env.softwareHid,
+    softwareHid: env.hid?.bus,
     autoCheck: false,
   });
   const until = Date.now() + 15_000;

@@ -17,15 +17,10 @@ import { writeDemoConfig } from '../../main/demo/config.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { VpcdCardClient } from '../../sim/card/vpcd-client.js';
-import { demoTrustedInstitutionCa } from '../../hsm/provision.js';
+import { demoTrustedInstitutionCa } from '../../main/demo/hsm.js';
 import { demoCard } from '../../sim/pki/demo-pki.js';
-import {
-  publisherKeyId,
-  revocationPutOp,
-  signBatch,
-  whitelistPutOp,
-  type FeedBatch,
-} from '../../protocol/feed-format.js';
+import { publisherKeyId, signBatch, type FeedBatch } from '../../protocol/feed-format.js';
+import { revocationPutOp, whitelistPutOp } from '../../whitelist/feed-ops.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import type { CardRecordInput } from '../../whitelist/entitlements.js';

@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { KioskConfig } from '../../config/load.js';
 import { startBrowserShell, type BrowserShell } from '../../main/browser/server.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
+import { createDemoHidRig, DEMO_SKIP_EVERY } from '../../main/demo/hid.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { DEMO_STAFF_PIN } from '../../main/demo/provision.js';
 import { VpcdDemoWallet } from '../../main/demo/wallet.js';
@@ -68,7 +69,9 @@ async function startKiosk(config: KioskConfig, screen = 'waiting') {
     endpoint: env.pcscd!.endpoint(VPCD_PORT),
     timing: 'instant',
   });
-  const terminal = await createTerminal({ config, wallet });
+  // each kiosk gets the demo's own simulated gate and tower, as the demo composition gives them
+  const hid = createDemoHidRig(config.actuators, { skipEvery: DEMO_SKIP_EVERY });
+  const terminal = await createTerminal({ config, wallet, softwareHid: hid?.bus });
   const shell = await startBrowserShell({ config, core: terminal, port: 0, rendererDir });
   kiosk = { terminal, wallet, shell };
   await page.goto(shell.url);

@@ -19,7 +19,7 @@ import {
 import { sha256DigestInfo, verifyCardSignature } from '../../main/core/verify/certificate.js';
 import type { Hsm } from '../../hsm/client.js';
 import { hsmFromConfig, readInstalledCvc } from '../../hsm/config.js';
-import { demoTrustedInstitutionCa, ensureDemoHsm } from '../../hsm/provision.js';
+import { demoTrustedInstitutionCa, ensureDemoHsm } from '../../main/demo/hsm.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 import {

@@ -6,18 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { run as hsmCli } from '../../main/cli/hsm-command.js';
+import { main as cliMain } from '../../main/cli/index.js';
 import { loadConfig } from '../../config/load.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { parseCvc } from '../../hsm/cvc.js';
 import { listTokens } from '../../hsm/client.js';
 import {
   createCertificateRequest,
-  demoTrustedInstitutionCa,
-  ensureDemoHsm,
   hsmStatus,
   installCertificate,
   verifyCertificateRequest,
 } from '../../hsm/provision.js';
+import { demoTrustedInstitutionCa, ensureDemoHsm } from '../../main/demo/hsm.js';
 import { createMockCa, issueInstitutionCvc, loadMockCa } from '../../sim/institution-ca/ca.js';
 import { institutionAuthenticatorFromConfig } from '../../main/core/card/institution-auth.js';
 
@@ -28,14 +28,17 @@ const config = loadConfig({ file: configFile });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** Runs the `hsm` CLI group in process and captures what it prints. */
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
+async function cli(
+  args: string[],
+  run: (args: string[]) => Promise<number> = hsmCli,
+): Promise<{ code: number; out: string }> {
   let out = '';
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     out += String(chunk);
     return true;
   });
   try {
-    return { code: await hsmCli(args), out };
+    return { code: await run(args), out };
   } finally {
     spy.mockRestore();
   }
@@ -55,7 +58,8 @@ describe('demo HSM provisioning', () => {
       expect(statSync(secret).mode & 0o777).toBe(0o600);
     const again = await ensureDemoHsm(config);
     expect(again.actions).toEqual([]);
-    const viaCli = await cli(['demo', '--json', '--config', configFile]);
+    // `jpki-kiosk hsm demo` is the demo build's command, routed by the CLI through the demo extension
+    const viaCli = await cli(['--json', '--config', configFile], (a) => cliMain(['hsm', 'demo', ...a]));
     expect(viaCli.code).toBe(0);
     expect(JSON.parse(viaCli.out).actions).toEqual([]);
     // the virtual cards trust the same CA that signed the certificate

@@ -1,4 +1,4 @@
-// Shared set-up for the sync and hub tests: a real hub (SQLite, fastify on loopback in this engineer's
+// Shared set-up for the sync and hub tests: a real hub (SQLite, fastify on loopback in this suite's
 // port range), real terminal stores (KioskData on SQLite files), software or HSM signers.
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +10,8 @@ import { SyncClient, type SyncClientOptions } from '../../main/core/sync/client.
 import { softwareSigner, type RequestSigner } from '../../protocol/http-signature.js';
 import { kioskDataJournal, kioskDataSinks } from '../../main/core/sync/kiosk-data-sinks.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
-import { trustFromPem, type CardRowInput } from '../../protocol/feed-format.js';
+import { trustFromPem } from '../../protocol/feed-format.js';
+import { type CardRowInput } from '../../whitelist/feed-ops.js';
 import { IndexKey } from '../../whitelist/privacy.js';
 
 export const ISSUER = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';

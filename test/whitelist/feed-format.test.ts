@@ -10,13 +10,11 @@ import {
   openBatch,
   openManifest,
   publisherKeyId,
-  revocationPutOp,
   signBatch,
-  whitelistPutOp,
-  whitelistRow,
   type FeedBatch,
   type PublisherTrust,
 } from '../../protocol/feed-format.js';
+import { revocationPutOp, whitelistPutOp, whitelistRow } from '../../whitelist/feed-ops.js';
 import { decodeCardRecord, encodeCardRecord } from '../../whitelist/entitlements.js';
 import { IndexKey, openCardRecord, serialBytes } from '../../whitelist/privacy.js';
 

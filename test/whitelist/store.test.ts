@@ -2,14 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  SnapshotWriter,
-  revocationPutOp,
-  whitelistDelOp,
-  whitelistPutOp,
-  whitelistRow,
-  type WhitelistOp,
-} from '../../protocol/feed-format.js';
+import { SnapshotWriter, type WhitelistOp } from '../../protocol/feed-format.js';
+import { revocationPutOp, whitelistDelOp, whitelistPutOp, whitelistRow } from '../../whitelist/feed-ops.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import type { FeedStore } from '../../whitelist/store.js';
 import {

@@ -1,10 +1,10 @@
 // Builds the gate and the signal tower from `config.actuators`: picks the backend (node-hid, or the
-// in-process software device for driver "software"), the device profile and the match, and starts the
-// supervisors. A missing or broken device never throws from here: it is a state in `status()`.
+// software backend the demo composition passes in for driver "software"), the device profile and the
+// match, and starts the supervisors. A missing or broken device never throws from here: it is a state
+// in `status()`. The product never creates software devices itself (main/demo/hid.ts does).
 import { EventEmitter } from 'node:events';
 import type { KioskConfigParsed } from '../../../config/schema.js';
 import { KioskError } from '../../../base/errors.js';
-import type { SoftwareRig } from '../../../sim/hid/index.js';
 import type { Outcome } from '../../../base/decision.js';
 import {
   GateController,
@@ -40,8 +40,11 @@ export interface ActuatorsOptions {
   recorder: PassageRecorder;
   /** Overrides node-hid for drivers "usbrelay" / "signal-tower" (tests). */
   backend?: HidBackend;
-  /** The software rig for driver "software"; created (sim/hid) when not given. */
-  softwareRig?: SoftwareRig;
+  /**
+   * The backend for driver "software": the demo's in-process devices (main/demo/hid.ts). Without it a
+   * "software" driver is a configuration error: only the demo composition provides one.
+   */
+  softwareBackend?: HidBackend;
   supervisor?: SupervisorOptions;
   /** ui.resultHoldMs: how long admitted/refused stay lit. */
   resultHoldMs?: number;
@@ -50,8 +53,6 @@ export interface ActuatorsOptions {
 export interface Actuators extends EventEmitter<{ status: [ActuatorsStatus] }> {
   readonly gate: GateController | null;
   readonly signal: SignalController | null;
-  /** The software devices, when a driver is "software" (the demo drives passages through it). */
-  readonly rig: SoftwareRig | null;
   status(): ActuatorsStatus;
   /**
    * One decision at the lane: shows its signal pattern (replacing the previous one) and, for an
@@ -98,28 +99,21 @@ export async function createActuators(
 ): Promise<Actuators> {
   if (config.gate) checkDriver('gate', config.gate);
   if (config.signal) checkDriver('signal', config.signal);
-  const needsSoftware = config.gate?.driver === 'software' || config.signal?.driver === 'software';
-  let rig: SoftwareRig | null = options.softwareRig ?? null;
-  if (needsSoftware && !rig) {
-    const sim = await import('../../../sim/hid/index.js');
-    const gate = config.gate;
-    rig = sim.createSoftwareRig({
-      relay: {
-        channels: 8,
-        // Demo: someone walks through 1.2 s after the gate opens (the demo may turn this off).
-        autoPassage:
-          gate && gate.passageInput !== null
-            ? {
-                channel: gate.channel,
-                input: gate.passageInput,
-                afterMs: Math.min(1200, gate.passageTimeoutMs / 2),
-              }
-            : null,
-      },
-    });
+  const software = options.softwareBackend ?? null;
+  for (const [role, c] of [
+    ['gate', config.gate],
+    ['signal', config.signal],
+  ] as const) {
+    if (c?.driver === 'software' && !software)
+      throw new KioskError(
+        'CONFIG_INVALID',
+        `actuators.${role}.driver 'software' runs only in the demo (its composition provides the simulated devices)`,
+        { role, driver: c.driver },
+      );
   }
   const hardware = options.backend ?? new NodeHidBackend();
-  const backendFor = (c: HidDeviceConfig): HidBackend => (c.driver === 'software' ? rig!.bus : hardware);
+  const backendFor = (c: HidDeviceConfig): HidBackend =>
+    c.driver === 'software' && software ? software : hardware;
 
   let gate: GateController | null = null;
   let gateDevice: SupervisedDevice<RelaySession> | null = null;
@@ -160,7 +154,6 @@ export async function createActuators(
   class Impl extends EventEmitter<{ status: [ActuatorsStatus] }> implements Actuators {
     readonly gate = gate;
     readonly signal = signal;
-    readonly rig = rig;
     status(): ActuatorsStatus {
       return { gate: gate?.status ?? null, signal: signal?.status ?? null };
     }

@@ -236,22 +236,13 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
     }
   }
 
-  /**
-   * The actuators' options. `softwareBackend` is the HID backend for driver "software"; until
-   * createActuators reads it, the same backend also goes in as the software rig's bus (the only part of
-   * the rig it uses), so the demo's software devices are the ones driven either way.
-   */
+  /** The actuators' options; `softwareBackend` drives driver "software" (the demo's simulated devices). */
   private actuatorOptions(): ActuatorsOptions {
-    const options: ActuatorsOptions & { softwareBackend?: HidBackend } = {
+    return {
       recorder: this.options.recorder,
       resultHoldMs: this.config.ui.resultHoldMs,
+      ...(this.options.softwareHid ? { softwareBackend: this.options.softwareHid } : {}),
     };
-    const software = this.options.softwareHid;
-    if (software) {
-      options.softwareBackend = software;
-      options.softwareRig = { bus: software } as unknown as NonNullable<ActuatorsOptions['softwareRig']>;
-    }
-    return options;
   }
 
   private openSync(): void {

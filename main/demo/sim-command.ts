@@ -11,7 +11,7 @@ import { SimulatedCard, type CardFaults } from '../../sim/card/simulated-card.js
 import { TimingPresets, timingModel, type TimingPreset } from '../../sim/card/timing.js';
 import { parseVpcdAddress, VpcdCardClient } from '../../sim/card/vpcd-client.js';
 import { demoCard, ensureDemoPki } from '../../sim/pki/demo-pki.js';
-import { loadTrustedCa } from '../../sim/institution-ca/ca.js';
+import { loadTrustedCa } from '../../hsm/trusted-ca.js';
 import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 
 const USAGE = `usage:
