@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import {
-  SnapshotWriter,
   publisherKeyId,
   revocationRow,
   signBatch,
@@ -21,6 +20,7 @@ import {
   type SnapshotRow,
   type WhitelistOp,
 } from '../protocol/feed-format.js';
+import { SnapshotWriter } from '../protocol/snapshot-rows.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { TerminalStore } from '../whitelist/terminal-store.js';

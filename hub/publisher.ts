@@ -25,7 +25,6 @@ import {
   encodeRevocationValue,
   publisherKeyId,
   signBatch,
-  SnapshotWriter,
   whitelistRow,
   type CardRowInput,
   type FeedBatch,
@@ -35,6 +34,7 @@ import {
   type SnapshotFeedName,
   type WhitelistOp,
 } from '../protocol/feed-format.js';
+import { SnapshotWriter } from '../protocol/snapshot-rows.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../base/log.js';
 import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';

@@ -23,13 +23,13 @@ import { KioskError } from '../base/errors.js';
 import { getLogger } from '../base/log.js';
 import { integrityCheck, migrate, openDb, type Db, type Migration } from './db.js';
 import {
-  SnapshotReader,
   decodeRevocationValue,
   encodeRevocationValue,
   type FeedBatch,
   type SnapshotFeedName,
   type SnapshotManifest,
 } from '../protocol/feed-format.js';
+import { SnapshotReader } from '../protocol/snapshot-rows.js';
 import {
   FEED_STATE_SQL,
   FeedStateTable,

@@ -5,8 +5,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isKioskError } from '../../base/errors.js';
 import {
-  SnapshotReader,
-  SnapshotWriter,
   openBatch,
   openManifest,
   publisherKeyId,
@@ -17,6 +15,7 @@ import {
   type FeedBatch,
   type PublisherTrust,
 } from '../../protocol/feed-format.js';
+import { SnapshotReader, SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { decodeCardRecord, encodeCardRecord } from '../../whitelist/entitlements.js';
 import { IndexKey, openCardRecord, serialBytes } from '../../whitelist/privacy.js';
 

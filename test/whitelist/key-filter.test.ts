@@ -5,12 +5,12 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  SnapshotWriter,
   revocationDelOp,
   revocationPutOp,
   revocationRow,
   type RevocationOp,
 } from '../../protocol/feed-format.js';
+import { SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { KeyFilter } from '../../whitelist/key-filter.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { FeedStore } from '../../whitelist/store.js';

@@ -3,13 +3,13 @@ import { existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  SnapshotWriter,
   revocationPutOp,
   whitelistDelOp,
   whitelistPutOp,
   whitelistRow,
   type WhitelistOp,
 } from '../../protocol/feed-format.js';
+import { SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import type { FeedStore } from '../../whitelist/store.js';
 import {
