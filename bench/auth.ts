@@ -1,4 +1,4 @@
-// Bench suite `auth` (issue 6): tap to decision, the whole pipeline with PIN-less terminal authentication
+// Bench suite `auth`: tap to decision, the whole pipeline with PIN-less terminal authentication
 // through SoftHSM2, certificate verification, revocation/whitelist lookups and a durable journal append.
 //  - in process: the virtual card answers instantly (pure software overhead) against a whitelist of
 //    JPKI_BENCH_AUTH_ROWS rows (default 10 M; --quick 100 k) → auth.tap_to_decision_p50_ms / _p99_ms;

@@ -1,4 +1,4 @@
-// Whitelist benchmark (issue 5): snapshot import, lookups (hit/miss, decryption included), bytes per row,
+// Whitelist benchmark: snapshot import, lookups (hit/miss, decryption included), bytes per row,
 // delta apply, resident memory of a lookup-serving process, and the journal's durability cost.
 // Full size: 10 M whitelist rows and 1 M revocations (override with JPKI_BENCH_WL_ROWS /
 // JPKI_BENCH_WL_REVOCATIONS); --quick: 50,000 / 10,000.

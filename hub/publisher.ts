@@ -1,6 +1,6 @@
 // Turns what an operator imports (a whitelist file, a CRL) and what terminals push (journal rows) into
-// signed batches of issue 5's feed format, and builds signed snapshots. The publisher key is Ed25519
-// (whitelist/feed-format.ts); terminals pin its public key (config sync.hubPublicKeyPath).
+// signed batches of the feed format, and builds signed snapshots. The publisher key is Ed25519
+// (protocol/feed-format.ts); terminals pin its public key (config sync.hubPublicKeyPath).
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import {
   createReadStream,

@@ -1,4 +1,4 @@
-// Issue 7's end-to-end promise: a CRL that revokes the demo `valid` card, imported at the hub, turns that
+// The hub's end-to-end promise for revocations: a CRL that revokes the demo `valid` card, imported at the hub, turns that
 // card's next decision at a running terminal into `revoked` after one sync — no restart. Real hub
 // (fastify + SQLite on loopback), real terminal (pcscd + vpcd, SoftHSM2 signing the sync requests with
 // the terminal key, SQLite stores).
