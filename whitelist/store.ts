@@ -3,6 +3,8 @@
 // a snapshot is built into a fresh file in key order and swapped in by rewriting a pointer file
 // atomically, so a crash at any point leaves either the old or the new content, never a mix. The build
 // itself is snapshot-build.ts; the file's schema and durable file operations are feed-file.ts.
+// Slightly over 400 lines on purpose: what is left is one class whose every method reads or replaces
+// the same open file, key filter and recent-changes count; splitting it further would expose that state.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
