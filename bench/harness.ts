@@ -1,6 +1,6 @@
 // Benchmark harness: warm up, repeat, report medians and p99. Metrics are named `<suite>.<metric>`
-// and printed as one JSON object by `npm run bench -- --json`. Targets live in the issue notes and
-// docs, never in timed unit tests: this machine is shared and noisy, so medians and ratios matter.
+// and printed as one JSON object by `npm run bench -- --json`. Targets live in the docs, never in
+// timed unit tests: this machine is shared and noisy, so medians and ratios matter.
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';

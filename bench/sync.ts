@@ -4,28 +4,17 @@
 //  - global anti-passback: entry journaled at gate A → presence at gate B (target ≤ 5 s);
 //  - 1,000 simulated terminals pulling and pushing concurrently against a hub in its own process.
 // --quick shrinks every size. JPKI_BENCH_SYNC_PARTS=revocations,snapshot,peers,fleet picks parts.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, mkdtempSync, statSync } from 'node:fs';
+// The fleet part is sync-fleet.ts; terminal and hub set-up shared by the parts is sync-setup.ts.
+import { randomBytes } from 'node:crypto';
+import { rmSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { projectRoot } from '../config/paths.js';
-import { openHubDir, type HubDir } from '../hub/hub-dir.js';
+import { openHubDir } from '../hub/hub-dir.js';
 import { createHub } from '../hub/server.js';
-import { SyncClient } from '../main/core/sync/client.js';
-import { softwareSigner, type RequestSigner } from '../protocol/http-signature.js';
-import { kioskDataJournal, kioskDataSinks } from '../main/core/sync/kiosk-data-sinks.js';
-import type { FeedName, PushRecord } from '../protocol/sync.js';
-import type { FeedPosition, FeedSink, JournalSource } from '../main/core/sync/sinks.js';
-import { KioskData } from '../whitelist/kiosk-data.js';
-import { openBatch, openManifest, trustFromPem, type PublisherTrust } from '../protocol/feed-format.js';
-import { chainHash } from '../whitelist/journal.js';
-import { IndexKey } from '../whitelist/privacy.js';
 import { summarize, type BenchContext, type Metrics } from './harness.js';
-
-const BASE_PORT = 36460;
-const ISSUER = 'b1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+import { fleet } from './sync-fleet.js';
+import { ISSUER, BASE_PORT, newTerminal, register, realTerminal, spawnHub, stopChild } from './sync-setup.js';
 
 function sizes(quick: boolean) {
   const env = (k: string, full: number, small: number) => Number(process.env[k] ?? (quick ? small : full));
@@ -35,94 +24,6 @@ function sizes(quick: boolean) {
     terminals: env('JPKI_BENCH_SYNC_TERMINALS', 1_000, 100),
     peerRounds: env('JPKI_BENCH_SYNC_PEER_ROUNDS', 30, 10),
   };
-}
-
-interface Terminal {
-  id: string;
-  signer: RequestSigner;
-  publicPem: string;
-}
-
-function newTerminal(id: string): Terminal {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return {
-    id,
-    signer: softwareSigner(id, privateKey),
-    publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
-  };
-}
-
-function register(hub: HubDir, t: Terminal, gate = 'gate-a'): void {
-  hub.store.registerTerminal(
-    {
-      terminalId: t.id,
-      publicKeyPem: t.publicPem,
-      siteId: 'stadium',
-      gateId: gate,
-      zone: 'main',
-      siteKind: 'stadium-gate',
-    },
-    Date.now(),
-  );
-}
-
-function realTerminal(
-  root: string,
-  hub: HubDir,
-  url: string,
-  t: Terminal,
-  extra: Partial<ConstructorParameters<typeof SyncClient>[0]> = {},
-) {
-  const data = KioskData.open({
-    dir: join(root, t.id),
-    indexKey: IndexKey.fromSecret(readFileSync(hub.indexKeyFile, 'utf8')),
-    trust: trustFromPem(readFileSync(hub.publicKeyFile)),
-  });
-  const client = new SyncClient({
-    hubUrl: url,
-    signer: t.signer,
-    sinks: kioskDataSinks(data),
-    journal: kioskDataJournal(data),
-    stagingDir: join(root, t.id, 'staging'),
-    idleTimeoutMs: 120_000,
-    ...extra,
-  });
-  return { data, client };
-}
-
-/** The hub in its own process (`jpki-kiosk hub serve`), as a deployment runs it. */
-async function spawnHub(dir: string, indexKeyFile: string, port: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(projectRoot(), 'bin', 'jpki-kiosk.js'),
-      'hub',
-      'serve',
-      '--dir',
-      dir,
-      '--index-key',
-      indexKeyFile,
-      '--port',
-      String(port),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, JPKI_LOG_LEVEL: 'silent' } },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('serving')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`hub exited (${code}): ${err}`)));
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const done = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await done;
 }
 
 // ---- 1. revocation delta ------------------------------------------------------------------------------
@@ -306,151 +207,6 @@ async function peers(ctx: BenchContext, root: string, rounds: number): Promise<M
     ta.data.close();
     tb.data.close();
     hubView.close();
-    await stopChild(child);
-  }
-}
-
-// ---- 4. fleet of simulated terminals ----------------------------------------------------------------
-
-/** A simulated terminal's feed: verifies every batch (as a real store would) and keeps only the position. */
-class CountingSink implements FeedSink {
-  private pos: FeedPosition = { seq: 0, epoch: null };
-  private synced: number | null = null;
-  constructor(
-    readonly feed: FeedName,
-    private readonly trust: PublisherTrust,
-  ) {}
-  position(): FeedPosition {
-    return this.pos;
-  }
-  applyBatch(signed: Buffer): FeedPosition {
-    const b = openBatch(signed, this.trust);
-    if (b.fromSeq !== this.pos.seq) throw new Error(`gap at ${this.pos.seq}`);
-    this.pos = { seq: b.toSeq, epoch: b.epoch };
-    return this.pos;
-  }
-  installSnapshot(manifest: Buffer): FeedPosition {
-    const m = openManifest(manifest, this.trust);
-    this.pos = { seq: m.seq, epoch: m.epoch };
-    return this.pos;
-  }
-  freshness(now: number) {
-    return { lastSyncAt: this.synced, dataAgeMs: this.synced === null ? null : now - this.synced };
-  }
-  markSynced(at: number): void {
-    this.synced = at;
-  }
-}
-
-class MemoryJournal implements JournalSource {
-  private rows: PushRecord[] = [];
-  private prev: Buffer = Buffer.alloc(32);
-  private mark = 0;
-  constructor(private readonly terminalId: string) {}
-  append(subject: string): void {
-    const seq = this.rows.length + 1;
-    const body = JSON.stringify({
-      seq,
-      kind: 'grant',
-      terminalId: this.terminalId,
-      siteId: 'stadium',
-      gateId: 'gate-a',
-      direction: 'entry',
-      subject,
-      wall: new Date().toISOString(),
-    });
-    this.prev = chainHash(this.prev, body);
-    this.rows.push({ seq, body, hash: this.prev.toString('hex') });
-  }
-  uploadWatermark(): number {
-    return this.mark;
-  }
-  readSince(after: number, limit = 500): PushRecord[] {
-    return this.rows.slice(after, after + limit);
-  }
-  pendingUpload(): number {
-    return this.rows.length - this.mark;
-  }
-  markUploaded(seq: number): void {
-    this.mark = Math.max(this.mark, seq);
-  }
-}
-
-async function fleet(ctx: BenchContext, root: string, n: number): Promise<Metrics> {
-  const dir = join(root, 'hub-fleet');
-  const hub = openHubDir(dir);
-  const terminals = Array.from({ length: n }, (_, i) => newTerminal(`t${String(i).padStart(4, '0')}`));
-  for (const t of terminals) register(hub, t);
-  hub.publisher.publishWhitelist(
-    Array.from({ length: 1000 }, (_, i) => ({
-      issuerKeyId: ISSUER,
-      serial: (0x50000000 + i).toString(16),
-      spkiSha256: '11'.repeat(32),
-      record: { subject: `F${i}`, entitlements: [{ kind: 'member' as const, memberId: `m${i}` }] },
-    })),
-    'fleet',
-  );
-  hub.publisher.publishRevocations(
-    ISSUER,
-    Array.from({ length: 100 }, (_, i) => ({
-      issuerKeyId: ISSUER,
-      serial: (0x60000000 + i).toString(16),
-      at: 1_760_000_000,
-      reason: 'unspecified' as const,
-    })),
-    'fleet',
-  );
-  const trust = trustFromPem(readFileSync(hub.publicKeyFile));
-  hub.close();
-  const port = BASE_PORT + 3;
-  const child = await spawnHub(dir, join(dir, 'index-key'), port);
-  const clients = terminals.map((t) => {
-    const journal = new MemoryJournal(t.id);
-    const client = new SyncClient({
-      hubUrl: `http://127.0.0.1:${port}`,
-      signer: t.signer,
-      sinks: {
-        whitelist: new CountingSink('whitelist', trust),
-        revocations: new CountingSink('revocations', trust),
-      },
-      journal,
-      idleTimeoutMs: 120_000,
-    });
-    return { journal, client };
-  });
-  try {
-    const rounds: number[] = [];
-    let errors = 0;
-    let requests = 0;
-    for (let round = 0; round < 3; round++) {
-      for (const [i, c] of clients.entries())
-        for (let k = 0; k < 5; k++) c.journal.append(`S${i}-${round}-${k}`);
-      const t0 = performance.now();
-      const reports = await Promise.all(clients.map((c) => c.client.syncNow()));
-      rounds.push(performance.now() - t0);
-      for (const r of reports) {
-        requests += 3;
-        if (!r.ok) errors++;
-      }
-      ctx.log(
-        `sync: round ${round + 1}: ${n} terminals pulled 2 feeds and pushed 5 records in ${rounds[round]!.toFixed(0)} ms`,
-      );
-    }
-    const pending = clients.reduce((s, c) => s + c.journal.pendingUpload(), 0);
-    const view = openHubDir(dir);
-    const held = view.store.journalCount();
-    view.close();
-    if (held !== n * 15 || pending !== 0) errors++;
-    return {
-      'sync.fleet_terminals': n,
-      'sync.fleet_errors': errors,
-      'sync.fleet_first_round_ms': rounds[0]!,
-      'sync.fleet_steady_round_ms': Math.max(rounds[1]!, rounds[2]!),
-      'sync.fleet_requests_per_s': requests / (rounds.reduce((s, v) => s + v, 0) / 1000),
-      'sync.fleet_journal_rows_held': held,
-    };
-  } finally {
-    await Promise.all(clients.map((c) => c.client.stop()));
     await stopChild(child);
   }
 }

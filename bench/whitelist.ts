@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import {
-  SnapshotWriter,
   publisherKeyId,
   signBatch,
   type FeedBatch,
@@ -19,6 +18,7 @@ import {
   type WhitelistOp,
 } from '../protocol/feed-format.js';
 import { revocationRow, whitelistPutOp, whitelistRow } from '../whitelist/feed-ops.js';
+import { SnapshotWriter } from '../protocol/snapshot-rows.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { TerminalStore } from '../whitelist/terminal-store.js';

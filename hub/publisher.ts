@@ -25,7 +25,6 @@ import {
   encodeRevocationValue,
   publisherKeyId,
   signBatch,
-  SnapshotWriter,
   type FeedBatch,
   type PeerEntryOp,
   type RevocationReason,
@@ -34,6 +33,7 @@ import {
   type WhitelistOp,
 } from '../protocol/feed-format.js';
 import { whitelistRow, type CardRowInput } from '../whitelist/feed-ops.js';
+import { SnapshotWriter } from '../protocol/snapshot-rows.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../base/log.js';
 import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';

@@ -1,16 +1,14 @@
 // The reference hub's HTTP service (fastify). Terminal endpoints under /v1 require an RFC 9421
-// signature by a registered terminal key; the status page is read-only and guarded by the status token
-// (status-access.ts). Loopback HTTP in tests; in a deployment TLS terminates in front of it or via
-// `https` options (docs/sync.md).
+// signature by a registered terminal key (request-auth.ts); the status page is read-only and guarded
+// by the status token (status-access.ts). Writes are coalesced (write-batching.ts). Loopback HTTP in
+// tests; in a deployment TLS terminates in front of it or via `https` options (docs/sync.md).
 import { EventEmitter, once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { KioskError, type ErrorCode } from '../base/errors.js';
-import { parseSignedRequest } from '../protocol/http-signature.js';
 import {
   Feeds,
   FrameType,
@@ -20,21 +18,15 @@ import {
   jsonFrame,
   type FeedName,
   type PushReply,
-  type TerminalStatusReport,
 } from '../protocol/sync.js';
 import { SnapshotFeeds, type SnapshotFeedName } from '../protocol/feed-format.js';
 import { getLogger } from '../base/log.js';
 import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
-import {
-  peerFeedKey,
-  type FeedKey,
-  type HubStore,
-  type JournalAcceptance,
-  type JournalPush,
-  type TerminalRecord,
-} from './store.js';
+import { peerFeedKey, type FeedKey, type HubStore, type TerminalRecord } from './store.js';
+import { RequestAuthenticator } from './request-auth.js';
 import { renderStatusPage, statusModel } from './status-page.js';
+import { JournalGroupCommit, Sightings } from './write-batching.js';
 import {
   STATUS_CHALLENGE,
   presentsStatusToken,
@@ -93,8 +85,6 @@ export function createHub(o: HubOptions): Hub {
   const snapshotWaitMs = o.snapshotWaitMs ?? 5_000;
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const nonces = new Map<string, number>();
-  const keys = new Map<string, { pem: string; key: KeyObject }>();
   let closing = false;
 
   const app = (
@@ -107,31 +97,9 @@ export function createHub(o: HubOptions): Hub {
   const fail = (reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code] ?? 500) =>
     reply.code(status).send({ error: { code, message }, hubTime: now() });
 
-  const purge = setInterval(() => {
-    const t = now();
-    for (const [n, exp] of nonces) if (exp < t) nonces.delete(n);
-  }, 60_000);
-  purge.unref();
+  const auth = new RequestAuthenticator(o.store, now, maxSkew);
 
-  // Sightings (last seen, reported status) are written in batches: one durable transaction every
-  // second instead of one per request from a thousand terminals.
-  const seen = new Map<string, { terminalId: string; at: number; status: TerminalStatusReport | null }>();
-  const noteSeen = (terminalId: string, status: TerminalStatusReport | null) => {
-    const prior = seen.get(terminalId);
-    seen.set(terminalId, { terminalId, at: now(), status: status ?? prior?.status ?? null });
-  };
-  const flushSeen = () => {
-    if (seen.size === 0) return;
-    const batch = [...seen.values()];
-    seen.clear();
-    try {
-      o.store.noteSeenMany(batch);
-    } catch (error) {
-      log.error({ err: error }, 'could not record terminal sightings');
-    }
-  };
-  const flusher = setInterval(flushSeen, 1_000);
-  flusher.unref();
+  const sightings = new Sightings(o.store, now);
 
   /** Checks the RFC 9421 signature; returns the registered terminal or answers the refusal. */
   function authenticate(
@@ -139,71 +107,13 @@ export function createHub(o: HubOptions): Hub {
     reply: FastifyReply,
     body: Buffer | null,
   ): TerminalRecord | null {
-    const parsed = parseSignedRequest({ method: req.method, target: req.url, body }, req.headers);
-    if (typeof parsed === 'string') {
-      fail(reply, 'SYNC_REFUSED', `request signature ${parsed}`);
-      return null;
-    }
-    const terminal = o.store.terminal(parsed.keyid);
-    if (!terminal) {
-      fail(reply, 'HUB_UNKNOWN_TERMINAL', `terminal ${parsed.keyid} is not registered at this hub`);
-      return null;
-    }
-    let cached = keys.get(terminal.terminalId);
-    if (!cached || cached.pem !== terminal.publicKeyPem) {
-      cached = { pem: terminal.publicKeyPem, key: createPublicKey(terminal.publicKeyPem) };
-      keys.set(terminal.terminalId, cached);
-    }
-    if (!parsed.verify(cached.key)) {
-      fail(reply, 'SYNC_REFUSED', 'request signature does not verify with the registered key');
-      return null;
-    }
-    const t = now();
-    if (Math.abs(parsed.created * 1000 - t) > maxSkew) {
-      fail(reply, 'CLOCK_FAULT', 'request time is too far from hub time');
-      return null;
-    }
-    const nonceKey = `${terminal.terminalId}:${parsed.nonce}`;
-    if (nonces.has(nonceKey)) {
-      fail(reply, 'SYNC_REFUSED', 'request replayed');
-      return null;
-    }
-    nonces.set(nonceKey, t + 2 * maxSkew);
-    return terminal;
+    const result = auth.check(req, body);
+    if (result.ok) return result.terminal;
+    fail(reply, result.code, result.message);
+    return null;
   }
 
-  // Group commit: pushes that arrive together share one durable transaction (one fsync); each is
-  // answered only after that commit.
-  let queue: Array<{
-    item: JournalPush;
-    resolve: (r: JournalAcceptance) => void;
-    reject: (e: Error) => void;
-  }> = [];
-  const groupCommit = (item: JournalPush) =>
-    new Promise<JournalAcceptance>((resolve, reject) => {
-      queue.push({ item, resolve, reject });
-      if (queue.length === 1) setImmediate(commitQueue);
-    });
-  function commitQueue(): void {
-    const batch = queue;
-    queue = [];
-    let results: Array<JournalAcceptance | Error>;
-    try {
-      results = o.store.acceptJournalMany(batch.map((b) => b.item));
-    } catch (error) {
-      for (const b of batch) b.reject(error as Error);
-      return;
-    }
-    let presence = false;
-    results.forEach((r, i) => {
-      if (r instanceof Error) batch[i]!.reject(r);
-      else {
-        presence ||= r.presence.length > 0;
-        batch[i]!.resolve(r);
-      }
-    });
-    if (presence) events.emit('peer-entries');
-  }
+  const journals = new JournalGroupCommit(o.store, () => events.emit('peer-entries'));
 
   /** A big snapshot is built once, in the background; terminals asking meanwhile are told to come back. */
   const snapshotOrLater = async (
@@ -231,7 +141,7 @@ export function createHub(o: HubOptions): Hub {
       const wait = Math.min(maxWait, Math.max(0, Number(req.query.wait ?? '0') || 0));
       if (!Number.isSafeInteger(after) || after < 0)
         return fail(reply, 'INVALID_REQUEST', 'after must be a sequence');
-      noteSeen(terminal.terminalId, null);
+      sightings.note(terminal.terminalId, null);
 
       const key: FeedKey = feed === 'peer-entries' ? peerFeedKey(terminal.siteId) : feed;
       let info = o.store.feedInfo(key);
@@ -316,7 +226,7 @@ export function createHub(o: HubOptions): Hub {
       return fail(reply, 'SYNC_REFUSED', 'push names another terminal than the one that signed it');
     const at = now();
     try {
-      const result = await groupCommit({
+      const result = await journals.push({
         terminalId: terminal.terminalId,
         rows: parsed.data.records,
         at,
@@ -326,7 +236,7 @@ export function createHub(o: HubOptions): Hub {
       });
       // The terminal counted these records as queued when it sent them; what it still owes is the rest.
       const delivered = parsed.data.records.filter((r) => r.seq <= result.acked).length;
-      noteSeen(terminal.terminalId, {
+      sightings.note(terminal.terminalId, {
         ...parsed.data.status,
         queueLength: Math.max(0, parsed.data.status.queueLength - delivered),
       });
@@ -370,11 +280,11 @@ export function createHub(o: HubOptions): Hub {
   };
 
   app.get('/status.json', { onRequest: guardStatusPage }, async (_req, reply) => {
-    flushSeen();
+    sightings.flush();
     return reply.header('cache-control', 'no-store').send(statusModel(o.store, now()));
   });
   app.get('/', { onRequest: guardStatusPage }, async (_req, reply) => {
-    flushSeen();
+    sightings.flush();
     return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
@@ -393,9 +303,9 @@ export function createHub(o: HubOptions): Hub {
     notify: (feed) => events.emit(feed),
     close: async () => {
       closing = true;
-      clearInterval(purge);
-      clearInterval(flusher);
-      flushSeen();
+      auth.close();
+      sightings.stop();
+      sightings.flush();
       events.emit('peer-entries');
       await app.close();
     },

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { KioskError } from '../base/errors.js';
 import { Feeds, type FeedName, type PushRecord, type TerminalStatusReport } from '../protocol/sync.js';
-import { openDb, migrate, type Db, type Migration } from '../whitelist/db.js';
+import { openDb, migrate, type Db } from '../whitelist/db.js';
 import { chainHash } from '../whitelist/journal.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
 import type {
@@ -20,113 +20,9 @@ import type {
   TerminalRegistration,
 } from './store.js';
 import { peerFeedKey } from './store.js';
-import {
-  conflictPolicy,
-  presenceRecordFacts,
-  type ConflictEntry,
-  type EntryConflict,
-  type PresenceRecordFacts,
-} from './conflicts.js';
-
-const migrations: Migration[] = [
-  {
-    version: 1,
-    sql: `
-      CREATE TABLE terminal (id TEXT PRIMARY KEY, public_key TEXT NOT NULL, site_id TEXT NOT NULL,
-        gate_id TEXT NOT NULL, zone TEXT NOT NULL, site_kind TEXT NOT NULL, registered_at INTEGER NOT NULL,
-        last_seen_at INTEGER, status TEXT, acked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-      CREATE TABLE feed (feed TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL,
-        rows INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-      CREATE TABLE batch (feed TEXT NOT NULL, to_seq INTEGER NOT NULL, from_seq INTEGER NOT NULL,
-        ops INTEGER NOT NULL, published_at INTEGER NOT NULL, frame_gz BLOB NOT NULL,
-        PRIMARY KEY (feed, to_seq)) WITHOUT ROWID;
-      CREATE TABLE state (feed TEXT NOT NULL, k BLOB NOT NULL, h BLOB NOT NULL, v BLOB NOT NULL,
-        scope TEXT NOT NULL, PRIMARY KEY (feed, k)) WITHOUT ROWID;
-      CREATE TABLE publication (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, at INTEGER NOT NULL,
-        puts INTEGER NOT NULL, dels INTEGER NOT NULL, note TEXT NOT NULL);
-      CREATE TABLE journal (terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
-        hash TEXT NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (terminal_id, seq)) WITHOUT ROWID;
-      CREATE TABLE presence (site_id TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL,
-        gate_id TEXT NOT NULL, terminal_id TEXT NOT NULL, at INTEGER NOT NULL,
-        PRIMARY KEY (site_id, subject)) WITHOUT ROWID;
-      CREATE TABLE crl (issuer TEXT PRIMARY KEY, crl_number TEXT, this_update INTEGER NOT NULL) WITHOUT ROWID;
-    `,
-  },
-  {
-    // presence keeps only the latest state; telling whether an entry overlapped another one when journals
-    // arrive late and out of order needs each site's presence changes in record-time order.
-    version: 2,
-    sql: `
-      CREATE TABLE presence_event (terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, site_id TEXT NOT NULL,
-        subject TEXT NOT NULL, state TEXT NOT NULL, gate_id TEXT NOT NULL, at INTEGER NOT NULL,
-        grant_seq INTEGER NOT NULL, annulled INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (terminal_id, seq)) WITHOUT ROWID;
-      CREATE INDEX presence_event_by_subject ON presence_event (site_id, subject, at);
-      CREATE INDEX presence_event_by_grant ON presence_event (terminal_id, grant_seq);
-      CREATE TABLE entry_conflict (id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, subject TEXT NOT NULL,
-        earlier_terminal_id TEXT NOT NULL, earlier_gate_id TEXT NOT NULL, earlier_seq INTEGER NOT NULL,
-        earlier_at INTEGER NOT NULL, later_terminal_id TEXT NOT NULL, later_gate_id TEXT NOT NULL,
-        later_seq INTEGER NOT NULL, later_at INTEGER NOT NULL, detected_at INTEGER NOT NULL,
-        resolved_at INTEGER, resolved_by TEXT, note TEXT,
-        UNIQUE (earlier_terminal_id, earlier_seq, later_terminal_id, later_seq));
-      CREATE INDEX entry_conflict_by_site ON entry_conflict (site_id, resolved_at);
-    `,
-  },
-];
-
-interface PresenceEventRow {
-  terminal_id: string;
-  seq: number;
-  state: 'inside' | 'outside';
-  gate_id: string;
-  at: number;
-  grant_seq: number;
-}
-
-interface ConflictRow {
-  id: number;
-  site_id: string;
-  subject: string;
-  earlier_terminal_id: string;
-  earlier_gate_id: string;
-  earlier_seq: number;
-  earlier_at: number;
-  later_terminal_id: string;
-  later_gate_id: string;
-  later_seq: number;
-  later_at: number;
-  detected_at: number;
-  resolved_at: number | null;
-  resolved_by: string | null;
-  note: string | null;
-}
-
-function toConflict(r: ConflictRow): EntryConflict {
-  return {
-    id: r.id,
-    siteId: r.site_id,
-    subject: r.subject,
-    earlier: {
-      terminalId: r.earlier_terminal_id,
-      gateId: r.earlier_gate_id,
-      at: r.earlier_at,
-      journalSeq: r.earlier_seq,
-    },
-    later: {
-      terminalId: r.later_terminal_id,
-      gateId: r.later_gate_id,
-      at: r.later_at,
-      journalSeq: r.later_seq,
-    },
-    detectedAt: r.detected_at,
-    resolvedAt: r.resolved_at,
-    resolvedBy: r.resolved_by,
-    note: r.note,
-  };
-}
-
-/** Who closes conflicts the hub itself finds void (an annulment or an exit in between arrived later). */
-const HUB_RESOLVER = 'hub';
+import { conflictPolicy, presenceRecordFacts, type EntryConflict } from './conflicts.js';
+import { ConflictTable } from './sqlite-conflicts.js';
+import { hubMigrations } from './sqlite-schema.js';
 
 const ZERO_HASH = Buffer.alloc(32);
 
@@ -164,7 +60,8 @@ export class SqliteHubStore implements HubStore {
   constructor(readonly file: string) {
     this.db = openDb(file, { durability: 'full' });
     this.db.pragma('cache_size = -131072'); // a server: 128 MiB of page cache for imports and snapshots
-    migrate(this.db, migrations, file);
+    migrate(this.db, hubMigrations, file);
+    this.conflictTable = new ConflictTable(this.db, (sql) => this.q(sql));
     const insert = this.db.prepare('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)');
     for (const f of Feeds) insert.run(f, randomBytes(8).toString('hex'));
     this.feedStmt = this.db.prepare('SELECT epoch, head, rows FROM feed WHERE feed = ?');
@@ -185,6 +82,7 @@ export class SqliteHubStore implements HubStore {
   }
 
   private readonly feedStmt: Statement;
+  private readonly conflictTable: ConflictTable;
   private readonly oldestStmt: Statement;
 
   /** Recounts a feed's rows (after a publication or a bulk load). */
@@ -406,7 +304,7 @@ export class SqliteHubStore implements HubStore {
         if (siteRow && conflictPolicy(siteRow.site_kind) === 'record')
           for (const { op, row } of presenceRows) {
             const facts = presenceRecordFacts(row);
-            if (facts) this.trackEntry(site, op, facts, at);
+            if (facts) this.conflictTable.track(site, op, facts, at);
           }
       }
       return { accepted, duplicates, acked, presence };
@@ -447,153 +345,12 @@ export class SqliteHubStore implements HubStore {
       .run(issuerKeyId, crlNumber, thisUpdate);
   }
 
-  /**
-   * Records one presence change in record-time order and compares an admission with its neighbours at
-   * the site: the change just before it (someone already inside through another terminal makes this
-   * entry the later, conflicting one) and the change just after it (a journal that arrives late can be
-   * the earlier entry of one already held). Annulled grants do not count as inside, like in presence.ts.
-   */
-  private trackEntry(site: string, op: PeerEntryOp, facts: PresenceRecordFacts, detectedAt: number): void {
-    this.q(
-      `INSERT OR IGNORE INTO presence_event (terminal_id, seq, site_id, subject, state, gate_id, at, grant_seq, annulled)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      op.terminalId,
-      op.journalSeq,
-      site,
-      op.subject,
-      op.state,
-      op.gateId,
-      op.at,
-      facts.grantSeq,
-      facts.kind === 'annulment' ? 1 : 0,
-    );
-    if (facts.kind === 'annulment') {
-      this.q('UPDATE presence_event SET annulled = 1 WHERE terminal_id = ? AND grant_seq = ?').run(
-        op.terminalId,
-        facts.grantSeq,
-      );
-      this.q(
-        `UPDATE entry_conflict SET resolved_at = ?, resolved_by = ?, note = ?
-         WHERE resolved_at IS NULL AND ((earlier_terminal_id = ? AND earlier_seq = ?) OR (later_terminal_id = ? AND later_seq = ?))`,
-      ).run(
-        detectedAt,
-        HUB_RESOLVER,
-        'the gate annulled one of the entries (the person did not go through)',
-        op.terminalId,
-        facts.grantSeq,
-        op.terminalId,
-        facts.grantSeq,
-      );
-      return;
-    }
-    if (op.state === 'outside') {
-      this.q(
-        `UPDATE entry_conflict SET resolved_at = ?, resolved_by = ?, note = ?
-         WHERE resolved_at IS NULL AND site_id = ? AND subject = ? AND earlier_at < ? AND later_at > ?`,
-      ).run(
-        detectedAt,
-        HUB_RESOLVER,
-        'an exit between the two entries arrived later',
-        site,
-        op.subject,
-        op.at,
-        op.at,
-      );
-      return;
-    }
-    // A passage follows its own grant: the admission was already compared when the grant arrived.
-    if (this.firstOfGrant(op.terminalId, facts.grantSeq).seq !== op.journalSeq) return;
-    const self: ConflictEntry = {
-      terminalId: op.terminalId,
-      gateId: op.gateId,
-      at: op.at,
-      journalSeq: facts.grantSeq,
-    };
-    const before = this.q(
-      `SELECT * FROM presence_event WHERE site_id = ? AND subject = ? AND annulled = 0 AND at <= ?
-         AND NOT (terminal_id = ? AND grant_seq = ?) ORDER BY at DESC, seq DESC LIMIT 1`,
-    ).get(site, op.subject, op.at, op.terminalId, facts.grantSeq) as PresenceEventRow | undefined;
-    if (before && before.state === 'inside' && before.terminal_id !== op.terminalId) {
-      const earlier = this.firstOfGrant(before.terminal_id, before.grant_seq);
-      this.recordConflict(site, op.subject, this.asEntry(earlier), self, detectedAt);
-    }
-    const after = this.q(
-      `SELECT * FROM presence_event WHERE site_id = ? AND subject = ? AND annulled = 0 AND at > ?
-         AND NOT (terminal_id = ? AND grant_seq = ?) ORDER BY at, seq LIMIT 1`,
-    ).get(site, op.subject, op.at, op.terminalId, facts.grantSeq) as PresenceEventRow | undefined;
-    if (
-      after &&
-      after.state === 'inside' &&
-      after.terminal_id !== op.terminalId &&
-      this.firstOfGrant(after.terminal_id, after.grant_seq).seq === after.seq
-    )
-      this.recordConflict(site, op.subject, self, this.asEntry(after), detectedAt);
-  }
-
-  private firstOfGrant(terminalId: string, grantSeq: number): PresenceEventRow {
-    return this.q(
-      'SELECT * FROM presence_event WHERE terminal_id = ? AND grant_seq = ? ORDER BY at, seq LIMIT 1',
-    ).get(terminalId, grantSeq) as PresenceEventRow;
-  }
-
-  private asEntry(e: PresenceEventRow): ConflictEntry {
-    return { terminalId: e.terminal_id, gateId: e.gate_id, at: e.at, journalSeq: e.grant_seq };
-  }
-
-  private recordConflict(
-    site: string,
-    subject: string,
-    earlier: ConflictEntry,
-    later: ConflictEntry,
-    detectedAt: number,
-  ): void {
-    this.q(
-      `INSERT OR IGNORE INTO entry_conflict (site_id, subject, earlier_terminal_id, earlier_gate_id, earlier_seq,
-         earlier_at, later_terminal_id, later_gate_id, later_seq, later_at, detected_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      site,
-      subject,
-      earlier.terminalId,
-      earlier.gateId,
-      earlier.journalSeq,
-      earlier.at,
-      later.terminalId,
-      later.gateId,
-      later.journalSeq,
-      later.at,
-      detectedAt,
-    );
-  }
-
   conflicts(filter: { siteId?: string; openOnly?: boolean } = {}): EntryConflict[] {
-    const rows = this.q(
-      `SELECT * FROM entry_conflict WHERE (@site IS NULL OR site_id = @site) AND (@openOnly = 0 OR resolved_at IS NULL)
-       ORDER BY later_at DESC, id DESC`,
-    ).all({ site: filter.siteId ?? null, openOnly: filter.openOnly ? 1 : 0 }) as ConflictRow[];
-    return rows.map(toConflict);
+    return this.conflictTable.conflicts(filter);
   }
 
   resolveConflict(id: number, resolution: { note: string; by: string; at: number }): EntryConflict {
-    return this.db.transaction((): EntryConflict => {
-      const row = this.q('SELECT * FROM entry_conflict WHERE id = ?').get(id) as ConflictRow | undefined;
-      if (!row) throw new KioskError('INVALID_REQUEST', `conflict ${id} does not exist`);
-      if (row.resolved_at !== null)
-        throw new KioskError('INVALID_REQUEST', `conflict ${id} is already resolved`);
-      this.q('UPDATE entry_conflict SET resolved_at = ?, resolved_by = ?, note = ? WHERE id = ?').run(
-        resolution.at,
-        resolution.by,
-        resolution.note,
-        id,
-      );
-      return toConflict({
-        ...row,
-        resolved_at: resolution.at,
-        resolved_by: resolution.by,
-        note: resolution.note,
-      });
-    })();
+    return this.conflictTable.resolveConflict(id, resolution);
   }
 
   presence(siteId?: string): PresenceRow[] {

@@ -1,6 +1,6 @@
 // Sync protocol v1: the wire shapes shared by the terminal (main/core/sync) and the reference hub (hub/).
-// The signed content — delta batches and snapshot manifests — is whitelist/feed-format.ts (issue 5's
-// format, Ed25519 by the hub's publisher key); this file only frames it for HTTP. docs/sync.md has the
+// The signed content — delta batches and snapshot manifests — is protocol/feed-format.ts (Ed25519 by
+// the hub's publisher key); this file only frames it for HTTP. docs/sync.md has the
 // byte-level description.
 import { z } from 'zod';
 import { KioskError } from '../base/errors.js';
@@ -56,7 +56,7 @@ export const Done = z.object({ head: z.number().int().nonnegative(), more: z.boo
 // ---- journal push ---------------------------------------------------------------------------------
 
 /**
- * One journal row as pushed: issue 5's JournalRow exactly (the record's JSON text as hashed, and its
+ * One journal row as pushed: the terminal journal's JournalRow exactly (the record's JSON text as hashed, and its
  * chain hash), so the hub can re-verify the chain. The body names a subject (platform ID) and a keyed
  * hash of the serial, never the serial or the individual number.
  */

@@ -2,11 +2,8 @@
 // pulse lengths and windows exact; the report bytes, the relay transitions and the journal are real.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isKioskError } from '../../base/errors.js';
-import {
-  GateController,
-  type GateOutcome,
-  type GateSettings,
-} from '../../main/core/actuators/gate-controller.js';
+import { GateController } from '../../main/core/actuators/gate-controller.js';
+import type { GateOutcome, GateSettings } from '../../main/core/actuators/gate-outcomes.js';
 import { SupervisedDevice } from '../../main/core/actuators/supervisor.js';
 import {
   usbRelayProfile,

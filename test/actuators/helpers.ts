@@ -1,7 +1,7 @@
 // Shared set-up for the actuator tests: the software HID rig and an in-memory stand-in for the journal
-// that keeps presence the way the contract says: only passages change it.
+// (so these tests need no SQLite) that keeps presence the way the contract says: only passages change it.
 import { vi } from 'vitest';
-import type { AnnulReason, PassageRecorder } from '../../main/core/actuators/gate-controller.js';
+import type { AnnulReason, PassageRecorder } from '../../main/core/actuators/gate-outcomes.js';
 import type { DeviceStatus, SupervisedDevice } from '../../main/core/actuators/supervisor.js';
 
 export type JournalEntry =

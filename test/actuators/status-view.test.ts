@@ -2,7 +2,7 @@
 // through a grant, a lost gate and a pattern change.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AnnulReasons, GateStates, SignalStates } from '../../main/api/contract.js';
-import { AnnulReasons as GateAnnulReasons } from '../../main/core/actuators/gate-controller.js';
+import { AnnulReasons as GateAnnulReasons } from '../../main/core/actuators/gate-outcomes.js';
 import {
   contractAnnulReason,
   createActuators,

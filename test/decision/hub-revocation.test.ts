@@ -1,7 +1,7 @@
-// The end-to-end promise of hub revocation: a CRL that revokes the demo `valid` card, imported at the hub, turns that
-// card's next decision at a running terminal into `revoked` after one sync — no restart. Real hub
-// (fastify + SQLite on loopback), real terminal (pcscd + vpcd, SoftHSM2 signing the sync requests with
-// the terminal key, SQLite stores).
+// The hub's end-to-end promise for revocations: a CRL that revokes the demo `valid` card, imported at
+// the hub, turns that card's next decision at a running terminal into `revoked` after one sync — no
+// restart. Real hub (fastify + SQLite on loopback), real terminal (pcscd + vpcd, SoftHSM2 signing the
+// sync requests with the terminal key, SQLite stores).
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

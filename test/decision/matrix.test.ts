@@ -1,6 +1,6 @@
 // The decision matrix through the real stack: a private pcscd with the vpcd driver, virtual cards over
-// TCP, SoftHSM2 for PIN-less terminal authentication, SQLite stores, signed deltas. Every reason code the
-// pipeline can give is produced by a card and asserted on the typed decision.
+// TCP, SoftHSM2 for PIN-less terminal authentication, SQLite stores, signed deltas. Every reason code of
+// the decision vocabulary (base/decision.ts) is produced by a card and asserted on the typed decision.
 import { createPublicKey, createPrivateKey } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
-// Shared set-up for the sync and hub tests: a real hub (SQLite, fastify on loopback in this suite's
-// port range), real terminal stores (KioskData on SQLite files), software or HSM signers.
+// Shared set-up for the sync and hub tests: a real hub (SQLite, fastify on a loopback port the test
+// picks), real terminal stores (KioskData on SQLite files), software or HSM signers.
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe('HSM request signer', () => {
-  it('signs pulls and pushes the hub accepts, with the terminal key label (hsm/config.ts)', async () => {
+  it('signs pulls and pushes the hub accepts, with the key label the HSM layout reserves for it', async () => {
     const pub = await hsm.publicKey(TERMINAL_KEY_LABEL);
     register(hub.dir, 'hsm-gate', pub.pem);
     hub.dir.publisher.publishWhitelist([cardRow(5)], 'hsm');

@@ -5,8 +5,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isKioskError } from '../../base/errors.js';
 import {
-  SnapshotReader,
-  SnapshotWriter,
   openBatch,
   openManifest,
   publisherKeyId,
@@ -15,6 +13,7 @@ import {
   type PublisherTrust,
 } from '../../protocol/feed-format.js';
 import { revocationPutOp, whitelistPutOp, whitelistRow } from '../../whitelist/feed-ops.js';
+import { SnapshotReader, SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { decodeCardRecord, encodeCardRecord } from '../../whitelist/entitlements.js';
 import { IndexKey, openCardRecord, serialBytes } from '../../whitelist/privacy.js';
 

@@ -4,8 +4,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnapshotWriter, type RevocationOp } from '../../protocol/feed-format.js';
+import type { RevocationOp } from '../../protocol/feed-format.js';
 import { revocationDelOp, revocationPutOp, revocationRow } from '../../whitelist/feed-ops.js';
+import { SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { KeyFilter } from '../../whitelist/key-filter.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { FeedStore } from '../../whitelist/store.js';

@@ -3,8 +3,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnapshotWriter } from '../../protocol/feed-format.js';
 import { revocationPutOp, revocationRow } from '../../whitelist/feed-ops.js';
+import { SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { ISSUER, batchOf, hub, indexKey, signed, tempDir, trust } from './helpers.js';
 

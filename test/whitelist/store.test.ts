@@ -2,8 +2,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnapshotWriter, type WhitelistOp } from '../../protocol/feed-format.js';
+import type { WhitelistOp } from '../../protocol/feed-format.js';
 import { revocationPutOp, whitelistDelOp, whitelistPutOp, whitelistRow } from '../../whitelist/feed-ops.js';
+import { SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import type { FeedStore } from '../../whitelist/store.js';
 import {

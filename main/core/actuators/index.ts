@@ -7,7 +7,8 @@ export type {
   ActuatorsStatus,
   HidDeviceConfig,
 } from './actuators.js';
-export { GateController, AnnulReasons } from './gate-controller.js';
+export { GateController } from './gate-controller.js';
+export { AnnulReasons } from './gate-outcomes.js';
 export type {
   AnnulReason,
   AnnulmentDetail,
@@ -19,7 +20,7 @@ export type {
   PassageEvidence,
   PassageRecorder,
   ReversalDetail,
-} from './gate-controller.js';
+} from './gate-outcomes.js';
 export {
   SignalController,
   SignalPatternNames,

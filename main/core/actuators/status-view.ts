@@ -2,7 +2,7 @@
 // the signal in TerminalStatus, and the contract's annulment reason for a gate annulment. The detailed
 // statuses (device state, last error, retry) stay available from `Actuators.status()` for staff.
 import type { AnnulReasons as ContractAnnulReasons, GateStates, SignalStates } from '../../api/contract.js';
-import type { AnnulReason, GateStatus } from './gate-controller.js';
+import type { AnnulReason, GateStatus } from './gate-outcomes.js';
 import type { SignalPatternName, SignalStatus } from './signal-controller.js';
 
 export type GateStateView = (typeof GateStates)[number];

@@ -1,0 +1,49 @@
+// The hub database's schema, as numbered migrations (whitelist/db.ts applies them in order). Apart
+// from SqliteHubStore so the tables can be read in one place; the store's queries rely on them.
+import type { Migration } from '../whitelist/db.js';
+
+export const hubMigrations: Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE terminal (id TEXT PRIMARY KEY, public_key TEXT NOT NULL, site_id TEXT NOT NULL,
+        gate_id TEXT NOT NULL, zone TEXT NOT NULL, site_kind TEXT NOT NULL, registered_at INTEGER NOT NULL,
+        last_seen_at INTEGER, status TEXT, acked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      CREATE TABLE feed (feed TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL,
+        rows INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      CREATE TABLE batch (feed TEXT NOT NULL, to_seq INTEGER NOT NULL, from_seq INTEGER NOT NULL,
+        ops INTEGER NOT NULL, published_at INTEGER NOT NULL, frame_gz BLOB NOT NULL,
+        PRIMARY KEY (feed, to_seq)) WITHOUT ROWID;
+      CREATE TABLE state (feed TEXT NOT NULL, k BLOB NOT NULL, h BLOB NOT NULL, v BLOB NOT NULL,
+        scope TEXT NOT NULL, PRIMARY KEY (feed, k)) WITHOUT ROWID;
+      CREATE TABLE publication (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, at INTEGER NOT NULL,
+        puts INTEGER NOT NULL, dels INTEGER NOT NULL, note TEXT NOT NULL);
+      CREATE TABLE journal (terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+        hash TEXT NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (terminal_id, seq)) WITHOUT ROWID;
+      CREATE TABLE presence (site_id TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL,
+        gate_id TEXT NOT NULL, terminal_id TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (site_id, subject)) WITHOUT ROWID;
+      CREATE TABLE crl (issuer TEXT PRIMARY KEY, crl_number TEXT, this_update INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+  },
+  {
+    // presence keeps only the latest state; telling whether an entry overlapped another one when journals
+    // arrive late and out of order needs each site's presence changes in record-time order.
+    version: 2,
+    sql: `
+      CREATE TABLE presence_event (terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, site_id TEXT NOT NULL,
+        subject TEXT NOT NULL, state TEXT NOT NULL, gate_id TEXT NOT NULL, at INTEGER NOT NULL,
+        grant_seq INTEGER NOT NULL, annulled INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (terminal_id, seq)) WITHOUT ROWID;
+      CREATE INDEX presence_event_by_subject ON presence_event (site_id, subject, at);
+      CREATE INDEX presence_event_by_grant ON presence_event (terminal_id, grant_seq);
+      CREATE TABLE entry_conflict (id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, subject TEXT NOT NULL,
+        earlier_terminal_id TEXT NOT NULL, earlier_gate_id TEXT NOT NULL, earlier_seq INTEGER NOT NULL,
+        earlier_at INTEGER NOT NULL, later_terminal_id TEXT NOT NULL, later_gate_id TEXT NOT NULL,
+        later_seq INTEGER NOT NULL, later_at INTEGER NOT NULL, detected_at INTEGER NOT NULL,
+        resolved_at INTEGER, resolved_by TEXT, note TEXT,
+        UNIQUE (earlier_terminal_id, earlier_seq, later_terminal_id, later_seq));
+      CREATE INDEX entry_conflict_by_site ON entry_conflict (site_id, resolved_at);
+    `,
+  },
+];
