@@ -12,7 +12,7 @@ import { errorWords, reasonWords } from '../../main/api/messages.js';
 import type { Decision, ReasonCode } from '../../base/decision.js';
 import type { Language, TerminalStatus } from '../../main/api/contract.js';
 import { ui } from '../../renderer/src/i18n.js';
-import { createFakeCore, makeDecision, type FakeCore } from '../ui/support/fake-core.js';
+import { createFakeCore, makeDecision, type FakeCore } from '../support/fake-core.js';
 import {
   ensureRendererBuilt,
   expectAccessible,

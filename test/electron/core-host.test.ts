@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { packagedConfigFile, serveCore, type ParentPortLike } from '../../main/electron/core-host.js';
 import type { CoreToMain } from '../../main/electron/core-protocol.js';
 import { Channels } from '../../main/api/contract.js';
-import { createFakeCore, makeDecision } from '../ui/support/fake-core.js';
+import { createFakeCore, makeDecision } from '../support/fake-core.js';
 
 function fakePort() {
   const sent: CoreToMain[] = [];

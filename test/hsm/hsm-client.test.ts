@@ -4,7 +4,7 @@
 import { verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hsm, initToken, listTokens } from '../../hsm/client.js';
-import { dropTokenSessions, SOFTHSM_MODULE, tempSoftHsm } from './softhsm.js';
+import { dropTokenSessions, SOFTHSM_MODULE, tempSoftHsm } from '../support/softhsm.js';
 
 const soft = tempSoftHsm();
 const PIN = '246810';

@@ -6,7 +6,7 @@ import { verify } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isKioskError } from '../../base/errors.js';
 import { Hsm, initToken } from '../../hsm/client.js';
-import { dropTokenSessions, SOFTHSM_MODULE, tempSoftHsm } from './softhsm.js';
+import { dropTokenSessions, SOFTHSM_MODULE, tempSoftHsm } from '../support/softhsm.js';
 
 const soft = tempSoftHsm();
 const PIN = '975310';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hsm, initToken } from '../../hsm/client.js';
 import { TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { hsmRequestSigner } from '../../main/core/sync/index.js';
-import { SOFTHSM_MODULE, tempSoftHsm } from '../hsm/softhsm.js';
+import { SOFTHSM_MODULE, tempSoftHsm } from '../support/softhsm.js';
 import {
   cardRow,
   cleanup,

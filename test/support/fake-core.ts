@@ -1,7 +1,7 @@
 // A small in-memory KioskCore for the UI's unit tests (and the e2e run until the real core is wired):
 // it keeps the contract's rules that the UI relies on — staff commands refused while locked (through the real staff gate), the PIN
 // flow's request ids, demo commands only on demo terminals — and lets a test push any event.
-import type { Decision, ReasonCode, SiteKind } from '../../../base/decision.js';
+import type { Decision, ReasonCode, SiteKind } from '../../base/decision.js';
 import type {
   CommandRequest,
   CommandResponse,
@@ -9,9 +9,9 @@ import type {
   KioskCore,
   KioskEvent,
   TerminalStatus,
-} from '../../../main/api/contract.js';
-import { KioskError } from '../../../base/errors.js';
-import { withStaffGate } from '../../../main/api/staff-gate.js';
+} from '../../main/api/contract.js';
+import { KioskError } from '../../base/errors.js';
+import { withStaffGate } from '../../main/api/staff-gate.js';
 
 export function baseStatus(overrides: Partial<TerminalStatus> = {}): TerminalStatus {
   return {

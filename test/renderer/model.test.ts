@@ -9,7 +9,7 @@ import {
   type ModelState,
 } from '../../renderer/src/model.js';
 import type { KioskEvent } from '../../main/api/contract.js';
-import { baseStatus, makeDecision } from './support/fake-core.js';
+import { baseStatus, makeDecision } from '../support/fake-core.js';
 
 const t0 = 1_000_000;
 function run(

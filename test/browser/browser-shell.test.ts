@@ -12,7 +12,7 @@ import { createWsTransport, type SocketLike } from '../../renderer/src/api/ws-tr
 import { Channels, type KioskEvent } from '../../main/api/contract.js';
 import { KioskError } from '../../base/errors.js';
 import { WsPath } from '../../main/api/wire.js';
-import { createFakeCore, makeDecision, type FakeCore } from './support/fake-core.js';
+import { createFakeCore, makeDecision, type FakeCore } from '../support/fake-core.js';
 
 let PORT = 0;
 let dir: string;

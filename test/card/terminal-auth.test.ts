@@ -13,8 +13,8 @@ import {
 import { parseCvc, verifyP256 } from '../../hsm/cvc.js';
 import type { Hsm } from '../../hsm/client.js';
 import { createMockCa, issueInstitutionCvc, type MockInstitutionCa } from '../../sim/institution-ca/ca.js';
-import { APDU, appletChannel, institutionHsm, send, signWithAuthKey, testCard } from './protocol-helpers.js';
-import { tempSoftHsm } from './softhsm.js';
+import { APDU, appletChannel, institutionHsm, send, signWithAuthKey, testCard } from './pinless-helpers.js';
+import { tempSoftHsm } from '../support/softhsm.js';
 
 const soft = tempSoftHsm();
 let hsm: Hsm;

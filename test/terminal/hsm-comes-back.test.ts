@@ -12,7 +12,7 @@ import { writeDemoConfig } from '../../main/demo/config.js';
 import { startDemoEnvironment, type DemoEnvironment } from '../../main/demo/index.js';
 import { tapDemoCard } from '../../main/demo/wallet.js';
 import { demoCards } from '../support/demo-cards.js';
-import { dropTokenSessions } from '../hsm/softhsm.js';
+import { dropTokenSessions } from '../support/softhsm.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-hsm-loss-'));
 let env: DemoEnvironment;

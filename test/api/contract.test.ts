@@ -15,7 +15,7 @@ import { dispatchCommand, eventToWire } from '../../main/api/dispatch.js';
 import { KioskError } from '../../base/errors.js';
 import { ProfileNames, SiteKinds } from '../../config/schema.js';
 import { SiteKinds as BaseSiteKinds } from '../../base/site-kinds.js';
-import { baseStatus, createFakeCore, makeDecision } from './support/fake-core.js';
+import { baseStatus, createFakeCore, makeDecision } from '../support/fake-core.js';
 
 describe('channel table', () => {
   it('every channel name is unique and maps back to its command or event', () => {

@@ -6,7 +6,7 @@ import { encodeCommand, responseData, statusWord } from '../../main/core/card/ap
 import { JPKI_AID, SHA256_DIGEST_INFO_PREFIX } from '../../main/core/card/jpki.js';
 import type { CardCommandLink } from '../../main/core/card/terminal-auth.js';
 import { Hsm, initToken } from '../../hsm/client.js';
-import { SOFTHSM_MODULE, type TempSoftHsm } from './softhsm.js';
+import { SOFTHSM_MODULE, type TempSoftHsm } from '../support/softhsm.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { enableTerminalAuth, type TerminalAuthCardOptions } from '../../sim/card/terminal-auth.js';
 
