@@ -353,6 +353,20 @@ export class SqliteHubStore implements HubStore {
     return this.conflictTable.resolveConflict(id, resolution);
   }
 
+  useNonce(terminalId: string, nonce: string, expires: number): boolean {
+    return (
+      this.q('INSERT OR IGNORE INTO request_nonce (terminal_id, nonce, expires) VALUES (?, ?, ?)').run(
+        terminalId,
+        nonce,
+        expires,
+      ).changes === 1
+    );
+  }
+
+  pruneNonces(now: number): number {
+    return this.q('DELETE FROM request_nonce WHERE expires < ?').run(now).changes;
+  }
+
   presence(siteId?: string): PresenceRow[] {
     const rows = (
       siteId === undefined
