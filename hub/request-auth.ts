@@ -69,7 +69,7 @@ export class RequestAuthenticator {
       return {
         ok: false,
         code: 'SYNC_REFUSED',
-        message: `request signature does not verify with the registered key for this hub (${names.join(', ')})`,
+        message: `request signature does not verify: not signed for this hub (${names.join(', ')}) or not with the registered key`,
       };
     const t = this.now();
     if (Math.abs(first.created * 1000 - t) > this.maxSkew)
