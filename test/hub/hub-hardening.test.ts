@@ -3,15 +3,18 @@
 // Host header); a request replayed after a hub restart is still refused (nonces kept in hub.db); presence
 // and double-entry conflicts use the gate the terminal was registered at and clamp the record's claimed
 // time, so a far-future time cannot pin someone "inside" and a claimed gate id cannot frame another gate.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { buildSync } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { createHub, type Hub, type HubOptions } from '../../hub/server.js';
 import { signRequest, softwareSigner, type RequestSigner } from '../../protocol/http-signature.js';
 import { PROTOCOL_VERSION, type PushRecord } from '../../protocol/sync.js';
+import { SqliteHubStore } from '../../hub/sqlite-store.js';
 import { chainHash } from '../../whitelist/journal.js';
 import { cleanup, newTerminalKey, register, tempDir } from '../sync/helpers.js';
 
@@ -172,6 +175,33 @@ describe('hub: the nonce cache survives a restart', () => {
       expect((await send(running.port, fresh)).status).toBe(200);
     } finally {
       await running.stop();
+    }
+  });
+
+  it('a nonce recorded by a hub process that is then SIGKILLed is still there when the hub comes back', () => {
+    // The child runs outside vitest: bundled, packages external and resolved from the project.
+    const bundle = join(root, 'child.cjs');
+    buildSync({
+      entryPoints: [resolve(import.meta.dirname, 'nonce-crash-child.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      packages: 'external',
+      outfile: bundle,
+      logLevel: 'error',
+    });
+    const file = join(root, 'crash', 'hub.db');
+    const child = spawnSync(process.execPath, [bundle, file, 'term-1', 'nonce-before-crash'], {
+      env: { ...process.env, NODE_PATH: resolve(import.meta.dirname, '../../node_modules') },
+      encoding: 'utf8',
+    });
+    expect(child.signal, child.stderr).toBe('SIGKILL');
+    expect(child.stdout).toBe('USED\n');
+    const store = new SqliteHubStore(file);
+    try {
+      expect(store.useNonce('term-1', 'nonce-before-crash', Date.now() + 600_000)).toBe(false);
+    } finally {
+      store.close();
     }
   });
 
