@@ -104,16 +104,23 @@ export function createHub(o: HubOptions): Hub {
   const fail = (reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code] ?? 500) =>
     reply.code(status).send({ error: { code, message }, hubTime: now() });
 
+  // TLS may terminate here or in a proxy in front (so this hub's own scheme says nothing about the
+  // terminals' URL): a configured `name:443` or `name:80` also matches the terminals' `name`, which is
+  // how a URL with its scheme's default port is signed.
+  const withDefaultPort = (a: string): string[] => {
+    const n = normalizeAuthority(a);
+    const m = /^(.+):(?:80|443)$/.exec(n);
+    return m ? [n, m[1]!] : [n];
+  };
   const configured =
     o.authority == null ? null : typeof o.authority === 'string' ? [o.authority] : [...o.authority];
-  const scheme = o.https ? 'https' : 'http';
-  const authorities = configured ? configured.map((a) => normalizeAuthority(a, scheme)) : null;
+  const authorities = configured ? [...new Set(configured.flatMap(withDefaultPort))] : null;
   const auth = new RequestAuthenticator(o.store, now, maxSkew, () => {
     if (authorities) return authorities;
     const address = app.server.address();
     if (address === null || typeof address !== 'object') return [];
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return [normalizeAuthority(`${host}:${address.port}`, scheme)];
+    return withDefaultPort(`${host}:${address.port}`);
   });
 
   const sightings = new Sightings(o.store, now);

@@ -133,6 +133,18 @@ describe('hub: request signatures cover @authority', () => {
     expect((await send(running.port, viaProxy, 'hub-b.example:8630')).status).toBe(200);
   });
 
+  it('a configured name with the default port matches a URL without it (TLS ending in a proxy in front)', async () => {
+    running = await start(root, { authority: ['HUB.example:443'] });
+    const { key, publicPem } = newTerminalKey();
+    register(running.dir, 'term-1', publicPem);
+    const signer = softwareSigner('term-1', key);
+    // What a terminal with sync.hubUrl https://hub.example/ signs.
+    const viaProxy = await signed(signer, 'hub.example', 'GET', '/v1/feeds/whitelist?after=0');
+    expect((await send(running.port, viaProxy)).status).toBe(200);
+    const otherPort = await signed(signer, 'hub.example:8443', 'GET', '/v1/feeds/whitelist?after=0');
+    expect((await send(running.port, otherPort)).status).toBe(401);
+  });
+
   it('without a configured name, the authority is the bound address', async () => {
     running = await start(root);
     const { key, publicPem } = newTerminalKey();
