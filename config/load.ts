@@ -184,6 +184,7 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
     sync: {
       ...config.sync,
       hubPublicKeyPath: config.sync.hubPublicKeyPath === null ? null : at(config.sync.hubPublicKeyPath),
+      caFile: config.sync.caFile === null ? null : at(config.sync.caFile),
     },
     ui: { ...config.ui, staffPin: resolveSecret(config.ui.staffPin, base, dataDir) },
     log: { ...config.log, dir: at(config.log.dir) },
@@ -197,5 +198,55 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
       },
     );
   }
+  checkHubTransport(resolved.sync, profile, file ?? preset);
   return deepFreeze({ ...resolved, source: { file: file ? resolve(file) : null, profile, packaged } });
+}
+
+/** 127.0.0.0/8, ::1 and localhost: an exchange that never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Anyone on the path of a plain-HTTP exchange reads and changes it; request signatures and signed feeds
+ * do not hide what is asked or stop an answer from being withheld. So: `https:` outside the demo, `http:`
+ * only to loopback; and a CA file that is named must be there (checked again when sync starts).
+ */
+function checkHubTransport(sync: KioskConfigParsed['sync'], profile: ProfileName, origin: string): void {
+  if (sync.hubUrl !== null && profile !== 'demo') {
+    const url = new URL(sync.hubUrl);
+    const plainOk = url.protocol === 'http:' && isLoopbackHost(url.hostname);
+    if (url.protocol !== 'https:' && !plainOk)
+      throw new KioskError(
+        'CONFIG_INVALID',
+        `${origin}: key sync.hubUrl: found ${JSON.stringify(sync.hubUrl)}; must be https: (plain http: only to a loopback address: 127.0.0.0/8, ::1, localhost)`,
+        { key: 'sync.hubUrl' },
+      );
+  }
+  if (sync.caFile !== null) readSyncCa(sync.caFile);
+}
+
+/** The PEM bytes of `sync.caFile`, or CONFIG_INVALID naming the key when it is missing or not a certificate. */
+export function readSyncCa(caFile: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(caFile);
+  } catch (error) {
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `key sync.caFile: ${caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      { key: 'sync.caFile', file: caFile },
+    );
+  }
+  if (!pem.toString('latin1').includes('-----BEGIN CERTIFICATE-----'))
+    throw new KioskError('CONFIG_INVALID', `key sync.caFile: ${caFile} holds no PEM certificate`, {
+      key: 'sync.caFile',
+      file: caFile,
+    });
+  return pem;
 }

@@ -177,7 +177,16 @@ export const PolicySchema = z
 export const SyncSchema = z
   .object({
     enabled: z.boolean().default(false),
+    /**
+     * The hub. `https:` outside the demo profile; plain `http:` only to a loopback address (127.0.0.0/8,
+     * ::1, localhost), where nothing on the network can read or change the exchange (config/load.ts).
+     */
     hubUrl: z.string().url().nullable().default(null),
+    /**
+     * A PEM file of the CA(s) the hub's TLS certificate chains to, for a hub with a private CA; read when
+     * sync starts and given to the HTTPS agent. Null: the system's CAs.
+     */
+    caFile: z.string().nullable().default(null),
     /** The hub's public key (PEM file) that every batch must be signed with; pinned. */
     hubPublicKeyPath: z.string().nullable().default(null),
     pullIntervalSeconds: z.number().int().positive().default(120),

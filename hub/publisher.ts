@@ -1,7 +1,7 @@
 // Turns what an operator imports (a whitelist file, a CRL) and what terminals push (journal rows) into
 // signed batches of the feed format, and builds signed snapshots. The publisher key is Ed25519
 // (protocol/feed-format.ts); terminals pin its public key (config sync.hubPublicKeyPath).
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import {
   createReadStream,
   existsSync,
@@ -22,9 +22,11 @@ import { KioskError } from '../base/errors.js';
 import { FrameType, HUB_BATCH_OPS, ROWS_CHUNK_BYTES, frame, type FeedName } from '../protocol/sync.js';
 import {
   BATCH_FORMAT,
+  asFeedSigner,
   encodeRevocationValue,
-  publisherKeyId,
   signBatch,
+  type FeedSigner,
+  type PublisherKey,
   type FeedBatch,
   type PeerEntryOp,
   type RevocationReason,
@@ -100,18 +102,20 @@ function sortByKey<O extends { op: string; k: string }>(ops: O[], puts: StateRow
 export class Publisher {
   readonly keyId: string;
   readonly publicKey: KeyObject;
+  private readonly signer: FeedSigner;
 
   constructor(
     private readonly store: HubStore,
-    private readonly privateKey: KeyObject,
+    publisherKey: PublisherKey,
     private readonly indexKey: IndexKey,
     private readonly snapshotDir: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.publicKey = createPublicKey(privateKey);
+    this.signer = asFeedSigner(publisherKey);
+    this.publicKey = this.signer.publicKey;
     if (this.publicKey.asymmetricKeyType !== 'ed25519')
       throw new KioskError('CONFIG_INVALID', 'the hub publisher key must be Ed25519');
-    this.keyId = publisherKeyId(this.publicKey);
+    this.keyId = this.signer.keyId;
   }
 
   /** Signs ops as one batch (fromSeq, fromSeq + n] and wraps it as a gzip member of one frame. */
@@ -127,7 +131,7 @@ export class Publisher {
       feed,
       ops,
     } as FeedBatch;
-    const signed = signBatch(batch, this.privateKey);
+    const signed = signBatch(batch, this.signer);
     return { fromSeq, toSeq: batch.toSeq, frameGz: gzipSync(frame(FrameType.batch, signed), { level: 6 }) };
   }
 
@@ -264,7 +268,7 @@ export class Publisher {
       }
       manifestSigned = writer.finish(
         { epoch, seq: state.seq, asOf: new Date(this.now()).toISOString() },
-        this.privateKey,
+        this.signer,
       ).signed;
     } finally {
       state.close();

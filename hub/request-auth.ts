@@ -1,18 +1,21 @@
 // Who is asking: checks a terminal request's RFC 9421 signature against the terminal's registered key,
-// its time against hub time, and its nonce against replays. Apart from the routes in server.ts so that
-// every refusal reason sits in one place.
+// the authority it was signed for against this hub's configured name(s), its time against hub time, and
+// its nonce against replays. Apart from the routes in server.ts so that every refusal reason sits in one
+// place. Nonces are kept in the hub's store (not in memory) so that a restart does not reopen the replay
+// window: a request captured before a restart is still refused after it, as long as its time passes.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ErrorCode } from '../base/errors.js';
-import { parseSignedRequest } from '../protocol/http-signature.js';
+import { getLogger } from '../base/log.js';
+import { parseSignedRequest, type ParsedSignature } from '../protocol/http-signature.js';
 import type { HubStore, TerminalRecord } from './store.js';
+
+const log = getLogger('hub');
 
 export type AuthResult =
   { ok: true; terminal: TerminalRecord } | { ok: false; code: ErrorCode; message: string };
 
 export class RequestAuthenticator {
-  /** Nonces seen, with the hub time after which a replay would fail the time check anyway. */
-  private readonly nonces = new Map<string, number>();
   /** Parsed registered keys, re-parsed when a terminal registers another one. */
   private readonly keys = new Map<string, { pem: string; key: KeyObject }>();
   private readonly purge: NodeJS.Timeout;
@@ -22,43 +25,58 @@ export class RequestAuthenticator {
     private readonly now: () => number,
     /** A request whose `created` is further than this (ms) from hub time is refused. */
     private readonly maxSkew: number,
+    /**
+     * The names this hub answers to (RFC 9421 "@authority", normalized), asked per request because the
+     * default is derived from the address the server is bound to. Never the request's Host header.
+     */
+    private readonly authorities: () => readonly string[],
   ) {
     this.purge = setInterval(() => {
-      const t = this.now();
-      for (const [n, exp] of this.nonces) if (exp < t) this.nonces.delete(n);
+      try {
+        this.store.pruneNonces(this.now());
+      } catch (error) {
+        log.error({ err: error }, 'could not prune request nonces');
+      }
     }, 60_000);
     this.purge.unref();
   }
 
   /** Checks the signature; returns the registered terminal or why the request is refused. */
   check(req: { method: string; url: string; headers: IncomingHttpHeaders }, body: Buffer | null): AuthResult {
-    const parsed = parseSignedRequest({ method: req.method, target: req.url, body }, req.headers);
-    if (typeof parsed === 'string')
-      return { ok: false, code: 'SYNC_REFUSED', message: `request signature ${parsed}` };
-    const terminal = this.store.terminal(parsed.keyid);
+    const names = this.authorities();
+    if (names.length === 0)
+      return { ok: false, code: 'SYNC_REFUSED', message: 'this hub has no configured authority' };
+    const parsedFor = names.map((authority) =>
+      parseSignedRequest({ method: req.method, authority, target: req.url, body }, req.headers),
+    );
+    const first = parsedFor[0]!;
+    if (typeof first === 'string')
+      return { ok: false, code: 'SYNC_REFUSED', message: `request signature ${first}` };
+    const terminal = this.store.terminal(first.keyid);
     if (!terminal)
       return {
         ok: false,
         code: 'HUB_UNKNOWN_TERMINAL',
-        message: `terminal ${parsed.keyid} is not registered at this hub`,
+        message: `terminal ${first.keyid} is not registered at this hub`,
       };
     let cached = this.keys.get(terminal.terminalId);
     if (!cached || cached.pem !== terminal.publicKeyPem) {
       cached = { pem: terminal.publicKeyPem, key: createPublicKey(terminal.publicKeyPem) };
       this.keys.set(terminal.terminalId, cached);
     }
-    if (!parsed.verify(cached.key))
+    const key = cached.key;
+    if (!parsedFor.some((p) => typeof p === 'object' && (p as ParsedSignature).verify(key)))
       return {
         ok: false,
         code: 'SYNC_REFUSED',
-        message: 'request signature does not verify with the registered key',
+        message: `request signature does not verify: not signed for this hub (${names.join(', ')}) or not with the registered key`,
       };
     const t = this.now();
-    if (Math.abs(parsed.created * 1000 - t) > this.maxSkew)
+    if (Math.abs(first.created * 1000 - t) > this.maxSkew)
       return { ok: false, code: 'CLOCK_FAULT', message: 'request time is too far from hub time' };
-    const nonceKey = `${terminal.terminalId}:${parsed.nonce}`;
-    if (this.nonces.has(nonceKey)) return { ok: false, code: 'SYNC_REFUSED', message: 'request replayed' };
-    this.nonces.set(nonceKey, t + 2 * this.maxSkew);
+    // Kept until a replay would fail the time check anyway.
+    if (!this.store.useNonce(terminal.terminalId, first.nonce, t + 2 * this.maxSkew))
+      return { ok: false, code: 'SYNC_REFUSED', message: 'request replayed' };
     return { ok: true, terminal };
   }
 

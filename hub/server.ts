@@ -21,6 +21,7 @@ import {
 } from '../protocol/sync.js';
 import { SnapshotFeeds, type SnapshotFeedName } from '../protocol/feed-format.js';
 import { getLogger } from '../base/log.js';
+import { normalizeAuthority } from '../protocol/http-signature.js';
 import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
 import { peerFeedKey, type FeedKey, type HubStore, type TerminalRecord } from './store.js';
@@ -49,6 +50,12 @@ export interface HubOptions {
   maxWaitSeconds?: number;
   /** How long a pull waits for a snapshot being built before it is answered 503 (come back later). */
   snapshotWaitMs?: number;
+  /**
+   * The name(s) terminals reach this hub by, as RFC 9421 "@authority" (`host:port`, the scheme's default
+   * port left out): a request signed for any other authority is refused. Default: the address the server
+   * is bound to (e.g. `127.0.0.1:8630`). Never taken from the request's Host header.
+   */
+  authority?: string | readonly string[] | null;
   /** TLS for a hub that terminates it itself (PEM key and certificate chain). */
   https?: { key: Buffer; cert: Buffer } | null;
   /**
@@ -97,7 +104,24 @@ export function createHub(o: HubOptions): Hub {
   const fail = (reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code] ?? 500) =>
     reply.code(status).send({ error: { code, message }, hubTime: now() });
 
-  const auth = new RequestAuthenticator(o.store, now, maxSkew);
+  // TLS may terminate here or in a proxy in front (so this hub's own scheme says nothing about the
+  // terminals' URL): a configured `name:443` or `name:80` also matches the terminals' `name`, which is
+  // how a URL with its scheme's default port is signed.
+  const withDefaultPort = (a: string): string[] => {
+    const n = normalizeAuthority(a);
+    const m = /^(.+):(?:80|443)$/.exec(n);
+    return m ? [n, m[1]!] : [n];
+  };
+  const configured =
+    o.authority == null ? null : typeof o.authority === 'string' ? [o.authority] : [...o.authority];
+  const authorities = configured ? [...new Set(configured.flatMap(withDefaultPort))] : null;
+  const auth = new RequestAuthenticator(o.store, now, maxSkew, () => {
+    if (authorities) return authorities;
+    const address = app.server.address();
+    if (address === null || typeof address !== 'object') return [];
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return withDefaultPort(`${host}:${address.port}`);
+  });
 
   const sightings = new Sightings(o.store, now);
 
@@ -230,7 +254,8 @@ export function createHub(o: HubOptions): Hub {
         terminalId: terminal.terminalId,
         rows: parsed.data.records,
         at,
-        toPresence: (row, lookup) => presenceFromRow(row, lookup, terminal),
+        toPresence: (row, lookup) =>
+          presenceFromRow(row, lookup, terminal, { receivedAt: at, maxSkewMs: maxSkew }),
         makeBatch: (fromSeq, ops) =>
           o.publisher.makeBatch('peer-entries', fromSeq, ops, peerFeedKey(terminal.siteId)),
       });

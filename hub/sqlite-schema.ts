@@ -46,4 +46,14 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX entry_conflict_by_site ON entry_conflict (site_id, resolved_at);
     `,
   },
+  {
+    // Request nonces outlive a restart: a signed request captured before it stays refused after it while
+    // its time would still pass the skew check. Rows past `expires` are pruned.
+    version: 3,
+    sql: `
+      CREATE TABLE request_nonce (terminal_id TEXT NOT NULL, nonce TEXT NOT NULL, expires INTEGER NOT NULL,
+        PRIMARY KEY (terminal_id, nonce)) WITHOUT ROWID;
+      CREATE INDEX request_nonce_by_expiry ON request_nonce (expires);
+    `,
+  },
 ];

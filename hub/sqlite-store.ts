@@ -93,6 +93,9 @@ export class SqliteHubStore implements HubStore {
   }
 
   close(): void {
+    this.nonceDb?.close();
+    this.nonceDb = null;
+    this.nonceStmts = null;
     this.db.close();
   }
 
@@ -351,6 +354,37 @@ export class SqliteHubStore implements HubStore {
 
   resolveConflict(id: number, resolution: { note: string; by: string; at: number }): EntryConflict {
     return this.conflictTable.resolveConflict(id, resolution);
+  }
+
+  /**
+   * Nonces are written on their own connection with synchronous=NORMAL: every signed request writes one,
+   * and an fsync per request (~2 ms of blocked event loop here) would cost the fleet more than the whole
+   * answer. In WAL mode a NORMAL commit survives the process crashing or restarting (the replay window
+   * this closes); only a power cut can lose the last ones, and the next FULL commit on the main connection
+   * makes them durable too.
+   */
+  private nonceDb: Db | null = null;
+  private nonceStmts: { use: Statement; prune: Statement } | null = null;
+
+  private nonces(): { use: Statement; prune: Statement } {
+    if (!this.nonceStmts) {
+      this.nonceDb = openDb(this.file, { durability: 'normal' });
+      this.nonceStmts = {
+        use: this.nonceDb.prepare(
+          'INSERT OR IGNORE INTO request_nonce (terminal_id, nonce, expires) VALUES (?, ?, ?)',
+        ),
+        prune: this.nonceDb.prepare('DELETE FROM request_nonce WHERE expires < ?'),
+      };
+    }
+    return this.nonceStmts;
+  }
+
+  useNonce(terminalId: string, nonce: string, expires: number): boolean {
+    return this.nonces().use.run(terminalId, nonce, expires).changes === 1;
+  }
+
+  pruneNonces(now: number): number {
+    return this.nonces().prune.run(now).changes;
   }
 
   presence(siteId?: string): PresenceRow[] {

@@ -142,4 +142,12 @@ export interface HubStore {
   conflicts(filter?: { siteId?: string; openOnly?: boolean }): EntryConflict[];
   /** An operator looked at a conflict and closed it; the entries themselves stay as journaled. */
   resolveConflict(id: number, resolution: { note: string; by: string; at: number }): EntryConflict;
+
+  /**
+   * Records a request nonce of a terminal, kept (durably, across restarts) until `expires`; false when
+   * that terminal already used it: the request is a replay.
+   */
+  useNonce(terminalId: string, nonce: string, expires: number): boolean;
+  /** Forgets nonces whose `expires` is before `now`; returns how many. */
+  pruneNonces(now: number): number;
 }

@@ -206,10 +206,37 @@ function findPublisher(
 
 // ---- signed blobs ---------------------------------------------------------------------------------
 
-function signBlob(domain: Buffer, payload: Buffer, privateKey: KeyObject): Buffer {
-  const kid = publisherKeyId(createPublicKey(privateKey));
-  const sig = edSign(null, Buffer.concat([domain, payload]), privateKey).toString('base64');
-  return Buffer.concat([Buffer.from(JSON.stringify({ kid, sig }) + '\n', 'utf8'), payload]);
+/**
+ * The publisher's Ed25519 key as the signing side sees it: a software key (tests, tools) or a key in a
+ * PKCS#11 token (hsm/feed-signer.ts). Signing is synchronous because the hub signs peer-entry batches
+ * inside the SQLite transaction that accepts the journal they come from.
+ */
+export interface FeedSigner {
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+  /** Ed25519 over `data`: 64 bytes. */
+  sign(data: Buffer): Buffer;
+}
+
+/** A software Ed25519 key as a FeedSigner. */
+export function softwareFeedSigner(privateKey: KeyObject): FeedSigner {
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new KioskError('CONFIG_INVALID', 'a publisher key must be Ed25519');
+  const publicKey = createPublicKey(privateKey);
+  return { keyId: publisherKeyId(publicKey), publicKey, sign: (data) => edSign(null, data, privateKey) };
+}
+
+/** Publishing code takes either form; a bare KeyObject is a software key. */
+export type PublisherKey = FeedSigner | KeyObject;
+
+export function asFeedSigner(key: PublisherKey): FeedSigner {
+  return 'sign' in key && typeof key.sign === 'function' ? key : softwareFeedSigner(key as KeyObject);
+}
+
+function signBlob(domain: Buffer, payload: Buffer, key: PublisherKey): Buffer {
+  const signer = asFeedSigner(key);
+  const sig = signer.sign(Buffer.concat([domain, payload])).toString('base64');
+  return Buffer.concat([Buffer.from(JSON.stringify({ kid: signer.keyId, sig }) + '\n', 'utf8'), payload]);
 }
 
 interface Opened {
@@ -264,8 +291,8 @@ function firstIssue(error: z.ZodError): string {
 }
 
 /** Publisher side: serializes and signs a batch (the hub, tests, tools). */
-export function signBatch(batch: FeedBatch, privateKey: KeyObject): Buffer {
-  return signBlob(BATCH_DOMAIN, Buffer.from(JSON.stringify(batch), 'utf8'), privateKey);
+export function signBatch(batch: FeedBatch, key: PublisherKey): Buffer {
+  return signBlob(BATCH_DOMAIN, Buffer.from(JSON.stringify(batch), 'utf8'), key);
 }
 
 /**
@@ -294,8 +321,8 @@ export function openBatch(bytes: Uint8Array, trust: PublisherTrust): FeedBatch {
   return batch;
 }
 
-export function signManifest(manifest: SnapshotManifest, privateKey: KeyObject): Buffer {
-  return signBlob(MANIFEST_DOMAIN, Buffer.from(JSON.stringify(manifest), 'utf8'), privateKey);
+export function signManifest(manifest: SnapshotManifest, key: PublisherKey): Buffer {
+  return signBlob(MANIFEST_DOMAIN, Buffer.from(JSON.stringify(manifest), 'utf8'), key);
 }
 
 /** Verifies a snapshot manifest. Any failure → SNAPSHOT_INVALID (wrong publisher → DELTA_WRONG_PUBLISHER). */

@@ -1,6 +1,9 @@
 // HTTP Message Signatures (RFC 9421), the subset this protocol uses: the terminal signs
-// ("@method" "@path" "@query" "content-digest") with created, nonce, keyid (its terminal id) and
-// alg="ecdsa-p256-sha256"; Content-Digest (RFC 9530) binds the body. The terminal's key lives in the
+// ("@method" "@authority" "@path" "@query" "content-digest") with created, nonce, keyid (its terminal id)
+// and alg="ecdsa-p256-sha256"; Content-Digest (RFC 9530) binds the body. "@authority" is the hub the
+// terminal meant (its configured URL), so a request captured on the way to one hub cannot be replayed to
+// another that knows the same terminal; the hub checks it against its own configured name, never the
+// Host header. The terminal's key lives in the
 // HSM behind RequestSigner; the hub verifies with the public key registered for that terminal id.
 import { createHash, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 
@@ -22,12 +25,37 @@ export function softwareSigner(keyId: string, privateKey: KeyObject): RequestSig
   };
 }
 
+/** Lower case, no trailing dot, and no port when it is the scheme's default (RFC 9421 §2.2.3). */
+export function normalizeAuthority(authority: string, scheme: 'http' | 'https' | null = null): string {
+  let a = authority
+    .trim()
+    .toLowerCase()
+    .replace(/\.(?=:\d+$|$)/, '');
+  if (scheme === 'http') a = a.replace(/:80$/, '');
+  if (scheme === 'https') a = a.replace(/:443$/, '');
+  return a;
+}
+
+/** The authority a terminal signs for its hub URL. */
+export function authorityOf(url: URL): string {
+  return normalizeAuthority(url.host, url.protocol === 'https:' ? 'https' : 'http');
+}
+
+const COMPONENTS_NO_BODY = ['@method', '@authority', '@path', '@query'];
+const COMPONENTS_BODY = [...COMPONENTS_NO_BODY, 'content-digest'];
+
 export function contentDigest(body: Uint8Array): string {
   return `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
 }
 
 export interface SignableRequest {
   method: string;
+  /**
+   * RFC 9421 §2.2.3: host and port as in the target URI, lower case, the scheme's default port left
+   * out (what `new URL(u).host` gives). The terminal signs its configured hub URL's; the hub verifies
+   * with its configured name.
+   */
+  authority: string;
   /** Path and query as sent, e.g. `/v1/feeds/whitelist?after=3`. */
   target: string;
   body?: Uint8Array | null;
@@ -63,6 +91,8 @@ function signatureBase(req: SignableRequest, digest: string | null, p: Signature
     switch (c) {
       case '@method':
         return `"@method": ${req.method.toUpperCase()}`;
+      case '@authority':
+        return `"@authority": ${normalizeAuthority(req.authority)}`;
       case '@path':
         return `"@path": ${path}`;
       case '@query':
@@ -86,7 +116,7 @@ export async function signRequest(
   const hasBody = req.body != null;
   const digest = hasBody ? contentDigest(req.body!) : null;
   const params: SignatureParams = {
-    components: hasBody ? ['@method', '@path', '@query', 'content-digest'] : ['@method', '@path', '@query'],
+    components: hasBody ? COMPONENTS_BODY : COMPONENTS_NO_BODY,
     created: Math.floor(now / 1000),
     nonce: randomBytes(16).toString('base64url'),
     keyid: signer.keyId,
@@ -105,6 +135,7 @@ export interface ParsedSignature {
   keyid: string;
   created: number;
   nonce: string;
+  /** True when the signature verifies with the key over the request as the hub received it. */
   verify(publicKey: KeyObject): boolean;
 }
 
@@ -129,9 +160,7 @@ export function parseSignedRequest(
   if (!m || !s) return 'malformed';
   const components = m[1]!.split(' ').map((c) => c.replace(/^"|"$/g, ''));
   const hasBody = req.body != null && req.body.length > 0;
-  const expected = hasBody
-    ? ['@method', '@path', '@query', 'content-digest']
-    : ['@method', '@path', '@query'];
+  const expected = hasBody ? COMPONENTS_BODY : COMPONENTS_NO_BODY;
   if (components.join(' ') !== expected.join(' ') || m[5] !== SIGNATURE_ALG) return 'malformed';
   let digest: string | null = null;
   if (hasBody) {

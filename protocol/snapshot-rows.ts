@@ -4,14 +4,15 @@
 //
 // Layout: SNAPSHOT_MAGIC, then per row: u8 key length, key, varint value length, value; keys strictly
 // increasing. The manifest carries the row count and the SHA-256 of the whole file.
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { KioskError } from '../base/errors.js';
 import {
   KEY_BYTES,
   SNAPSHOT_FORMAT,
-  publisherKeyId,
+  asFeedSigner,
   signManifest,
+  type PublisherKey,
   type SnapshotFeedName,
   type SnapshotManifest,
   type SnapshotRow,
@@ -81,21 +82,21 @@ export class SnapshotWriter {
   /** Closes the rows file and returns the signed manifest bytes. */
   finish(
     meta: { epoch: string; seq: number; asOf: string },
-    privateKey: KeyObject,
+    key: PublisherKey,
   ): { manifest: SnapshotManifest; signed: Buffer } {
     this.flush();
     closeSync(this.fd);
     const manifest: SnapshotManifest = {
       format: SNAPSHOT_FORMAT,
       feed: this.feed,
-      publisherKeyId: publisherKeyId(createPublicKey(privateKey)),
+      publisherKeyId: asFeedSigner(key).keyId,
       epoch: meta.epoch,
       seq: meta.seq,
       asOf: meta.asOf,
       rowCount: this.count,
       rowsSha256: this.hash.digest('hex'),
     };
-    return { manifest, signed: signManifest(manifest, privateKey) };
+    return { manifest, signed: signManifest(manifest, key) };
   }
 }
 

@@ -16,8 +16,10 @@ import { userInfo } from 'node:os';
 
 const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--index-key FILE] [--json]
 
-  serve [--host H] [--port P] [--tls-key F --tls-cert F] [--status-token-file F]
-                               run the hub (default 127.0.0.1:8630); Ctrl-C stops it. The status page
+  serve [--host H] [--port P] [--authority NAME:PORT]… [--tls-key F --tls-cert F] [--status-token-file F]
+                               run the hub (default 127.0.0.1:8630); Ctrl-C stops it. Terminals sign the
+                               authority of their sync.hubUrl; the hub accepts only --authority (default:
+                               H:P; required when H is a wildcard address such as 0.0.0.0). The status page
                                needs the token in F (owner-only, ≥ 16 characters) as Bearer or as the
                                Basic auth password; without F it is served only on a loopback host
   import-whitelist FILE        publish the difference between FILE (.csv or .ndjson) and what was published
@@ -52,6 +54,7 @@ export async function run(args: string[]): Promise<number> {
       'tls-key': { type: 'string' },
       'tls-cert': { type: 'string' },
       'status-token-file': { type: 'string' },
+      authority: { type: 'string', multiple: true },
       ca: { type: 'string', multiple: true },
       id: { type: 'string' },
       'public-key': { type: 'string' },
@@ -93,6 +96,12 @@ export async function run(args: string[]): Promise<number> {
           values['tls-key'] && values['tls-cert']
             ? { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']) }
             : null;
+        const authority = values.authority && values.authority.length > 0 ? values.authority : null;
+        if (!authority && ['0.0.0.0', '::', '[::]', ''].includes(values.host ?? ''))
+          throw new KioskError(
+            'INVALID_REQUEST',
+            `--host ${values.host} listens on every address: give --authority NAME:PORT, the host and port terminals use in sync.hubUrl`,
+          );
         const statusTokenFile = values['status-token-file'];
         const statusToken = statusTokenFile ? readStatusToken(statusTokenFile) : null;
         const server = createHub({
@@ -101,6 +110,10 @@ export async function run(args: string[]): Promise<number> {
           hubId: hub.hubId,
           maxSkewSeconds: config.clock.maxSkewSeconds,
           https: tls,
+          // Port 0 (any free port): derived from the bound address once listening.
+          authority:
+            authority ??
+            (port === 0 ? null : `${values.host!.includes(':') ? `[${values.host}]` : values.host}:${port}`),
           statusToken,
         });
         const address = await server.app.listen({ host: values.host, port });

@@ -37,6 +37,11 @@ export const commandGroups: Record<string, CommandGroup> = {
     summary: 'journal verify|tail [--config F | --file DB] [--pubkey PEM] [--json]: check the entry journal',
     load: () => import('./journal-command.js'),
   },
+  sync: {
+    summary:
+      'sync --once | status [--json] [--config F]: one pull and push against the hub, or the stored sync state',
+    load: () => import('./sync-command.js'),
+  },
   whitelist: {
     summary: 'whitelist import FILE|stats|lookup [--config F] [--json]: the local whitelist and revocations',
     load: () => import('./whitelist-command.js'),

@@ -145,6 +145,65 @@ describe('invalid configuration is refused with the key, the value and what was 
   });
 });
 
+describe('sync transport', () => {
+  const hub = (profile: string, hubUrl: string, extra: object = {}) =>
+    siteFile(`hub-${profile}-${encodeURIComponent(hubUrl)}.json`, {
+      version: 1,
+      profile,
+      sync: { enabled: true, hubUrl, ...extra },
+    });
+
+  it('refuses plain http: to a hub on the network outside the demo profile, naming the key', () => {
+    for (const url of [
+      'http://hub.example:8630',
+      'http://10.0.0.5:8630',
+      'http://[fe80::1]:8630',
+      'ftp://hub.example',
+    ]) {
+      const error = refusal(() => loadConfig({ file: hub('stadium-gate', url), env: {} }));
+      expect(error.code, url).toBe('CONFIG_INVALID');
+      expect(error.message, url).toContain('sync.hubUrl');
+      expect(error.detail, url).toMatchObject({ key: 'sync.hubUrl' });
+    }
+  });
+
+  it('allows https: anywhere, http: to loopback, and http: anywhere in the demo', () => {
+    for (const url of [
+      'https://hub.example',
+      'http://127.0.0.1:8630',
+      'http://127.8.9.10:8630',
+      'http://[::1]:8630',
+      'http://localhost:8630',
+    ])
+      expect(loadConfig({ file: hub('shelter', url), env: {} }).sync.hubUrl).toBe(url);
+    expect(loadConfig({ file: hub('demo', 'http://10.0.0.5:8630'), env: {} }).sync.hubUrl).toBe(
+      'http://10.0.0.5:8630',
+    );
+  });
+
+  it('resolves sync.caFile from the site file and refuses one that is missing or not a certificate', () => {
+    const ca = siteFile('private-ca.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const ok = loadConfig({
+      file: hub('stadium-gate', 'https://hub.example', { caFile: './private-ca.pem' }),
+      env: {},
+    });
+    expect(ok.sync.caFile).toBe(ca);
+    const missing = refusal(() =>
+      loadConfig({ file: hub('stadium-gate', 'https://hub.example', { caFile: './nowhere.pem' }), env: {} }),
+    );
+    expect(missing.code).toBe('CONFIG_INVALID');
+    expect(missing.detail).toMatchObject({ key: 'sync.caFile' });
+    siteFile('not-a-cert.pem', 'hello');
+    const notPem = refusal(() =>
+      loadConfig({
+        file: hub('stadium-gate', 'https://hub.example', { caFile: './not-a-cert.pem' }),
+        env: {},
+      }),
+    );
+    expect(notPem.message).toContain('sync.caFile');
+  });
+});
+
 describe('secrets', () => {
   it('come from the environment', () => {
     expect(readSecret({ env: 'HSM_PIN' }, 'HSM user PIN', { HSM_PIN: '987654' })).toBe('987654');

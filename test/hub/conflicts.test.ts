@@ -81,7 +81,8 @@ function push(store: HubStore, gate: GateJournal, rows: PushRecord[] = gate.rows
     gate.terminalId,
     rows,
     T0 + 3_600_000,
-    (row, lookup) => presenceFromRow(row, lookup, terminal),
+    (row, lookup) =>
+      presenceFromRow(row, lookup, terminal, { receivedAt: T0 + 3_600_000, maxSkewMs: 300_000 }),
     (fromSeq, ops) => ({ fromSeq, toSeq: fromSeq + ops.length, frameGz: Buffer.alloc(1) }),
   );
 }
@@ -242,7 +243,7 @@ describe('hub double-entry conflicts', () => {
     const file = join(root, 'hub.db');
     store.close();
     const old = new Database(file);
-    old.exec('DROP TABLE entry_conflict; DROP TABLE presence_event;');
+    old.exec('DROP TABLE entry_conflict; DROP TABLE presence_event; DROP TABLE request_nonce;');
     old.pragma('user_version = 1');
     old.close();
     store = new SqliteHubStore(file);

@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../base/supervisor.js';
 import { syncBackoff } from '../../main/core/sync/client.js';
 import { frames } from '../../protocol/frames.js';
-import { parseSignedRequest, signRequest, softwareSigner } from '../../protocol/http-signature.js';
+import {
+  authorityOf,
+  normalizeAuthority,
+  parseSignedRequest,
+  signRequest,
+  softwareSigner,
+} from '../../protocol/http-signature.js';
 import { FrameType, frame, jsonFrame } from '../../protocol/sync.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -14,10 +20,10 @@ const signer = softwareSigner('term-7', privateKey);
 describe('RFC 9421 request signatures', () => {
   it('verifies what was signed and nothing else', async () => {
     const body = Buffer.from('{"records":[]}');
-    const req = { method: 'POST', target: '/v1/journal?x=1', body };
+    const req = { method: 'POST', authority: 'hub.example:8630', target: '/v1/journal?x=1', body };
     const headers = await signRequest(signer, req);
     expect(headers['signature-input']).toMatch(
-      /^sig1=\("@method" "@path" "@query" "content-digest"\);created=\d+;nonce="[\w-]+";keyid="term-7";alg="ecdsa-p256-sha256"$/,
+      /^sig1=\("@method" "@authority" "@path" "@query" "content-digest"\);created=\d+;nonce="[\w-]+";keyid="term-7";alg="ecdsa-p256-sha256"$/,
     );
     const ok = parseSignedRequest(req, headers);
     expect(typeof ok).toBe('object');
@@ -30,6 +36,8 @@ describe('RFC 9421 request signatures', () => {
       ['method', { ...req, method: 'PUT' }],
       ['path', { ...req, target: '/v1/journal2?x=1' }],
       ['query', { ...req, target: '/v1/journal?x=2' }],
+      ['authority', { ...req, authority: 'other-hub.example:8630' }],
+      ['port', { ...req, authority: 'hub.example:8631' }],
     ];
     for (const [what, changed] of variants) {
       const p = parseSignedRequest(changed, headers);
@@ -44,8 +52,20 @@ describe('RFC 9421 request signatures', () => {
       }),
     ).toBe('malformed');
     // A body-less signature cannot be reused for a request with a body.
-    const getHeaders = await signRequest(signer, { method: 'POST', target: '/v1/journal?x=1' });
+    const getHeaders = await signRequest(signer, {
+      method: 'POST',
+      authority: 'hub.example:8630',
+      target: '/v1/journal?x=1',
+    });
     expect(parseSignedRequest(req, getHeaders)).toBe('malformed');
+  });
+
+  it('normalizes the authority as RFC 9421 §2.2.3 says: lower case, no default port', () => {
+    expect(authorityOf(new URL('https://HUB.Example:443/x'))).toBe('hub.example');
+    expect(authorityOf(new URL('http://hub.example:80/'))).toBe('hub.example');
+    expect(authorityOf(new URL('https://hub.example:8443/'))).toBe('hub.example:8443');
+    expect(authorityOf(new URL('http://[::1]:8630/'))).toBe('[::1]:8630');
+    expect(normalizeAuthority('Hub.Example:443', 'https')).toBe('hub.example');
   });
 });
 

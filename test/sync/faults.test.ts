@@ -23,6 +23,7 @@ import { cutProxy } from './proxy.js';
 const HUB_PORT = 36420;
 const PROXY_PORT = 36421;
 const FAKE_PORT = 36422;
+const BOTH_NAMES = [`127.0.0.1:${HUB_PORT}`, `127.0.0.1:${PROXY_PORT}`];
 
 function rows(from: number, to: number) {
   return Array.from({ length: to - from }, (_, i) => cardRow(from + i));
@@ -77,7 +78,8 @@ describe('sync faults', () => {
   });
 
   it('a download cut mid-batch keeps whole batches only, and resumes from there', async () => {
-    hub = await startHub(root, HUB_PORT);
+    // Terminals reach this hub directly and through the proxy: both names are the hub's (@authority).
+    hub = await startHub(root, HUB_PORT, { authority: BOTH_NAMES });
     hub.dir.publisher.publishWhitelist(rows(0, 200), 'a');
     hub.dir.publisher.publishWhitelist(rows(0, 400), 'b');
     hub.dir.publisher.publishWhitelist(rows(0, 600), 'c');
@@ -109,7 +111,7 @@ describe('sync faults', () => {
   });
 
   it('an upload cut mid-request stores nothing; an answer lost after commit is deduplicated', async () => {
-    hub = await startHub(root, HUB_PORT);
+    hub = await startHub(root, HUB_PORT, { authority: BOTH_NAMES });
     const t = openTerminal(root, 'term-up', hub.dir, hub.url);
     for (let i = 0; i < 300; i++) journalEntry(t, `U${i}`);
     await t.close();

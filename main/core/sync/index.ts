@@ -1,7 +1,7 @@
 // The sync module's entry: build a SyncClient from the loaded configuration, the terminal's stores
 //  and a RequestSigner over the terminal's HSM key.
 import { createHash } from 'node:crypto';
-import type { KioskConfig } from '../../../config/load.js';
+import { readSyncCa, type KioskConfig } from '../../../config/load.js';
 import { KioskError } from '../../../base/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import { TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
@@ -64,6 +64,8 @@ export function syncFromConfig(
     pushIntervalMs: config.sync.pushIntervalSeconds * 1000,
     peerWaitSeconds: globalPresence ? 25 : 0,
     maxSkewSeconds: config.clock.maxSkewSeconds,
+    // Read now, at start: a CA file that went missing is a config error, not a TLS failure every round.
+    ...(config.sync.caFile ? { ca: readSyncCa(config.sync.caFile) } : {}),
     ...extra,
   });
 }

@@ -5,7 +5,7 @@ import https from 'node:https';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCodes, KioskError, type ErrorCode } from '../../../base/errors.js';
-import { signRequest, type RequestSigner } from '../../../protocol/http-signature.js';
+import { authorityOf, signRequest, type RequestSigner } from '../../../protocol/http-signature.js';
 
 export interface HubResponse {
   status: number;
@@ -45,7 +45,12 @@ class StaleSocket extends Error {}
 
 async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
   const path = (o.base.pathname.replace(/\/$/, '') + o.target).replace(/^$/, '/');
-  const signed = await signRequest(o.signer, { method: o.method, target: path, body: o.body ?? null });
+  const signed = await signRequest(o.signer, {
+    method: o.method,
+    authority: authorityOf(o.base),
+    target: path,
+    body: o.body ?? null,
+  });
   const headers: Record<string, string | number> = {
     ...signed,
     'accept-encoding': 'gzip',
