@@ -16,7 +16,14 @@ import type { KioskConfig } from '../../config/load.js';
 import { KioskError } from '../../base/errors.js';
 import { ensureDemoHsm } from './hsm.js';
 import { ensureDemoPki, type DemoCard, type DemoCardSet } from '../../sim/pki/demo-pki.js';
-import { publisherKeyId, signBatch, type FeedBatch } from '../../protocol/feed-format.js';
+import {
+  Feeds,
+  publisherKeyId,
+  signBatch,
+  softwareFeedSigner,
+  type FeedBatch,
+} from '../../protocol/feed-format.js';
+import { ROOT_FORMAT, rootKeyEntry, signRoot } from '../../protocol/root-of-trust.js';
 import { revocationPutOp, whitelistPutOp } from '../../whitelist/feed-ops.js';
 import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
@@ -45,27 +52,48 @@ function writeOwnerOnly(file: string, content: string): void {
   writeFileSync(file, content, { mode: 0o600 });
 }
 
-/** The demo publisher (hub) key pair: Ed25519, private half owner-only under var/demo/hub/. */
+/**
+ * The demo publisher (hub) key pair: Ed25519, private half owner-only under var/demo/hub/, and the demo's
+ * root of trust (root.json, what the demo profile pins as sync.rootPath) naming it, signed by a demo root
+ * key next to it. The demo's hub is this machine and its keys are files; a real hub keeps both in its
+ * token (hub/hub-keys.ts).
+ */
 export function demoPublisherKey(config: KioskConfig): {
   privateKey: KeyObject;
-  publicPath: string;
+  rootPath: string;
   privatePath: string;
   created: boolean;
 } {
-  const publicPath = config.sync.hubPublicKeyPath ?? join(config.data.dir, 'demo', 'hub', 'hub-public.pem');
-  const privatePath = join(dirname(publicPath), 'hub-key.pem');
-  if (existsSync(privatePath) && existsSync(publicPath)) {
-    return {
-      privateKey: createPrivateKey(readFileSync(privatePath)),
-      publicPath,
-      privatePath,
-      created: false,
-    };
+  const rootPath = config.sync.rootPath ?? join(config.data.dir, 'demo', 'hub', 'root.json');
+  const dir = dirname(rootPath);
+  const privatePath = join(dir, 'hub-key.pem');
+  const rootKeyPath = join(dir, 'root-key.pem');
+  let created = false;
+  const loadOrCreate = (file: string): KeyObject => {
+    if (existsSync(file)) return createPrivateKey(readFileSync(file));
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeOwnerOnly(file, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    created = true;
+    return privateKey;
+  };
+  const privateKey = loadOrCreate(privatePath);
+  const rootKey = loadOrCreate(rootKeyPath);
+  if (created || !existsSync(rootPath)) {
+    const root = signRoot(
+      {
+        format: ROOT_FORMAT,
+        version: 1,
+        expires: new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000).toISOString(),
+        threshold: 1,
+        rootKeys: [rootKeyEntry(createPublicKey(rootKey))],
+        publishers: [{ ...rootKeyEntry(createPublicKey(privateKey)), feeds: [...Feeds] }],
+      },
+      [softwareFeedSigner(rootKey)],
+    );
+    writeFileSync(rootPath, root);
+    created = true;
   }
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  writeOwnerOnly(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-  writeFileSync(publicPath, publicKey.export({ type: 'spki', format: 'pem' }) as string);
-  return { privateKey, publicPath, privatePath, created: true };
+  return { privateKey, rootPath, privatePath, created };
 }
 
 export function spkiSha256OfCertificate(certPath: string): string {
@@ -83,7 +111,8 @@ export async function ensureDemoAssets(config: KioskConfig): Promise<DemoAssets>
   const hsm = await ensureDemoHsm(config);
   actions.push(...hsm.actions);
   const publisher = demoPublisherKey(config);
-  if (publisher.created) actions.push(`created the demo publisher key ${publisher.publicPath}`);
+  if (publisher.created)
+    actions.push(`created the demo publisher key and root of trust ${publisher.rootPath}`);
   const staffPin = config.ui.staffPin;
   if ('file' in staffPin && !existsSync(staffPin.file)) {
     writeOwnerOnly(staffPin.file, DEMO_STAFF_PIN + '\n');
