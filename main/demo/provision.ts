@@ -64,8 +64,10 @@ export function demoPublisherKey(config: KioskConfig): {
   privatePath: string;
   created: boolean;
 } {
-  const rootPath = config.sync.rootPath ?? join(config.data.dir, 'demo', 'hub', 'root.json');
-  const dir = dirname(rootPath);
+  // Always the demo's own folder: a terminal pinning a real hub's root (sync.rootPath) must never have
+  // demo keys written next to it.
+  const dir = join(config.data.dir, 'demo', 'hub');
+  const rootPath = join(dir, 'root.json');
   const privatePath = join(dir, 'hub-key.pem');
   const rootKeyPath = join(dir, 'root-key.pem');
   let created = false;
@@ -145,7 +147,9 @@ export function ensureDemoData(
   const kid = publisherKeyId(createPublicKey(assets.publisherKey));
   const asOf = now.toISOString();
   const freshness = data.freshness(now.getTime());
-  if (freshness.whitelist.seq === 0) {
+  // A demo terminal pinned to a real hub's root (sync.rootPath elsewhere) gets its data from that hub.
+  const seeding = data.roots.current()?.publishers.some((p) => p.keyId === kid) ?? false;
+  if (seeding && freshness.whitelist.seq === 0) {
     const ops = Object.entries(DEMO_RECORDS).map(([name, record]) => {
       const card = cardByName(assets.cards, name);
       return whitelistPutOp(indexKey, {
@@ -167,7 +171,7 @@ export function ensureDemoData(
     };
     data.applyBatch(signBatch(batch, assets.publisherKey));
   }
-  if (freshness.revocations.seq === 0) {
+  if (seeding && freshness.revocations.seq === 0) {
     const ops = DEMO_REVOKED.map((name) => {
       const card = cardByName(assets.cards, name);
       return revocationPutOp(indexKey, {
@@ -189,8 +193,10 @@ export function ensureDemoData(
     };
     data.applyBatch(signBatch(batch, assets.publisherKey));
   }
-  data.markSynced('whitelist', now, asOf);
-  data.markSynced('revocations', now, asOf);
+  if (seeding) {
+    data.markSynced('whitelist', now, asOf);
+    data.markSynced('revocations', now, asOf);
+  }
   // Each demo run starts with an empty venue, except the holder the demo shows as already inside.
   data.terminal.resetPresence();
   for (const name of DEMO_INSIDE) {
