@@ -417,4 +417,40 @@ describe('the publisher key in the hub token, rotated under the root of trust', 
       data.close();
     }
   });
+
+  it('a threshold of the current root keys is needed, and a publisher signs only the feeds the root lists it for', () => {
+    const keys = [0, 1, 2].map(() => softwareFeedSigner(generateKeyPairSync('ed25519').privateKey));
+    const peers = softwareFeedSigner(generateKeyPairSync('ed25519').privateKey);
+    const body = (version: number): RootPayload => ({
+      format: ROOT_FORMAT,
+      version,
+      expires: new Date(Date.now() + 86_400_000).toISOString(),
+      threshold: 2,
+      rootKeys: keys.map((k) => rootKeyEntry(k.publicKey)),
+      publishers: [{ ...rootKeyEntry(peers.publicKey), feeds: ['peer-entries'] }],
+    });
+    expect(() => openPinnedRoot(signRoot(body(1), [keys[0]!]))).toThrow(
+      expect.objectContaining({ code: 'ROOT_INVALID' }),
+    );
+    const v1 = openPinnedRoot(signRoot(body(1), [keys[0]!, keys[2]!]));
+    const data = KioskData.open({
+      dir: join(root, 'threshold'),
+      indexKey: IndexKey.fromSecret(readFileSync(hub.dir.indexKeyFile, 'utf8')),
+      root: v1.bytes,
+    });
+    try {
+      // One of two required root signatures (the same key twice counts once): refused.
+      expect(() => data.roots.accept([signRoot(body(2), [keys[1]!, keys[1]!])])).toThrow(
+        expect.objectContaining({ code: 'ROOT_INVALID' }),
+      );
+      expect(data.roots.accept([signRoot(body(2), [keys[1]!, keys[2]!])])).toEqual({ from: 1, to: 2 });
+      // The peers-only publisher signs a whitelist batch: not a key for that feed.
+      expect(() => data.applyBatch(rogueBatch(peers, 96))).toThrow(
+        expect.objectContaining({ code: 'DELTA_WRONG_PUBLISHER' }),
+      );
+      expect(data.whitelist.feedState().seq).toBe(0);
+    } finally {
+      data.close();
+    }
+  });
 });
