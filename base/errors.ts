@@ -43,6 +43,10 @@ export const ErrorCodes = [
   'DELTA_DUPLICATE',
   'DELTA_MALFORMED',
   'SNAPSHOT_INVALID',
+  /** A root of trust (the signed list of publisher keys) that does not verify or does not follow the pinned one. */
+  'ROOT_INVALID',
+  /** The pinned root of trust is past its expiry: no batch is accepted until a successor arrives. */
+  'ROOT_EXPIRED',
   'JOURNAL_BROKEN',
   /** A gate reported a passage or annulment for a grant this terminal does not know. */
   'ENTRY_UNKNOWN',

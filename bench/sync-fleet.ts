@@ -8,7 +8,8 @@ import { openHubDir } from '../hub/hub-dir.js';
 import { SyncClient } from '../main/core/sync/client.js';
 import type { FeedPosition, FeedSink, JournalSource } from '../main/core/sync/sinks.js';
 import type { FeedName, PushRecord } from '../protocol/sync.js';
-import { openBatch, openManifest, trustFromPem, type PublisherTrust } from '../protocol/feed-format.js';
+import { openBatch, openManifest, type PublisherTrust } from '../protocol/feed-format.js';
+import { openPinnedRoot, trustFromRoot } from '../protocol/root-of-trust.js';
 import { chainHash } from '../whitelist/journal.js';
 import type { BenchContext, Metrics } from './harness.js';
 import { BASE_PORT, ISSUER, newTerminal, register, spawnHub, stopChild } from './sync-setup.js';
@@ -79,7 +80,7 @@ class MemoryJournal implements JournalSource {
 
 export async function fleet(ctx: BenchContext, root: string, n: number): Promise<Metrics> {
   const dir = join(root, 'hub-fleet');
-  const hub = openHubDir(dir);
+  const hub = openHubDir(dir, { keyStore: 'file' });
   const terminals = Array.from({ length: n }, (_, i) => newTerminal(`t${String(i).padStart(4, '0')}`));
   for (const t of terminals) register(hub, t);
   hub.publisher.publishWhitelist(
@@ -101,7 +102,7 @@ export async function fleet(ctx: BenchContext, root: string, n: number): Promise
     })),
     'fleet',
   );
-  const trust = trustFromPem(readFileSync(hub.publicKeyFile));
+  const trust = trustFromRoot(openPinnedRoot(readFileSync(hub.rootFile)));
   hub.close();
   const port = BASE_PORT + 3;
   const child = await spawnHub(dir, join(dir, 'index-key'), port);
@@ -138,7 +139,7 @@ export async function fleet(ctx: BenchContext, root: string, n: number): Promise
       );
     }
     const pending = clients.reduce((s, c) => s + c.journal.pendingUpload(), 0);
-    const view = openHubDir(dir);
+    const view = openHubDir(dir, { keyStore: 'file' });
     const held = view.store.journalCount();
     view.close();
     if (held !== n * 15 || pending !== 0) errors++;

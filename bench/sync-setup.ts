@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { projectRoot } from '../config/paths.js';
 import type { HubDir } from '../hub/hub-dir.js';
 import { SyncClient } from '../main/core/sync/client.js';
-import { kioskDataJournal, kioskDataSinks } from '../main/core/sync/kiosk-data-sinks.js';
+import { kioskDataJournal, kioskDataRoots, kioskDataSinks } from '../main/core/sync/kiosk-data-sinks.js';
 import { softwareSigner, type RequestSigner } from '../protocol/http-signature.js';
-import { trustFromPem } from '../protocol/feed-format.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
 
@@ -55,13 +54,14 @@ export function realTerminal(
   const data = KioskData.open({
     dir: join(root, t.id),
     indexKey: IndexKey.fromSecret(readFileSync(hub.indexKeyFile, 'utf8')),
-    trust: trustFromPem(readFileSync(hub.publicKeyFile)),
+    root: readFileSync(hub.rootFile),
   });
   const client = new SyncClient({
     hubUrl: url,
     signer: t.signer,
     sinks: kioskDataSinks(data),
     journal: kioskDataJournal(data),
+    roots: kioskDataRoots(data),
     stagingDir: join(root, t.id, 'staging'),
     idleTimeoutMs: 120_000,
     ...extra,

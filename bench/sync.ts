@@ -29,7 +29,7 @@ function sizes(quick: boolean) {
 // ---- 1. revocation delta ------------------------------------------------------------------------------
 
 async function revocationDelta(ctx: BenchContext, root: string, n: number): Promise<Metrics> {
-  const hub = openHubDir(join(root, 'hub-rev'));
+  const hub = openHubDir(join(root, 'hub-rev'), { keyStore: 'file' });
   const t = newTerminal('rev-term');
   register(hub, t);
   hub.publisher.publishRevocations(
@@ -40,6 +40,7 @@ async function revocationDelta(ctx: BenchContext, root: string, n: number): Prom
   const server = createHub({
     store: hub.store,
     publisher: hub.publisher,
+    roots: hub.keys,
     hubId: hub.hubId,
     snapshotMinOps: Number.MAX_SAFE_INTEGER,
   });
@@ -82,7 +83,7 @@ async function revocationDelta(ctx: BenchContext, root: string, n: number): Prom
 // ---- 2. whitelist snapshot -----------------------------------------------------------------------------
 
 async function snapshot(ctx: BenchContext, root: string, rows: number): Promise<Metrics> {
-  const hub = openHubDir(join(root, 'hub-snap'));
+  const hub = openHubDir(join(root, 'hub-snap'), { keyStore: 'file' });
   const t = newTerminal('snap-term');
   register(hub, t);
   // Bulk-load the hub's state in key order (as a hub that imported this list would hold it).
@@ -106,7 +107,7 @@ async function snapshot(ctx: BenchContext, root: string, rows: number): Promise<
   hub.store.db.prepare("UPDATE feed SET head = ? WHERE feed = 'whitelist'").run(rows);
   hub.store.recount('whitelist');
   ctx.log(`sync: hub loaded ${rows} whitelist rows in ${(performance.now() - l0).toFixed(0)} ms`);
-  const server = createHub({ store: hub.store, publisher: hub.publisher, hubId: hub.hubId });
+  const server = createHub({ store: hub.store, publisher: hub.publisher, roots: hub.keys, hubId: hub.hubId });
   await server.app.listen({ host: '127.0.0.1', port: BASE_PORT + 1 });
   const { data, client } = realTerminal(root, hub, `http://127.0.0.1:${BASE_PORT + 1}`, t);
   try {
@@ -151,7 +152,7 @@ async function snapshot(ctx: BenchContext, root: string, rows: number): Promise<
 
 async function peers(ctx: BenchContext, root: string, rounds: number): Promise<Metrics> {
   const dir = join(root, 'hub-peers');
-  const hub = openHubDir(dir);
+  const hub = openHubDir(dir, { keyStore: 'file' });
   const a = newTerminal('gate-a-1');
   const b = newTerminal('gate-b-1');
   register(hub, a, 'gate-a');
@@ -159,7 +160,7 @@ async function peers(ctx: BenchContext, root: string, rounds: number): Promise<M
   hub.close();
   const port = BASE_PORT + 2;
   const child = await spawnHub(dir, join(dir, 'index-key'), port);
-  const hubView = openHubDir(dir);
+  const hubView = openHubDir(dir, { keyStore: 'file' });
   const url = `http://127.0.0.1:${port}`;
   const ta = realTerminal(root, hubView, url, a, { pullIntervalMs: 3_600_000, pushIntervalMs: 3_600_000 });
   const tb = realTerminal(root, hubView, url, b, {

@@ -183,7 +183,7 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
     },
     sync: {
       ...config.sync,
-      hubPublicKeyPath: config.sync.hubPublicKeyPath === null ? null : at(config.sync.hubPublicKeyPath),
+      rootPath: config.sync.rootPath === null ? null : at(config.sync.rootPath),
       caFile: config.sync.caFile === null ? null : at(config.sync.caFile),
     },
     ui: { ...config.ui, staffPin: resolveSecret(config.ui.staffPin, base, dataDir) },

@@ -187,8 +187,11 @@ export const SyncSchema = z
      * sync starts and given to the HTTPS agent. Null: the system's CAs.
      */
     caFile: z.string().nullable().default(null),
-    /** The hub's public key (PEM file) that every batch must be signed with; pinned. */
-    hubPublicKeyPath: z.string().nullable().default(null),
+    /**
+     * The hub's root of trust (signed JSON, `jpki-kiosk hub root show` prints its path): names the publisher
+     * keys every batch must be signed with. Pinned; root-signed successors replace it in the data folder.
+     */
+    rootPath: z.string().nullable().default(null),
     pullIntervalSeconds: z.number().int().positive().default(120),
     pushIntervalSeconds: z.number().int().positive().default(60),
   })

@@ -73,6 +73,7 @@ export function spkiFromKeyInfo(info: KeyInfo): Buffer {
   if (!info.present || !info.publicPoint)
     throw new KioskError('HSM_KEY_NOT_FOUND', 'no public key available');
   if (info.kind === 'ec-p256') return Buffer.concat([P256_SPKI_PREFIX, info.publicPoint]);
+  if (info.kind === 'ed25519') return Buffer.concat([ED25519_SPKI_PREFIX, info.publicPoint]);
   const key = createPublicKey({
     key: {
       kty: 'RSA',
@@ -83,6 +84,9 @@ export function spkiFromKeyInfo(info: KeyInfo): Buffer {
   });
   return key.export({ type: 'spki', format: 'der' });
 }
+
+/** SubjectPublicKeyInfo DER of an Ed25519 key, up to the 32 key bytes. */
+export const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** IEEE P1363 r||s (what PKCS#11 returns) → DER ECDSA-Sig-Value (what node:crypto verifies by default). */
 export function p1363ToDer(raw: Uint8Array): Buffer {

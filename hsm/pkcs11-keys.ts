@@ -29,6 +29,19 @@ function keyHandles(s: Session, label: string): KeyHandles {
 }
 
 const P256_OID = Buffer.from('06082a8648ce3d030107', 'hex');
+/** Ed25519 in PKCS#11 3.0 (pkcs11js does not name them): key type, key-pair generation, signature. */
+export const CKK_EC_EDWARDS = 0x40;
+const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+const CKM_EDDSA = 0x1057;
+/** CKA_EC_PARAMS of an Ed25519 key: the DER OID 1.3.101.112. */
+const ED25519_OID = Buffer.from('06032b6570', 'hex');
+
+function unwrapEdPoint(value: Buffer): Buffer {
+  // CKA_EC_POINT is a DER OCTET STRING holding the 32-byte key (some modules return it raw).
+  if (value.length === 32) return value;
+  if (value.length === 34 && value[0] === 0x04 && value[1] === 32) return value.subarray(2);
+  throw new Failure('unexpected Ed25519 CKA_EC_POINT encoding');
+}
 
 function unwrapEcPoint(value: Buffer): Buffer {
   // CKA_EC_POINT is a DER OCTET STRING holding 04||X||Y (some modules return the raw point).
@@ -77,6 +90,16 @@ export function keyInfo(s: Session, label: string): KeyInfo {
       if (!params!.value.equals(P256_OID)) throw new Failure(`key ${label} is not on P-256`);
       info.publicPoint = unwrapEcPoint(point!.value);
     }
+  } else if (keyType === CKK_EC_EDWARDS) {
+    info.kind = 'ed25519';
+    if (handles.pub) {
+      const [params, point] = p.C_GetAttributeValue(s.handle, handles.pub, [
+        { type: pk.CKA_EC_PARAMS },
+        { type: pk.CKA_EC_POINT },
+      ]);
+      if (!params!.value.equals(ED25519_OID)) throw new Failure(`key ${label} is not an Ed25519 key`);
+      info.publicPoint = unwrapEdPoint(point!.value);
+    }
   } else if (keyType === pk.CKK_RSA) {
     info.kind = 'rsa-2048';
     const [mod, exp] = p.C_GetAttributeValue(s.handle, handles.pub ?? handles.priv, [
@@ -101,8 +124,12 @@ export function generateKey(s: Session, label: string, kind: KeyKind): KeyInfo {
     { type: pk.CKA_ID, value: id },
   ];
   const pub =
-    kind === 'ec-p256'
-      ? [...common, { type: pk.CKA_EC_PARAMS, value: P256_OID }, { type: pk.CKA_VERIFY, value: true }]
+    kind === 'ec-p256' || kind === 'ed25519'
+      ? [
+          ...common,
+          { type: pk.CKA_EC_PARAMS, value: kind === 'ec-p256' ? P256_OID : ED25519_OID },
+          { type: pk.CKA_VERIFY, value: true },
+        ]
       : [
           ...common,
           { type: pk.CKA_MODULUS_BITS, value: 2048 },
@@ -120,7 +147,14 @@ export function generateKey(s: Session, label: string, kind: KeyKind): KeyInfo {
     { type: pk.CKA_UNWRAP, value: false },
     { type: pk.CKA_DERIVE, value: false },
   ];
-  const mechanism = { mechanism: kind === 'ec-p256' ? pk.CKM_EC_KEY_PAIR_GEN : pk.CKM_RSA_PKCS_KEY_PAIR_GEN };
+  const mechanism = {
+    mechanism:
+      kind === 'ec-p256'
+        ? pk.CKM_EC_KEY_PAIR_GEN
+        : kind === 'ed25519'
+          ? CKM_EC_EDWARDS_KEY_PAIR_GEN
+          : pk.CKM_RSA_PKCS_KEY_PAIR_GEN,
+  };
   p.C_GenerateKeyPair(s.handle, mechanism, pub, priv);
   s.keys.delete(label);
   return keyInfo(s, label);
@@ -135,13 +169,29 @@ export function signDigest(s: Session, label: string, digest: Uint8Array): Buffe
   const handles = keyHandles(s, label);
   if (handles.ec === undefined) {
     const [type] = p.C_GetAttributeValue(s.handle, handles.priv, [{ type: pk.CKA_KEY_TYPE }]);
-    handles.ec = type!.value.readUIntLE(0, Math.min(type!.value.length, 6)) === pk.CKK_EC;
+    const keyType = type!.value.readUIntLE(0, Math.min(type!.value.length, 6));
+    if (keyType === CKK_EC_EDWARDS)
+      throw new Failure(`key ${label} is Ed25519: it signs messages, not digests`);
+    handles.ec = keyType === pk.CKK_EC;
   }
   // SoftHSM2 2.6 refuses CKM_ECDSA_SHA256: the caller hashes, the token signs the digest (CKM_ECDSA).
   // For RSA the token pads the DigestInfo (CKM_RSA_PKCS).
   const data = handles.ec ? Buffer.from(digest) : Buffer.concat([SHA256_DIGEST_INFO, digest]);
   p.C_SignInit(s.handle, { mechanism: handles.ec ? pk.CKM_ECDSA : pk.CKM_RSA_PKCS }, handles.priv);
   return Buffer.from(p.C_Sign(s.handle, data, Buffer.alloc(handles.ec ? 132 : 512)));
+}
+
+/**
+ * Ed25519 (CKM_EDDSA, pure) over the whole message: 64 bytes. The hub's feed signer calls this on its
+ * own thread (hsm/feed-signer.ts); the key must be an Ed25519 key.
+ */
+export function signEddsa(s: Session, label: string, message: Uint8Array): Buffer {
+  const p = requireLib();
+  const handles = keyHandles(s, label);
+  p.C_SignInit(s.handle, { mechanism: CKM_EDDSA }, handles.priv);
+  const sig = Buffer.from(p.C_Sign(s.handle, Buffer.from(message), Buffer.alloc(64)));
+  if (sig.length !== 64) throw new Failure(`key ${label} did not answer an Ed25519 signature`);
+  return sig;
 }
 
 /** Tries every way PKCS#11 offers to get a private key out; answers what the token said. */

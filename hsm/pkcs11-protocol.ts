@@ -1,6 +1,7 @@
 // The messages between hsm/client.ts and the PKCS#11 worker thread, and the shapes of what the worker
 // answers. Private key material is never among them: only public keys, signatures and attribute flags.
-export type KeyKind = 'ec-p256' | 'rsa-2048';
+/** ed25519: the hub's publisher and root keys (feed signatures); the terminal's keys are ec-p256. */
+export type KeyKind = 'ec-p256' | 'rsa-2048' | 'ed25519';
 
 export type WorkerRequest =
   | { op: 'init'; module: string }
@@ -27,7 +28,7 @@ export interface TokenSummary {
 export interface KeyInfo {
   present: boolean;
   kind?: KeyKind;
-  /** EC: the uncompressed point 04||X||Y; RSA: the modulus. */
+  /** EC: the uncompressed point 04||X||Y; Ed25519: the 32-byte public key; RSA: the modulus. */
   publicPoint?: Uint8Array;
   publicExponent?: Uint8Array;
   sensitive?: boolean;

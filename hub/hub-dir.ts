@@ -1,11 +1,12 @@
-// A hub's folder: hub.db (SQLite store), hub-key.pem (Ed25519 publisher key, owner-only; in production
-// keep it in an HSM or on an offline signer), hub-public.pem (what terminals pin), index-key (the fleet
-// index key shared with terminals as data.indexKey), snapshots/ (built snapshot answers).
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+// A hub's folder: hub.db (SQLite store), the hub's keys and roots of trust (hub-keys.ts: keys.json, the
+// SoftHSM2 token under hsm/ with the publisher and root keys, roots/<version>.json and root.json, what
+// terminals pin as sync.rootPath), index-key (the fleet index key shared with terminals as
+// data.indexKey), snapshots/ (built snapshot answers).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KioskError } from '../base/errors.js';
 import { IndexKey } from '../whitelist/privacy.js';
+import { HubKeys, type HubKeyStore } from './hub-keys.js';
 import { Publisher } from './publisher.js';
 import { SqliteHubStore } from './sqlite-store.js';
 
@@ -13,37 +14,30 @@ export interface HubDir {
   dir: string;
   store: SqliteHubStore;
   publisher: Publisher;
+  keys: HubKeys;
   hubId: string;
-  publicKeyFile: string;
+  /** The newest signed root of trust (what terminals pin: sync.rootPath). */
+  rootFile: string;
   indexKeyFile: string;
+  /** A new publisher key, root v+1 naming only it, and every stored batch signed again by it. */
+  rotatePublisher(): { version: number; keyId: string; previousKeyId: string; batches: number };
   close(): void;
 }
 
 export interface HubDirOptions {
   /** A file holding the fleet index key (64 hex); default `<dir>/index-key`, generated if missing. */
   indexKeyFile?: string | null;
+  /**
+   * Only for a fresh folder: where its keys live. Default `pkcs11` (its own SoftHSM2 token); `file` is for
+   * tests and benchmarks that run several hubs in one process.
+   */
+  keyStore?: HubKeyStore;
   now?: () => number;
-}
-
-function loadOrCreateKey(file: string): KeyObject {
-  if (!existsSync(file)) {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
-      mode: 0o600,
-      flag: 'wx',
-    });
-  }
-  try {
-    return createPrivateKey(readFileSync(file));
-  } catch (error) {
-    throw new KioskError('CONFIG_INVALID', `${file} is not a PEM private key`, undefined, { cause: error });
-  }
 }
 
 export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
   const dir = resolve(dirIn);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const key = loadOrCreateKey(join(dir, 'hub-key.pem'));
   const indexFile = options.indexKeyFile ? resolve(options.indexKeyFile) : join(dir, 'index-key');
   if (!existsSync(indexFile)) {
     if (options.indexKeyFile)
@@ -51,17 +45,42 @@ export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
     writeFileSync(indexFile, IndexKey.generateHex() + '\n', { mode: 0o600, flag: 'wx' });
   }
   const indexKey = IndexKey.fromSecret(readFileSync(indexFile, 'utf8'));
-  const store = new SqliteHubStore(join(dir, 'hub.db'));
-  const publisher = new Publisher(store, key, indexKey, join(dir, 'snapshots'), options.now);
-  const publicKeyFile = join(dir, 'hub-public.pem');
-  if (!existsSync(publicKeyFile)) publisher.writePublicKey(publicKeyFile);
+  const keys = HubKeys.open(dir, {
+    ...(options.keyStore ? { store: options.keyStore } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  let store: SqliteHubStore;
+  try {
+    store = new SqliteHubStore(join(dir, 'hub.db'));
+  } catch (error) {
+    keys.close();
+    throw error;
+  }
+  const publisher = new Publisher(
+    store,
+    () => keys.publisher(),
+    indexKey,
+    join(dir, 'snapshots'),
+    options.now,
+  );
+  const firstRootKey = keys.root().rootKeys[0]!.keyId;
   return {
     dir,
     store,
     publisher,
-    hubId: `hub-${publisher.keyId.slice(0, 12)}`,
-    publicKeyFile,
+    keys,
+    // Named after the root key, which outlives publisher key rotations.
+    hubId: `hub-${firstRootKey.slice(0, 12)}`,
+    rootFile: keys.rootFile,
     indexKeyFile: indexFile,
-    close: () => store.close(),
+    rotatePublisher: () => {
+      const r = keys.rotatePublisher();
+      const { batches } = publisher.resignAll();
+      return { version: r.version, keyId: r.keyId, previousKeyId: r.previousKeyId, batches };
+    },
+    close: () => {
+      store.close();
+      keys.close();
+    },
   };
 }

@@ -1,6 +1,7 @@
 // Turns what an operator imports (a whitelist file, a CRL) and what terminals push (journal rows) into
 // signed batches of the feed format, and builds signed snapshots. The publisher key is Ed25519
-// (protocol/feed-format.ts); terminals pin its public key (config sync.hubPublicKeyPath).
+// (protocol/feed-format.ts), in the hub's token (hub-keys.ts); terminals trust it through the root of
+// trust that names it (protocol/root-of-trust.ts).
 import { createHash, type KeyObject } from 'node:crypto';
 import {
   createReadStream,
@@ -16,10 +17,17 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzip as gzipCb, gzipSync, constants as zc } from 'node:zlib';
+import { gzip as gzipCb, gunzipSync, gzipSync, constants as zc } from 'node:zlib';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { KioskError } from '../base/errors.js';
-import { FrameType, HUB_BATCH_OPS, ROWS_CHUNK_BYTES, frame, type FeedName } from '../protocol/sync.js';
+import {
+  FRAME_HEADER_BYTES,
+  FrameType,
+  HUB_BATCH_OPS,
+  ROWS_CHUNK_BYTES,
+  frame,
+  type FeedName,
+} from '../protocol/sync.js';
 import {
   BATCH_FORMAT,
   asFeedSigner,
@@ -99,23 +107,66 @@ function sortByKey<O extends { op: string; k: string }>(ops: O[], puts: StateRow
   for (const o of dels) ops[i++] = o;
 }
 
-export class Publisher {
-  readonly keyId: string;
-  readonly publicKey: KeyObject;
-  private readonly signer: FeedSigner;
+/** One stored batch frame signed again by `signer`, or null when it already is. */
+function resignFrame(frameGz: Buffer, signer: FeedSigner): Buffer | null {
+  const raw = gunzipSync(frameGz);
+  const signed = raw.subarray(FRAME_HEADER_BYTES);
+  const nl = signed.indexOf(0x0a);
+  const header = JSON.parse(signed.subarray(0, nl).toString('utf8')) as { kid: string };
+  if (header.kid === signer.keyId) return null;
+  const batch = JSON.parse(signed.subarray(nl + 1).toString('utf8')) as FeedBatch;
+  batch.publisherKeyId = signer.keyId;
+  return gzipSync(frame(raw[0]!, signBatch(batch, signer)), { level: 6 });
+}
 
+export class Publisher {
+  private readonly source: () => FeedSigner;
+
+  /**
+   * `publisherKey`: a key, or a function answering the current one (hub-keys.ts: the key the hub's root
+   * of trust names, which a rotation replaces while the hub runs). Read at every signature.
+   */
   constructor(
     private readonly store: HubStore,
-    publisherKey: PublisherKey,
+    publisherKey: PublisherKey | (() => FeedSigner),
     private readonly indexKey: IndexKey,
     private readonly snapshotDir: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.signer = asFeedSigner(publisherKey);
-    this.publicKey = this.signer.publicKey;
+    if (typeof publisherKey === 'function') this.source = publisherKey;
+    else {
+      const fixed = asFeedSigner(publisherKey);
+      this.source = () => fixed;
+    }
     if (this.publicKey.asymmetricKeyType !== 'ed25519')
       throw new KioskError('CONFIG_INVALID', 'the hub publisher key must be Ed25519');
-    this.keyId = this.signer.keyId;
+  }
+
+  private get signer(): FeedSigner {
+    return this.source();
+  }
+
+  get keyId(): string {
+    return this.signer.keyId;
+  }
+
+  get publicKey(): KeyObject {
+    return this.signer.publicKey;
+  }
+
+  /**
+   * After a rotation: every stored batch not signed by the current key is signed again by it (same
+   * content, the new publisherKeyId), and built snapshots are dropped so that they are rebuilt under the
+   * new key. Terminals that trust the new root keep syncing; the old key's batches are gone from the hub.
+   */
+  resignAll(): { batches: number } {
+    const signer = this.signer;
+    const batches = this.store.resignBatches((frameGz) => resignFrame(frameGz, signer));
+    if (existsSync(this.snapshotDir))
+      for (const f of readdirSync(this.snapshotDir))
+        if (f.endsWith('.frames.gz')) rmSync(join(this.snapshotDir, f), { force: true });
+    log.info({ batches, keyId: signer.keyId }, 'stored batches signed again by the new publisher key');
+    return { batches };
   }
 
   /** Signs ops as one batch (fromSeq, fromSeq + n] and wraps it as a gzip member of one frame. */

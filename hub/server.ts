@@ -41,6 +41,8 @@ export interface HubOptions {
   store: HubStore;
   publisher: Publisher;
   hubId: string;
+  /** The signed roots of trust, for terminals catching up with a key rotation (GET /v1/root). */
+  roots?: { rootsAfter(after: number): Buffer[] } | null;
   /** A request whose `created` is further than this from hub time is refused (and the hub time returned). */
   maxSkewSeconds?: number;
   /** Send a snapshot instead of deltas when more than max(snapshotMinOps, rows/2) ops are pending. */
@@ -151,6 +153,18 @@ export function createHub(o: HubOptions): Hub {
   };
 
   app.get('/v1/time', async () => ({ v: PROTOCOL_VERSION, hubTime: now() }));
+
+  // Successors of the terminal's root of trust (hub-keys.ts). The roots carry their own signatures: the
+  // terminal verifies each against the root before it, so this answer needs no signature of its own.
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/root', async (req, reply) => {
+    const terminal = authenticate(req, reply, null);
+    if (!terminal) return reply;
+    const after = Number(req.query.after ?? '0');
+    if (!Number.isSafeInteger(after) || after < 0)
+      return fail(reply, 'INVALID_REQUEST', 'after must be a root version');
+    const roots = o.roots ? o.roots.rootsAfter(after) : [];
+    return reply.send({ roots: roots.map((r) => r.toString('base64')), hubTime: now() });
+  });
 
   app.get<{ Params: { feed: string }; Querystring: Record<string, string | undefined> }>(
     '/v1/feeds/:feed',

@@ -160,6 +160,24 @@ export class SqliteHubStore implements HubStore {
     ).map((r) => ({ fromSeq: r.from_seq, toSeq: r.to_seq, frameGz: r.frame_gz }));
   }
 
+  resignBatches(resign: (frameGz: Buffer) => Buffer | null): number {
+    const read = this.db.prepare('SELECT feed, to_seq, frame_gz FROM batch ORDER BY feed, to_seq');
+    const write = this.db.prepare('UPDATE batch SET frame_gz = ? WHERE feed = ? AND to_seq = ?');
+    return this.db
+      .transaction(() => {
+        let n = 0;
+        const rows = read.all() as Array<{ feed: string; to_seq: number; frame_gz: Buffer }>;
+        for (const r of rows) {
+          const next = resign(r.frame_gz);
+          if (next === null) continue;
+          write.run(next, r.feed, r.to_seq);
+          n++;
+        }
+        return n;
+      })
+      .immediate();
+  }
+
   opsAfter(feed: FeedKey, after: number): number {
     const r = this.db
       .prepare('SELECT COALESCE(SUM(ops), 0) AS n FROM batch WHERE feed = ? AND to_seq > ?')

@@ -115,6 +115,11 @@ export interface HubStore {
   readState(feed: FeedName): { seq: number; rows: Iterable<{ k: Buffer; v: Buffer }>; close(): void };
   /** Applies a publication (state changes + its signed batches) in one transaction. */
   publish(p: Publication): void;
+  /**
+   * After a publisher key rotation: passes every stored batch frame to `resign`, which answers the frame
+   * signed by the new key (or null to keep it), and stores the answers, all in one transaction.
+   */
+  resignBatches(resign: (frameGz: Buffer) => Buffer | null): number;
 
   /**
    * Stores pushed journal rows, idempotent by (terminal, seq), verifying the hash chain where the previous

@@ -60,7 +60,7 @@ export function fsyncPath(path: string): void {
 }
 
 /** Replaces `file` with `content` atomically and durably (write temp, fsync, rename, fsync dir). */
-export function writeFileAtomic(file: string, content: string, dir: string): void {
+export function writeFileAtomic(file: string, content: string | Uint8Array, dir: string): void {
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {

@@ -11,7 +11,6 @@ import {
   decodeRevocationValue,
   openBatch,
   openManifest,
-  trustFromPem,
   type FeedName,
   type PublisherTrust,
   type RevocationReason,
@@ -21,6 +20,7 @@ import type { Freshness } from './feed-state.js';
 import { loadIndexKey, openCardRecord, type IndexKey } from './privacy.js';
 import { FeedStore, type ApplyResult, type SnapshotResult } from './store.js';
 import { TerminalStore } from './terminal-store.js';
+import { RootStore } from './root-store.js';
 
 export interface CardLookupInput {
   /** Authority key identifier of the issuing CA (hex or bytes). */
@@ -67,12 +67,17 @@ export class KioskData {
     readonly terminal: TerminalStore,
     /** The fleet index key: builds rows (import) and serial refs. */
     readonly indexKey: IndexKey,
-    private trust: PublisherTrust | null | (() => PublisherTrust),
+    private trust: PublisherTrust | null,
+    /** The root of trust that names the publisher keys (sync.rootPath, then its verified successors). */
+    readonly roots: RootStore,
   ) {}
 
   static open(options: {
     dir: string;
     indexKey: IndexKey;
+    /** The pinned root of trust (its signed bytes, or a reader called when first needed). */
+    root?: Buffer | (() => Buffer | null) | null;
+    /** A fixed set of publishers instead of a root (tools and unit tests only). */
     trust?: PublisherTrust | null;
     journalDurability?: Durability;
   }): KioskData {
@@ -85,7 +90,9 @@ export class KioskData {
       // Nearly every card is not revoked: a key filter answers that without a query.
       revocations.enableKeyFilter();
       const terminal = TerminalStore.open(options.dir, { durability: options.journalDurability ?? 'full' });
-      return new KioskData(whitelist, revocations, terminal, options.indexKey, options.trust ?? null);
+      const pinned = options.root ?? null;
+      const roots = new RootStore(options.dir, typeof pinned === 'function' ? pinned : () => pinned);
+      return new KioskData(whitelist, revocations, terminal, options.indexKey, options.trust ?? null, roots);
     } catch (error) {
       whitelist.close();
       revocations?.close();
@@ -93,7 +100,7 @@ export class KioskData {
     }
   }
 
-  /** Opens the stores named by the configuration: `<data.dir>/store`, the index key, the pinned hub key. */
+  /** Opens the stores named by the configuration: `<data.dir>/store`, the index key, the pinned root. */
   static fromConfig(config: KioskConfig, env: NodeJS.ProcessEnv = process.env): KioskData {
     const indexKey = loadIndexKey({
       ref: config.data.indexKey,
@@ -101,24 +108,19 @@ export class KioskData {
       demo: config.source.profile === 'demo',
       env,
     });
-    const data = KioskData.open({ dir: storeDir(config), indexKey });
-    const hubKey = config.sync.hubPublicKeyPath;
-    // Read when first needed: stats and lookups work before the hub key has been provisioned.
-    if (hubKey)
-      data.trust = () => {
-        try {
-          return trustFromPem(readFileSync(hubKey));
-        } catch (error) {
-          throw new KioskError(
-            'CONFIG_INVALID',
-            `sync.hubPublicKeyPath: ${hubKey} is not a readable public key`,
-            undefined,
-            {
-              cause: error,
-            },
-          );
-        }
-      };
+    const rootPath = config.sync.rootPath;
+    // Read when first needed: stats and lookups work before the hub's root has been provisioned.
+    const root = (): Buffer | null => {
+      if (!rootPath) return null;
+      try {
+        return readFileSync(rootPath);
+      } catch (error) {
+        throw new KioskError('CONFIG_INVALID', `sync.rootPath: ${rootPath} cannot be read`, undefined, {
+          cause: error,
+        });
+      }
+    };
+    const data = KioskData.open({ dir: storeDir(config), indexKey, root });
     return data;
   }
 
@@ -179,14 +181,12 @@ export class KioskData {
     };
   }
 
-  private requireTrust(): PublisherTrust {
-    if (typeof this.trust === 'function') this.trust = this.trust();
-    if (!this.trust)
-      throw new KioskError(
-        'CONFIG_INVALID',
-        'sync.hubPublicKeyPath is not set: no publisher is trusted for deltas',
-      );
-    return this.trust;
+  /**
+   * The publishers every signed blob is checked against: those the trusted root names now (a rotation
+   * takes effect at once; an expired root trusts nobody: ROOT_EXPIRED).
+   */
+  requireTrust(now: number = Date.now()): PublisherTrust {
+    return this.trust ?? this.roots.trust(now);
   }
 
   /** Verifies (signature, publisher, shape) and applies one signed batch, whole or not at all. */

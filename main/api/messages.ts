@@ -199,6 +199,11 @@ export const errorWords: Record<ErrorCode, Words> = {
   DELTA_DUPLICATE: { ja: '更新データが重複しています', en: 'An update was already applied' },
   DELTA_MALFORMED: { ja: '更新データが壊れています', en: 'An update is malformed' },
   SNAPSHOT_INVALID: { ja: '一括データが不正です', en: 'The data snapshot is invalid' },
+  ROOT_INVALID: { ja: '発行元の鍵リストが不正です', en: 'The list of publisher keys is invalid' },
+  ROOT_EXPIRED: {
+    ja: '発行元の鍵リストの期限が切れています',
+    en: 'The list of publisher keys has expired',
+  },
   JOURNAL_BROKEN: { ja: '記録（ジャーナル）に不整合があります', en: 'The entry journal is inconsistent' },
   IMPORT_INVALID: { ja: '取り込みデータが不正です', en: 'The imported data is invalid' },
   SYNC_UNREACHABLE: { ja: '本部サーバーにつながりません', en: 'The hub cannot be reached' },

@@ -31,10 +31,15 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--in
   conflicts [--site S] [--all] double entries at stadium gates (open ones; --all adds resolved ones)
   resolve-conflict ID --note TEXT [--operator NAME]
                                close a conflict after looking at it (default operator: the OS user)
-  public-key                   the path of the hub's publisher key, which terminals pin (sync.hubPublicKeyPath)
+  root show                    the hub's root of trust: its path (what terminals pin as sync.rootPath),
+                               version, expiry, root and publisher keys
+  root rotate-publisher        a new publisher key in the hub's token, root v+1 naming only it (signed by
+                               the root key); the hub publishes with the new key from then on and signs
+                               its stored batches again; terminals follow at their next sync
 
-The hub folder holds hub.db, hub-key.pem (keep it safe), hub-public.pem and index-key. The index key must be
-the terminals' data.indexKey; with the demo profile it defaults to <data>/demo/index-key.`;
+The hub folder holds hub.db, keys.json and hsm/ (its SoftHSM2 token with the publisher and root keys, and
+the PIN files: keep them safe), roots/ and root.json, and index-key. The index key must be the terminals'
+data.indexKey; with the demo profile it defaults to <data>/demo/index-key.`;
 
 function out(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text + '\n');
@@ -107,6 +112,7 @@ export async function run(args: string[]): Promise<number> {
         const server = createHub({
           store: hub.store,
           publisher: hub.publisher,
+          roots: hub.keys,
           hubId: hub.hubId,
           maxSkewSeconds: config.clock.maxSkewSeconds,
           https: tls,
@@ -241,8 +247,41 @@ export async function run(args: string[]): Promise<number> {
         out(json, resolved, `conflict #${id} resolved by ${resolved.resolvedBy}`);
         return 0;
       }
-      case 'public-key': {
-        out(json, { path: hub.publicKeyFile, keyId: hub.publisher.keyId }, hub.publicKeyFile);
+      case 'root': {
+        const sub = rest[0];
+        if (sub === 'rotate-publisher') {
+          const r = hub.rotatePublisher();
+          out(
+            json,
+            { ...r, path: hub.rootFile },
+            `root v${r.version}: publisher ${r.previousKeyId} replaced by ${r.keyId}; ${r.batches} stored batches signed again; terminals follow at their next sync`,
+          );
+          return 0;
+        }
+        if (sub !== 'show' && sub !== undefined)
+          throw new KioskError('INVALID_REQUEST', 'hub root: show or rotate-publisher');
+        const root = hub.keys.root();
+        const view = {
+          path: hub.rootFile,
+          version: root.version,
+          expires: new Date(root.expires).toISOString(),
+          threshold: root.threshold,
+          rootKeys: root.rootKeys.map((k) => k.keyId),
+          publishers: root.publishers.map((p) => ({ keyId: p.keyId, feeds: p.feeds })),
+          keyStore: hub.keys.store,
+          signingWith: hub.publisher.keyId,
+        };
+        out(
+          json,
+          view,
+          [
+            hub.rootFile,
+            `version ${view.version}, expires ${view.expires}, threshold ${view.threshold}`,
+            `root keys: ${view.rootKeys.join(', ')}`,
+            ...view.publishers.map((p) => `publisher ${p.keyId}: ${p.feeds.join(', ')}`),
+            `keys in: ${view.keyStore === 'pkcs11' ? 'the hub token (PKCS#11)' : 'files (tests only)'}`,
+          ].join('\n'),
+        );
         return 0;
       }
       default:

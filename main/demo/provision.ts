@@ -16,7 +16,14 @@ import type { KioskConfig } from '../../config/load.js';
 import { KioskError } from '../../base/errors.js';
 import { ensureDemoHsm } from './hsm.js';
 import { ensureDemoPki, type DemoCard, type DemoCardSet } from '../../sim/pki/demo-pki.js';
-import { publisherKeyId, signBatch, type FeedBatch } from '../../protocol/feed-format.js';
+import {
+  Feeds,
+  publisherKeyId,
+  signBatch,
+  softwareFeedSigner,
+  type FeedBatch,
+} from '../../protocol/feed-format.js';
+import { ROOT_FORMAT, rootKeyEntry, signRoot } from '../../protocol/root-of-trust.js';
 import { revocationPutOp, whitelistPutOp } from '../../whitelist/feed-ops.js';
 import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
@@ -45,27 +52,50 @@ function writeOwnerOnly(file: string, content: string): void {
   writeFileSync(file, content, { mode: 0o600 });
 }
 
-/** The demo publisher (hub) key pair: Ed25519, private half owner-only under var/demo/hub/. */
+/**
+ * The demo publisher (hub) key pair: Ed25519, private half owner-only under var/demo/hub/, and the demo's
+ * root of trust (root.json, what the demo profile pins as sync.rootPath) naming it, signed by a demo root
+ * key next to it. The demo's hub is this machine and its keys are files; a real hub keeps both in its
+ * token (hub/hub-keys.ts).
+ */
 export function demoPublisherKey(config: KioskConfig): {
   privateKey: KeyObject;
-  publicPath: string;
+  rootPath: string;
   privatePath: string;
   created: boolean;
 } {
-  const publicPath = config.sync.hubPublicKeyPath ?? join(config.data.dir, 'demo', 'hub', 'hub-public.pem');
-  const privatePath = join(dirname(publicPath), 'hub-key.pem');
-  if (existsSync(privatePath) && existsSync(publicPath)) {
-    return {
-      privateKey: createPrivateKey(readFileSync(privatePath)),
-      publicPath,
-      privatePath,
-      created: false,
-    };
+  // Always the demo's own folder: a terminal pinning a real hub's root (sync.rootPath) must never have
+  // demo keys written next to it.
+  const dir = join(config.data.dir, 'demo', 'hub');
+  const rootPath = join(dir, 'root.json');
+  const privatePath = join(dir, 'hub-key.pem');
+  const rootKeyPath = join(dir, 'root-key.pem');
+  let created = false;
+  const loadOrCreate = (file: string): KeyObject => {
+    if (existsSync(file)) return createPrivateKey(readFileSync(file));
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeOwnerOnly(file, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    created = true;
+    return privateKey;
+  };
+  const privateKey = loadOrCreate(privatePath);
+  const rootKey = loadOrCreate(rootKeyPath);
+  if (created || !existsSync(rootPath)) {
+    const root = signRoot(
+      {
+        format: ROOT_FORMAT,
+        version: 1,
+        expires: new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000).toISOString(),
+        threshold: 1,
+        rootKeys: [rootKeyEntry(createPublicKey(rootKey))],
+        publishers: [{ ...rootKeyEntry(createPublicKey(privateKey)), feeds: [...Feeds] }],
+      },
+      [softwareFeedSigner(rootKey)],
+    );
+    writeFileSync(rootPath, root);
+    created = true;
   }
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  writeOwnerOnly(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-  writeFileSync(publicPath, publicKey.export({ type: 'spki', format: 'pem' }) as string);
-  return { privateKey, publicPath, privatePath, created: true };
+  return { privateKey, rootPath, privatePath, created };
 }
 
 export function spkiSha256OfCertificate(certPath: string): string {
@@ -83,7 +113,8 @@ export async function ensureDemoAssets(config: KioskConfig): Promise<DemoAssets>
   const hsm = await ensureDemoHsm(config);
   actions.push(...hsm.actions);
   const publisher = demoPublisherKey(config);
-  if (publisher.created) actions.push(`created the demo publisher key ${publisher.publicPath}`);
+  if (publisher.created)
+    actions.push(`created the demo publisher key and root of trust ${publisher.rootPath}`);
   const staffPin = config.ui.staffPin;
   if ('file' in staffPin && !existsSync(staffPin.file)) {
     writeOwnerOnly(staffPin.file, DEMO_STAFF_PIN + '\n');
@@ -116,7 +147,9 @@ export function ensureDemoData(
   const kid = publisherKeyId(createPublicKey(assets.publisherKey));
   const asOf = now.toISOString();
   const freshness = data.freshness(now.getTime());
-  if (freshness.whitelist.seq === 0) {
+  // A demo terminal pinned to a real hub's root (sync.rootPath elsewhere) gets its data from that hub.
+  const seeding = data.roots.current()?.publishers.some((p) => p.keyId === kid) ?? false;
+  if (seeding && freshness.whitelist.seq === 0) {
     const ops = Object.entries(DEMO_RECORDS).map(([name, record]) => {
       const card = cardByName(assets.cards, name);
       return whitelistPutOp(indexKey, {
@@ -138,7 +171,7 @@ export function ensureDemoData(
     };
     data.applyBatch(signBatch(batch, assets.publisherKey));
   }
-  if (freshness.revocations.seq === 0) {
+  if (seeding && freshness.revocations.seq === 0) {
     const ops = DEMO_REVOKED.map((name) => {
       const card = cardByName(assets.cards, name);
       return revocationPutOp(indexKey, {
@@ -160,8 +193,10 @@ export function ensureDemoData(
     };
     data.applyBatch(signBatch(batch, assets.publisherKey));
   }
-  data.markSynced('whitelist', now, asOf);
-  data.markSynced('revocations', now, asOf);
+  if (seeding) {
+    data.markSynced('whitelist', now, asOf);
+    data.markSynced('revocations', now, asOf);
+  }
   // Each demo run starts with an empty venue, except the holder the demo shows as already inside.
   data.terminal.resetPresence();
   for (const name of DEMO_INSIDE) {

@@ -165,6 +165,7 @@ describe('sync faults', () => {
 
     beforeEach(async () => {
       fake = http.createServer((req, res) => {
+        if ((req.url ?? '').startsWith('/v1/root')) return void res.end('{"roots":[]}');
         const feed = (req.url ?? '').split('/')[3]!.split('?')[0] as FeedName;
         res.writeHead(200, { 'content-type': MEDIA_TYPE, 'content-encoding': 'gzip' });
         const hello = {
@@ -224,7 +225,10 @@ describe('sync faults', () => {
       // Signed by another key: a second hub with its own publisher key and the same index key.
       const otherRoot = join(root, 'other');
       cpSync(join(root, 'hub', 'index-key'), join(otherRoot, 'index-key-copy'), { recursive: false });
-      const other = openHubDir(join(otherRoot, 'hub'), { indexKeyFile: join(otherRoot, 'index-key-copy') });
+      const other = openHubDir(join(otherRoot, 'hub'), {
+        indexKeyFile: join(otherRoot, 'index-key-copy'),
+        keyStore: 'file',
+      });
       other.publisher.publishWhitelist(rows(0, 10), 'rogue');
       const rogue = other.store.batchesAfter('whitelist', 0, 1)[0]!;
       other.close();

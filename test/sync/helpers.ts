@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHub, type Hub, type HubOptions } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
+import type { HubKeyStore } from '../../hub/hub-keys.js';
 import { SyncClient, type SyncClientOptions } from '../../main/core/sync/client.js';
 import { softwareSigner, type RequestSigner } from '../../protocol/http-signature.js';
-import { kioskDataJournal, kioskDataSinks } from '../../main/core/sync/kiosk-data-sinks.js';
+import { kioskDataJournal, kioskDataRoots, kioskDataSinks } from '../../main/core/sync/kiosk-data-sinks.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
-import { trustFromPem } from '../../protocol/feed-format.js';
 import { type CardRowInput } from '../../whitelist/feed-ops.js';
 import { IndexKey } from '../../whitelist/privacy.js';
 
@@ -40,10 +40,23 @@ export interface TestHub {
 export async function startHub(
   root: string,
   port: number,
-  options: Partial<HubOptions> & { indexKeyFile?: string } = {},
+  options: Partial<HubOptions> & { indexKeyFile?: string; keyStore?: HubKeyStore } = {},
 ): Promise<TestHub> {
-  const dir = openHubDir(join(root, 'hub'), { indexKeyFile: options.indexKeyFile ?? null });
-  const hub = createHub({ store: dir.store, publisher: dir.publisher, hubId: dir.hubId, ...options });
+  // A fresh hub folder keeps its keys in files here unless a test asks for its SoftHSM2 token: SoftHSM2
+  // reads one configuration per process, and several suites run a terminal token or two hubs in one file.
+  // An existing folder keeps what it was created with (keys.json).
+  const { indexKeyFile, keyStore, ...hubOptions } = options;
+  const dir = openHubDir(join(root, 'hub'), {
+    indexKeyFile: indexKeyFile ?? null,
+    keyStore: keyStore ?? 'file',
+  });
+  const hub = createHub({
+    store: dir.store,
+    publisher: dir.publisher,
+    hubId: dir.hubId,
+    roots: dir.keys,
+    ...hubOptions,
+  });
   await hub.app.listen({ host: '127.0.0.1', port });
   return {
     dir,
@@ -93,21 +106,26 @@ export function openTerminal(
   hubUrl: string,
   options: Partial<SyncClientOptions> & {
     register?: boolean;
-    pinnedPem?: string | Buffer;
+    /** The root of trust the terminal pins (default: the hub's current root.json). */
+    pinnedRoot?: Buffer;
     site?: string;
   } = {},
 ): TestTerminal {
   const { key, publicPem } = newTerminalKey();
   if (options.register !== false) register(hubDir, id, publicPem, options.site);
   const indexKey = IndexKey.fromSecret(readFileSync(hubDir.indexKeyFile, 'utf8'));
-  const trust = trustFromPem(options.pinnedPem ?? readFileSync(hubDir.publicKeyFile));
-  const data = KioskData.open({ dir: join(root, id), indexKey, trust });
+  const data = KioskData.open({
+    dir: join(root, id),
+    indexKey,
+    root: options.pinnedRoot ?? readFileSync(hubDir.rootFile),
+  });
   const signer = options.signer ?? softwareSigner(id, key);
   const client = new SyncClient({
     hubUrl,
     signer,
     sinks: kioskDataSinks(data),
     journal: kioskDataJournal(data),
+    roots: kioskDataRoots(data),
     stagingDir: join(root, id, 'staging'),
     idleTimeoutMs: 20_000,
     ...options,

@@ -110,7 +110,7 @@ describe('sync over HTTPS with a private CA', () => {
         sync: {
           enabled: true,
           hubUrl: `https://127.0.0.1:${port}`,
-          hubPublicKeyPath: dir.publicKeyFile,
+          rootPath: dir.rootFile,
           caFile,
         },
       }),

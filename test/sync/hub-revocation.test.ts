@@ -50,7 +50,11 @@ beforeAll(async () => {
   };
   writeFileSync(join(dataDir, 'base.json'), JSON.stringify(base));
   const assets = await ensureDemoAssets(loadConfig({ file: join(dataDir, 'base.json'), env: {} }));
-  hubDir = openHubDir(join(dataDir, 'hub'), { indexKeyFile: join(dataDir, 'demo', 'index-key') });
+  // File keys: this process's SoftHSM2 configuration is the demo terminal's.
+  hubDir = openHubDir(join(dataDir, 'hub'), {
+    indexKeyFile: join(dataDir, 'demo', 'index-key'),
+    keyStore: 'file',
+  });
   const file = join(dataDir, 'terminal.json');
   writeFileSync(
     file,
@@ -59,7 +63,7 @@ beforeAll(async () => {
       sync: {
         enabled: true,
         hubUrl: `http://127.0.0.1:${HUB_PORT}/`,
-        hubPublicKeyPath: hubDir.publicKeyFile,
+        rootPath: hubDir.rootFile,
         pullIntervalSeconds: 3600,
         pushIntervalSeconds: 3600,
       },
@@ -95,7 +99,12 @@ beforeAll(async () => {
     },
     Date.now(),
   );
-  hub = createHub({ store: hubDir.store, publisher: hubDir.publisher, hubId: hubDir.hubId });
+  hub = createHub({
+    store: hubDir.store,
+    publisher: hubDir.publisher,
+    roots: hubDir.keys,
+    hubId: hubDir.hubId,
+  });
   await hub.app.listen({ host: '127.0.0.1', port: HUB_PORT });
 
   pcscd = await startPcscd({ vpcdPorts: [VPCD_PORT] });
@@ -117,8 +126,8 @@ afterAll(async () => {
 
 describe('a CRL imported at the hub reaches a running terminal in one sync', () => {
   it('admits the valid card with the hub data, then refuses it as revoked after the CRL and one sync', async () => {
-    // The hub's ticket arrives with the sync the terminal starts with, or with this one, whichever is
-    // first; either way the terminal now holds the hub's whitelist.
+    // The terminal pins the hub's root, so the demo seeds nothing: the ticket arrives from the hub with
+    // the sync the terminal starts with, or with this one, whichever is first.
     await terminal.syncNow(undefined);
     expect(terminal.devices.data!.whitelist.feedState().seq).toBeGreaterThan(0);
     expect(await tap('valid')).toMatchObject({ outcome: 'admitted', reasons: ['ok'] });

@@ -87,7 +87,7 @@ describe('jpki-kiosk sync', () => {
         profile: 'demo',
         site: { terminalId: TERMINAL },
         data: { dir: './data', indexKey: { file: dir.indexKeyFile } },
-        sync: { enabled: true, hubUrl: `http://127.0.0.1:${port}`, hubPublicKeyPath: dir.publicKeyFile },
+        sync: { enabled: true, hubUrl: `http://127.0.0.1:${port}`, rootPath: dir.rootFile },
       }),
     );
     // One journaled entry waiting to be pushed.

@@ -13,6 +13,7 @@ import type { HubLink } from './link.js';
 import { pullOnce, type PullResult } from './pull.js';
 import { pushJournal, type PushResult } from './push.js';
 import { peerPollBackoff, SyncLoops } from './loops.js';
+import { RootUpdater } from './root-update.js';
 import type { FeedStatus, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
 
 export type { PullResult } from './pull.js';
@@ -26,7 +27,7 @@ type Listener = (status: SyncStatus) => void;
 
 export class SyncClient implements Supervised {
   private readonly o: Required<
-    Omit<SyncClientOptions, 'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'clock'>
+    Omit<SyncClientOptions, 'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'clock' | 'roots'>
   > &
     SyncClientOptions;
   private readonly clock: Clock;
@@ -50,6 +51,7 @@ export class SyncClient implements Supervised {
   private readonly loops: SyncLoops;
   private peerLoop: Promise<void> | null = null;
   private pushSoonTimer: unknown = null;
+  private readonly roots: RootUpdater | null;
 
   constructor(options: SyncClientOptions) {
     this.o = {
@@ -89,6 +91,7 @@ export class SyncClient implements Supervised {
         this.skewMs = this.clock.now() - hubTime;
       },
     };
+    this.roots = options.roots ? new RootUpdater(this.link, options.roots) : null;
     this.feeds = Feeds.filter((f) => options.sinks[f] !== undefined);
     for (const f of this.feeds) {
       const sink = options.sinks[f]!;
@@ -273,6 +276,7 @@ export class SyncClient implements Supervised {
       sequence: sink.position().seq,
     };
     try {
+      await this.roots?.run(); // a rotated publisher key is trusted (and the old one dropped) first
       for (let round = 0; ; round++) {
         const more = await pullOnce(this.link, this.o, feed, sink, result, round === 0 ? waitSeconds : 0);
         if (!more) break;

@@ -7,7 +7,7 @@ import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import { TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
 import { SyncClient, type SyncClientOptions } from './client.js';
 import type { RequestSigner } from '../../../protocol/http-signature.js';
-import { kioskDataJournal, kioskDataSinks } from './kiosk-data-sinks.js';
+import { kioskDataJournal, kioskDataRoots, kioskDataSinks } from './kiosk-data-sinks.js';
 
 export { SyncClient, type SyncStatus, type SyncReport, type FeedStatus } from './client.js';
 export { softwareSigner, type RequestSigner } from '../../../protocol/http-signature.js';
@@ -40,7 +40,8 @@ export interface SyncFromConfigOptions extends Partial<SyncClientOptions> {
 
 /**
  * The terminal's sync client as the configuration describes it, or null when sync is off. The stores
- * verify against `sync.hubPublicKeyPath` (KioskData.fromConfig pins it).
+ * verify against the root of trust pinned at `sync.rootPath` (KioskData.fromConfig), which the client
+ * brings up to date from the hub before each pull.
  */
 export function syncFromConfig(
   config: KioskConfig,
@@ -51,8 +52,8 @@ export function syncFromConfig(
   if (!config.sync.enabled) return null;
   if (!config.sync.hubUrl)
     throw new KioskError('CONFIG_INVALID', 'sync.enabled is true but sync.hubUrl is not set');
-  if (!config.sync.hubPublicKeyPath)
-    throw new KioskError('CONFIG_INVALID', 'sync.enabled is true but sync.hubPublicKeyPath is not set');
+  if (!config.sync.rootPath)
+    throw new KioskError('CONFIG_INVALID', 'sync.enabled is true but sync.rootPath is not set');
   const ap = config.policy.stadium.antiPassback;
   const globalPresence = config.site.kind === 'stadium-gate' && ap.mode !== 'off' && ap.reach === 'global';
   return new SyncClient({
@@ -60,6 +61,7 @@ export function syncFromConfig(
     signer,
     sinks: kioskDataSinks(data),
     journal: kioskDataJournal(data),
+    roots: kioskDataRoots(data),
     pullIntervalMs: config.sync.pullIntervalSeconds * 1000,
     pushIntervalMs: config.sync.pushIntervalSeconds * 1000,
     peerWaitSeconds: globalPresence ? 25 : 0,

@@ -5,6 +5,7 @@ import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { FeedState } from '../../../whitelist/feed-state.js';
 import type { FeedName } from '../../../protocol/sync.js';
 import type { FeedPosition, FeedSink, JournalSource } from './sinks.js';
+import type { RootSink } from './root-update.js';
 
 function sinkFor(data: KioskData, feed: FeedName): FeedSink {
   const state = (): FeedState =>
@@ -48,4 +49,9 @@ export function kioskDataSinks(data: KioskData): Record<FeedName, FeedSink> {
 
 export function kioskDataJournal(data: KioskData): JournalSource {
   return data.journal;
+}
+
+/** The terminal's root of trust, which the sync module updates at the start of each sync. */
+export function kioskDataRoots(data: KioskData): RootSink {
+  return data.roots;
 }

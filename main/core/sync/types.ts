@@ -6,6 +6,7 @@ import type { FeedName } from '../../../protocol/sync.js';
 import type { PullResult } from './pull.js';
 import type { PushResult } from './push.js';
 import type { FeedSink, JournalSource } from './sinks.js';
+import type { RootSink } from './root-update.js';
 
 export interface SyncClientOptions {
   hubUrl: string;
@@ -15,6 +16,8 @@ export interface SyncClientOptions {
   /** Where snapshot rows are staged while they stream (default: the OS temp folder). */
   stagingDir?: string;
   journal?: JournalSource | null;
+  /** The root of trust, brought up to date from the hub before each pull (root-update.ts). */
+  roots?: RootSink | null;
   version?: string;
   pullIntervalMs?: number;
   pushIntervalMs?: number;

@@ -1,0 +1,81 @@
+// The terminal's root of trust (protocol/root-of-trust.ts): the root the operator pinned
+// (sync.rootPath) and the newest verified successor, persisted in the data folder (root.json) so that a
+// rotation survives a restart and an older root can never be reinstated by the hub or by a copy of the
+// configured file. The publisher keys every signed blob is checked against come from here.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KioskError } from '../base/errors.js';
+import type { PublisherTrust } from '../protocol/feed-format.js';
+import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
+import { writeFileAtomic } from './feed-file.js';
+
+export class RootStore {
+  private root: RootOfTrust | null = null;
+  private readonly file: string;
+  private readonly dir: string;
+
+  /**
+   * `pinned`: the configured root's bytes, read when first needed (null: none configured). The data
+   * folder's root.json, verified when it was stored, wins when its version is at least the pinned one.
+   */
+  constructor(
+    dataDir: string,
+    private readonly pinned: () => Buffer | null,
+  ) {
+    this.dir = dataDir;
+    this.file = join(dataDir, 'root.json');
+  }
+
+  /** The trusted root, or null when none is pinned yet. */
+  current(): RootOfTrust | null {
+    if (this.root) return this.root;
+    let stored: RootOfTrust | null = null;
+    if (existsSync(this.file)) {
+      try {
+        stored = openPinnedRoot(readFileSync(this.file));
+      } catch (error) {
+        throw new KioskError(
+          'STORE_CORRUPT',
+          `${this.file}: the stored root of trust is damaged`,
+          undefined,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    const bytes = this.pinned();
+    const configured = bytes ? openPinnedRoot(bytes) : null;
+    this.root = stored && (!configured || stored.version >= configured.version) ? stored : configured;
+    return this.root;
+  }
+
+  version(): number {
+    return this.current()?.version ?? 0;
+  }
+
+  /**
+   * Follows signed successors of the trusted root (each root-signed, version + 1); all of them or none
+   * (ROOT_INVALID, nothing changed). Persists the newest durably before it is used.
+   */
+  accept(successors: readonly Uint8Array[]): { from: number; to: number } {
+    const trusted = this.require();
+    if (successors.length === 0) return { from: trusted.version, to: trusted.version };
+    const next = followRoots(trusted, successors);
+    writeFileAtomic(this.file, next.bytes, this.dir);
+    this.root = next;
+    return { from: trusted.version, to: next.version };
+  }
+
+  /** The publisher keys of the trusted root (ROOT_EXPIRED past its expiry). */
+  trust(now: number = Date.now()): PublisherTrust {
+    return trustFromRoot(this.require(), now);
+  }
+
+  private require(): RootOfTrust {
+    const root = this.current();
+    if (!root)
+      throw new KioskError('CONFIG_INVALID', 'sync.rootPath is not set: no publisher is trusted for deltas');
+    return root;
+  }
+}
