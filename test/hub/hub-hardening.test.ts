@@ -27,7 +27,7 @@ interface Running {
 
 /** A hub on a free loopback port (port 0: the OS picks one). */
 async function start(root: string, options: Partial<HubOptions> = {}): Promise<Running> {
-  const dir = openHubDir(join(root, 'hub'), { indexKeyFile: null });
+  const dir = openHubDir(join(root, 'hub'), { indexKeyFile: null, keyStore: 'file' });
   const hub = createHub({ store: dir.store, publisher: dir.publisher, hubId: dir.hubId, ...options });
   await hub.app.listen({ host: '127.0.0.1', port: 0 });
   const port = (hub.app.server.address() as AddressInfo).port;

@@ -80,7 +80,7 @@ describe('sync over HTTPS with a private CA', () => {
     root = tempDir('https');
     const pki = privatePki(root);
     caPem = pki.caPem;
-    dir = openHubDir(join(root, 'hub'), { indexKeyFile: null });
+    dir = openHubDir(join(root, 'hub'), { indexKeyFile: null, keyStore: 'file' });
     hub = createHub({
       store: dir.store,
       publisher: dir.publisher,

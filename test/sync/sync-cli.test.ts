@@ -70,7 +70,7 @@ describe('jpki-kiosk sync', () => {
 
   beforeAll(async () => {
     root = tempDir('sync-cli');
-    dir = openHubDir(join(root, 'hub'), { indexKeyFile: null });
+    dir = openHubDir(join(root, 'hub'), { indexKeyFile: null, keyStore: 'file' });
     // A free port, kept for the restart below.
     hub = createHub({ store: dir.store, publisher: dir.publisher, hubId: dir.hubId });
     await hub.app.listen({ host: '127.0.0.1', port: 0 });
