@@ -46,4 +46,15 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX entry_conflict_by_site ON entry_conflict (site_id, resolved_at);
     `,
   },
+  {
+    // Sync v2: the chain digest after each batch and at each feed's head (protocol/checkpoint.ts), and the
+    // epochs a feed's current epoch succeeds (signed into snapshot manifests). Batches held from v1 have no
+    // digest: a v1 hub directory is not upgraded in place (no terminal was deployed); start a new one.
+    version: 3,
+    sql: `
+      ALTER TABLE batch ADD COLUMN digest TEXT;
+      ALTER TABLE feed ADD COLUMN digest TEXT;
+      ALTER TABLE feed ADD COLUMN lineage TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];

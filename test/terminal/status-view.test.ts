@@ -60,6 +60,7 @@ const syncStatus = (patch: Partial<SyncStatus>): SyncStatus => ({
   clockSkewMs: null,
   clockFault: false,
   lastError: null,
+  alarm: null,
   ...patch,
 });
 

@@ -1,6 +1,7 @@
 // The sync module's entry: build a SyncClient from the loaded configuration, the terminal's stores
 //  and a RequestSigner over the terminal's HSM key.
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { KioskConfig } from '../../../config/load.js';
 import { KioskError } from '../../../base/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
@@ -64,6 +65,8 @@ export function syncFromConfig(
     pushIntervalMs: config.sync.pushIntervalSeconds * 1000,
     peerWaitSeconds: globalPresence ? 25 : 0,
     maxSkewSeconds: config.clock.maxSkewSeconds,
+    // v2: under the data folder (not the OS temp folder, RAM on many systems), checked for free space.
+    stagingDir: join(config.data.dir, 'staging'),
     ...extra,
   });
 }
