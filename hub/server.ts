@@ -270,6 +270,8 @@ export function createHub(o: HubOptions): Hub {
       const delivered = parsed.data.records.filter((r) => r.seq <= result.acked).length;
       sightings.note(terminal.terminalId, {
         ...parsed.data.status,
+        // v2: an alarm stays on the hub's record until the terminal reports a newer one.
+        alarm: parsed.data.status.alarm ?? terminal.status?.alarm ?? null,
         queueLength: Math.max(0, parsed.data.status.queueLength - delivered),
       });
       // v2: signed and bound to the request's nonce; the terminal moves its watermark only on this.
