@@ -2,6 +2,7 @@
 // and a real hub. It records every answer (decoded frames) and lets a test replace one with anything: a
 // replayed answer, rewritten frames, forged JSON, an endless stream, a connection cut.
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { frame } from '../../protocol/sync.js';
@@ -41,7 +42,7 @@ export interface Mitm {
 
 export async function startMitm(hubPort: number): Promise<Mitm> {
   const answers: Answer[] = [];
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   const m: Mitm = {
     url: '',
     answers,
