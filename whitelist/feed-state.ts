@@ -41,9 +41,9 @@ export interface FeedState {
   /** The snapshot the content was last rebuilt from. */
   snapshotId: string | null;
   /** Chain digest at `seq` (protocol/checkpoint.ts); null: the epoch's start (zero digest). */
-  digest?: string | null;
+  digest: string | null;
   /** The last checkpoint verified for this feed (signed, answering this terminal's request). */
-  checkpoint?: TrustedCheckpoint | null;
+  checkpoint: TrustedCheckpoint | null;
 }
 
 export interface Freshness {
@@ -65,7 +65,7 @@ interface StateRow {
   as_of: string | null;
   last_sync: string | null;
   snapshot_id: string | null;
-  digest?: string | null;
+  digest: string | null;
   checkpoint?: string | null;
 }
 
