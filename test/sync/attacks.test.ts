@@ -321,6 +321,17 @@ describe('sync attacks through a man in the middle', () => {
     await expectRefused('SYNC_MIX_AND_MATCH', () => t.client.pull('whitelist'));
   });
 
+  it('a checkpoint past its expiry leaves the data stale, whatever its age (offline, or frozen out)', async () => {
+    const trusted = t.data.revocations.feedState().checkpoint!;
+    expect(trusted.expires - trusted.hubTime).toBe(48 * HOUR);
+    clock.offset = 47 * HOUR;
+    expect(t.client.status().dataAgeSeconds).toBeGreaterThan(47 * 3600 - 5);
+    clock.offset = 49 * HOUR;
+    const now = Date.now() + clock.offset;
+    expect(t.data.freshness(now).revocations).toMatchObject({ dataAgeMs: null, checkpointExpired: true });
+    expect(t.client.status().dataAgeSeconds).toBeNull();
+  });
+
   // ---- a cut -------------------------------------------------------------------------------------
 
   it('a cut mid-checkpoint keeps whole batches, moves no freshness, raises no alarm; the next pull completes', async () => {
