@@ -57,6 +57,16 @@ export const ErrorCodes = [
   'SYNC_PROTOCOL',
   'HUB_UNKNOWN_TERMINAL',
   'HUB_STATUS_AUTH',
+  /** An answer that would move a feed backwards (older sequence, as-of or epoch): refused, alarm raised. */
+  'SYNC_ROLLBACK',
+  /** A checkpoint, manifest or batch of another feed, scope or epoch than asked for: refused, alarm. */
+  'SYNC_MIX_AND_MATCH',
+  /** A pull answer without a valid signed checkpoint answering this request (freeze, replay): alarm. */
+  'SYNC_CHECKPOINT_INVALID',
+  /** A push reply that is not signed by the hub for this request: the watermark stays; alarm. */
+  'SYNC_REPLY_INVALID',
+  /** An answer past its stated size, deadline or round limit (endless data): refused, alarm. */
+  'SYNC_LIMIT',
   'CRL_INVALID',
   // peripherals
   'HID_UNAVAILABLE',

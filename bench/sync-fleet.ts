@@ -10,13 +10,26 @@ import type { FeedPosition, FeedSink, JournalSource } from '../main/core/sync/si
 import type { FeedName, PushRecord } from '../protocol/sync.js';
 import { openBatch, openManifest, type PublisherTrust } from '../protocol/feed-format.js';
 import { openPinnedRoot, trustFromRoot } from '../protocol/root-of-trust.js';
+import {
+  chainDigest,
+  checkCheckpoint,
+  openCheckpoint,
+  openPushReply,
+  trustedPart,
+  type TrustedCheckpoint,
+} from '../protocol/checkpoint.js';
 import { chainHash } from '../whitelist/journal.js';
 import type { BenchContext, Metrics } from './harness.js';
 import { BASE_PORT, ISSUER, newTerminal, register, spawnHub, stopChild } from './sync-setup.js';
 
-/** A simulated terminal's feed: verifies every batch (as a real store would) and keeps only the position. */
+/**
+ * A simulated terminal's feed: verifies every batch and checkpoint (as a real store would) and keeps only
+ * the position, chain digest and trusted checkpoint.
+ */
 class CountingSink implements FeedSink {
   private pos: FeedPosition = { seq: 0, epoch: null };
+  private digest: string | null = null;
+  private trusted: TrustedCheckpoint | null = null;
   private synced: number | null = null;
   constructor(
     readonly feed: FeedName,
@@ -29,18 +42,34 @@ class CountingSink implements FeedSink {
     const b = openBatch(signed, this.trust);
     if (b.fromSeq !== this.pos.seq) throw new Error(`gap at ${this.pos.seq}`);
     this.pos = { seq: b.toSeq, epoch: b.epoch };
+    this.digest = chainDigest(this.digest, signed);
     return this.pos;
+  }
+  checkManifest(manifest: Buffer) {
+    return openManifest(manifest, this.trust);
   }
   installSnapshot(manifest: Buffer): FeedPosition {
     const m = openManifest(manifest, this.trust);
     this.pos = { seq: m.seq, epoch: m.epoch };
+    this.digest = m.digest;
     return this.pos;
+  }
+  acceptCheckpoint(signed: Buffer, nonce: string, receivedAt: number) {
+    const c = openCheckpoint(signed, this.trust);
+    checkCheckpoint(
+      c,
+      { feed: this.feed, ...this.pos, digest: this.digest, trusted: this.trusted },
+      { nonce },
+    );
+    this.trusted = trustedPart(c);
+    if (!c.more) this.synced = receivedAt;
+    return { ...this.trusted, more: c.more };
+  }
+  checkpoint(): TrustedCheckpoint | null {
+    return this.trusted;
   }
   freshness(now: number) {
     return { lastSyncAt: this.synced, dataAgeMs: this.synced === null ? null : now - this.synced };
-  }
-  markSynced(at: number): void {
-    this.synced = at;
   }
 }
 
@@ -48,7 +77,13 @@ class MemoryJournal implements JournalSource {
   private rows: PushRecord[] = [];
   private prev: Buffer = Buffer.alloc(32);
   private mark = 0;
-  constructor(private readonly terminalId: string) {}
+  constructor(
+    private readonly terminalId: string,
+    private readonly trust: PublisherTrust,
+  ) {}
+  openPushReply(signed: Buffer, expect: { nonce: string; terminalId: string }) {
+    return openPushReply(signed, this.trust, expect);
+  }
   append(subject: string): void {
     const seq = this.rows.length + 1;
     const body = JSON.stringify({
@@ -107,7 +142,7 @@ export async function fleet(ctx: BenchContext, root: string, n: number): Promise
   const port = BASE_PORT + 3;
   const child = await spawnHub(dir, join(dir, 'index-key'), port);
   const clients = terminals.map((t) => {
-    const journal = new MemoryJournal(t.id);
+    const journal = new MemoryJournal(t.id, trust);
     const client = new SyncClient({
       hubUrl: `http://127.0.0.1:${port}`,
       signer: t.signer,
@@ -116,6 +151,7 @@ export async function fleet(ctx: BenchContext, root: string, n: number): Promise
         revocations: new CountingSink('revocations', trust),
       },
       journal,
+      stagingDir: join(root, 'fleet-staging'),
       idleTimeoutMs: 120_000,
     });
     return { journal, client };

@@ -3,6 +3,7 @@
 //  - a 10,000,000-row whitelist snapshot: streamed and installed (target < 2 min);
 //  - global anti-passback: entry journaled at gate A → presence at gate B (target ≤ 5 s);
 //  - 1,000 simulated terminals pulling and pushing concurrently against a hub in its own process.
+//  - the signed checkpoint that ends every pull answer (v2): sign and verify µs, bytes (sync-checkpoint.ts).
 // --quick shrinks every size. JPKI_BENCH_SYNC_PARTS=revocations,snapshot,peers,fleet picks parts.
 // The fleet part is sync-fleet.ts; terminal and hub set-up shared by the parts is sync-setup.ts.
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { openHubDir } from '../hub/hub-dir.js';
 import { createHub } from '../hub/server.js';
 import { summarize, type BenchContext, type Metrics } from './harness.js';
 import { fleet } from './sync-fleet.js';
+import { checkpointCost } from './sync-checkpoint.js';
 import { ISSUER, BASE_PORT, newTerminal, register, realTerminal, spawnHub, stopChild } from './sync-setup.js';
 
 function sizes(quick: boolean) {
@@ -216,7 +218,8 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
   const s = sizes(ctx.quick);
   const parts = (process.env.JPKI_BENCH_SYNC_PARTS ?? 'revocations,snapshot,peers,fleet').split(',');
   const root = mkdtempSync(join(tmpdir(), 'jpki-bench-sync-'));
-  const metrics: Metrics = {};
+  // Cheap and independent of the sizes: always measured (sync v2's checkpoint, per pull answer).
+  const metrics: Metrics = checkpointCost(ctx.quick ? 2_000 : 20_000);
   try {
     if (parts.includes('revocations'))
       Object.assign(metrics, await revocationDelta(ctx, root, s.revocations));

@@ -35,7 +35,7 @@ const status: TerminalStatus = {
   demo: false,
   reader: { state: 'ready', name: 'bench', error: null },
   hsm: { state: 'ready', error: null },
-  sync: { state: 'disabled', lastPullAt: null, lastPushAt: null, error: null },
+  sync: { state: 'disabled', lastPullAt: null, lastPushAt: null, error: null, alarm: null },
   data: { revocationAt: null, whitelistAt: null, maxAgeHours: 26, stale: false, stalePolicy: 'degraded' },
   queue: { journalPending: 0, oldestPendingAt: null },
   gate: 'none',

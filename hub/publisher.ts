@@ -44,6 +44,14 @@ import {
 } from '../protocol/feed-format.js';
 import { whitelistRow, type CardRowInput } from '../whitelist/feed-ops.js';
 import { SnapshotWriter } from '../protocol/snapshot-rows.js';
+import {
+  CHECKPOINT_FORMAT,
+  PUSH_REPLY_FORMAT,
+  signCheckpoint,
+  signPushReply,
+  type Checkpoint,
+  type SignedPushReply,
+} from '../protocol/checkpoint.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../base/log.js';
 import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';
@@ -183,7 +191,22 @@ export class Publisher {
       ops,
     } as FeedBatch;
     const signed = signBatch(batch, this.signer);
-    return { fromSeq, toSeq: batch.toSeq, frameGz: gzipSync(frame(FrameType.batch, signed), { level: 6 }) };
+    return {
+      fromSeq,
+      toSeq: batch.toSeq,
+      frameGz: gzipSync(frame(FrameType.batch, signed), { level: 6 }),
+      sha256: sha(signed),
+    };
+  }
+
+  /** Signs a pull answer's checkpoint (protocol/checkpoint.ts) with the publisher key. */
+  signCheckpoint(c: Omit<Checkpoint, 'format' | 'publisherKeyId'>): Buffer {
+    return signCheckpoint({ format: CHECKPOINT_FORMAT, publisherKeyId: this.keyId, ...c }, this.signer);
+  }
+
+  /** Signs a journal-push reply bound to the request's nonce. */
+  signPushReply(r: Omit<SignedPushReply, 'format' | 'publisherKeyId'>): Buffer {
+    return signPushReply({ format: PUSH_REPLY_FORMAT, publisherKeyId: this.keyId, ...r }, this.signer);
   }
 
   private publishOps(
@@ -311,6 +334,7 @@ export class Publisher {
     const state = this.store.readState(feed);
     let manifestSigned: Buffer;
     try {
+      if (state.epoch !== epoch) throw new KioskError('STORE_UNAVAILABLE', `${feed}: a new epoch started`);
       const writer = new SnapshotWriter(rowsFile, feed);
       let n = 0;
       for (const r of state.rows) {
@@ -318,7 +342,13 @@ export class Publisher {
         if (++n % 50_000 === 0) await yieldNow(); // keep serving other terminals while building
       }
       manifestSigned = writer.finish(
-        { epoch, seq: state.seq, asOf: new Date(this.now()).toISOString() },
+        {
+          epoch: state.epoch,
+          seq: state.seq,
+          asOf: new Date(this.now()).toISOString(),
+          digest: state.digest,
+          lineage: state.lineage,
+        },
         this.signer,
       ).signed;
     } finally {

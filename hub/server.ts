@@ -14,11 +14,13 @@ import {
   FrameType,
   MEDIA_TYPE,
   PROTOCOL_VERSION,
+  PUSH_REPLY_MEDIA_TYPE,
   PushBody,
+  frame,
   jsonFrame,
   type FeedName,
-  type PushReply,
 } from '../protocol/sync.js';
+import { nonceOf } from '../protocol/checkpoint.js';
 import { SnapshotFeeds, type SnapshotFeedName } from '../protocol/feed-format.js';
 import { getLogger } from '../base/log.js';
 import { normalizeAuthority } from '../protocol/http-signature.js';
@@ -65,6 +67,8 @@ export interface HubOptions {
    * address and refused (403) on any other.
    */
   statusToken?: StatusTokenDigest | null;
+  /** How long a pull answer's checkpoint stays current (default 48 h): past it a terminal counts as stale. */
+  checkpointValiditySeconds?: number;
   now?: () => number;
 }
 
@@ -92,6 +96,7 @@ export function createHub(o: HubOptions): Hub {
   const maxBatches = o.maxBatchesPerAnswer ?? 64;
   const maxWait = o.maxWaitSeconds ?? 30;
   const snapshotWaitMs = o.snapshotWaitMs ?? 5_000;
+  const checkpointValidityMs = (o.checkpointValiditySeconds ?? 48 * 3600) * 1000;
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let closing = false;
@@ -171,6 +176,9 @@ export function createHub(o: HubOptions): Hub {
     async (req, reply) => {
       const terminal = authenticate(req, reply, null);
       if (!terminal) return reply;
+      // v2: the answer's checkpoint is bound to this request by its (verified) nonce.
+      const nonce = nonceOf(req.headers['signature-input']);
+      if (!nonce) return fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
       const feed = req.params.feed as FeedName;
       if (!(Feeds as readonly string[]).includes(feed)) return fail(reply, 'INVALID_REQUEST', 'unknown feed');
       const after = Number(req.query.after ?? '0');
@@ -227,15 +235,39 @@ export function createHub(o: HubOptions): Hub {
         from = got.seq;
       }
       const batches = o.store.batchesAfter(key, from, max);
-      const last = batches[batches.length - 1]?.toSeq ?? from;
-      const head = o.store.feedInfo(key).head;
-      const hello = { v: PROTOCOL_VERSION, hubId: o.hubId, hubTime: now(), feed, epoch: info.epoch, head };
+      const lastBatch = batches[batches.length - 1];
+      const last = lastBatch?.toSeq ?? from;
+      const current = o.store.feedInfo(key);
+      const head = current.head;
+      const digest = lastBatch?.digest ?? o.store.digestAt(key, last);
+      if (digest === null)
+        return fail(
+          reply,
+          'SYNC_UNREACHABLE',
+          `${feed}: no chain digest at ${last}; the feed needs a new epoch`,
+        );
+      const hello = { v: PROTOCOL_VERSION, hubId: o.hubId, hubTime: now(), feed, epoch: current.epoch, head };
+      const scope = feed === 'peer-entries' ? terminal.siteId : null;
 
       async function* body(): AsyncGenerator<Buffer> {
         yield gzipSync(jsonFrame(FrameType.hello, hello));
         if (snapshot) for await (const chunk of createReadStream(snapshot.file)) yield chunk as Buffer;
         for (const b of batches) yield b.frameGz;
-        yield gzipSync(jsonFrame(FrameType.done, { head, more: last < head }));
+        // Signed at the end, so its hub time is when the answer was complete (a long snapshot included).
+        const hubTime = now();
+        const checkpoint = o.publisher.signCheckpoint({
+          feed,
+          scope,
+          epoch: current.epoch,
+          head,
+          position: last,
+          digest: digest!,
+          hubTime,
+          expires: hubTime + checkpointValidityMs,
+          more: last < head,
+          nonce: nonce!,
+        });
+        yield gzipSync(frame(FrameType.checkpoint, checkpoint));
       }
       reply.header('content-encoding', 'gzip').type(MEDIA_TYPE);
       return reply.send(Readable.from(body()));
@@ -277,16 +309,20 @@ export function createHub(o: HubOptions): Hub {
       const delivered = parsed.data.records.filter((r) => r.seq <= result.acked).length;
       sightings.note(terminal.terminalId, {
         ...parsed.data.status,
+        // v2: an alarm stays on the hub's record until the terminal reports a newer one.
+        alarm: parsed.data.status.alarm ?? terminal.status?.alarm ?? null,
         queueLength: Math.max(0, parsed.data.status.queueLength - delivered),
       });
-      const answer: PushReply = {
-        v: PROTOCOL_VERSION,
+      // v2: signed and bound to the request's nonce; the terminal moves its watermark only on this.
+      const answer = o.publisher.signPushReply({
+        terminalId: terminal.terminalId,
+        nonce: nonceOf(req.headers['signature-input']) ?? '',
         hubTime: now(),
         acked: result.acked,
         accepted: result.accepted,
         duplicates: result.duplicates,
-      };
-      return answer;
+      });
+      return reply.type(PUSH_REPLY_MEDIA_TYPE).send(answer);
     } catch (error) {
       if (error instanceof KioskError) return fail(reply, error.code, error.message);
       throw error;

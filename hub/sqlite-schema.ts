@@ -47,9 +47,20 @@ export const hubMigrations: Migration[] = [
     `,
   },
   {
+    // Sync v2: the chain digest after each batch and at each feed's head (protocol/checkpoint.ts), and the
+    // epochs a feed's current epoch succeeds (signed into snapshot manifests). Batches held from v1 have no
+    // digest: a v1 hub directory is not upgraded in place (no terminal was deployed); start a new one.
+    version: 3,
+    sql: `
+      ALTER TABLE batch ADD COLUMN digest TEXT;
+      ALTER TABLE feed ADD COLUMN digest TEXT;
+      ALTER TABLE feed ADD COLUMN lineage TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
+  {
     // Request nonces outlive a restart: a signed request captured before it stays refused after it while
     // its time would still pass the skew check. Rows past `expires` are pruned.
-    version: 3,
+    version: 4,
     sql: `
       CREATE TABLE request_nonce (terminal_id TEXT NOT NULL, nonce TEXT NOT NULL, expires INTEGER NOT NULL,
         PRIMARY KEY (terminal_id, nonce)) WITHOUT ROWID;

@@ -7,6 +7,7 @@ import { Feeds, type FeedName, type PushRecord, type TerminalStatusReport } from
 import { openDb, migrate, type Db } from '../whitelist/db.js';
 import { chainHash } from '../whitelist/journal.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
+import { ZERO_DIGEST, chainDigestFromHash } from '../protocol/checkpoint.js';
 import type {
   FeedInfo,
   FeedKey,
@@ -64,7 +65,7 @@ export class SqliteHubStore implements HubStore {
     this.conflictTable = new ConflictTable(this.db, (sql) => this.q(sql));
     const insert = this.db.prepare('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)');
     for (const f of Feeds) insert.run(f, randomBytes(8).toString('hex'));
-    this.feedStmt = this.db.prepare('SELECT epoch, head, rows FROM feed WHERE feed = ?');
+    this.feedStmt = this.db.prepare('SELECT epoch, head, rows, digest, lineage FROM feed WHERE feed = ?');
     this.oldestStmt = this.db.prepare(
       'SELECT from_seq AS m FROM batch WHERE feed = ? ORDER BY to_seq LIMIT 1',
     );
@@ -137,27 +138,84 @@ export class SqliteHubStore implements HubStore {
   }
 
   feedInfo(feed: FeedKey): FeedInfo {
-    let f = this.feedStmt.get(feed) as { epoch: string; head: number; rows: number } | undefined;
+    type Row = { epoch: string; head: number; rows: number; digest: string | null; lineage: string };
+    let f = this.feedStmt.get(feed) as Row | undefined;
     if (!f && feed.startsWith('peer-entries@')) {
       this.q('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)').run(
         feed,
         randomBytes(8).toString('hex'),
       );
-      f = this.feedStmt.get(feed) as { epoch: string; head: number; rows: number } | undefined;
+      f = this.feedStmt.get(feed) as Row | undefined;
     }
     if (!f) throw new KioskError('STORE_CORRUPT', `hub: feed ${feed} missing`);
     const oldest = this.oldestStmt.get(feed) as { m: number } | undefined;
-    return { feed, epoch: f.epoch, head: f.head, oldestFrom: oldest?.m ?? f.head, rows: f.rows };
+    return {
+      feed,
+      epoch: f.epoch,
+      head: f.head,
+      oldestFrom: oldest?.m ?? f.head,
+      rows: f.rows,
+      digest: f.digest ?? ZERO_DIGEST,
+      lineage: JSON.parse(f.lineage) as string[],
+    };
+  }
+
+  startEpoch(feed: FeedName): string {
+    const epoch = randomBytes(8).toString('hex');
+    this.db.transaction(() => {
+      const info = this.feedInfo(feed);
+      const lineage = [...info.lineage, info.epoch].slice(-32);
+      this.q('DELETE FROM batch WHERE feed = ?').run(feed);
+      this.q('UPDATE feed SET epoch = ?, digest = NULL, lineage = ? WHERE feed = ?').run(
+        epoch,
+        JSON.stringify(lineage),
+        feed,
+      );
+    })();
+    return epoch;
+  }
+
+  digestAt(feed: FeedKey, seq: number): string | null {
+    const info = this.feedInfo(feed);
+    if (seq === info.head) return info.digest;
+    const r = this.q('SELECT digest FROM batch WHERE feed = ? AND to_seq = ?').get(feed, seq) as
+      { digest: string | null } | undefined;
+    if (r?.digest) return r.digest;
+    // No batch ends there: the epoch's start (before its first batch) has the zero digest.
+    return seq === info.oldestFrom && seq === this.epochBase(feed) ? ZERO_DIGEST : null;
+  }
+
+  /** Sequence where the current epoch's chain starts: the first batch's fromSeq, or the head if none. */
+  private epochBase(feed: FeedKey): number {
+    const r = this.q(
+      'SELECT from_seq FROM batch WHERE feed = ? AND digest IS NOT NULL ORDER BY to_seq LIMIT 1',
+    ).get(feed) as { from_seq: number } | undefined;
+    return r?.from_seq ?? this.feedInfo(feed).head;
+  }
+
+  /** The chain digest after `b`, following `previous`. */
+  private static chained(previous: string, b: { sha256?: Buffer }): string | null {
+    return b.sha256 ? chainDigestFromHash(previous, b.sha256) : null;
   }
 
   batchesAfter(feed: FeedKey, after: number, limit: number): StoredBatch[] {
     return (
       this.db
         .prepare(
-          'SELECT from_seq, to_seq, frame_gz FROM batch WHERE feed = ? AND to_seq > ? ORDER BY to_seq LIMIT ?',
+          'SELECT from_seq, to_seq, frame_gz, digest FROM batch WHERE feed = ? AND to_seq > ? ORDER BY to_seq LIMIT ?',
         )
-        .all(feed, after, limit) as Array<{ from_seq: number; to_seq: number; frame_gz: Buffer }>
-    ).map((r) => ({ fromSeq: r.from_seq, toSeq: r.to_seq, frameGz: r.frame_gz }));
+        .all(feed, after, limit) as Array<{
+        from_seq: number;
+        to_seq: number;
+        frame_gz: Buffer;
+        digest: string | null;
+      }>
+    ).map((r) => ({
+      fromSeq: r.from_seq,
+      toSeq: r.to_seq,
+      frameGz: r.frame_gz,
+      ...(r.digest ? { digest: r.digest } : {}),
+    }));
   }
 
   resignBatches(resign: (frameGz: Buffer) => Buffer | null): number {
@@ -198,12 +256,24 @@ export class SqliteHubStore implements HubStore {
     return out;
   }
 
-  readState(feed: FeedName): { seq: number; rows: Iterable<{ k: Buffer; v: Buffer }>; close(): void } {
+  readState(feed: FeedName): {
+    seq: number;
+    epoch: string;
+    digest: string;
+    lineage: string[];
+    rows: Iterable<{ k: Buffer; v: Buffer }>;
+    close(): void;
+  } {
     // A second connection holding a read transaction: the rows and the sequence are one consistent view
     // while imports keep committing on the main connection.
     const reader = openDb(this.file, { durability: 'full', readonly: true });
     reader.exec('BEGIN');
-    const head = reader.prepare('SELECT head FROM feed WHERE feed = ?').get(feed) as { head: number };
+    const head = reader.prepare('SELECT head, epoch, digest, lineage FROM feed WHERE feed = ?').get(feed) as {
+      head: number;
+      epoch: string;
+      digest: string | null;
+      lineage: string;
+    };
     const rows = reader
       .prepare('SELECT k, v FROM state WHERE feed = ? ORDER BY k')
       .iterate(feed) as IterableIterator<{
@@ -212,6 +282,9 @@ export class SqliteHubStore implements HubStore {
     }>;
     return {
       seq: head.head,
+      epoch: head.epoch,
+      digest: head.digest ?? ZERO_DIGEST,
+      lineage: JSON.parse(head.lineage) as string[],
       rows,
       close: () => {
         try {
@@ -230,16 +303,20 @@ export class SqliteHubStore implements HubStore {
     );
     const del = this.q('DELETE FROM state WHERE feed = ? AND k = ?');
     const batch = this.q(
-      'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
-      let head = this.feedInfo(p.feed).head;
+      const info = this.feedInfo(p.feed);
+      let head = info.head;
+      let digest: string | null = info.digest;
       for (const b of p.batches) {
         if (b.fromSeq !== head)
           throw new KioskError('INTERNAL', `hub: batch from ${b.fromSeq} does not follow ${head}`);
-        batch.run(p.feed, b.toSeq, b.fromSeq, b.opCount, b.publishedAt, b.frameGz);
+        digest = digest === null ? null : SqliteHubStore.chained(digest, b);
+        batch.run(p.feed, b.toSeq, b.fromSeq, b.opCount, b.publishedAt, b.frameGz, digest);
         head = b.toSeq;
       }
+      this.q('UPDATE feed SET digest = ? WHERE feed = ?').run(digest, p.feed);
       for (const r of p.puts) put.run(p.feed, r.k, r.h, r.v, r.scope);
       for (const k of p.dels) del.run(p.feed, k);
       this.q('UPDATE feed SET head = ? WHERE feed = ?').run(head, p.feed);
@@ -307,14 +384,15 @@ export class SqliteHubStore implements HubStore {
           { site_id: string; site_kind: string } | undefined;
         const site = siteRow?.site_id ?? '';
         const key = peerFeedKey(site);
-        const head = this.feedInfo(key).head;
-        const b = makeBatch(head, presence);
+        const info = this.feedInfo(key);
+        const b = makeBatch(info.head, presence);
+        const digest = SqliteHubStore.chained(info.digest, b);
         this.db
           .prepare(
-            'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz) VALUES (?, ?, ?, ?, ?, ?)',
+            'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest) VALUES (?, ?, ?, ?, ?, ?, ?)',
           )
-          .run(key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz);
-        this.q('UPDATE feed SET head = ? WHERE feed = ?').run(b.toSeq, key);
+          .run(key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz, digest);
+        this.q('UPDATE feed SET head = ?, digest = ? WHERE feed = ?').run(b.toSeq, digest, key);
         const setPresence = this.q(
           `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,

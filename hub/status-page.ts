@@ -18,6 +18,8 @@ export interface StatusModel {
     version: string | null;
     journalAcked: number;
     lastError: string | null;
+    /** v2: the last answer the terminal refused as an attack (rollback, freeze, mix-and-match, …). */
+    alarm: { code: string; message: string; at: string } | null;
   }>;
   shelters: Array<{
     siteId: string;
@@ -68,6 +70,7 @@ export function statusModel(store: HubStore, now: number): StatusModel {
       version: t.status?.version ?? null,
       journalAcked: t.acked,
       lastError: t.status?.lastError ?? null,
+      alarm: t.status?.alarm ?? null,
     })),
     shelters: shelterSites.map((siteId) => {
       const inside = store.presence(siteId).filter((p) => p.state === 'inside');
@@ -99,7 +102,8 @@ export function renderStatusPage(m: StatusModel): string {
     .map(
       (t) =>
         `<tr><td>${esc(t.terminalId)}</td><td>${esc(t.siteId)}</td><td>${esc(t.gateId)}</td><td>${age(t.lastSeenSecondsAgo)}</td>` +
-        `<td>${age(t.dataAgeSeconds)}</td><td>${esc(t.queueLength)}</td><td>${esc(t.version)}</td><td>${esc(t.journalAcked)}</td><td>${esc(t.lastError)}</td></tr>`,
+        `<td>${age(t.dataAgeSeconds)}</td><td>${esc(t.queueLength)}</td><td>${esc(t.version)}</td><td>${esc(t.journalAcked)}</td><td>${esc(t.lastError)}</td>` +
+        `<td class="${t.alarm ? 'alarm' : ''}">${t.alarm ? `${esc(t.alarm.code)} ${esc(t.alarm.at)}: ${esc(t.alarm.message)}` : '—'}</td></tr>`,
     )
     .join('\n');
   const shelters = m.shelters
@@ -141,7 +145,7 @@ export function renderStatusPage(m: StatusModel): string {
 <p>Hub time ${esc(new Date(m.hubTime).toISOString())}. Read-only; refreshes every 10 s.</p>
 <ul>${feeds}</ul>
 <h2>Terminals</h2>
-<table><thead><tr><th>Terminal</th><th>Site</th><th>Gate</th><th>Last seen</th><th>Data age</th><th>Queue</th><th>Version</th><th>Journal</th><th>Last error</th></tr></thead>
+<table><thead><tr><th>Terminal</th><th>Site</th><th>Gate</th><th>Last seen</th><th>Data age</th><th>Queue</th><th>Version</th><th>Journal</th><th>Last error</th><th>Sync alarm</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

@@ -41,6 +41,10 @@ export interface FeedInfo {
   /** fromSeq of the oldest batch still held (batches before it were compacted away). */
   oldestFrom: number;
   rows: number;
+  /** v2: the chain digest at `head` (protocol/checkpoint.ts), hex. */
+  digest: string;
+  /** v2: the epochs the current one succeeds, oldest first. */
+  lineage: string[];
 }
 
 export interface StoredBatch {
@@ -48,6 +52,10 @@ export interface StoredBatch {
   toSeq: number;
   /** The signed batch wrapped as one gzip member of one frame, ready to be written to an answer. */
   frameGz: Buffer;
+  /** v2: SHA-256 of the signed batch bytes (set when it is made; chained by the store). */
+  sha256?: Buffer;
+  /** v2: the chain digest after this batch (set when read back). */
+  digest?: string;
 }
 
 /** A row of a feed's current state at the hub: k = row key, h = digest of the input it came from. */
@@ -64,7 +72,14 @@ export interface Publication {
   feed: FeedName;
   puts: StateRow[];
   dels: Buffer[];
-  batches: Array<{ fromSeq: number; toSeq: number; opCount: number; frameGz: Buffer; publishedAt: number }>;
+  batches: Array<{
+    fromSeq: number;
+    toSeq: number;
+    opCount: number;
+    frameGz: Buffer;
+    publishedAt: number;
+    sha256?: Buffer;
+  }>;
   /** Why (import file, CRL number), for the status page. */
   note: string;
 }
@@ -112,7 +127,22 @@ export interface HubStore {
   /** The current state as digests by row key (hex), within one scope or all. */
   stateDigests(feed: FeedName, scope?: string): Map<string, string>;
   /** The current state in key order, read inside one consistent transaction, with its sequence. */
-  readState(feed: FeedName): { seq: number; rows: Iterable<{ k: Buffer; v: Buffer }>; close(): void };
+  readState(feed: FeedName): {
+    seq: number;
+    /** v2: epoch, chain digest at `seq` and lineage, from the same read. */
+    epoch: string;
+    digest: string;
+    lineage: string[];
+    rows: Iterable<{ k: Buffer; v: Buffer }>;
+    close(): void;
+  };
+  /**
+   * Starts a new epoch of a snapshot feed (a rebuild): its batches are dropped, the chain digest restarts,
+   * the old epoch joins the lineage that the next snapshot manifest signs. Returns the new epoch.
+   */
+  startEpoch(feed: FeedName): string;
+  /** The chain digest at `seq` in the current epoch (null if no longer known). */
+  digestAt(feed: FeedKey, seq: number): string | null;
   /** Applies a publication (state changes + its signed batches) in one transaction. */
   publish(p: Publication): void;
   /**

@@ -23,9 +23,9 @@ export const SnapshotFeeds = ['whitelist', 'revocations'] as const;
 export type SnapshotFeedName = (typeof SnapshotFeeds)[number];
 
 export const BATCH_FORMAT = 'jpki-kiosk/delta/v1';
-export const SNAPSHOT_FORMAT = 'jpki-kiosk/snapshot/v1';
+export const SNAPSHOT_FORMAT = 'jpki-kiosk/snapshot/v2';
 const BATCH_DOMAIN = Buffer.from('jpki-kiosk/delta/v1\n', 'utf8');
-const MANIFEST_DOMAIN = Buffer.from('jpki-kiosk/snapshot/v1\n', 'utf8');
+const MANIFEST_DOMAIN = Buffer.from('jpki-kiosk/snapshot/v2\n', 'utf8');
 export const MAX_BATCH_OPS = 1_000_000;
 /** Length of a row key: the keyed card index (whitelist/privacy.ts). */
 export const KEY_BYTES = 16;
@@ -177,6 +177,12 @@ export const SnapshotManifest = z
     rowCount: z.number().int().nonnegative(),
     /** SHA-256 of the whole rows file, hex. */
     rowsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /** v2: byte length of the rows file; the terminal stops streaming past it. */
+    rowsBytes: z.number().int().nonnegative(),
+    /** v2: the feed's chain digest at `seq` (protocol/checkpoint.ts), hex. */
+    digest: z.string().regex(/^[0-9a-f]{64}$/),
+    /** v2: the epochs this one succeeds, oldest first: a terminal moves to it only from one of them. */
+    lineage: z.array(z.string().min(1).max(64)).max(64),
   })
   .strict();
 export type SnapshotManifest = z.output<typeof SnapshotManifest>;
@@ -233,19 +239,19 @@ export function asFeedSigner(key: PublisherKey): FeedSigner {
   return 'sign' in key && typeof key.sign === 'function' ? key : softwareFeedSigner(key as KeyObject);
 }
 
-function signBlob(domain: Buffer, payload: Buffer, key: PublisherKey): Buffer {
+export function signBlob(domain: Buffer, payload: Buffer, key: PublisherKey): Buffer {
   const signer = asFeedSigner(key);
   const sig = signer.sign(Buffer.concat([domain, payload])).toString('base64');
   return Buffer.concat([Buffer.from(JSON.stringify({ kid: signer.keyId, sig }) + '\n', 'utf8'), payload]);
 }
 
-interface Opened {
+export interface Opened {
   kid: string;
   feeds: readonly FeedName[];
   payload: unknown;
 }
 
-function openBlob(
+export function openBlob(
   bytes: Uint8Array,
   domain: Buffer,
   trust: PublisherTrust,
@@ -285,7 +291,7 @@ function openBlob(
   return { kid: header.kid, feeds: publisher.feeds, payload: parsed };
 }
 
-function firstIssue(error: z.ZodError): string {
+export function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0]!;
   return `${issue.path.join('.') || '(top level)'}: ${issue.message}`;
 }

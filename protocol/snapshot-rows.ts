@@ -37,6 +37,7 @@ export class SnapshotWriter {
   private chunks: Buffer[] = [];
   private pending = 0;
   private count = 0;
+  private bytes = 0;
   private last: Buffer | null = null;
 
   constructor(
@@ -57,6 +58,7 @@ export class SnapshotWriter {
     if (this.pending === 0) return;
     const data = Buffer.concat(this.chunks);
     this.hash.update(data);
+    this.bytes += data.length;
     writeSync(this.fd, data);
     this.chunks = [];
     this.pending = 0;
@@ -81,7 +83,7 @@ export class SnapshotWriter {
 
   /** Closes the rows file and returns the signed manifest bytes. */
   finish(
-    meta: { epoch: string; seq: number; asOf: string },
+    meta: { epoch: string; seq: number; asOf: string; digest?: string; lineage?: string[] },
     key: PublisherKey,
   ): { manifest: SnapshotManifest; signed: Buffer } {
     this.flush();
@@ -95,6 +97,10 @@ export class SnapshotWriter {
       asOf: meta.asOf,
       rowCount: this.count,
       rowsSha256: this.hash.digest('hex'),
+      rowsBytes: this.bytes,
+      // The chain digest at `seq` (protocol/checkpoint.ts); an epoch's start has the zero digest.
+      digest: meta.digest ?? '0'.repeat(64),
+      lineage: meta.lineage ?? [],
     };
     return { manifest, signed: signManifest(manifest, key) };
   }

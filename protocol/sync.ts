@@ -1,4 +1,4 @@
-// Sync protocol v1: the wire shapes shared by the terminal (main/core/sync) and the reference hub (hub/).
+// Sync protocol v2: the wire shapes shared by the terminal (main/core/sync) and the reference hub (hub/).
 // The signed content — delta batches and snapshot manifests — is protocol/feed-format.ts (Ed25519 by
 // the hub's publisher key); this file only frames it for HTTP. docs/sync.md has the
 // byte-level description.
@@ -7,8 +7,10 @@ import { KioskError } from '../base/errors.js';
 import { Feeds, type FeedName } from './feed-format.js';
 
 export { Feeds, type FeedName };
-export const PROTOCOL_VERSION = 1;
-export const MEDIA_TYPE = 'application/vnd.jpki-kiosk.sync-v1';
+export const PROTOCOL_VERSION = 2;
+export const MEDIA_TYPE = 'application/vnd.jpki-kiosk.sync-v2';
+/** A push reply is a signed blob (protocol/checkpoint.ts), not bare JSON. */
+export const PUSH_REPLY_MEDIA_TYPE = 'application/vnd.jpki-kiosk.push-reply-v2';
 
 /** Pull answers are a sequence of frames: type (u8) ‖ length (u32 BE) ‖ payload. */
 export const FrameType = {
@@ -17,7 +19,9 @@ export const FrameType = {
   manifest: 0x03,
   rows: 0x04,
   rowsEnd: 0x05,
-  done: 0x06,
+  // 0x06 was v1's unsigned `done`; a v2 terminal refuses it.
+  /** A signed checkpoint (protocol/checkpoint.ts): always last. */
+  checkpoint: 0x07,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 export const FRAME_HEADER_BYTES = 5;
@@ -51,7 +55,8 @@ export const Hello = z
   .strict();
 export type Hello = z.infer<typeof Hello>;
 
-export const Done = z.object({ head: z.number().int().nonnegative(), more: z.boolean() }).strict();
+/** The most requests one pull of one feed makes; each must move the feed forward. */
+export const MAX_PULL_ROUNDS = 64;
 
 // ---- journal push ---------------------------------------------------------------------------------
 
@@ -77,6 +82,12 @@ export const TerminalStatusReport = z
     dataAgeSeconds: z.number().nonnegative().nullable(),
     feeds: z.record(z.string(), z.number().int().nonnegative()),
     lastError: z.string().max(200).nullable(),
+    /** v2: the terminal refused an answer as an attack (rollback, freeze, mix-and-match); null if none. */
+    alarm: z
+      .object({ code: z.string().max(64), message: z.string().max(300), at: z.string().max(40) })
+      .strict()
+      .nullable()
+      .optional(),
   })
   .strict();
 export type TerminalStatusReport = z.infer<typeof TerminalStatusReport>;
@@ -93,17 +104,7 @@ export const PushBody = z
   .strict();
 export type PushBody = z.infer<typeof PushBody>;
 
-export const PushReply = z
-  .object({
-    v: z.literal(PROTOCOL_VERSION),
-    hubTime: z.number().int(),
-    /** Highest journal sequence the hub holds for this terminal with no gap below it. */
-    acked: z.number().int().nonnegative(),
-    accepted: z.number().int().nonnegative(),
-    duplicates: z.number().int().nonnegative(),
-  })
-  .strict();
-export type PushReply = z.infer<typeof PushReply>;
+// The push reply is SignedPushReply in protocol/checkpoint.ts (signed, bound to the request's nonce).
 
 export function protocolError(message: string, detail?: Record<string, unknown>): KioskError {
   return new KioskError('SYNC_PROTOCOL', message, detail);

@@ -25,7 +25,7 @@ import {
   type FeedBatch,
   type SnapshotFeedName,
 } from '../protocol/feed-format.js';
-import { FEED_STATE_SQL, FeedStateTable } from './feed-state.js';
+import { FEED_STATE_SQL, FEED_STATE_V2_SQL, FeedStateTable } from './feed-state.js';
 import { KEY_BYTES, isWellFormedSeal } from './privacy.js';
 
 /**
@@ -48,6 +48,7 @@ export const feedMigrations: Migration[] = [
         UNION ALL
         SELECT k, v FROM row WHERE NOT EXISTS (SELECT 1 FROM recent WHERE recent.k = row.k);`,
   },
+  { version: 3, sql: FEED_STATE_V2_SQL },
 ];
 
 export function fsyncPath(path: string): void {

@@ -3,6 +3,18 @@
 import { KioskError } from '../base/errors.js';
 import type { Db } from './db.js';
 import type { FeedBatch, FeedName } from '../protocol/feed-format.js';
+import {
+  checkCheckpoint,
+  trustedPart,
+  type Checkpoint,
+  type TrustedCheckpoint,
+} from '../protocol/checkpoint.js';
+
+/** v2 (sync checkpoints): the chain digest at `seq` and the last trusted checkpoint, beside the state. */
+export const FEED_STATE_V2_SQL = `
+  ALTER TABLE feed_state ADD COLUMN digest TEXT;
+  ALTER TABLE feed_state ADD COLUMN checkpoint TEXT;
+`;
 
 export const FEED_STATE_SQL = `
   CREATE TABLE feed_state (
@@ -28,6 +40,10 @@ export interface FeedState {
   lastSyncAt: string | null;
   /** The snapshot the content was last rebuilt from. */
   snapshotId: string | null;
+  /** Chain digest at `seq` (protocol/checkpoint.ts); null: the epoch's start (zero digest). */
+  digest: string | null;
+  /** The last checkpoint verified for this feed (signed, answering this terminal's request). */
+  checkpoint: TrustedCheckpoint | null;
 }
 
 export interface Freshness {
@@ -35,8 +51,10 @@ export interface Freshness {
   seq: number;
   asOf: string | null;
   lastSyncAt: string | null;
-  /** now − asOf in ms; null if never synced (treat as infinitely old). */
+  /** now − asOf in ms; null if never synced or the trusted checkpoint expired (treat as infinitely old). */
   dataAgeMs: number | null;
+  /** The trusted checkpoint's expiry has passed: stale whatever the age says. */
+  checkpointExpired?: boolean;
 }
 
 interface StateRow {
@@ -47,6 +65,8 @@ interface StateRow {
   as_of: string | null;
   last_sync: string | null;
   snapshot_id: string | null;
+  digest: string | null;
+  checkpoint?: string | null;
 }
 
 export class FeedStateTable {
@@ -54,13 +74,14 @@ export class FeedStateTable {
   private readonly write;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly feed: FeedName,
   ) {
     this.read = db.prepare('SELECT * FROM feed_state WHERE feed = ?');
     this.write = db.prepare(
       `UPDATE feed_state SET epoch = @epoch, seq = @seq, publisher = @publisher, as_of = @as_of,
-         last_sync = @last_sync, snapshot_id = @snapshot_id WHERE feed = @feed`,
+         last_sync = @last_sync, snapshot_id = @snapshot_id, digest = @digest, checkpoint = @checkpoint
+         WHERE feed = @feed`,
     );
   }
 
@@ -80,6 +101,8 @@ export class FeedStateTable {
       asOf: r.as_of,
       lastSyncAt: r.last_sync,
       snapshotId: r.snapshot_id,
+      digest: r.digest ?? null,
+      checkpoint: r.checkpoint ? (JSON.parse(r.checkpoint) as TrustedCheckpoint) : null,
     };
   }
 
@@ -92,17 +115,57 @@ export class FeedStateTable {
       as_of: s.asOf,
       last_sync: s.lastSyncAt,
       snapshot_id: s.snapshotId,
+      digest: s.digest ?? null,
+      checkpoint: s.checkpoint ? JSON.stringify(s.checkpoint) : null,
     });
+  }
+
+  /**
+   * Check-and-set of a verified checkpoint (protocol/checkpoint.ts openCheckpoint) in one transaction: it
+   * must answer this request and describe exactly the data held, and move nothing backwards against the
+   * trusted one (checkCheckpoint); then it becomes the trusted one, and when it says "nothing more"
+   * (position = head) the data is current as of its hub time. Refusals change nothing.
+   */
+  acceptCheckpoint(c: Checkpoint, expect: { nonce: string }, receivedAt: number): FeedState {
+    return this.db
+      .transaction(() => {
+        const s = this.get();
+        checkCheckpoint(
+          c,
+          {
+            feed: this.feed,
+            epoch: s.epoch,
+            seq: s.seq,
+            digest: s.digest ?? null,
+            trusted: s.checkpoint ?? null,
+          },
+          expect,
+        );
+        const asOf = new Date(c.hubTime).toISOString();
+        const newer = !c.more && (s.asOf === null || c.hubTime > Date.parse(s.asOf));
+        const next: FeedState = {
+          ...s,
+          epoch: c.epoch,
+          checkpoint: trustedPart(c),
+          asOf: newer ? asOf : s.asOf,
+          lastSyncAt: new Date(receivedAt).toISOString(),
+        };
+        this.set(next);
+        return next;
+      })
+      .immediate();
   }
 
   freshness(now: number = Date.now()): Freshness {
     const s = this.get();
+    const expired = s.checkpoint ? now > s.checkpoint.expires : false;
     return {
       feed: s.feed,
       seq: s.seq,
       asOf: s.asOf,
       lastSyncAt: s.lastSyncAt,
-      dataAgeMs: s.asOf === null ? null : Math.max(0, now - Date.parse(s.asOf)),
+      dataAgeMs: s.asOf === null || expired ? null : Math.max(0, now - Date.parse(s.asOf)),
+      ...(expired ? { checkpointExpired: true } : {}),
     };
   }
 

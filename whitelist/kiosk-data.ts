@@ -1,6 +1,7 @@
 // KioskData: the one object the decision pipeline and sync use. Synchronous lookups (revoked? whose
 // entitlement?), feed freshness for the stale-data policy, presence for anti-passback, the journal, and
 // the verified entry points for deltas and snapshots.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KioskConfig } from '../config/load.js';
@@ -16,9 +17,15 @@ import {
   type RevocationReason,
   type SnapshotManifest,
 } from '../protocol/feed-format.js';
-import type { Freshness } from './feed-state.js';
+import type { FeedState, Freshness } from './feed-state.js';
+import {
+  checkManifest,
+  openCheckpoint,
+  openPushReply,
+  type SignedPushReply,
+} from '../protocol/checkpoint.js';
 import { loadIndexKey, openCardRecord, type IndexKey } from './privacy.js';
-import { FeedStore, type ApplyResult, type SnapshotResult } from './store.js';
+import { FeedStore, heldOf, type ApplyResult, type SnapshotResult } from './store.js';
 import { TerminalStore } from './terminal-store.js';
 import { RootStore } from './root-store.js';
 
@@ -189,13 +196,65 @@ export class KioskData {
     return this.trust ?? this.roots.trust(now);
   }
 
-  /** Verifies (signature, publisher, shape) and applies one signed batch, whole or not at all. */
-  applyBatch(bytes: Uint8Array): BatchApplyResult {
+  /**
+   * Verifies (signature, publisher, shape) and applies one signed batch, whole or not at all. `expect` is
+   * what a sync pull asked for (v2): a batch of another feed or epoch is SYNC_MIX_AND_MATCH, one the
+   * terminal already holds (the hub never sends those) SYNC_ROLLBACK.
+   */
+  applyBatch(bytes: Uint8Array, expect?: { feed: FeedName; epoch: string | null }): BatchApplyResult {
     const batch = openBatch(bytes, this.requireTrust());
-    if (batch.feed === 'whitelist') return this.whitelist.apply(batch);
-    if (batch.feed === 'revocations') return this.revocations.apply(batch);
-    const r = this.terminal.applyPeerBatch(batch);
-    return { feed: 'peer-entries', fromSeq: batch.fromSeq, toSeq: r.toSeq, puts: r.applied, dels: 0 };
+    if (expect && (batch.feed !== expect.feed || (expect.epoch !== null && batch.epoch !== expect.epoch)))
+      throw new KioskError(
+        'SYNC_MIX_AND_MATCH',
+        `a ${batch.feed} batch of epoch ${batch.epoch} in an answer about ${expect.feed} (epoch ${expect.epoch ?? '-'})`,
+      );
+    const sha = createHash('sha256').update(bytes).digest();
+    try {
+      if (batch.feed === 'whitelist') return this.whitelist.apply(batch, sha);
+      if (batch.feed === 'revocations') return this.revocations.apply(batch, sha);
+      const r = this.terminal.applyPeerBatch(batch, sha);
+      return { feed: 'peer-entries', fromSeq: batch.fromSeq, toSeq: r.toSeq, puts: r.applied, dels: 0 };
+    } catch (error) {
+      if (expect && error instanceof KioskError && error.code === 'DELTA_DUPLICATE')
+        throw new KioskError('SYNC_ROLLBACK', `replayed batch refused: ${error.message}`, error.detail);
+      throw error;
+    }
+  }
+
+  /** A feed's state row (sequence, epoch, digest, trusted checkpoint). */
+  feedState(feed: FeedName): FeedState {
+    if (feed === 'whitelist') return this.whitelist.feedState();
+    if (feed === 'revocations') return this.revocations.feedState();
+    return this.terminal.peerFeedState();
+  }
+
+  /**
+   * v2: verifies a snapshot manifest and that it may replace the held data (feed, no rollback, epoch
+   * lineage) before a single row is staged. Writes nothing; the swap checks again (store.ts).
+   */
+  checkSnapshotManifest(manifestBytes: Uint8Array, feed: FeedName): SnapshotManifest {
+    const manifest = openManifest(manifestBytes, this.requireTrust());
+    const s = this.feedState(feed);
+    checkManifest(manifest, { ...heldOf(s), asOf: s.asOf });
+    return manifest;
+  }
+
+  /**
+   * v2: verifies a pull answer's signed checkpoint and, in one transaction with the feed state, checks it
+   * against what is held and the trusted one, then keeps it (FeedStateTable.acceptCheckpoint).
+   */
+  acceptCheckpoint(feed: FeedName, bytes: Uint8Array, nonce: string, receivedAt: number): FeedState {
+    const c = openCheckpoint(bytes, this.requireTrust());
+    if (c.feed !== feed)
+      throw new KioskError('SYNC_MIX_AND_MATCH', `a ${c.feed} checkpoint in an answer about ${feed}`);
+    if (feed === 'whitelist') return this.whitelist.acceptCheckpoint(c, { nonce }, receivedAt);
+    if (feed === 'revocations') return this.revocations.acceptCheckpoint(c, { nonce }, receivedAt);
+    return this.terminal.acceptPeerCheckpoint(c, { nonce }, receivedAt);
+  }
+
+  /** v2: verifies the hub's signed push reply for this request (SYNC_REPLY_INVALID otherwise). */
+  openPushReply(bytes: Uint8Array, expect: { nonce: string; terminalId: string }): SignedPushReply {
+    return openPushReply(bytes, this.requireTrust(), expect);
   }
 
   /** Verifies the signed manifest, builds the new file from the rows and swaps it in. */

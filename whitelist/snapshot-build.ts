@@ -10,6 +10,7 @@ import { migrate, type Db } from './db.js';
 import type { SnapshotFeedName, SnapshotManifest } from '../protocol/feed-format.js';
 import { SnapshotReader } from '../protocol/snapshot-rows.js';
 import { FeedStateTable } from './feed-state.js';
+import type { TrustedCheckpoint } from '../protocol/checkpoint.js';
 import { FEED_PAGE_SIZE, feedMigrations, fsyncPath, isValidFeedValue, removeDbFiles } from './feed-file.js';
 
 export interface SnapshotBuild {
@@ -20,6 +21,8 @@ export interface SnapshotBuild {
   /** Verified with openManifest before the build starts. */
   manifest: SnapshotManifest;
   rowsFile: string;
+  /** The checkpoint trusted before the swap: carried into the new file (the next one must not go back). */
+  trusted?: TrustedCheckpoint | null;
   onProgress?: (rows: number) => void;
   /** Checked between chunks: the store was closed, so the build stops (STORE_UNAVAILABLE). */
   isClosed: () => boolean;
@@ -84,6 +87,8 @@ export function* buildSnapshotFile(o: SnapshotBuild): Generator<void, number, vo
       asOf: o.manifest.asOf,
       lastSyncAt: now,
       snapshotId: o.manifest.epoch,
+      digest: o.manifest.digest,
+      checkpoint: o.trusted ?? null,
     });
     fresh.pragma('journal_mode = DELETE');
     fresh.close();

@@ -14,6 +14,7 @@ import { getLogger } from '../base/log.js';
 import { integrityCheck, migrate, openDb, type Db } from './db.js';
 import { type FeedBatch, type SnapshotFeedName, type SnapshotManifest } from '../protocol/feed-format.js';
 import { FeedStateTable, checkSequence, type FeedState, type Freshness } from './feed-state.js';
+import { checkManifest, chainDigestFromHash, type Checkpoint } from '../protocol/checkpoint.js';
 import {
   collectFeedGarbage,
   createInitialFeedFile,
@@ -202,6 +203,11 @@ export class FeedStore {
     return this.state.freshness(now);
   }
 
+  /** Check-and-set of a verified checkpoint (FeedStateTable.acceptCheckpoint). */
+  acceptCheckpoint(c: Checkpoint, expect: { nonce: string }, receivedAt: number): FeedState {
+    return this.state.acceptCheckpoint(c, expect, receivedAt);
+  }
+
   markSynced(at: Date, asOf?: string): void {
     this.state.markSynced(at, asOf);
   }
@@ -251,7 +257,7 @@ export class FeedStore {
    * Applies a verified batch (from openBatch) in one IMMEDIATE transaction: all ops and the new sequence,
    * or nothing. Sequence errors (DELTA_GAP, DELTA_DUPLICATE) are raised before anything is written.
    */
-  apply(batch: FeedBatch): ApplyResult {
+  apply(batch: FeedBatch, batchSha256?: Buffer): ApplyResult {
     if (batch.feed !== this.feed)
       throw new KioskError('DELTA_MALFORMED', `a ${batch.feed} batch cannot apply to the ${this.feed} feed`);
     const put = this.db.prepare('INSERT OR REPLACE INTO recent (k, v) VALUES (?, ?)');
@@ -283,6 +289,8 @@ export class FeedStore {
           publisherKeyId: batch.publisherKeyId,
           asOf: batch.asOf,
           lastSyncAt: new Date().toISOString(),
+          // v2: the chain digest the hub's checkpoints state (protocol/checkpoint.ts); unknown without bytes.
+          digest: batchSha256 ? chainDigestFromHash(s.digest ?? null, batchSha256) : null,
         });
       })
       .immediate();
@@ -363,11 +371,14 @@ export class FeedStore {
   ): Generator<void, SnapshotResult, void> {
     const safeEpoch = manifest.epoch.replace(/[^\w.-]/g, '_').slice(0, 40);
     const name = `${this.feed}-${safeEpoch}-${manifest.seq}-${randomBytes(4).toString('hex')}.db`;
+    const held = this.state.get();
+    checkManifest(manifest, { ...heldOf(held), asOf: held.asOf });
     const rows = yield* buildSnapshotFile({
       dir: this.dir,
       feed: this.feed,
       name,
       manifest,
+      trusted: held.checkpoint ?? null,
       rowsFile,
       ...(onProgress ? { onProgress } : {}),
       isClosed: () => this.closed,
@@ -375,6 +386,15 @@ export class FeedStore {
     if (this.closed) {
       removeDbFiles(join(this.dir, name));
       throw new KioskError('STORE_UNAVAILABLE', 'store closed during a snapshot import');
+    }
+    // v2 check-and-set: against the state as it is now (a delta may have landed during the build), the
+    // snapshot must not move the feed backwards or to an epoch that does not succeed the held one.
+    try {
+      const s = this.state.get();
+      checkManifest(manifest, { ...heldOf(s), asOf: s.asOf });
+    } catch (error) {
+      removeDbFiles(join(this.dir, name));
+      throw error;
     }
     // The swap: from here the pointer names the new file; the old one is removed after reopening.
     const old = this.currentFile;
@@ -418,4 +438,15 @@ export class FeedStore {
     this.closed = true;
     this.db.close();
   }
+}
+
+/** A feed state as protocol/checkpoint.ts's checks see it. */
+export function heldOf(s: FeedState) {
+  return {
+    feed: s.feed,
+    epoch: s.epoch,
+    seq: s.seq,
+    digest: s.digest ?? null,
+    trusted: s.checkpoint ?? null,
+  };
 }

@@ -7,12 +7,14 @@ import { integrityCheck, migrate, openDb, type Db, type Durability, type Migrati
 import type { FeedBatch, PeerEntryOp } from '../protocol/feed-format.js';
 import {
   FEED_STATE_SQL,
+  FEED_STATE_V2_SQL,
   FeedStateTable,
   checkSequence,
   type FeedState,
   type Freshness,
 } from './feed-state.js';
 import { Journal, journalMigrations } from './journal.js';
+import { chainDigestFromHash, type Checkpoint } from '../protocol/checkpoint.js';
 
 export const terminalMigrations: Migration[] = [
   ...journalMigrations,
@@ -29,6 +31,7 @@ export const terminalMigrations: Migration[] = [
         at INTEGER NOT NULL
       ) WITHOUT ROWID;`,
   },
+  { version: 3, sql: FEED_STATE_V2_SQL },
 ];
 
 export interface Presence {
@@ -126,12 +129,17 @@ export class TerminalStore {
     return this.peerState.freshness(now);
   }
 
+  /** Check-and-set of a verified peer-entries checkpoint (FeedStateTable.acceptCheckpoint). */
+  acceptPeerCheckpoint(c: Checkpoint, expect: { nonce: string }, receivedAt: number): FeedState {
+    return this.peerState.acceptCheckpoint(c, expect, receivedAt);
+  }
+
   markPeerSynced(at: Date, asOf?: string): void {
     this.peerState.markSynced(at, asOf);
   }
 
   /** Applies a verified peer-entries batch: presence updates and the sequence, in one transaction. */
-  applyPeerBatch(batch: FeedBatch): { toSeq: number; applied: number } {
+  applyPeerBatch(batch: FeedBatch, batchSha256?: Buffer): { toSeq: number; applied: number } {
     if (batch.feed !== 'peer-entries')
       throw new KioskError('DELTA_MALFORMED', `a ${batch.feed} batch cannot apply to the peer-entries feed`);
     let applied = 0;
@@ -156,6 +164,7 @@ export class TerminalStore {
           publisherKeyId: batch.publisherKeyId,
           asOf: batch.asOf,
           lastSyncAt: new Date().toISOString(),
+          digest: batchSha256 ? chainDigestFromHash(s.digest ?? null, batchSha256) : null,
         });
       })
       .immediate();

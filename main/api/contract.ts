@@ -187,6 +187,8 @@ export const TerminalStatusSchema = z
         lastPullAt: IsoTime.nullable(),
         lastPushAt: IsoTime.nullable(),
         error: ErrorPayloadSchema.nullable(),
+        /** Sync v2: the last answer refused as an attack (rollback, freeze, mix-and-match, …); null if none. */
+        alarm: ErrorPayloadSchema.extend({ at: IsoTime }).nullable(),
       })
       .strict(),
     data: z

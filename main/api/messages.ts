@@ -209,6 +209,26 @@ export const errorWords: Record<ErrorCode, Words> = {
   SYNC_UNREACHABLE: { ja: '本部サーバーにつながりません', en: 'The hub cannot be reached' },
   SYNC_REFUSED: { ja: '本部サーバーが接続を拒否しました', en: 'The hub refused the connection' },
   SYNC_PROTOCOL: { ja: '本部サーバーとの通信が不正です', en: 'The hub answered in an unexpected way' },
+  SYNC_ROLLBACK: {
+    ja: '古いデータへの巻き戻しを拒否しました（攻撃の疑い）',
+    en: 'Refused an answer that would roll data back (possible attack)',
+  },
+  SYNC_MIX_AND_MATCH: {
+    ja: '別のデータが混ぜられた応答を拒否しました（攻撃の疑い）',
+    en: 'Refused an answer mixing in other data (possible attack)',
+  },
+  SYNC_CHECKPOINT_INVALID: {
+    ja: '本部サーバーの署名付き確認がない応答を拒否しました（攻撃の疑い）',
+    en: 'Refused an answer without the hub’s signed checkpoint (possible attack)',
+  },
+  SYNC_REPLY_INVALID: {
+    ja: '署名のない送信応答を拒否しました（攻撃の疑い）',
+    en: 'Refused an unsigned upload reply (possible attack)',
+  },
+  SYNC_LIMIT: {
+    ja: '上限を超える応答を拒否しました',
+    en: 'Refused an answer beyond its size or time limit',
+  },
   HUB_UNKNOWN_TERMINAL: {
     ja: 'この端末は本部に登録されていません',
     en: 'This terminal is not registered at the hub',

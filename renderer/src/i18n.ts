@@ -93,6 +93,7 @@ export const ui = {
   reader: { ja: 'カードリーダー', en: 'Card reader' },
   hsm: { ja: 'セキュリティモジュール', en: 'Security module (HSM)' },
   sync: { ja: '同期', en: 'Sync' },
+  syncAlarm: { ja: '同期の警報', en: 'Sync alarm' },
   dataAge: { ja: '失効データの更新', en: 'Revocation data updated' },
   queue: { ja: '未送信の記録', en: 'Unsent journal records' },
   gateDevice: { ja: 'ゲート装置', en: 'Gate device' },

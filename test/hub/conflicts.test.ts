@@ -244,6 +244,10 @@ describe('hub double-entry conflicts', () => {
     store.close();
     const old = new Database(file);
     old.exec('DROP TABLE entry_conflict; DROP TABLE presence_event; DROP TABLE request_nonce;');
+    // and the sync v2 columns (migration 3), so that the file is the schema-1 file it claims to be
+    old.exec(
+      'ALTER TABLE batch DROP COLUMN digest; ALTER TABLE feed DROP COLUMN digest; ALTER TABLE feed DROP COLUMN lineage;',
+    );
     old.pragma('user_version = 1');
     old.close();
     store = new SqliteHubStore(file);

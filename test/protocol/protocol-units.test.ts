@@ -77,7 +77,7 @@ describe('frame reader', () => {
     jsonFrame(FrameType.hello, { a: 1 }),
     frame(FrameType.batch, Buffer.alloc(70_000, 7)),
     frame(FrameType.rowsEnd, Buffer.alloc(0)),
-    jsonFrame(FrameType.done, { more: false }),
+    jsonFrame(FrameType.checkpoint, { more: false }),
   ]);
 
   it('reassembles frames split at any byte', async () => {
@@ -88,7 +88,7 @@ describe('frame reader', () => {
         [FrameType.hello, 7],
         [FrameType.batch, 70_000],
         [FrameType.rowsEnd, 0],
-        [FrameType.done, 14],
+        [FrameType.checkpoint, 14],
       ]);
     }
   });

@@ -27,7 +27,13 @@ export function baseStatus(overrides: Partial<TerminalStatus> = {}): TerminalSta
     demo: true,
     reader: { state: 'ready', name: 'Virtual PCD 00 00', error: null },
     hsm: { state: 'ready', error: null },
-    sync: { state: 'idle', lastPullAt: new Date().toISOString(), lastPushAt: null, error: null },
+    sync: {
+      state: 'idle',
+      lastPullAt: new Date().toISOString(),
+      lastPushAt: null,
+      error: null,
+      alarm: null,
+    },
     data: {
       revocationAt: new Date().toISOString(),
       whitelistAt: new Date().toISOString(),

@@ -179,7 +179,8 @@ describe('sync faults', () => {
         const parts = [
           gzipSync(jsonFrame(FrameType.hello, hello)),
           ...serve(feed),
-          gzipSync(jsonFrame(FrameType.done, { head: 999, more: false })),
+          // v1's unsigned `done` (0x06): a v2 terminal refuses it; these batches are refused before it.
+          gzipSync(jsonFrame(0x06, { head: 999, more: false })),
         ];
         res.end(Buffer.concat(parts));
       });
@@ -235,9 +236,10 @@ describe('sync faults', () => {
       serve = () => [rogue.frameGz];
       await expectRefused('DELTA_WRONG_PUBLISHER', () => undefined);
 
-      // Replayed: batch 1 again after it was applied.
+      // Replayed: batch 1 again after it was applied. v1 said DELTA_DUPLICATE; in v2 a batch the terminal
+      // did not ask for (at or below its position) can only be a replay: SYNC_ROLLBACK, with an alarm.
       serve = () => [b1!.frameGz];
-      await expectRefused('DELTA_DUPLICATE', async (t) => {
+      await expectRefused('SYNC_ROLLBACK', async (t) => {
         t.data.applyBatch(gunzipSync(b1!.frameGz).subarray(5));
         expect(t.data.whitelist.rowCount()).toBe(10);
       });
@@ -286,11 +288,25 @@ describe('sync faults', () => {
     const t = openTerminal(root, 'term-skew', hub.dir, hub.url, { maxSkewSeconds: 300 });
     try {
       await expect(t.client.pull('whitelist')).rejects.toMatchObject({ code: 'CLOCK_FAULT' });
+      // v2: the refusal's hubTime is unsigned, so it moves nothing (v1 took the skew from it): anyone on
+      // the path could otherwise put the kiosk out of service with a forged refusal.
       const s = t.client.status();
+      expect(s.clockSkewMs).toBeNull();
+      expect(s.clockFault).toBe(false);
+    } finally {
+      await t.close();
+    }
+    // A hub that accepts the request states its time in the signed checkpoint: that is the skew.
+    await hub.stop();
+    hub = await startHub(root, HUB_PORT, { now: () => Date.now() + 10 * 60_000, maxSkewSeconds: 3600 });
+    const t2 = openTerminal(root, 'term-skew-2', hub.dir, hub.url, { maxSkewSeconds: 300 });
+    try {
+      await t2.client.pull('whitelist');
+      const s = t2.client.status();
       expect(s.clockSkewMs).toBeLessThan(-9 * 60_000);
       expect(s.clockFault).toBe(true);
     } finally {
-      await t.close();
+      await t2.close();
     }
   });
 });

@@ -58,11 +58,13 @@ export async function startHub(
     ...hubOptions,
   });
   await hub.app.listen({ host: '127.0.0.1', port });
+  // Port 0: the system picks a free one (the attack suite runs beside other suites on one machine).
+  const bound = (hub.app.server.address() as { port: number }).port;
   return {
     dir,
     hub,
-    port,
-    url: `http://127.0.0.1:${port}`,
+    port: bound,
+    url: `http://127.0.0.1:${bound}`,
     stop: async () => {
       await hub.close();
       dir.close();

@@ -104,7 +104,8 @@ async function mitm(answer: { roots?: Buffer[]; frames?: Buffer[] }): Promise<{ 
       Buffer.concat([
         gzipSync(jsonFrame(FrameType.hello, hello)),
         ...(answer.frames ?? []),
-        gzipSync(jsonFrame(FrameType.done, { head: 999, more: false })),
+        // Never reached: the terminal refuses the batch before it reads the (unsigned) checkpoint.
+        gzipSync(jsonFrame(FrameType.checkpoint, { head: 999, more: false })),
       ]),
     );
   });
@@ -287,6 +288,9 @@ describe('the publisher key in the hub token, rotated under the root of trust', 
           asOf: new Date().toISOString(),
           rowCount: 0,
           rowsSha256: '00'.repeat(32),
+          rowsBytes: 0,
+          digest: '00'.repeat(32),
+          lineage: [],
         },
         attacker,
       );

@@ -60,6 +60,7 @@ const syncStatus = (patch: Partial<SyncStatus>): SyncStatus => ({
   clockSkewMs: null,
   clockFault: false,
   lastError: null,
+  alarm: null,
   ...patch,
 });
 
@@ -100,6 +101,13 @@ describe('status view', () => {
     const idle = syncStatus({});
     expect(statusView(snapshot({ sync: ok('sync') }, { sync: idle })).sync.state).toBe('idle');
     expect(statusView(snapshot({})).sync.state).toBe('disabled');
+  });
+
+  it('sync v2: an answer refused as an attack shows as the sync alarm (staff screen), none otherwise', () => {
+    const alarm = { code: 'SYNC_ROLLBACK' as const, message: 'old snapshot', at: '2026-12-04T18:00:00.000Z' };
+    const view = statusView(snapshot({ sync: ok('sync') }, { sync: syncStatus({ alarm }) }));
+    expect(view.sync.alarm).toEqual(alarm);
+    expect(statusView(snapshot({ sync: ok('sync') }, { sync: syncStatus({}) })).sync.alarm).toBeNull();
   });
 
   it('shows staff mode open until its expiry', () => {

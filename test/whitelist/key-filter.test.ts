@@ -58,7 +58,7 @@ describe('revocation key filter against the database', () => {
     });
   const unrevoke = (i: number): RevocationOp => revocationDelOp(indexKey, ISSUER, serial(i));
 
-  function snapshotOf(dir: string, serials: number[], epoch: string, seq: number) {
+  function snapshotOf(dir: string, serials: number[], epoch: string, seq: number, lineage: string[] = []) {
     const rows = serials
       .map((i) =>
         revocationRow(indexKey, {
@@ -74,7 +74,8 @@ describe('revocation key filter against the database', () => {
     for (const r of rows) writer.add(r.k, r.v);
     return {
       file,
-      manifest: writer.finish({ epoch, seq, asOf: '2026-11-21T07:00:00Z' }, hub.privateKey).signed,
+      // v2: a new epoch names the one it succeeds, and is not older than the data it replaces
+      manifest: writer.finish({ epoch, seq, asOf: '2026-11-21T10:00:00Z', lineage }, hub.privateKey).signed,
     };
   }
 
@@ -126,9 +127,10 @@ describe('revocation key filter against the database', () => {
         kiosk.revocations.fold();
       } else if (r < 0.9) {
         const serials = [...new Set(Array.from({ length: 30 }, () => Math.floor(random() * universe)))];
+        const previous = epoch;
         epoch = `snap-${step}`;
         seq = 1000 * (step + 1);
-        const snap = snapshotOf(dir, serials, epoch, seq);
+        const snap = snapshotOf(dir, serials, epoch, seq, [previous]);
         const importer = random() < 0.5 ? kiosk : other;
         if (importer === other) other.refresh();
         importer.importSnapshot(snap.manifest, snap.file);

@@ -36,7 +36,11 @@ function snapshot(dir: string, from: number, count: number, epoch = 'snap-async'
   for (const r of rows) writer.add(r.k, r.v);
   return {
     file,
-    manifest: writer.finish({ epoch, seq: count, asOf: '2026-11-21T07:00:00Z' }, hub.privateKey).signed,
+    // v2: a new epoch names the one it succeeds, and is not older than the data it replaces
+    manifest: writer.finish(
+      { epoch, seq: count, asOf: '2026-11-21T10:00:00Z', lineage: ['epoch-1'] },
+      hub.privateKey,
+    ).signed,
   };
 }
 

@@ -209,7 +209,8 @@ describe('snapshots', () => {
     const w = new SnapshotWriter(file, 'whitelist');
     for (const r of rows) w.add(r.k, r.v);
     const { manifest, signed: m } = w.finish(
-      { epoch: 'snap-7', seq: opts.seq ?? 100, asOf: '2026-11-21T07:00:00Z' },
+      // v2: a new epoch names the one it succeeds, and is not older than the data it replaces
+      { epoch: 'snap-7', seq: opts.seq ?? 100, asOf: '2026-11-21T10:00:00Z', lineage: ['epoch-1'] },
       hub.privateKey,
     );
     return { file, manifest, signedManifest: m };

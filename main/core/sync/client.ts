@@ -1,24 +1,38 @@
 // The terminal's sync module: pulls each feed by sequence (pull.ts), pushes the journal since the
 // watermark (push.ts), runs both on their own supervised loops (loops.ts), and keeps a status for the
 // UI and the hub.
-import { tmpdir } from 'node:os';
 import http from 'node:http';
 import https from 'node:https';
 import { systemClock, type Clock } from '../../../base/clock.js';
-import { KioskError, toKioskError, type ErrorPayload } from '../../../base/errors.js';
+import { KioskError, toKioskError, type ErrorCode, type ErrorPayload } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
 import { Backoff, type Health, type Supervised } from '../../../base/supervisor.js';
-import { Feeds, type FeedName, type PushBody } from '../../../protocol/sync.js';
+import { Feeds, MAX_PULL_ROUNDS, type FeedName, type PushBody } from '../../../protocol/sync.js';
 import type { HubLink } from './link.js';
 import { pullOnce, type PullResult } from './pull.js';
 import { pushJournal, type PushResult } from './push.js';
 import { peerPollBackoff, SyncLoops } from './loops.js';
 import { RootUpdater } from './root-update.js';
-import type { FeedStatus, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
+import type { FeedStatus, SyncAlarm, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
 
 export type { PullResult } from './pull.js';
 export type { PushResult } from './push.js';
-export type { FeedStatus, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
+export type { FeedStatus, SyncAlarm, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
+
+/**
+ * Refusals that mean someone on the path (or a broken hub) tried to roll back, freeze or mix the data, or
+ * to forge a push reply: each raises the alarm (staff screen, and the hub through the status report).
+ */
+export const ALARM_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'SYNC_ROLLBACK',
+  'SYNC_MIX_AND_MATCH',
+  'SYNC_CHECKPOINT_INVALID',
+  'SYNC_REPLY_INVALID',
+  'SYNC_LIMIT',
+  'DELTA_BAD_SIGNATURE',
+  'DELTA_WRONG_PUBLISHER',
+  'SNAPSHOT_INVALID',
+]);
 export { syncBackoff } from './loops.js';
 
 const log = getLogger('sync');
@@ -44,6 +58,7 @@ export class SyncClient implements Supervised {
     failures: 0,
   };
   private skewMs: number | null = null;
+  private alarm: SyncAlarm | null = null;
   private online = false;
   private lastError: ErrorPayload | null = null;
   private running = false;
@@ -63,7 +78,8 @@ export class SyncClient implements Supervised {
       idleTimeoutMs: 15_000,
       maxBatchesPerRequest: 64,
       pushBatchSize: 1_000,
-      stagingDir: tmpdir(),
+      answerDeadlineMs: 15 * 60_000,
+      maxRoundsPerPull: MAX_PULL_ROUNDS,
       now: options.clock?.now ?? Date.now,
       random: Math.random,
       ...options,
@@ -87,8 +103,8 @@ export class SyncClient implements Supervised {
       signer: options.signer,
       idleTimeoutMs: this.o.idleTimeoutMs,
       ...(options.ca ? { ca: options.ca } : {}),
-      noteHubTime: (hubTime) => {
-        this.skewMs = this.clock.now() - hubTime;
+      noteHubTime: (hubTime, receivedAt) => {
+        this.skewMs = receivedAt - hubTime;
       },
     };
     this.roots = options.roots ? new RootUpdater(this.link, options.roots) : null;
@@ -101,6 +117,7 @@ export class SyncClient implements Supervised {
         lastAttemptAt: null,
         lastError: null,
         failures: 0,
+        checkpoint: sink.checkpoint(),
       });
     }
     this.loops = new SyncLoops(
@@ -140,7 +157,8 @@ export class SyncClient implements Supervised {
     let oldestAgeMs: number | null = null;
     let all = this.feeds.some((f) => f !== 'peer-entries');
     for (const f of this.feeds) {
-      const s = { ...this.feedState.get(f)!, sequence: this.o.sinks[f]!.position().seq };
+      const sink = this.o.sinks[f]!;
+      const s = { ...this.feedState.get(f)!, sequence: sink.position().seq, checkpoint: sink.checkpoint() };
       feeds[f] = s;
       if (f === 'peer-entries') continue;
       const age = this.o.sinks[f]!.freshness(now).dataAgeMs;
@@ -156,6 +174,7 @@ export class SyncClient implements Supervised {
       clockSkewMs: this.skewMs,
       clockFault: this.skewMs !== null && Math.abs(this.skewMs) > this.o.maxSkewSeconds * 1000,
       lastError: this.lastError,
+      alarm: this.alarm,
     };
   }
 
@@ -275,17 +294,28 @@ export class SyncClient implements Supervised {
       snapshot: false,
       sequence: sink.position().seq,
     };
+    const options = { ...this.o, now: () => this.clock.now() };
     try {
       await this.roots?.run(); // a rotated publisher key is trusted (and the old one dropped) first
+      // Bounded: at most maxRoundsPerPull requests, and each one that says `more` must have moved the feed
+      // (a hub or proxy answering `more` forever would otherwise spin here, one signature per round).
       for (let round = 0; ; round++) {
-        const more = await pullOnce(this.link, this.o, feed, sink, result, round === 0 ? waitSeconds : 0);
+        const before = sink.position();
+        const wait = round === 0 ? waitSeconds : 0;
+        const { more, position } = await pullOnce(this.link, options, feed, sink, result, wait);
+        result.rounds = round + 1;
         if (!more) break;
+        if (position.seq === before.seq && position.epoch === before.epoch)
+          throw new KioskError('SYNC_LIMIT', `${feed}: the hub says "more" but its answer moved nothing`);
+        if (round + 1 >= this.o.maxRoundsPerPull) {
+          log.warn({ feed, rounds: round + 1 }, 'pull round limit reached; the next pull continues');
+          break;
+        }
       }
       const now = this.clock.now();
       state.lastSuccessAt = now;
       state.lastError = null;
       state.failures = 0;
-      if (result.hubTime !== null) sink.markSynced(now, result.hubTime);
       this.online = true;
       result.sequence = sink.position().seq;
       return result;
@@ -294,6 +324,7 @@ export class SyncClient implements Supervised {
       state.lastError = typed.toPayload();
       state.failures++;
       this.lastError = typed.toPayload();
+      this.raiseAlarm(typed);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ feed, code: typed.code, msg2: typed.message }, 'pull failed');
       throw typed;
@@ -319,12 +350,24 @@ export class SyncClient implements Supervised {
       this.pushState.lastError = typed.toPayload();
       this.pushState.failures++;
       this.lastError = typed.toPayload();
+      this.raiseAlarm(typed);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ code: typed.code, msg2: typed.message }, 'push failed');
       throw typed;
     } finally {
       this.emit();
     }
+  }
+
+  /** Keeps the latest refused attack until the client stops (it is not cleared by a later success). */
+  private raiseAlarm(error: KioskError): void {
+    if (!ALARM_CODES.has(error.code)) return;
+    this.alarm = {
+      code: error.code,
+      message: error.message.slice(0, 300),
+      at: new Date(this.clock.now()).toISOString(),
+    };
+    log.error({ code: error.code, msg2: error.message }, 'sync alarm: an answer was refused as an attack');
   }
 
   private statusReport(): PushBody['status'] {
@@ -337,6 +380,7 @@ export class SyncClient implements Supervised {
       dataAgeSeconds: s.dataAgeSeconds,
       feeds,
       lastError: s.lastError ? `${s.lastError.code}: ${s.lastError.message}`.slice(0, 200) : null,
+      alarm: s.alarm,
     };
   }
 }

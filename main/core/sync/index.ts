@@ -1,6 +1,7 @@
 // The sync module's entry: build a SyncClient from the loaded configuration, the terminal's stores
 //  and a RequestSigner over the terminal's HSM key.
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { readSyncCa, type KioskConfig } from '../../../config/load.js';
 import { KioskError } from '../../../base/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
@@ -68,6 +69,8 @@ export function syncFromConfig(
     maxSkewSeconds: config.clock.maxSkewSeconds,
     // Read now, at start: a CA file that went missing is a config error, not a TLS failure every round.
     ...(config.sync.caFile ? { ca: readSyncCa(config.sync.caFile) } : {}),
+    // v2: under the data folder (not the OS temp folder, RAM on many systems), checked for free space.
+    stagingDir: join(config.data.dir, 'staging'),
     ...extra,
   });
 }

@@ -21,21 +21,27 @@ function sinkFor(data: KioskData, feed: FeedName): FeedSink {
   const sink: FeedSink = {
     feed,
     position,
-    applyBatch: (signed) => {
-      data.applyBatch(signed);
+    applyBatch: (signed, expect) => {
+      data.applyBatch(signed, { feed, epoch: expect.epoch });
       return position();
     },
     freshness: (now) => {
       const f = data.freshness(now)[feed];
       return { lastSyncAt: f.lastSyncAt === null ? null : Date.parse(f.lastSyncAt), dataAgeMs: f.dataAgeMs };
     },
-    markSynced: (at, hubTime) => data.markSynced(feed, new Date(at), new Date(hubTime).toISOString()),
+    acceptCheckpoint: (signed, nonce, receivedAt) => {
+      const s = data.acceptCheckpoint(feed, signed, nonce, receivedAt);
+      return { ...s.checkpoint!, more: s.checkpoint!.position < s.checkpoint!.head };
+    },
+    checkpoint: () => state().checkpoint ?? null,
   };
-  if (feed !== 'peer-entries')
+  if (feed !== 'peer-entries') {
+    sink.checkManifest = (manifest) => data.checkSnapshotManifest(manifest, feed);
     sink.installSnapshot = async (manifest, rowsFile) => {
       await data.importSnapshotAsync(manifest, rowsFile);
       return position();
     };
+  }
   return sink;
 }
 
@@ -48,7 +54,14 @@ export function kioskDataSinks(data: KioskData): Record<FeedName, FeedSink> {
 }
 
 export function kioskDataJournal(data: KioskData): JournalSource {
-  return data.journal;
+  const j = data.journal;
+  return {
+    uploadWatermark: () => j.uploadWatermark(),
+    readSince: (after, limit) => j.readSince(after, limit),
+    pendingUpload: () => j.pendingUpload(),
+    markUploaded: (seq) => j.markUploaded(seq),
+    openPushReply: (signed, expect) => data.openPushReply(signed, expect),
+  };
 }
 
 /** The terminal's root of trust, which the sync module updates at the start of each sync. */

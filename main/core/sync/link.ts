@@ -9,6 +9,9 @@ export interface HubLink {
   signer: RequestSigner;
   idleTimeoutMs: number;
   ca?: Buffer;
-  /** Every hub answer carries its time: the client keeps the clock skew from it. */
-  noteHubTime(hubTime: number): void;
+  /**
+   * A verified checkpoint answering this terminal's request states the hub's time (v2: nothing else
+   * does): the client keeps the clock skew from it, against the local time it arrived.
+   */
+  noteHubTime(hubTime: number, receivedAt: number): void;
 }

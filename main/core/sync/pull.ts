@@ -1,37 +1,47 @@
-// Pulling one feed from the hub: a request by sequence, answered with a hello, delta batches or a
-// snapshot (manifest and rows, staged in a file), and done. Every batch is verified by the feed's sink
-// against the pinned hub key before it applies anything.
+// Pulling one feed from the hub (protocol v2): a request by sequence, answered with a hello, delta
+// batches or a snapshot (manifest and rows, staged in a file), and a signed checkpoint that echoes the
+// request's nonce. Every batch and manifest is verified by the feed's sink against the pinned hub key
+// before it applies anything; the checkpoint is the only thing that moves the data age and the clock skew.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { KioskError } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
-import { Done, FrameType, Hello, ROWS_CHUNK_BYTES, type FeedName } from '../../../protocol/sync.js';
+import { FrameType, Hello, ROWS_CHUNK_BYTES, type FeedName } from '../../../protocol/sync.js';
 import { frames, parseJsonPayload, type Frame } from '../../../protocol/frames.js';
+import { RowsMeter } from '../../../protocol/rows-meter.js';
 import type { HubLink } from './link.js';
-import type { FeedSink } from './sinks.js';
+import type { FeedPosition, FeedSink } from './sinks.js';
 import { errorFrom, exchange } from './transport.js';
 
 const log = getLogger('sync');
 
+/** v1's unsigned `done` frame: a v2 terminal takes only a signed checkpoint as the end of an answer. */
+const V1_DONE = 0x06;
+
 export interface PullOptions {
-  /** Most batches asked for per request; the client asks again while the hub says `more`. */
+  /** Most batches asked for per request; the client asks again while the checkpoint says `more`. */
   maxBatchesPerRequest: number;
-  /** Where snapshot rows are staged while they stream. */
+  /** Where snapshot rows are staged while they stream (under the data folder). */
   stagingDir: string;
+  /** The whole answer must arrive within this (ms), however steadily bytes trickle in. */
+  answerDeadlineMs: number;
+  now: () => number;
 }
 
 export interface PullResult {
   feed: FeedName;
-  /** Hub time of the last answer: the data is current as of then. */
+  /** Hub time of the last verified checkpoint: the data is current as of then (when `more` was false). */
   hubTime: number | null;
   applied: number;
   snapshot: boolean;
   sequence: number;
+  /** Requests this pull made. */
+  rounds?: number;
 }
 
-/** One request; returns true when the hub has more batches to give. */
+/** One request; returns the verified checkpoint's `more` and the position it confirmed. */
 export async function pullOnce(
   link: HubLink,
   options: PullOptions,
@@ -39,7 +49,7 @@ export async function pullOnce(
   sink: FeedSink,
   result: PullResult,
   wait: number,
-): Promise<boolean> {
+): Promise<{ more: boolean; position: FeedPosition }> {
   const pos = sink.position();
   let target = `/v1/feeds/${feed}?after=${pos.seq}&max=${options.maxBatchesPerRequest}`;
   if (pos.epoch) target += `&epoch=${encodeURIComponent(pos.epoch)}`;
@@ -53,48 +63,71 @@ export async function pullOnce(
     agent: link.agent,
     ...(link.ca ? { ca: link.ca } : {}),
   });
-  if (res.status !== 200) {
-    const err = await errorFrom(res);
-    if (typeof err.detail?.hubTime === 'number') link.noteHubTime(err.detail.hubTime);
-    throw err;
-  }
+  // v2: an error body's hubTime is unsigned: it no longer moves the clock skew.
+  if (res.status !== 200) throw await errorFrom(res);
+  const deadlineMs = options.answerDeadlineMs + wait * 1000;
+  const deadline = setTimeout(
+    () =>
+      res.abort(
+        new KioskError(
+          'SYNC_LIMIT',
+          `${feed}: the answer took longer than ${Math.round(deadlineMs / 1000)} s`,
+        ),
+      ),
+    deadlineMs,
+  );
   const it = frames(res.body)[Symbol.asyncIterator]();
   const next = async (): Promise<Frame> => {
     const r = await it.next();
-    if (r.done) throw new KioskError('SYNC_UNREACHABLE', 'answer ended early (connection cut?)');
+    if (r.done)
+      throw new KioskError('SYNC_UNREACHABLE', 'answer ended before its checkpoint (connection cut?)');
     return r.value;
   };
   try {
     const first = await next();
+    // The hello is unsigned and informational: only its shape and feed are checked, nothing is taken from it.
     const hello = first.type === FrameType.hello ? Hello.safeParse(parseJsonPayload(first.payload)) : null;
     if (!hello?.success || hello.data.feed !== feed) throw new KioskError('SYNC_PROTOCOL', 'bad hello frame');
-    link.noteHubTime(hello.data.hubTime);
-    result.hubTime = hello.data.hubTime;
     for (;;) {
       const f = await next();
-      if (f.type === FrameType.done) {
-        const done = Done.safeParse(parseJsonPayload(f.payload));
-        if (!done.success) throw new KioskError('SYNC_PROTOCOL', 'bad done frame');
-        return done.data.more;
+      if (f.type === FrameType.checkpoint) {
+        const receivedAt = options.now();
+        const c = await sink.acceptCheckpoint(f.payload, res.nonce, receivedAt);
+        link.noteHubTime(c.hubTime, receivedAt);
+        result.hubTime = c.hubTime;
+        return { more: c.more, position: sink.position() };
       }
       if (f.type === FrameType.batch) {
-        // The store verifies the hub's signature, the sequence and the content before it applies.
-        await sink.applyBatch(f.payload);
+        // The store verifies the hub's signature, the feed, epoch and sequence and the content first.
+        await sink.applyBatch(f.payload, { epoch: sink.position().epoch });
         result.applied++;
       } else if (f.type === FrameType.manifest) {
         await receiveSnapshot(options.stagingDir, feed, sink, f.payload, next);
         result.snapshot = true;
+      } else if (f.type === V1_DONE) {
+        throw new KioskError(
+          'SYNC_CHECKPOINT_INVALID',
+          `${feed}: an unsigned end of answer where a signed checkpoint answering this request is required`,
+        );
       } else {
         throw new KioskError('SYNC_PROTOCOL', `unexpected frame type ${f.type}`);
       }
     }
   } finally {
-    await it.return?.(undefined);
+    clearTimeout(deadline);
+    await it.return?.(undefined).catch(() => undefined);
     res.body.destroy();
   }
 }
 
-/** Streams the rows into a staging file (bounded memory), then hands manifest + file to the store. */
+/** Bytes the staging file and the database built from it need, beyond the rows themselves. */
+const STAGING_HEADROOM_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Verifies the manifest (signature, feed, no rollback, epoch lineage) before anything is written, checks
+ * there is room, streams the rows into a staging file while holding them to the manifest's byte length
+ * and row count, then hands manifest + file to the store.
+ */
 async function receiveSnapshot(
   stagingDir: string,
   feed: FeedName,
@@ -102,8 +135,20 @@ async function receiveSnapshot(
   manifest: Buffer,
   next: () => Promise<Frame>,
 ): Promise<void> {
-  if (!sink.installSnapshot) throw new KioskError('SYNC_PROTOCOL', `${feed} takes no snapshots`);
+  if (!sink.installSnapshot || !sink.checkManifest)
+    throw new KioskError('SYNC_PROTOCOL', `${feed} takes no snapshots`);
+  const m = sink.checkManifest(manifest);
   mkdirSync(stagingDir, { recursive: true });
+  const fs = statfsSync(stagingDir);
+  const free = fs.bavail * fs.bsize;
+  // The rows file, then a database of about the same size built from it, both under the data folder.
+  const need = 2 * m.rowsBytes + STAGING_HEADROOM_BYTES;
+  if (free < need)
+    throw new KioskError(
+      'STORE_UNAVAILABLE',
+      `${feed} snapshot needs ${Math.ceil(need / 2 ** 20)} MiB in ${stagingDir}; ${Math.floor(free / 2 ** 20)} MiB free`,
+    );
+  const meter = new RowsMeter(m, `${feed} snapshot`);
   const file = join(stagingDir, `snapshot-${feed}-${process.pid}-${randomBytes(4).toString('hex')}.rows`);
   const out = createWriteStream(file, { mode: 0o600 });
   const closed = new Promise<void>((resolve, reject) => {
@@ -116,8 +161,10 @@ async function receiveSnapshot(
       if (f.type === FrameType.rowsEnd) break;
       if (f.type !== FrameType.rows || f.payload.length > ROWS_CHUNK_BYTES)
         throw new KioskError('SNAPSHOT_INVALID', 'snapshot rows expected');
+      meter.add(f.payload); // before the write: nothing past the stated size reaches the disk
       if (!out.write(f.payload)) await once(out, 'drain');
     }
+    meter.finish();
     out.end();
     await closed;
     await sink.installSnapshot(manifest, file);

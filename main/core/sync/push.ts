@@ -1,9 +1,10 @@
 // Pushing the journal to the hub: the records since the upload watermark, in batches, gzipped and
-// signed; the hub's acknowledgement moves the watermark, never past what was sent. An empty push is
-// still one request: the terminal's heartbeat and status report.
+// signed; the hub's acknowledgement moves the watermark, never past what was sent, and (v2) only when it
+// is signed by the hub and echoes this request's nonce. An empty push is still one request: the
+// terminal's heartbeat and status report.
 import { gzipSync } from 'node:zlib';
 import { KioskError } from '../../../base/errors.js';
-import { PROTOCOL_VERSION, PushReply, type PushBody } from '../../../protocol/sync.js';
+import { PROTOCOL_VERSION, type PushBody } from '../../../protocol/sync.js';
 import type { HubLink } from './link.js';
 import type { JournalSource } from './sinks.js';
 import { errorFrom, exchange, readAll } from './transport.js';
@@ -45,14 +46,12 @@ export async function pushJournal(
       agent: link.agent,
       ...(link.ca ? { ca: link.ca } : {}),
     });
-    if (res.status !== 200) {
-      const err = await errorFrom(res);
-      if (typeof err.detail?.hubTime === 'number') link.noteHubTime(err.detail.hubTime);
-      throw err;
-    }
-    const parsed = PushReply.safeParse(JSON.parse((await readAll(res.body, 64 * 1024)).toString('utf8')));
-    if (!parsed.success) throw new KioskError('SYNC_PROTOCOL', 'bad push answer');
-    link.noteHubTime(parsed.data.hubTime);
+    if (res.status !== 200) throw await errorFrom(res);
+    const reply = journal.openPushReply(await readAll(res.body, 64 * 1024), {
+      nonce: res.nonce,
+      terminalId: link.signer.keyId,
+    });
+    const parsed = { data: reply };
     const lastSent = records.length > 0 ? records[records.length - 1]!.seq : journal.uploadWatermark();
     // The hub acknowledges the highest gap-free sequence it holds; never move past what was sent.
     const acked = Math.min(parsed.data.acked, lastSent);

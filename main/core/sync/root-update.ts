@@ -47,11 +47,8 @@ export class RootUpdater {
         agent: this.link.agent,
         ...(this.link.ca ? { ca: this.link.ca } : {}),
       });
-      if (res.status !== 200) {
-        const err = await errorFrom(res);
-        if (typeof err.detail?.hubTime === 'number') this.link.noteHubTime(err.detail.hubTime);
-        throw err;
-      }
+      // An error body is unsigned: its hubTime moves neither the clock guard nor data age.
+      if (res.status !== 200) throw await errorFrom(res);
       const body = await readAll(res.body, MAX_ROOTS_PER_ANSWER * MAX_ROOT_BYTES * 2);
       let roots: Buffer[];
       try {

@@ -3,6 +3,7 @@
 // or not at all; the sync module only moves bytes, checks order and keeps the status.
 import type { FeedName } from '../../../protocol/sync.js';
 import type { PushRecord } from '../../../protocol/sync.js';
+import type { TrustedCheckpoint } from '../../../protocol/checkpoint.js';
 
 export interface FeedPosition {
   /** Sequence of the last operation applied (0: nothing yet). */
@@ -19,7 +20,12 @@ export interface FeedSink {
    * transaction. Refuses with a typed error (DELTA_BAD_SIGNATURE, DELTA_WRONG_PUBLISHER, DELTA_GAP,
    * DELTA_DUPLICATE, DELTA_MALFORMED) and changes nothing otherwise. Returns the new position.
    */
-  applyBatch(signed: Buffer): FeedPosition | Promise<FeedPosition>;
+  applyBatch(signed: Buffer, expect: { epoch: string | null }): FeedPosition | Promise<FeedPosition>;
+  /**
+   * v2: verifies a signed snapshot manifest and that it may replace the data held (feed, no rollback,
+   * epoch lineage) before any row is staged; returns the limits the rows stream must keep.
+   */
+  checkManifest?(manifest: Buffer): { seq: number; epoch: string; rowCount: number; rowsBytes: number };
   /**
    * Verifies a signed snapshot manifest and the rows file it names, builds the data into a fresh file
    * and swaps it in atomically (SNAPSHOT_INVALID / DELTA_WRONG_PUBLISHER otherwise, nothing changed).
@@ -28,8 +34,18 @@ export interface FeedSink {
   installSnapshot?(manifest: Buffer, rowsFile: string): FeedPosition | Promise<FeedPosition>;
   /** Last successful sync and data age (now − the hub's "current as of"), persisted with the data. */
   freshness(now: number): { lastSyncAt: number | null; dataAgeMs: number | null };
-  /** The hub said "nothing more after what you hold, as of hubTime" (ms since 1970). */
-  markSynced(at: number, hubTime: number): void;
+  /**
+   * v2: verifies the answer's signed checkpoint, that it answers the request with this nonce, states
+   * exactly the data held and moves nothing backwards; keeps it as the trusted one (one transaction with
+   * the feed state). The data age moves only here. Typed refusal otherwise, nothing changed.
+   */
+  acceptCheckpoint(
+    signed: Buffer,
+    nonce: string,
+    receivedAt: number,
+  ): (TrustedCheckpoint & { more: boolean }) | Promise<TrustedCheckpoint & { more: boolean }>;
+  /** The last trusted checkpoint (null before the first). */
+  checkpoint(): TrustedCheckpoint | null;
 }
 
 /** The journal's upload side; whitelist/journal.ts's Journal has exactly these methods. */
@@ -42,4 +58,9 @@ export interface JournalSource {
   pendingUpload(): number;
   /** Records the hub's acknowledgement (never backwards). */
   markUploaded(seq: number): void;
+  /** v2: verifies the hub's signed push reply for the request with this nonce (SYNC_REPLY_INVALID). */
+  openPushReply(
+    signed: Buffer,
+    expect: { nonce: string; terminalId: string },
+  ): { acked: number; accepted: number; duplicates: number; hubTime: number };
 }

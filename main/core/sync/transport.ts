@@ -6,12 +6,17 @@ import { createGunzip } from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
 import { ErrorCodes, KioskError, type ErrorCode } from '../../../base/errors.js';
 import { authorityOf, signRequest, type RequestSigner } from '../../../protocol/http-signature.js';
+import { nonceOf } from '../../../protocol/checkpoint.js';
 
 export interface HubResponse {
   status: number;
   /** The decoded body as a byte stream. */
   body: Readable;
   headers: http.IncomingHttpHeaders;
+  /** v2: the nonce this request was signed with; the hub's signed answer must echo it. */
+  nonce: string;
+  /** Ends the answer now (a deadline or limit passed): the body fails with `error`. */
+  abort(error: Error): void;
 }
 
 export interface ExchangeOptions {
@@ -51,6 +56,7 @@ async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
     target: path,
     body: o.body ?? null,
   });
+  const nonce = nonceOf(signed['signature-input']) ?? '';
   const headers: Record<string, string | number> = {
     ...signed,
     'accept-encoding': 'gzip',
@@ -99,7 +105,16 @@ async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
           });
         }
         res.on('error', () => undefined);
-        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+        resolve({
+          status: res.statusCode ?? 0,
+          body,
+          headers: res.headers,
+          nonce,
+          abort: (error) => {
+            body.destroy(error);
+            res.destroy();
+          },
+        });
       },
     );
     req.setTimeout(o.idleTimeoutMs, () =>

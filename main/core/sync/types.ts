@@ -1,6 +1,7 @@
 // The sync client's options and the status it reports.
 import type { Clock } from '../../../base/clock.js';
-import type { ErrorPayload } from '../../../base/errors.js';
+import type { ErrorCode, ErrorPayload } from '../../../base/errors.js';
+import type { TrustedCheckpoint } from '../../../protocol/checkpoint.js';
 import type { RequestSigner } from '../../../protocol/http-signature.js';
 import type { FeedName } from '../../../protocol/sync.js';
 import type { PullResult } from './pull.js';
@@ -13,8 +14,12 @@ export interface SyncClientOptions {
   signer: RequestSigner;
   /** One sink per feed to sync; each verifies the hub's signatures against the pinned key itself. */
   sinks: Partial<Record<FeedName, FeedSink>>;
-  /** Where snapshot rows are staged while they stream (default: the OS temp folder). */
-  stagingDir?: string;
+  /** Where snapshot rows are staged while they stream: under the data folder (`<data.dir>/staging`). */
+  stagingDir: string;
+  /** A whole pull answer must arrive within this (ms; default 15 min, plus any long-poll wait). */
+  answerDeadlineMs?: number;
+  /** Most requests one pull of one feed makes (default MAX_PULL_ROUNDS); each must move the feed. */
+  maxRoundsPerPull?: number;
   journal?: JournalSource | null;
   /** The root of trust, brought up to date from the hub before each pull (root-update.ts). */
   roots?: RootSink | null;
@@ -43,6 +48,16 @@ export interface FeedStatus {
   lastAttemptAt: number | null;
   lastError: ErrorPayload | null;
   failures: number;
+  /** v2: the last checkpoint verified for this feed (what `jpki-kiosk sync status` prints). */
+  checkpoint: TrustedCheckpoint | null;
+}
+
+/** v2: the terminal refused an answer as an attack; shown in staff mode and reported to the hub. */
+export interface SyncAlarm {
+  code: ErrorCode;
+  message: string;
+  /** ISO time the refusal happened. */
+  at: string;
 }
 
 export interface SyncStatus {
@@ -62,33 +77,8 @@ export interface SyncStatus {
   clockSkewMs: number | null;
   clockFault: boolean;
   lastError: ErrorPayload | null;
-}
-
-export interface FeedStatus {
-  sequence: number;
-  lastSuccessAt: number | null;
-  lastAttemptAt: number | null;
-  lastError: ErrorPayload | null;
-  failures: number;
-}
-
-export interface SyncStatus {
-  running: boolean;
-  online: boolean;
-  feeds: Partial<Record<FeedName, FeedStatus>>;
-  push: {
-    lastSuccessAt: number | null;
-    lastAttemptAt: number | null;
-    lastError: ErrorPayload | null;
-    failures: number;
-    queueLength: number;
-  };
-  /** Seconds since the least recently synced feed last synced; null before every feed synced once. */
-  dataAgeSeconds: number | null;
-  /** Local clock minus hub clock, ms (null before the first answer). */
-  clockSkewMs: number | null;
-  clockFault: boolean;
-  lastError: ErrorPayload | null;
+  /** v2: the last refused attack (rollback, freeze, mix-and-match, forged reply, endless data); null if none. */
+  alarm: SyncAlarm | null;
 }
 
 export interface SyncReport {

@@ -80,6 +80,7 @@ function syncView(health: Health | null, status: SyncStatus | null): TerminalSta
     lastPullAt: isoOrNull(Math.max(...pulls)),
     lastPushAt: isoOrNull(status?.push.lastSuccessAt ?? 0),
     error: health?.error ?? null,
+    alarm: status?.alarm ?? null,
   };
 }
 

@@ -142,6 +142,16 @@ function StatusTable({ status, language }: { status: TerminalStatus; language: L
       t('sync', language),
       `${status.sync.state} · ${ago(status.sync.lastPullAt, language)}${err(status.sync.error)}`,
     ],
+    // Sync v2: an answer refused as an attack stays visible here (and at the hub) until the terminal restarts.
+    ...(status.sync.alarm
+      ? [
+          [
+            'sync-alarm',
+            t('syncAlarm', language),
+            `⚠ ${status.sync.alarm.code} · ${ago(status.sync.alarm.at, language)} — ${errorText(status.sync.alarm.code, language)}`,
+          ] as [string, string, string],
+        ]
+      : []),
     [
       'data',
       t('dataAge', language),
