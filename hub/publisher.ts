@@ -45,6 +45,7 @@ import {
 import { whitelistRow, type CardRowInput } from '../whitelist/feed-ops.js';
 import { SnapshotWriter } from '../protocol/snapshot-rows.js';
 import {
+  batchContentHash,
   CHECKPOINT_FORMAT,
   PUSH_REPLY_FORMAT,
   signCheckpoint,
@@ -195,7 +196,7 @@ export class Publisher {
       fromSeq,
       toSeq: batch.toSeq,
       frameGz: gzipSync(frame(FrameType.batch, signed), { level: 6 }),
-      sha256: sha(signed),
+      sha256: batchContentHash(signed),
     };
   }
 

@@ -31,10 +31,35 @@ const Hex32 = z.string().regex(/^[0-9a-f]{64}$/);
 const Seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const Nonce = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 
+/**
+ * SHA-256 of what a signed batch says: its payload without the signature line, and with the publisher's
+ * key id blanked. The chain binds content, not who signed it, so a publisher-key rotation that signs the
+ * stored batches again (and names the new key in them) leaves every digest a terminal holds valid.
+ */
+export function batchContentHash(signedBatch: Uint8Array | Buffer): Buffer {
+  const bytes = Buffer.isBuffer(signedBatch) ? signedBatch : Buffer.from(signedBatch);
+  const nl = bytes.indexOf(0x0a);
+  const payload = nl >= 0 ? bytes.subarray(nl + 1) : bytes;
+  const hash = createHash('sha256');
+  const at = payload.indexOf(KEY_ID_FIELD);
+  // The payload is the publisher's JSON.stringify of the batch: the field appears once, near the start.
+  if (at >= 0 && at < 256) {
+    const end = at + KEY_ID_FIELD.length + 32;
+    hash
+      .update(payload.subarray(0, at + KEY_ID_FIELD.length))
+      .update(BLANK_KEY_ID)
+      .update(payload.subarray(end));
+  } else {
+    hash.update(payload);
+  }
+  return hash.digest();
+}
+const KEY_ID_FIELD = Buffer.from('"publisherKeyId":"', 'utf8');
+const BLANK_KEY_ID = Buffer.from('0'.repeat(32), 'utf8');
+
 /** The chain digest after one more batch (hex in, hex out). */
 export function chainDigest(previous: string | null, signedBatch: Uint8Array | Buffer): string {
-  const batchHash = createHash('sha256').update(signedBatch).digest();
-  return chainDigestFromHash(previous, batchHash);
+  return chainDigestFromHash(previous, batchContentHash(signedBatch));
 }
 
 export function chainDigestFromHash(previous: string | null, batchHash: Buffer): string {

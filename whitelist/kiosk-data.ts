@@ -1,7 +1,6 @@
 // KioskData: the one object the decision pipeline and sync use. Synchronous lookups (revoked? whose
 // entitlement?), feed freshness for the stale-data policy, presence for anti-passback, the journal, and
 // the verified entry points for deltas and snapshots.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KioskConfig } from '../config/load.js';
@@ -19,6 +18,7 @@ import {
 } from '../protocol/feed-format.js';
 import type { FeedState, Freshness } from './feed-state.js';
 import {
+  batchContentHash,
   checkManifest,
   openCheckpoint,
   openPushReply,
@@ -208,7 +208,7 @@ export class KioskData {
         'SYNC_MIX_AND_MATCH',
         `a ${batch.feed} batch of epoch ${batch.epoch} in an answer about ${expect.feed} (epoch ${expect.epoch ?? '-'})`,
       );
-    const sha = createHash('sha256').update(bytes).digest();
+    const sha = batchContentHash(bytes);
     try {
       if (batch.feed === 'whitelist') return this.whitelist.apply(batch, sha);
       if (batch.feed === 'revocations') return this.revocations.apply(batch, sha);

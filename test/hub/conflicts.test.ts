@@ -262,7 +262,7 @@ describe('hub double-entry conflicts', () => {
 describe('hub status page: open conflicts', () => {
   it('lists open conflicts per site in status.json and the HTML page', async () => {
     const root = tempDir('conflicts-status');
-    const hub = await startHub(root, 36450);
+    const hub = await startHub(root, 0);
     try {
       const gateA = new GateJournal('stadium-a', 'north', 'stadium-1');
       const gateB = new GateJournal('stadium-b', 'south', 'stadium-1');

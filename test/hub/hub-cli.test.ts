@@ -13,8 +13,6 @@ import { demoCard, ensureDemoPki, type DemoCardSet } from '../../sim/pki/demo-pk
 import { cardRow, cleanup, openTerminal, startHub, tempDir, type TestHub } from '../sync/helpers.js';
 import { openHubDir } from '../../hub/hub-dir.js';
 
-const PORT = 36430;
-
 async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
   const chunks: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
@@ -51,7 +49,7 @@ describe('hub CLI', () => {
     expect(r1.code).toBe(0);
     expect(JSON.parse(r1.stdout)).toMatchObject({ entries: 1, puts: 1, dels: 0, crlNumber: '1' });
 
-    const hub: TestHub = await startHub(root, PORT, { indexKeyFile: join(root, 'index-key') });
+    const hub: TestHub = await startHub(root, 0, { indexKeyFile: join(root, 'index-key') });
     const t = openTerminal(root, 'crl-term', hub.dir, hub.url);
     const probe = (serial: string) =>
       t.data.lookup({ issuerKeyId: valid.issuerKeyIdHex, serial, spkiSha256: '00'.repeat(32) }).revoked;

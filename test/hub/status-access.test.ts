@@ -72,8 +72,8 @@ describe('status page over HTTP', () => {
   let open: TestHub;
   let guarded: TestHub;
   beforeAll(async () => {
-    open = await startHub(join(root, 'open'), 36436);
-    guarded = await startHub(join(root, 'guarded'), 36437, { statusToken: statusTokenDigest(TOKEN) });
+    open = await startHub(join(root, 'open'), 0);
+    guarded = await startHub(join(root, 'guarded'), 0, { statusToken: statusTokenDigest(TOKEN) });
   });
   afterAll(async () => {
     await open?.stop();

@@ -8,7 +8,7 @@ let hub: TestHub;
 
 beforeAll(async () => {
   root = tempDir('status');
-  hub = await startHub(root, 36435);
+  hub = await startHub(root, 0);
 });
 afterAll(async () => {
   await hub.stop();

@@ -12,6 +12,7 @@ import { SNAPSHOT_MAGIC } from '../../protocol/snapshot-rows.js';
 import {
   cardRow,
   cleanup,
+  freePort,
   journalEntry,
   openTerminal,
   startHub,
@@ -57,10 +58,16 @@ describe('sync attacks through a man in the middle', () => {
   beforeEach(async () => {
     root = tempDir('attacks');
     clock.offset = 0;
-    hub = await startHub(root, 0, { snapshotMinOps: 10 });
+    // The terminal signs the man in the middle's address as @authority (it believes that is the hub), so
+    // the hub is told both names, as an operator names a proxy in front of it.
+    const [hubPort, mitmPort] = [await freePort(), await freePort()];
+    hub = await startHub(root, hubPort, {
+      snapshotMinOps: 10,
+      authority: [`127.0.0.1:${hubPort}`, `127.0.0.1:${mitmPort}`],
+    });
     hub.dir.publisher.publishWhitelist(rows(0, 300), 'base');
     hub.dir.publisher.publishRevocations(ISSUER, revocations(20), 'crl 1');
-    mitm = await startMitm(hub.port);
+    mitm = await startMitm(hub.port, mitmPort);
     t = openTerminal(root, 'gate-1', hub.dir, mitm.url, { now: () => Date.now() + clock.offset });
     const report = await t.client.syncNow();
     expect(report.ok).toBe(true);

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FrameType, MEDIA_TYPE, PROTOCOL_VERSION, jsonFrame, type FeedName } from '../../protocol/sync.js';
 import { softwareSigner } from '../../protocol/http-signature.js';
 import { openHubDir } from '../../hub/hub-dir.js';
@@ -17,13 +17,18 @@ import {
   startHub,
   tempDir,
   type TestHub,
+  freePort,
 } from './helpers.js';
 import { cutProxy } from './proxy.js';
 
-const HUB_PORT = 36420;
-const PROXY_PORT = 36421;
-const FAKE_PORT = 36422;
-const BOTH_NAMES = [`127.0.0.1:${HUB_PORT}`, `127.0.0.1:${PROXY_PORT}`];
+// Free loopback ports, picked once for the file: a hub that stops comes back on the same address.
+let HUB_PORT = 0;
+let PROXY_PORT = 0;
+let FAKE_PORT = 0;
+const bothNames = () => [`127.0.0.1:${HUB_PORT}`, `127.0.0.1:${PROXY_PORT}`];
+beforeAll(async () => {
+  [HUB_PORT, PROXY_PORT, FAKE_PORT] = [await freePort(), await freePort(), await freePort()];
+});
 
 function rows(from: number, to: number) {
   return Array.from({ length: to - from }, (_, i) => cardRow(from + i));
@@ -79,7 +84,7 @@ describe('sync faults', () => {
 
   it('a download cut mid-batch keeps whole batches only, and resumes from there', async () => {
     // Terminals reach this hub directly and through the proxy: both names are the hub's (@authority).
-    hub = await startHub(root, HUB_PORT, { authority: BOTH_NAMES });
+    hub = await startHub(root, HUB_PORT, { authority: bothNames() });
     hub.dir.publisher.publishWhitelist(rows(0, 200), 'a');
     hub.dir.publisher.publishWhitelist(rows(0, 400), 'b');
     hub.dir.publisher.publishWhitelist(rows(0, 600), 'c');
@@ -111,7 +116,7 @@ describe('sync faults', () => {
   });
 
   it('an upload cut mid-request stores nothing; an answer lost after commit is deduplicated', async () => {
-    hub = await startHub(root, HUB_PORT, { authority: BOTH_NAMES });
+    hub = await startHub(root, HUB_PORT, { authority: bothNames() });
     const t = openTerminal(root, 'term-up', hub.dir, hub.url);
     for (let i = 0; i < 300; i++) journalEntry(t, `U${i}`);
     await t.close();

@@ -173,3 +173,13 @@ export function journalEntry(
   });
   return grant.seq;
 }
+
+/** A loopback port nobody listens on right now (for a proxy whose address the hub must know up front). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -35,7 +35,7 @@ beforeAll(async () => {
   expect(await hsm.start()).toBe('ready');
   await hsm.generateKey(TERMINAL_KEY_LABEL, 'ec-p256');
   root = tempDir('hsm');
-  hub = await startHub(root, 36445);
+  hub = await startHub(root, 0);
 }, 60_000);
 
 afterAll(async () => {

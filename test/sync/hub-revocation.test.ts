@@ -13,6 +13,7 @@ import { createTerminal, type Terminal } from '../../main/core/terminal/index.js
 import { DEMO_RECORDS } from '../../main/demo/data.js';
 import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
 import { VpcdDemoWallet, tapDemoCard } from '../../main/demo/wallet.js';
+import { freePort } from './helpers.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { createHub, type Hub } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
@@ -23,7 +24,7 @@ import { startPcscd, type PrivatePcscd } from '../support/pcscd.js';
 import { demoCards } from '../support/demo-cards.js';
 
 const VPCD_PORT = 36320;
-const HUB_PORT = 36321;
+let HUB_PORT = 0;
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-hub-revocation-'));
 let hubDir: HubDir;
 let hub: Hub;
@@ -37,6 +38,7 @@ function tap(card: string): Promise<Decision> {
 }
 
 beforeAll(async () => {
+  HUB_PORT = await freePort();
   await demoCards();
   cpSync(join(projectRoot(), 'var', 'demo', 'pki'), join(dataDir, 'demo', 'pki'), { recursive: true });
   // The hub shares the fleet index key with its terminals; the terminal pins the hub's publisher key.

@@ -40,7 +40,7 @@ export interface Mitm {
   close(): Promise<void>;
 }
 
-export async function startMitm(hubPort: number): Promise<Mitm> {
+export async function startMitm(hubPort: number, port = 0): Promise<Mitm> {
   const answers: Answer[] = [];
   const sockets = new Set<Socket>();
   const m: Mitm = {
@@ -115,7 +115,7 @@ export async function startMitm(hubPort: number): Promise<Mitm> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   m.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return m;
 }

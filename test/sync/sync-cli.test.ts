@@ -133,7 +133,8 @@ describe('jpki-kiosk sync', () => {
       seq: head.head,
       epoch: head.epoch,
       error: null,
-      checkpoint: null,
+      // The trusted checkpoint: signed by the hub for this very request, at the hub's head.
+      checkpoint: { epoch: head.epoch, head: head.head, position: head.head },
     });
     expect(out.feeds.whitelist!.applied).toBeGreaterThan(0);
     expect(out.feeds.whitelist!.asOf).not.toBeNull();
@@ -149,7 +150,12 @@ describe('jpki-kiosk sync', () => {
     const { code, out } = await cli({}, 'status', '--json');
     expect(code).toBe(0);
     const head = dir.store.feedInfo('whitelist');
-    expect(out.feeds.whitelist).toMatchObject({ result: 'stored', seq: head.head, epoch: head.epoch });
+    expect(out.feeds.whitelist).toMatchObject({
+      result: 'stored',
+      seq: head.head,
+      epoch: head.epoch,
+      checkpoint: { epoch: head.epoch, head: head.head },
+    });
     expect(out.push).toMatchObject({ queueLength: 0 });
     const plain = await cli({}, 'status');
     expect(plain.out as unknown as string).toMatch(/^whitelist\s+stored\s+\S+:\d+ as of /m);

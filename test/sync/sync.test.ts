@@ -12,15 +12,13 @@ import {
   type TestHub,
 } from './helpers.js';
 
-const PORT = 36410;
-
 describe('sync: pull and push through a real hub', () => {
   let root: string;
   let hub: TestHub;
 
   beforeEach(async () => {
     root = tempDir('basic');
-    hub = await startHub(root, PORT);
+    hub = await startHub(root, 0);
   });
   afterEach(async () => {
     await hub.stop();
@@ -74,7 +72,7 @@ describe('sync: pull and push through a real hub', () => {
 
   it('sends a snapshot to a terminal that is too far behind, and installs it whole', async () => {
     await hub.stop();
-    hub = await startHub(root, PORT, { snapshotMinOps: 10 });
+    hub = await startHub(root, 0, { snapshotMinOps: 10 });
     hub.dir.publisher.publishWhitelist(
       Array.from({ length: 300 }, (_, i) => cardRow(i)),
       'big',

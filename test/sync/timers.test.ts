@@ -12,9 +12,11 @@ import {
   startHub,
   tempDir,
   type TestHub,
+  freePort,
 } from './helpers.js';
 
-const PORT = 36440;
+/** Picked once per test, so a stopped hub can come back on the same address. */
+let PORT = 0;
 
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -29,6 +31,7 @@ describe('sync timers', () => {
   let hub: TestHub;
   beforeEach(async () => {
     root = tempDir('timers');
+    PORT = await freePort();
     hub = await startHub(root, PORT);
   });
   afterEach(async () => {
