@@ -7,7 +7,9 @@ import { Feeds, type FeedName, type PushRecord, type TerminalStatusReport } from
 import { openDb, migrate, type Db } from '../whitelist/db.js';
 import { chainHash } from '../whitelist/journal.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
+import type { CrlIssuerStatus } from '../protocol/crl-status.js';
 import type {
+  CrlState,
   FeedInfo,
   FeedKey,
   HubStore,
@@ -177,12 +179,18 @@ export class SqliteHubStore implements HubStore {
     return out;
   }
 
-  readState(feed: FeedName): { seq: number; rows: Iterable<{ k: Buffer; v: Buffer }>; close(): void } {
+  readState(feed: FeedName): {
+    seq: number;
+    rows: Iterable<{ k: Buffer; v: Buffer }>;
+    issuers: CrlIssuerStatus[];
+    close(): void;
+  } {
     // A second connection holding a read transaction: the rows and the sequence are one consistent view
     // while imports keep committing on the main connection.
     const reader = openDb(this.file, { durability: 'full', readonly: true });
     reader.exec('BEGIN');
     const head = reader.prepare('SELECT head FROM feed WHERE feed = ?').get(feed) as { head: number };
+    const issuers = feed === 'revocations' ? crlStatusesOf(reader) : [];
     const rows = reader
       .prepare('SELECT k, v FROM state WHERE feed = ? ORDER BY k')
       .iterate(feed) as IterableIterator<{
@@ -192,6 +200,7 @@ export class SqliteHubStore implements HubStore {
     return {
       seq: head.head,
       rows,
+      issuers,
       close: () => {
         try {
           rows.return?.();
@@ -226,6 +235,7 @@ export class SqliteHubStore implements HubStore {
       this.db
         .prepare('INSERT INTO publication (feed, at, puts, dels, note) VALUES (?, ?, ?, ?, ?)')
         .run(p.feed, p.batches[0]?.publishedAt ?? Date.now(), p.puts.length, p.dels.length, p.note);
+      if (p.crl) this.writeCrlState(p.crl);
     })();
   }
 
@@ -331,18 +341,21 @@ export class SqliteHubStore implements HubStore {
     ) as number;
   }
 
-  crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null {
-    const r = this.q('SELECT crl_number, this_update FROM crl WHERE issuer = ?').get(issuerKeyId) as
-      { crl_number: string | null; this_update: number } | undefined;
-    return r ? { crlNumber: r.crl_number, thisUpdate: r.this_update } : null;
+  crlState(scope: string): CrlState | null {
+    const r = this.q('SELECT * FROM crl_scope WHERE scope = ?').get(scope) as CrlRow | undefined;
+    return r ? toCrlState(r) : null;
   }
 
-  setCrlState(issuerKeyId: string, crlNumber: string | null, thisUpdate: number): void {
-    this.db
-      .prepare(
-        'INSERT INTO crl (issuer, crl_number, this_update) VALUES (?, ?, ?) ON CONFLICT (issuer) DO UPDATE SET crl_number = excluded.crl_number, this_update = excluded.this_update',
-      )
-      .run(issuerKeyId, crlNumber, thisUpdate);
+  crlStatuses(): CrlIssuerStatus[] {
+    return crlStatusesOf(this.db);
+  }
+
+  private writeCrlState(c: CrlState): void {
+    this.q(
+      `INSERT INTO crl_scope (scope, key_id, part, crl_number, this_update, next_update) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (scope) DO UPDATE SET key_id = excluded.key_id, part = excluded.part,
+         crl_number = excluded.crl_number, this_update = excluded.this_update, next_update = excluded.next_update`,
+    ).run(c.scope, c.issuerKeyId, c.partition, c.crlNumber, c.thisUpdate, c.nextUpdate);
   }
 
   conflicts(filter: { siteId?: string; openOnly?: boolean } = {}): EntryConflict[] {
@@ -375,4 +388,41 @@ export class SqliteHubStore implements HubStore {
       at: r.at,
     }));
   }
+}
+
+interface CrlRow {
+  scope: string;
+  key_id: string;
+  part: string | null;
+  crl_number: string | null;
+  this_update: number;
+  next_update: number | null;
+}
+
+function toCrlState(r: CrlRow): CrlState {
+  return {
+    scope: r.scope,
+    issuerKeyId: r.key_id,
+    partition: r.part,
+    crlNumber: r.crl_number,
+    thisUpdate: r.this_update,
+    nextUpdate: r.next_update,
+  };
+}
+
+/** Every scope's CRL status as terminals are told it (a CRL imported without nextUpdate is left out). */
+function crlStatusesOf(db: Db): CrlIssuerStatus[] {
+  const rows = db
+    .prepare('SELECT * FROM crl_scope WHERE next_update IS NOT NULL ORDER BY scope')
+    .all() as CrlRow[];
+  return rows.map((r) => {
+    const c = toCrlState(r);
+    return {
+      issuerKeyId: c.issuerKeyId,
+      ...(c.partition !== null ? { partition: c.partition } : {}),
+      crlNumber: c.crlNumber,
+      thisUpdate: new Date(c.thisUpdate).toISOString(),
+      nextUpdate: new Date(c.nextUpdate!).toISOString(),
+    };
+  });
 }

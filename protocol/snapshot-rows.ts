@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { KioskError } from '../base/errors.js';
+import type { CrlIssuerStatus } from './crl-status.js';
 import {
   KEY_BYTES,
   SNAPSHOT_FORMAT,
@@ -81,7 +82,7 @@ export class SnapshotWriter {
 
   /** Closes the rows file and returns the signed manifest bytes. */
   finish(
-    meta: { epoch: string; seq: number; asOf: string },
+    meta: { epoch: string; seq: number; asOf: string; issuers?: CrlIssuerStatus[] },
     key: PublisherKey,
   ): { manifest: SnapshotManifest; signed: Buffer } {
     this.flush();
@@ -95,6 +96,7 @@ export class SnapshotWriter {
       asOf: meta.asOf,
       rowCount: this.count,
       rowsSha256: this.hash.digest('hex'),
+      ...(meta.issuers !== undefined ? { issuers: meta.issuers } : {}),
     };
     return { manifest, signed: signManifest(manifest, key) };
   }

@@ -3,6 +3,7 @@
 import { KioskError } from '../base/errors.js';
 import type { Db } from './db.js';
 import type { FeedBatch, FeedName } from '../protocol/feed-format.js';
+import type { CrlFreshness } from './crl-status.js';
 
 export const FEED_STATE_SQL = `
   CREATE TABLE feed_state (
@@ -37,6 +38,8 @@ export interface Freshness {
   lastSyncAt: string | null;
   /** now − asOf in ms; null if never synced (treat as infinitely old). */
   dataAgeMs: number | null;
+  /** Revocations: the signed CRL status stored with the rows (crl-status.ts). */
+  crl?: CrlFreshness;
 }
 
 interface StateRow {

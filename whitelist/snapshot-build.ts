@@ -10,6 +10,7 @@ import { migrate, type Db } from './db.js';
 import type { SnapshotFeedName, SnapshotManifest } from '../protocol/feed-format.js';
 import { SnapshotReader } from '../protocol/snapshot-rows.js';
 import { FeedStateTable } from './feed-state.js';
+import { writeCrlStatus } from './crl-status.js';
 import { FEED_PAGE_SIZE, feedMigrations, fsyncPath, isValidFeedValue, removeDbFiles } from './feed-file.js';
 
 export interface SnapshotBuild {
@@ -85,6 +86,8 @@ export function* buildSnapshotFile(o: SnapshotBuild): Generator<void, number, vo
       lastSyncAt: now,
       snapshotId: o.manifest.epoch,
     });
+    // The CRL status the rows were published with; a snapshot without one leaves the table empty.
+    if (o.manifest.issuers !== undefined) writeCrlStatus(fresh, o.manifest.issuers);
     fresh.pragma('journal_mode = DELETE');
     fresh.close();
     fresh = undefined;

@@ -26,6 +26,7 @@ import {
 } from './feed-file.js';
 import { KeyFilter } from './key-filter.js';
 import { buildSnapshotFile } from './snapshot-build.js';
+import { readCrlStatus, writeCrlStatus, type CrlFreshness } from './crl-status.js';
 
 const log = getLogger('whitelist');
 
@@ -199,7 +200,13 @@ export class FeedStore {
   }
 
   freshness(now?: number): Freshness {
-    return this.state.freshness(now);
+    const f = this.state.freshness(now);
+    return this.feed === 'revocations' ? { ...f, crl: this.crlStatus() } : f;
+  }
+
+  /** The hub's signed CRL status stored with the revocation rows (empty for the whitelist). */
+  crlStatus(): CrlFreshness {
+    return readCrlStatus(this.db);
   }
 
   markSynced(at: Date, asOf?: string): void {
@@ -276,6 +283,9 @@ export class FeedStore {
             puts++;
           }
         }
+        // The CRL status describes the rows after this batch: stored in the same transaction.
+        if (batch.feed === 'revocations' && batch.issuers !== undefined)
+          writeCrlStatus(this.db, batch.issuers);
         this.state.set({
           ...s,
           epoch: batch.epoch,
