@@ -15,7 +15,8 @@ import { openBatch, trustFromPem, type FeedBatch } from '../../protocol/feed-for
 import { FRAME_HEADER_BYTES } from '../../protocol/sync.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { IndexKey } from '../../whitelist/privacy.js';
-import { tempDir } from '../sync/helpers.js';
+import { createHub } from '../../hub/server.js';
+import { openTerminal, tempDir } from '../sync/helpers.js';
 
 const HOUR = 3600_000;
 /** The hub clock of this test: the CRLs are dated around it. */
@@ -379,5 +380,27 @@ describe('hub import-crl with CRLs from `openssl ca`', () => {
     expect(crl.issuers).toHaveLength(2);
     // The oldest issuer counts: the partition's CRL (nextUpdate T0 + 42 h).
     expect(crl.oldest).toMatchObject({ partition: 'http://crl.example/part1.crl;onlyUserCerts' });
+  });
+
+  it('a terminal installing a revocation snapshot gets the CRL status from the signed manifest', async () => {
+    const server = createHub({
+      store: hub.store,
+      publisher: hub.publisher,
+      hubId: hub.hubId,
+      snapshotMinOps: 1,
+      now: () => T0 + 24 * HOUR,
+      maxSkewSeconds: 7 * 24 * 3600, // request signatures carry the system clock
+    });
+    await server.app.listen({ host: '127.0.0.1', port: 36332 });
+    const t = openTerminal(root, 'snap', hub, 'http://127.0.0.1:36332');
+    try {
+      const report = await t.client.syncNow();
+      expect(report.pulls.revocations).toMatchObject({ snapshot: true });
+      expect(t.data.freshness(T0).revocations.crl?.issuers).toEqual(hub.store.crlStatuses());
+      expect(t.data.freshness(T0).revocations.crl?.issuers).toHaveLength(2);
+    } finally {
+      await t.close();
+      await server.close();
+    }
   });
 });
