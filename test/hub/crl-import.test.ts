@@ -16,6 +16,7 @@ import { FRAME_HEADER_BYTES } from '../../protocol/sync.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { IndexKey } from '../../whitelist/privacy.js';
 import { createHub } from '../../hub/server.js';
+import { renderStatusPage, statusModel } from '../../hub/status-page.js';
 import { openTerminal, tempDir } from '../sync/helpers.js';
 
 const HOUR = 3600_000;
@@ -402,5 +403,13 @@ describe('hub import-crl with CRLs from `openssl ca`', () => {
       await t.close();
       await server.close();
     }
+  });
+
+  it('the hub status page lists each CRL with its next update and flags an expired one', () => {
+    const fresh = statusModel(hub.store, T0 + 24 * HOUR);
+    expect(fresh.crl.map((c) => c.expired)).toEqual([false, false]);
+    const late = statusModel(hub.store, T0 + 43 * HOUR); // the partition's CRL: nextUpdate T0 + 42 h
+    expect(late.crl.find((c) => c.partition)?.expired).toBe(true);
+    expect(renderStatusPage(late)).toContain('EXPIRED: import the new CRL');
   });
 });
