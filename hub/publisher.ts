@@ -172,10 +172,10 @@ export class Publisher {
     let issuers: CrlIssuerStatus[] | undefined;
     if (crl) {
       const status = crlStatusOf(crl);
-      const others = this.store
-        .crlStatuses()
-        .filter((s) => s.issuerKeyId !== status.issuerKeyId || s.partition !== status.partition);
       const before = this.store.crlStatuses();
+      const others = before.filter(
+        (s) => s.issuerKeyId !== status.issuerKeyId || s.partition !== status.partition,
+      );
       issuers = [...others, status].sort((a, b) =>
         a.issuerKeyId + '#' + (a.partition ?? '') < b.issuerKeyId + '#' + (b.partition ?? '') ? -1 : 1,
       );
