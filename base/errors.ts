@@ -68,6 +68,16 @@ export const ErrorCodes = [
   /** An answer past its stated size, deadline or round limit (endless data): refused, alarm. */
   'SYNC_LIMIT',
   'CRL_INVALID',
+  /** The CRL's nextUpdate is past: the CA has issued (or owes) a newer one. */
+  'CRL_EXPIRED',
+  /** The CA certificate that signed the CRL lacks cRLSign in its keyUsage. */
+  'CRL_SIGNER_USAGE',
+  /** A delta CRL whose base the hub does not hold (or that cannot be placed). */
+  'CRL_DELTA_BASE',
+  /** A CRL for one issuingDistributionPoint partition the operator has not allowed. */
+  'CRL_PARTITIONED',
+  /** A CRL with a critical extension the hub does not process (indirect CRL, certificateIssuer…). */
+  'CRL_UNSUPPORTED',
   // peripherals
   'HID_UNAVAILABLE',
   'HID_FAILED',

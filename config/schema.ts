@@ -105,6 +105,11 @@ export const RevocationSchema = z
   .object({
     /** Revocation data older than this is stale. Operators refresh CRLs daily. */
     maxAgeHours: z.number().positive().default(26),
+    /**
+     * The list is also stale once the oldest issuer's CRL is past its nextUpdate by this many hours (the
+     * CRL's own age, signed by the hub with the rows; docs/data.md), whether or not the hub answers.
+     */
+    crlGraceHours: z.number().nonnegative().max(720).default(6),
     /** What a stale list does to a decision: refuse, admit flagged DEGRADED, or hand to staff. */
     stalePolicy: z.enum(['deny', 'degraded', 'staff']).default('degraded'),
   })

@@ -55,7 +55,8 @@ import {
 } from '../protocol/checkpoint.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../base/log.js';
-import type { FeedKey, HubStore, StateRow, StoredBatch } from './store.js';
+import { CRL_STATUS_OP, type CrlIssuerStatus } from '../protocol/crl-status.js';
+import type { CrlState, FeedKey, HubStore, StateRow, StoredBatch } from './store.js';
 
 const gzip = promisify(gzipCb);
 const log = getLogger('hub');
@@ -78,6 +79,19 @@ export interface RevocationEntry {
 }
 
 type AnyOp = WhitelistOp | RevocationOp | PeerEntryOp;
+/** A revocation op that changes a row (not the status-only op). */
+type RevocationRowOp = Exclude<RevocationOp, { op: typeof CRL_STATUS_OP }>;
+
+/** A scope's CRL state as terminals are told it. */
+export function crlStatusOf(c: CrlState & { nextUpdate: number }): CrlIssuerStatus {
+  return {
+    issuerKeyId: c.issuerKeyId,
+    ...(c.partition !== null ? { partition: c.partition } : {}),
+    crlNumber: c.crlNumber,
+    thisUpdate: new Date(c.thisUpdate).toISOString(),
+    nextUpdate: new Date(c.nextUpdate).toISOString(),
+  };
+}
 
 /** Canonical JSON (sorted keys) so that the same input always has the same digest. */
 export function canonicalJson(value: unknown): string {
@@ -179,7 +193,13 @@ export class Publisher {
   }
 
   /** Signs ops as one batch (fromSeq, fromSeq + n] and wraps it as a gzip member of one frame. */
-  makeBatch(feed: FeedName, fromSeq: number, ops: AnyOp[], key: FeedKey = feed): StoredBatch {
+  makeBatch(
+    feed: FeedName,
+    fromSeq: number,
+    ops: AnyOp[],
+    key: FeedKey = feed,
+    issuers?: CrlIssuerStatus[],
+  ): StoredBatch {
     const info = this.store.feedInfo(key);
     const batch = {
       format: BATCH_FORMAT,
@@ -190,6 +210,7 @@ export class Publisher {
       asOf: new Date(this.now()).toISOString(),
       feed,
       ops,
+      ...(issuers !== undefined ? { issuers } : {}),
     } as FeedBatch;
     const signed = signBatch(batch, this.signer);
     return {
@@ -217,8 +238,24 @@ export class Publisher {
     dels: Buffer[],
     note: string,
     unchanged: number,
+    crl?: CrlState & { nextUpdate: number },
   ): PublishSummary {
     let from = this.store.feedInfo(feed).head;
+    // A CRL is published with the status it leaves (every scope's, on the last batch only: a terminal
+    // that stops between batches of one CRL keeps the previous status). A CRL that changes no serial
+    // still moves the status: one status-only op, unless the status is already what terminals hold.
+    let issuers: CrlIssuerStatus[] | undefined;
+    if (crl) {
+      const status = crlStatusOf(crl);
+      const before = this.store.crlStatuses();
+      const others = before.filter(
+        (s) => s.issuerKeyId !== status.issuerKeyId || s.partition !== status.partition,
+      );
+      issuers = [...others, status].sort((a, b) =>
+        a.issuerKeyId + '#' + (a.partition ?? '') < b.issuerKeyId + '#' + (b.partition ?? '') ? -1 : 1,
+      );
+      if (ops.length === 0 && canonicalJson(before) !== canonicalJson(issuers)) ops = [{ op: CRL_STATUS_OP }];
+    }
     const batches: Array<{
       fromSeq: number;
       toSeq: number;
@@ -229,11 +266,13 @@ export class Publisher {
     const at = this.now();
     for (let i = 0; i < ops.length; i += HUB_BATCH_OPS) {
       const slice = ops.slice(i, i + HUB_BATCH_OPS);
-      const b = this.makeBatch(feed, from, slice);
+      const last = i + HUB_BATCH_OPS >= ops.length;
+      const b = this.makeBatch(feed, from, slice, feed, last ? issuers : undefined);
       batches.push({ ...b, opCount: slice.length, publishedAt: at });
       from = b.toSeq;
     }
-    if (batches.length > 0) this.store.publish({ feed, puts, dels, batches, note });
+    if (batches.length > 0) this.store.publish({ feed, puts, dels, batches, note, ...(crl ? { crl } : {}) });
+    else if (crl) this.store.publish({ feed, puts, dels, batches, note, crl });
     log.info({ feed, puts: puts.length, dels: dels.length, batches: batches.length, note }, 'published');
     return { feed, puts: puts.length, dels: dels.length, unchanged, batches: batches.length, head: from };
   }
@@ -273,16 +312,26 @@ export class Publisher {
     return this.publishOps('whitelist', ops, puts, dels, note, unchanged);
   }
 
-  /** Replaces one issuer's revocations with `entries` (a CRL is complete for its issuer). */
-  publishRevocations(issuerKeyId: string, entries: Iterable<RevocationEntry>, note: string): PublishSummary {
-    const scope = issuerKeyId.toLowerCase();
+  /**
+   * Replaces one scope's revocations with `entries` (a complete CRL is complete for its issuer, or for its
+   * allowed partition); `crl` is the state the CRL leaves, published with it and stored in the same
+   * transaction. Without `crl` (tools, tests) the scope is the issuer and no CRL status moves.
+   */
+  publishRevocations(
+    issuerKeyId: string,
+    entries: Iterable<RevocationEntry>,
+    note: string,
+    crl?: CrlState & { nextUpdate: number },
+  ): PublishSummary {
+    const issuer = issuerKeyId.toLowerCase();
+    const scope = crl?.scope ?? issuer;
     const current = this.store.stateDigests('revocations', scope);
     const seen = new Set<string>();
-    const ops: RevocationOp[] = [];
+    const ops: RevocationRowOp[] = [];
     const puts: StateRow[] = [];
     let unchanged = 0;
     for (const e of entries) {
-      const k = this.indexKey.cardKey(scope, e.serial);
+      const k = this.indexKey.cardKey(issuer, e.serial);
       const kHex = k.toString('hex');
       if (seen.has(kHex)) continue; // a CRL may list a serial twice; the first entry wins
       seen.add(kHex);
@@ -302,7 +351,53 @@ export class Publisher {
       dels.push(Buffer.from(kHex, 'hex'));
     }
     sortByKey(ops, puts);
-    return this.publishOps('revocations', ops, puts, dels, note, unchanged);
+    return this.publishOps('revocations', ops, puts, dels, note, unchanged, crl);
+  }
+
+  /**
+   * Applies a delta CRL to its scope (RFC 5280 §5.2.4): the listed entries are added, the `removals`
+   * (removeFromCRL) deleted, and nothing else — the delta is never taken as a complete list.
+   */
+  applyRevocationDelta(
+    issuerKeyId: string,
+    additions: Iterable<RevocationEntry>,
+    removals: Iterable<string>,
+    note: string,
+    crl: CrlState & { nextUpdate: number },
+  ): PublishSummary {
+    const issuer = issuerKeyId.toLowerCase();
+    const current = this.store.stateDigests('revocations', crl.scope);
+    const seen = new Set<string>();
+    const ops: RevocationRowOp[] = [];
+    const puts: StateRow[] = [];
+    let unchanged = 0;
+    for (const e of additions) {
+      const k = this.indexKey.cardKey(issuer, e.serial);
+      const kHex = k.toString('hex');
+      if (seen.has(kHex)) continue;
+      seen.add(kHex);
+      const v = encodeRevocationValue(e.at, e.reason);
+      const h = sha(v);
+      if (current.get(kHex) === h.toString('hex')) {
+        unchanged++;
+        continue;
+      }
+      ops.push({ op: 'put', k: kHex, at: e.at, reason: e.reason });
+      puts.push({ k, h, v, scope: crl.scope });
+    }
+    const dels: Buffer[] = [];
+    const removed = new Set<string>();
+    for (const serial of removals) {
+      const kHex = this.indexKey.cardKey(issuer, serial).toString('hex');
+      if (seen.has(kHex) || removed.has(kHex) || !current.has(kHex)) continue;
+      removed.add(kHex);
+    }
+    for (const kHex of [...removed].sort()) {
+      ops.push({ op: 'del', k: kHex });
+      dels.push(Buffer.from(kHex, 'hex'));
+    }
+    sortByKey(ops, puts);
+    return this.publishOps('revocations', ops, puts, dels, note, unchanged, crl);
   }
 
   /**
@@ -349,6 +444,7 @@ export class Publisher {
           asOf: new Date(this.now()).toISOString(),
           digest: state.digest,
           lineage: state.lineage,
+          ...(feed === 'revocations' ? { issuers: state.issuers } : {}),
         },
         this.signer,
       ).signed;

@@ -67,4 +67,19 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX request_nonce_by_expiry ON request_nonce (expires);
     `,
   },
+  {
+    // The CRL status the hub publishes to terminals (protocol/crl-status.ts), per scope the CRL replaces
+    // (the issuer key id, or `<key id>#<partition>` for an allowed IDP partition). Written so that it can
+    // run again over a file that already has it.
+    version: 5,
+    sql: `
+      CREATE TABLE IF NOT EXISTS crl_scope (scope TEXT PRIMARY KEY, key_id TEXT NOT NULL, part TEXT,
+        crl_number TEXT, this_update INTEGER NOT NULL, next_update INTEGER) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS crl (issuer TEXT PRIMARY KEY, crl_number TEXT, this_update INTEGER NOT NULL)
+        WITHOUT ROWID;
+      INSERT OR IGNORE INTO crl_scope (scope, key_id, part, crl_number, this_update, next_update)
+        SELECT issuer, issuer, NULL, crl_number, this_update, NULL FROM crl;
+      DROP TABLE IF EXISTS crl;
+    `,
+  },
 ];

@@ -8,7 +8,9 @@ import { openDb, migrate, type Db } from '../whitelist/db.js';
 import { chainHash } from '../whitelist/journal.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
 import { ZERO_DIGEST, chainDigestFromHash } from '../protocol/checkpoint.js';
+import type { CrlIssuerStatus } from '../protocol/crl-status.js';
 import type {
+  CrlState,
   FeedInfo,
   FeedKey,
   HubStore,
@@ -262,6 +264,7 @@ export class SqliteHubStore implements HubStore {
     digest: string;
     lineage: string[];
     rows: Iterable<{ k: Buffer; v: Buffer }>;
+    issuers: CrlIssuerStatus[];
     close(): void;
   } {
     // A second connection holding a read transaction: the rows and the sequence are one consistent view
@@ -274,6 +277,7 @@ export class SqliteHubStore implements HubStore {
       digest: string | null;
       lineage: string;
     };
+    const issuers = feed === 'revocations' ? crlStatusesOf(reader) : [];
     const rows = reader
       .prepare('SELECT k, v FROM state WHERE feed = ? ORDER BY k')
       .iterate(feed) as IterableIterator<{
@@ -286,6 +290,7 @@ export class SqliteHubStore implements HubStore {
       digest: head.digest ?? ZERO_DIGEST,
       lineage: JSON.parse(head.lineage) as string[],
       rows,
+      issuers,
       close: () => {
         try {
           rows.return?.();
@@ -324,6 +329,7 @@ export class SqliteHubStore implements HubStore {
       this.db
         .prepare('INSERT INTO publication (feed, at, puts, dels, note) VALUES (?, ?, ?, ?, ?)')
         .run(p.feed, p.batches[0]?.publishedAt ?? Date.now(), p.puts.length, p.dels.length, p.note);
+      if (p.crl) this.writeCrlState(p.crl);
     })();
   }
 
@@ -430,18 +436,21 @@ export class SqliteHubStore implements HubStore {
     ) as number;
   }
 
-  crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null {
-    const r = this.q('SELECT crl_number, this_update FROM crl WHERE issuer = ?').get(issuerKeyId) as
-      { crl_number: string | null; this_update: number } | undefined;
-    return r ? { crlNumber: r.crl_number, thisUpdate: r.this_update } : null;
+  crlState(scope: string): CrlState | null {
+    const r = this.q('SELECT * FROM crl_scope WHERE scope = ?').get(scope) as CrlRow | undefined;
+    return r ? toCrlState(r) : null;
   }
 
-  setCrlState(issuerKeyId: string, crlNumber: string | null, thisUpdate: number): void {
-    this.db
-      .prepare(
-        'INSERT INTO crl (issuer, crl_number, this_update) VALUES (?, ?, ?) ON CONFLICT (issuer) DO UPDATE SET crl_number = excluded.crl_number, this_update = excluded.this_update',
-      )
-      .run(issuerKeyId, crlNumber, thisUpdate);
+  crlStatuses(): CrlIssuerStatus[] {
+    return crlStatusesOf(this.db);
+  }
+
+  private writeCrlState(c: CrlState): void {
+    this.q(
+      `INSERT INTO crl_scope (scope, key_id, part, crl_number, this_update, next_update) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (scope) DO UPDATE SET key_id = excluded.key_id, part = excluded.part,
+         crl_number = excluded.crl_number, this_update = excluded.this_update, next_update = excluded.next_update`,
+    ).run(c.scope, c.issuerKeyId, c.partition, c.crlNumber, c.thisUpdate, c.nextUpdate);
   }
 
   conflicts(filter: { siteId?: string; openOnly?: boolean } = {}): EntryConflict[] {
@@ -505,4 +514,41 @@ export class SqliteHubStore implements HubStore {
       at: r.at,
     }));
   }
+}
+
+interface CrlRow {
+  scope: string;
+  key_id: string;
+  part: string | null;
+  crl_number: string | null;
+  this_update: number;
+  next_update: number | null;
+}
+
+function toCrlState(r: CrlRow): CrlState {
+  return {
+    scope: r.scope,
+    issuerKeyId: r.key_id,
+    partition: r.part,
+    crlNumber: r.crl_number,
+    thisUpdate: r.this_update,
+    nextUpdate: r.next_update,
+  };
+}
+
+/** Every scope's CRL status as terminals are told it (a CRL imported without nextUpdate is left out). */
+function crlStatusesOf(db: Db): CrlIssuerStatus[] {
+  const rows = db
+    .prepare('SELECT * FROM crl_scope WHERE next_update IS NOT NULL ORDER BY scope')
+    .all() as CrlRow[];
+  return rows.map((r) => {
+    const c = toCrlState(r);
+    return {
+      issuerKeyId: c.issuerKeyId,
+      ...(c.partition !== null ? { partition: c.partition } : {}),
+      crlNumber: c.crlNumber,
+      thisUpdate: new Date(c.thisUpdate).toISOString(),
+      nextUpdate: new Date(c.nextUpdate!).toISOString(),
+    };
+  });
 }

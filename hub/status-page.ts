@@ -4,10 +4,13 @@
 import { Feeds, type FeedName } from '../protocol/sync.js';
 import type { EntryConflict } from './conflicts.js';
 import type { HubStore } from './store.js';
+import type { CrlIssuerStatus } from '../protocol/crl-status.js';
 
 export interface StatusModel {
   hubTime: number;
   feeds: Array<{ feed: FeedName; head: number; rows: number }>;
+  /** The CRL status terminals were last sent, per issuer; `expired`: nextUpdate is past (import a new CRL). */
+  crl: Array<CrlIssuerStatus & { expired: boolean }>;
   terminals: Array<{
     terminalId: string;
     siteId: string;
@@ -60,6 +63,7 @@ export function statusModel(store: HubStore, now: number): StatusModel {
       const i = store.feedInfo(f);
       return { feed: f, head: i.head, rows: i.rows };
     }),
+    crl: store.crlStatuses().map((c) => ({ ...c, expired: Date.parse(c.nextUpdate) <= now })),
     terminals: terminals.map((t) => ({
       terminalId: t.terminalId,
       siteId: t.siteId,
@@ -135,7 +139,14 @@ export function renderStatusPage(m: StatusModel): string {
         `</tbody></table></section>`,
     )
     .join('\n');
-  const feeds = m.feeds.map((f) => `<li>${esc(f.feed)}: sequence ${f.head}, ${f.rows} rows</li>`).join('');
+  const feeds =
+    m.feeds.map((f) => `<li>${esc(f.feed)}: sequence ${f.head}, ${f.rows} rows</li>`).join('') +
+    m.crl
+      .map(
+        (c) =>
+          `<li>CRL ${esc(c.crlNumber)} of ${esc(c.issuerKeyId)}${c.partition ? ` (${esc(c.partition)})` : ''}: next update ${esc(c.nextUpdate)}${c.expired ? ' — <strong>EXPIRED: import the new CRL</strong>' : ''}</li>`,
+      )
+      .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
 <title>jpki-kiosk hub</title>

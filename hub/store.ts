@@ -4,6 +4,23 @@ import type { FeedName } from '../protocol/sync.js';
 import type { TerminalStatusReport, PushRecord } from '../protocol/sync.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
 import type { EntryConflict } from './conflicts.js';
+import type { CrlIssuerStatus } from '../protocol/crl-status.js';
+
+/**
+ * The last CRL applied for a scope: an issuer's complete CRL (scope = issuer key id) or one allowed
+ * IDP partition of it (scope = `<issuer key id>#<partition>`). After a delta CRL, the number is the
+ * delta's: the rows then equal a complete CRL of that number (RFC 5280 §5.2.4).
+ */
+export interface CrlState {
+  scope: string;
+  issuerKeyId: string;
+  partition: string | null;
+  crlNumber: string | null;
+  /** ms since 1970. */
+  thisUpdate: number;
+  /** ms since 1970; null for a CRL imported before the hub kept it. */
+  nextUpdate: number | null;
+}
 
 export interface TerminalRegistration {
   terminalId: string;
@@ -82,6 +99,8 @@ export interface Publication {
   }>;
   /** Why (import file, CRL number), for the status page. */
   note: string;
+  /** Revocations from a CRL: its new state, stored in the same transaction. */
+  crl?: CrlState;
 }
 
 export interface JournalAcceptance {
@@ -134,6 +153,8 @@ export interface HubStore {
     digest: string;
     lineage: string[];
     rows: Iterable<{ k: Buffer; v: Buffer }>;
+    /** The CRL status at `seq` (revocations), read in the same transaction. */
+    issuers: CrlIssuerStatus[];
     close(): void;
   };
   /**
@@ -169,9 +190,10 @@ export interface HubStore {
    */
   acceptJournalMany(items: JournalPush[]): Array<JournalAcceptance | Error>;
   journalCount(terminalId?: string): number;
-  /** The last CRL imported for an issuer (to refuse an older one). */
-  crlState(issuerKeyId: string): { crlNumber: string | null; thisUpdate: number } | null;
-  setCrlState(issuerKeyId: string, crlNumber: string | null, thisUpdate: number): void;
+  /** The last CRL imported for a scope (to refuse an older one, to apply a delta against its base). */
+  crlState(scope: string): CrlState | null;
+  /** What terminals are told: every scope's status, with its nextUpdate. */
+  crlStatuses(): CrlIssuerStatus[];
   presence(siteId?: string): PresenceRow[];
   /** Double entries detected while accepting journals (conflicts.ts), newest first. */
   conflicts(filter?: { siteId?: string; openOnly?: boolean }): EntryConflict[];

@@ -15,6 +15,7 @@
 import { createHash, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { KioskError, type ErrorCode } from '../base/errors.js';
+import { CRL_STATUS_OP, CrlStatusList } from './crl-status.js';
 
 export const Feeds = ['whitelist', 'revocations', 'peer-entries'] as const;
 export type FeedName = (typeof Feeds)[number];
@@ -68,6 +69,8 @@ export const RevocationOp = z.discriminatedUnion('op', [
     })
     .strict(),
   z.object({ op: z.literal('del'), k: RowKeyHex }).strict(),
+  /** Only a new CRL status (header `issuers`), no serial changed: the batch's only op (crl-status.ts). */
+  z.object({ op: z.literal(CRL_STATUS_OP) }).strict(),
 ]);
 export type RevocationOp = z.output<typeof RevocationOp>;
 
@@ -95,6 +98,7 @@ const BatchHeader = {
   toSeq: Seq,
   /** Publisher's time the data is current as of (ISO 8601). */
   asOf: z.iso.datetime({ offset: true }),
+  issuers: CrlStatusList.optional(), // revocations: the CRL status after this batch (crl-status.ts)
 };
 
 const ROW_KEY_RE = /^[0-9a-f]{32}$/;
@@ -111,6 +115,11 @@ function checkRowOps(feed: 'whitelist' | 'revocations', ops: unknown): string | 
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as Record<string, unknown> | null;
     if (typeof op !== 'object' || op === null || Array.isArray(op)) return `ops.${i}: expected an object`;
+    if (op.op === CRL_STATUS_OP && feed === 'revocations') {
+      if (ops.length !== 1 || Object.keys(op).length !== 1)
+        return `ops.${i}: a ${CRL_STATUS_OP} op is a batch's only op and has no other keys`;
+      continue;
+    }
     if (typeof op.k !== 'string' || !ROW_KEY_RE.test(op.k))
       return `ops.${i}.k: 16-byte row key in lower-case hex`;
     const keys = Object.keys(op).length;
@@ -183,6 +192,7 @@ export const SnapshotManifest = z
     digest: z.string().regex(/^[0-9a-f]{64}$/),
     /** v2: the epochs this one succeeds, oldest first: a terminal moves to it only from one of them. */
     lineage: z.array(z.string().min(1).max(64)).max(64),
+    issuers: CrlStatusList.optional(), // revocations: the CRL status of the rows (crl-status.ts)
   })
   .strict();
 export type SnapshotManifest = z.output<typeof SnapshotManifest>;
@@ -324,6 +334,10 @@ export function openBatch(bytes: Uint8Array, trust: PublisherTrust): FeedBatch {
       'DELTA_MALFORMED',
       `delta (${batch.fromSeq}, ${batch.toSeq}] must carry exactly ${batch.toSeq - batch.fromSeq} operations, has ${batch.ops.length}`,
     );
+  if (batch.feed !== 'revocations' && batch.issuers !== undefined)
+    throw new KioskError('DELTA_MALFORMED', `a ${batch.feed} batch carries no CRL status`);
+  if (batch.feed === 'revocations' && batch.ops[0]?.op === CRL_STATUS_OP && batch.issuers === undefined)
+    throw new KioskError('DELTA_MALFORMED', `a ${CRL_STATUS_OP} batch must carry the CRL status`);
   return batch;
 }
 
@@ -343,6 +357,8 @@ export function openManifest(bytes: Uint8Array, trust: PublisherTrust): Snapshot
     throw new KioskError('SNAPSHOT_INVALID', `snapshot manifest: ${firstIssue(result.error)}`);
   if (result.data.publisherKeyId !== opened.kid || !opened.feeds.includes(result.data.feed))
     throw new KioskError('DELTA_WRONG_PUBLISHER', 'snapshot manifest: publisher may not publish this feed');
+  if (result.data.feed !== 'revocations' && result.data.issuers !== undefined)
+    throw new KioskError('SNAPSHOT_INVALID', 'snapshot manifest: only revocations carry a CRL status');
   return result.data;
 }
 

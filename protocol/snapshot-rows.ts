@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { KioskError } from '../base/errors.js';
+import type { CrlIssuerStatus } from './crl-status.js';
 import {
   KEY_BYTES,
   SNAPSHOT_FORMAT,
@@ -83,7 +84,14 @@ export class SnapshotWriter {
 
   /** Closes the rows file and returns the signed manifest bytes. */
   finish(
-    meta: { epoch: string; seq: number; asOf: string; digest?: string; lineage?: string[] },
+    meta: {
+      epoch: string;
+      seq: number;
+      asOf: string;
+      digest?: string;
+      lineage?: string[];
+      issuers?: CrlIssuerStatus[];
+    },
     key: PublisherKey,
   ): { manifest: SnapshotManifest; signed: Buffer } {
     this.flush();
@@ -101,6 +109,7 @@ export class SnapshotWriter {
       // The chain digest at `seq` (protocol/checkpoint.ts); an epoch's start has the zero digest.
       digest: meta.digest ?? '0'.repeat(64),
       lineage: meta.lineage ?? [],
+      ...(meta.issuers !== undefined ? { issuers: meta.issuers } : {}),
     };
     return { manifest, signed: signManifest(manifest, key) };
   }

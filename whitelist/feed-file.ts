@@ -26,6 +26,7 @@ import {
   type SnapshotFeedName,
 } from '../protocol/feed-format.js';
 import { FEED_STATE_SQL, FEED_STATE_V2_SQL, FeedStateTable } from './feed-state.js';
+import { CRL_STATUS_SQL } from './crl-status.js';
 import { KEY_BYTES, isWellFormedSeal } from './privacy.js';
 
 /**
@@ -49,6 +50,8 @@ export const feedMigrations: Migration[] = [
         SELECT k, v FROM row WHERE NOT EXISTS (SELECT 1 FROM recent WHERE recent.k = row.k);`,
   },
   { version: 3, sql: FEED_STATE_V2_SQL },
+  // The hub's signed CRL status beside the revocation rows (crl-status.ts); empty in whitelist files.
+  { version: 4, sql: CRL_STATUS_SQL },
 ];
 
 export function fsyncPath(path: string): void {
@@ -155,22 +158,26 @@ export async function prewarmFile(
 }
 
 /**
- * A verified batch's ops as stored rows: [key, value], or [key, null] for a delete. Throws
- * DELTA_MALFORMED on the first key or value that could not be stored.
+ * A verified batch's ops as stored rows: [key, value], or [key, null] for a delete; a CRL-status op
+ * stores no row (its status is the batch's `issuers`). Throws DELTA_MALFORMED on the first key or value
+ * that could not be stored.
  */
 export function decodeBatchOps(
   batch: Extract<FeedBatch, { feed: SnapshotFeedName }>,
 ): Array<[Buffer, Buffer | null]> {
-  return batch.ops.map((op, i) => {
+  const rows: Array<[Buffer, Buffer | null]> = [];
+  batch.ops.forEach((op, i) => {
+    if (!('k' in op)) return;
     const k = Buffer.from(op.k, 'hex');
     if (k.length !== KEY_BYTES) throw new KioskError('DELTA_MALFORMED', `ops.${i}.k is not a row key`);
-    if (op.op === 'del') return [k, null];
+    if (op.op === 'del') return void rows.push([k, null]);
     const v =
       batch.feed === 'whitelist'
         ? Buffer.from((op as { v: string }).v, 'base64')
         : encodeRevocationValue((op as { at: number }).at, (op as { reason: 'unspecified' }).reason);
     if (!isValidFeedValue(batch.feed, v))
       throw new KioskError('DELTA_MALFORMED', `ops.${i} has a malformed value`);
-    return [k, v];
+    rows.push([k, v]);
   });
+  return rows;
 }

@@ -15,6 +15,7 @@ export const FEED_STATE_V2_SQL = `
   ALTER TABLE feed_state ADD COLUMN digest TEXT;
   ALTER TABLE feed_state ADD COLUMN checkpoint TEXT;
 `;
+import type { CrlFreshness } from './crl-status.js';
 
 export const FEED_STATE_SQL = `
   CREATE TABLE feed_state (
@@ -55,6 +56,8 @@ export interface Freshness {
   dataAgeMs: number | null;
   /** The trusted checkpoint's expiry has passed: stale whatever the age says. */
   checkpointExpired?: boolean;
+  /** Revocations: the signed CRL status stored with the rows (crl-status.ts). */
+  crl?: CrlFreshness;
 }
 
 interface StateRow {

@@ -11,6 +11,7 @@ import type { SnapshotFeedName, SnapshotManifest } from '../protocol/feed-format
 import { SnapshotReader } from '../protocol/snapshot-rows.js';
 import { FeedStateTable } from './feed-state.js';
 import type { TrustedCheckpoint } from '../protocol/checkpoint.js';
+import { writeCrlStatus } from './crl-status.js';
 import { FEED_PAGE_SIZE, feedMigrations, fsyncPath, isValidFeedValue, removeDbFiles } from './feed-file.js';
 
 export interface SnapshotBuild {
@@ -90,6 +91,8 @@ export function* buildSnapshotFile(o: SnapshotBuild): Generator<void, number, vo
       digest: o.manifest.digest,
       checkpoint: o.trusted ?? null,
     });
+    // The CRL status the rows were published with; a snapshot without one leaves the table empty.
+    if (o.manifest.issuers !== undefined) writeCrlStatus(fresh, o.manifest.issuers);
     fresh.pragma('journal_mode = DELETE');
     fresh.close();
     fresh = undefined;

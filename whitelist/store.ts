@@ -27,6 +27,7 @@ import {
 } from './feed-file.js';
 import { KeyFilter } from './key-filter.js';
 import { buildSnapshotFile } from './snapshot-build.js';
+import { readCrlStatus, writeCrlStatus, type CrlFreshness } from './crl-status.js';
 
 const log = getLogger('whitelist');
 
@@ -200,7 +201,13 @@ export class FeedStore {
   }
 
   freshness(now?: number): Freshness {
-    return this.state.freshness(now);
+    const f = this.state.freshness(now);
+    return this.feed === 'revocations' ? { ...f, crl: this.crlStatus() } : f;
+  }
+
+  /** The hub's signed CRL status stored with the revocation rows (empty for the whitelist). */
+  crlStatus(): CrlFreshness {
+    return readCrlStatus(this.db);
   }
 
   /** Check-and-set of a verified checkpoint (FeedStateTable.acceptCheckpoint). */
@@ -282,6 +289,9 @@ export class FeedStore {
             puts++;
           }
         }
+        // The CRL status describes the rows after this batch: stored in the same transaction.
+        if (batch.feed === 'revocations' && batch.issuers !== undefined)
+          writeCrlStatus(this.db, batch.issuers);
         this.state.set({
           ...s,
           epoch: batch.epoch,

@@ -199,6 +199,11 @@ export const TerminalStatusSchema = z
         maxAgeHours: z.number().positive(),
         stale: z.boolean(),
         stalePolicy: z.enum(['deny', 'degraded', 'staff']),
+        /** Why stale: hub-sync age past maxAgeHours, or the oldest CRL past nextUpdate + crlGraceHours. */
+        staleReasons: z.array(z.enum(['sync_age', 'crl_expired'])),
+        /** nextUpdate of the oldest issuer's CRL as the hub signed it; null: no CRL status published. */
+        crlNextUpdate: IsoTime.nullable(),
+        crlGraceHours: z.number().nonnegative(),
       })
       .strict(),
     queue: z

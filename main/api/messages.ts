@@ -238,6 +238,26 @@ export const errorWords: Record<ErrorCode, Words> = {
     en: 'The hub status page needs its access token',
   },
   CRL_INVALID: { ja: '失効リストが不正です', en: 'The revocation list is invalid' },
+  CRL_EXPIRED: {
+    ja: '失効リストの有効期限（次回更新日時）が過ぎています',
+    en: 'The revocation list has expired (its next update time has passed)',
+  },
+  CRL_SIGNER_USAGE: {
+    ja: '失効リストの署名者の証明書にCRL署名の鍵用途がありません',
+    en: 'The certificate that signed the revocation list may not sign revocation lists',
+  },
+  CRL_DELTA_BASE: {
+    ja: '差分失効リストの基準となる完全な失効リストがありません',
+    en: 'The complete revocation list this delta list is based on has not been imported',
+  },
+  CRL_PARTITIONED: {
+    ja: '分割された失効リストです（許可されていない配布点）',
+    en: 'The revocation list covers only one partition that has not been allowed',
+  },
+  CRL_UNSUPPORTED: {
+    ja: '処理できない重要な拡張を含む失効リストです',
+    en: 'The revocation list has a critical extension that cannot be processed',
+  },
   HID_UNAVAILABLE: {
     ja: 'ゲート・表示灯が接続されていません',
     en: 'The gate or signal light is not connected',

@@ -23,8 +23,11 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--in
                                needs the token in F (owner-only, ≥ 16 characters) as Bearer or as the
                                Basic auth password; without F it is served only on a loopback host
   import-whitelist FILE        publish the difference between FILE (.csv or .ndjson) and what was published
-  import-crl FILE [--ca PEM]…  check a DER/PEM CRL against the CA (default: the config's trust anchors)
-                               and publish the difference against the previous CRL of that issuer
+  import-crl FILE [--ca PEM]… [--allow-partition ID]…
+                               check a DER/PEM CRL against the CA (default: the config's trust anchors;
+                               the CA must have cRLSign) and publish the difference against the previous
+                               CRL of that issuer; an expired CRL is refused, a delta CRL is applied to
+                               its base, a partitioned CRL (IDP) only with --allow-partition ID
   register-terminal --id ID --public-key PEM [--site S] [--gate G] [--zone Z] [--kind K]
                                allow a terminal (its HSM key's public PEM) to sync
   status                       terminals, feeds and shelter occupancy, as the status page shows them
@@ -61,6 +64,7 @@ export async function run(args: string[]): Promise<number> {
       'status-token-file': { type: 'string' },
       authority: { type: 'string', multiple: true },
       ca: { type: 'string', multiple: true },
+      'allow-partition': { type: 'string', multiple: true },
       id: { type: 'string' },
       'public-key': { type: 'string' },
       site: { type: 'string' },
@@ -166,11 +170,13 @@ export async function run(args: string[]): Promise<number> {
         } catch {
           throw new KioskError('CRL_INVALID', `${file} cannot be read`);
         }
-        const r = await importCrl(hub.store, hub.publisher, bytes, cas, file);
+        const r = await importCrl(hub.store, hub.publisher, bytes, cas, file, {
+          allowPartitions: values['allow-partition'] ?? [],
+        });
         out(
           json,
           r,
-          `CRL ${r.crlNumber ?? '-'} of ${r.issuer}: ${r.entries} entries; ${r.puts} revoked, ${r.dels} no longer listed, ${r.unchanged} unchanged; revocations at ${r.head}`,
+          `${r.kind === 'delta' ? 'delta ' : ''}CRL ${r.crlNumber ?? '-'} of ${r.issuer}${r.partition ? ` (partition ${r.partition})` : ''}: ${r.entries} entries; ${r.puts} revoked, ${r.dels} no longer listed, ${r.unchanged} unchanged; next update ${r.nextUpdate}; revocations at ${r.head}`,
         );
         return 0;
       }

@@ -40,6 +40,7 @@ function snapshot(health: Partial<DeviceHealth>, extra: Partial<StatusSnapshot> 
     reader: { watcher: 'ready', error: null, readers: [{ name: 'Virtual PCD 00 00', cardPresent: false }] },
     busy: false,
     freshness: null,
+    now: Date.now(),
     journalPending: 0,
     sync: null,
     actuators: null,

@@ -11,6 +11,7 @@ import type { KioskError } from '../../../base/errors.js';
 import { isKioskError, toKioskError } from '../../../base/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { CardRecord } from '../../../whitelist/entitlements.js';
+import { revocationStaleness } from '../../../whitelist/crl-status.js';
 import { JpkiClient } from '../card/jpki-client.js';
 import type { TerminalAuthenticator } from '../card/terminal-auth.js';
 import type { CardTransport } from '../card/transport.js';
@@ -193,8 +194,8 @@ function stalePolicyReasons(
   ctx: CheckContext,
   nowMs: number,
 ): { refuse: ReasonCode | null; staff: boolean; degraded: boolean } {
-  const age = ctx.data.freshness(nowMs).revocations.dataAgeMs;
-  const stale = age === null || age > ctx.config.revocation.maxAgeHours * 3600_000;
+  // Hub-sync age and the oldest CRL's nextUpdate + grace (whitelist/crl-status.ts).
+  const { stale } = revocationStaleness(ctx.data.freshness(nowMs).revocations, ctx.config.revocation, nowMs);
   if (!stale) return { refuse: null, staff: false, degraded: false };
   switch (ctx.config.revocation.stalePolicy) {
     case 'deny':

@@ -252,6 +252,8 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
         this.config,
         this.data,
         hsmRequestSigner(this.hsm, this.config.site.terminalId, TERMINAL_KEY_LABEL),
+        // The terminal's one clock: data age and hub skew are read on the same "now" as decisions.
+        { clock: this.options.clock },
       );
       if (!sync) return;
       this.sync = sync;

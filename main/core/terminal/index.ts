@@ -187,6 +187,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       reader: devices.readerSnapshot(),
       busy: this.taps.busy,
       freshness: devices.data?.freshness(now) ?? null,
+      now,
       journalPending: devices.data?.journal.pendingUpload() ?? 0,
       sync: devices.sync?.status() ?? null,
       actuators: devices.actuators?.status() ?? null,

@@ -7,6 +7,7 @@ import type { TerminalStatus } from '../../api/contract.js';
 import { gateStateView, signalStateView, type ActuatorsStatus } from '../actuators/index.js';
 import type { SyncStatus } from '../sync/index.js';
 import { requiredParts, type DeviceHealth, type ReaderSnapshot } from './health.js';
+import { revocationStaleness, type CrlFreshness } from '../../../whitelist/crl-status.js';
 
 export interface TerminalSite {
   kind: TerminalStatus['siteKind'];
@@ -24,9 +25,11 @@ export interface StatusSnapshot {
   busy: boolean;
   /** Revocation and whitelist freshness from the stores (null: stores not open). */
   freshness: {
-    revocations: { asOf: string | null; dataAgeMs: number | null };
+    revocations: { asOf: string | null; dataAgeMs: number | null; crl?: CrlFreshness };
     whitelist: { asOf: string | null };
   } | null;
+  /** The terminal clock (epoch ms) the freshness was read at: the CRL's nextUpdate is compared with it. */
+  now: number;
   journalPending: number;
   sync: SyncStatus | null;
   actuators: ActuatorsStatus | null;
@@ -91,8 +94,8 @@ export function outOfServiceFrom(health: DeviceHealth): ErrorPayload | null {
 
 export function statusView(s: StatusSnapshot): TerminalStatus {
   const { config, site } = s;
-  const revAge = s.freshness?.revocations.dataAgeMs ?? null;
-  const stale = revAge === null || revAge > config.revocation.maxAgeHours * 3600_000;
+  const staleness = revocationStaleness(s.freshness?.revocations, config.revocation, s.now);
+  const stale = staleness.stale;
   return {
     terminalId: config.site.terminalId,
     siteId: config.site.siteId,
@@ -113,6 +116,9 @@ export function statusView(s: StatusSnapshot): TerminalStatus {
       maxAgeHours: config.revocation.maxAgeHours,
       stale,
       stalePolicy: config.revocation.stalePolicy,
+      staleReasons: staleness.reasons,
+      crlNextUpdate: staleness.crlNextUpdate,
+      crlGraceHours: config.revocation.crlGraceHours,
     },
     queue: { journalPending: s.journalPending, oldestPendingAt: null },
     gate: gateStateView(s.actuators?.gate ?? null),

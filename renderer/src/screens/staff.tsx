@@ -155,7 +155,7 @@ function StatusTable({ status, language }: { status: TerminalStatus; language: L
     [
       'data',
       t('dataAge', language),
-      `${ago(status.data.revocationAt, language)}${status.data.stale ? ' · STALE' : ''} (max ${status.data.maxAgeHours} h, ${status.data.stalePolicy})`,
+      `${ago(status.data.revocationAt, language)}${status.data.stale ? ` · STALE (${status.data.staleReasons.join(', ')})` : ''} (max ${status.data.maxAgeHours} h, ${status.data.stalePolicy})${status.data.crlNextUpdate ? ` · CRL next update ${status.data.crlNextUpdate} + ${status.data.crlGraceHours} h` : ''}`,
     ],
     ['queue', t('queue', language), String(status.queue.journalPending)],
     ['gate', t('gateDevice', language), status.gate],
