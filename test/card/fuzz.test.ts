@@ -15,18 +15,7 @@ import { FORBIDDEN_AID } from '../../main/core/card/jpki.js';
 import { indexOfBytes } from '../../main/core/card/apdu.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { demoProfile } from '../support/demo-cards.js';
-
-// Small deterministic PRNG (mulberry32) so that a failing case can be replayed by its seed.
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/seeded-random.js';
 
 const MUTATIONS = [
   'random-sw',
@@ -133,7 +122,7 @@ describe('fuzz: hostile card answers', () => {
     collect();
     const heapBefore = process.memoryUsage().heapUsed;
     for (let seed = 1; cases < 10_500; seed++) {
-      const random = rng(seed);
+      const random = seededRandom(seed);
       let mutation = MUTATIONS[Math.floor(random() * MUTATIONS.length)]!;
       if (mutation === 'stall' && stalls >= 100) mutation = 'random-sw'; // stalls cost the timeout each
       if (mutation === 'stall') stalls++;

@@ -13,6 +13,7 @@ import type { HubStore } from '../../hub/store.js';
 import { run } from '../../main/cli/hub-command.js';
 import { openHubDir } from '../../hub/hub-dir.js';
 import { cleanup, startHub, tempDir } from '../sync/helpers.js';
+import { captureStdout } from '../support/capture-stdout.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -305,19 +306,7 @@ describe('hub status page: open conflicts', () => {
 });
 
 describe('hub CLI: conflicts and resolve-conflict', () => {
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
-    const chunks: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((c: string | Uint8Array) => (
-      chunks.push(String(c)),
-      true
-    )) as typeof process.stdout.write;
-    try {
-      return { code: await run(args), stdout: chunks.join('') };
-    } finally {
-      process.stdout.write = write;
-    }
-  }
+  const cli = (...args: string[]) => captureStdout(() => run(args));
 
   it('lists open conflicts of a site as JSON and closes one with a note', async () => {
     const root = tempDir('conflicts-cli');

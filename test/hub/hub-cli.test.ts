@@ -12,21 +12,9 @@ import { demoCrl, issueCrl, toPem } from '../../sim/pki/crl.js';
 import { demoCard, ensureDemoPki, type DemoCardSet } from '../../sim/pki/demo-pki.js';
 import { cardRow, cleanup, openTerminal, startHub, tempDir, type TestHub } from '../sync/helpers.js';
 import { openHubDir } from '../../hub/hub-dir.js';
+import { captureStdout } from '../support/capture-stdout.js';
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((c: string | Uint8Array) => (
-    chunks.push(String(c)),
-    true
-  )) as typeof process.stdout.write;
-  try {
-    const code = await run(args);
-    return { code, stdout: chunks.join('') };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const cli = (...args: string[]) => captureStdout(() => run(args));
 
 describe('hub CLI', () => {
   let root: string;

@@ -22,20 +22,9 @@ import {
   type TestTerminal,
 } from './helpers.js';
 import { joinFrames, splitFrames, startMitm, type Answer, type Forged, type Mitm } from './mitm.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const HOUR = 3_600_000;
-
-/** mulberry32: the endless rows are the same bytes on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('sync attacks through a man in the middle', () => {
   let root: string;
@@ -280,7 +269,7 @@ describe('sync attacks through a man in the middle', () => {
     const manifest = splitFrames(gunzipSync(readFileSync(snap.file))).find(
       (f) => f.type === FrameType.manifest,
     )!;
-    const random = seeded(13);
+    const random = seededRandom(13);
     let sent = 0;
     async function* endless() {
       yield Buffer.concat([hello('whitelist'), frame(FrameType.manifest, manifest.payload)]);

@@ -51,6 +51,7 @@ import {
   type TestTerminal,
   freePort,
 } from './helpers.js';
+import { captureStdout } from '../support/capture-stdout.js';
 
 // Free loopback ports, picked before the hub starts: it must know the man in the middle's name too.
 let HUB_PORT = 0;
@@ -64,20 +65,7 @@ const blobOf = (frameGz: Buffer): Buffer => gunzipSync(frameGz).subarray(FRAME_H
 const kidOf = (blob: Buffer): string =>
   (JSON.parse(blob.subarray(0, blob.indexOf(0x0a)).toString('utf8')) as { kid: string }).kid;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((c: string | Uint8Array) => (
-    chunks.push(String(c)),
-    true
-  )) as typeof process.stdout.write;
-  try {
-    const code = await run(args);
-    return { code, stdout: chunks.join('') };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const cli = (...args: string[]) => captureStdout(() => run(args));
 
 const hubArgs = () => ['--dir', hub.dir.dir, '--index-key', hub.dir.indexKeyFile, '--json'];
 

@@ -14,21 +14,7 @@ import { run, type SyncCommandDeps } from '../../main/cli/sync-command.js';
 import { softwareSigner, type RequestSigner } from '../../protocol/http-signature.js';
 import { KioskData } from '../../whitelist/kiosk-data.js';
 import { cardRow, cleanup, newTerminalKey, register, tempDir } from './helpers.js';
-
-async function capture(fn: () => Promise<number>): Promise<{ code: number; stdout: string }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((c: string | Uint8Array) => (
-    chunks.push(String(c)),
-    true
-  )) as typeof process.stdout.write;
-  try {
-    const code = await fn();
-    return { code, stdout: chunks.join('') };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+import { captureStdout } from '../support/capture-stdout.js';
 
 interface Out {
   command: string;
@@ -59,7 +45,7 @@ describe('jpki-kiosk sync', () => {
   const TERMINAL = 'cli-gate-1';
 
   const cli = async (deps: SyncCommandDeps, ...args: string[]) => {
-    const r = await capture(() => run(['--config', configFile, ...args], { env: {}, ...deps }));
+    const r = await captureStdout(() => run(['--config', configFile, ...args], { env: {}, ...deps }));
     return { code: r.code, out: (args.includes('--json') ? JSON.parse(r.stdout) : r.stdout) as Out };
   };
 
@@ -178,14 +164,14 @@ describe('jpki-kiosk sync', () => {
   });
 
   it('--help lists both commands; a wrong use exits 2; the group is registered', async () => {
-    const help = await capture(() => run(['--help']));
+    const help = await captureStdout(() => run(['--help']));
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('sync --once');
     expect(help.stdout).toContain('sync status');
-    expect((await capture(() => run(['sideways']))).code).toBe(2);
-    const top = await capture(() => main(['--help']));
+    expect((await captureStdout(() => run(['sideways']))).code).toBe(2);
+    const top = await captureStdout(() => main(['--help']));
     expect(top.stdout).toMatch(/^\s+sync\s+sync --once \| status/m);
-    expect((await capture(() => main(['sync', '--help']))).stdout).toContain('Exit status');
+    expect((await captureStdout(() => main(['sync', '--help']))).stdout).toContain('Exit status');
   });
 
   it('refuses to run --once when sync is not configured (typed config error)', async () => {
