@@ -149,7 +149,11 @@ export function ensureDemoData(
   const freshness = data.freshness(now.getTime());
   // A demo terminal pinned to a real hub's root (sync.rootPath elsewhere) gets its data from that hub.
   const seeding = data.roots.current()?.publishers.some((p) => p.keyId === kid) ?? false;
-  if (seeding && freshness.whitelist.seq === 0) {
+  // Only a feed that never held anything is seeded: one on a hub's epoch (the demo synced with a hub,
+  // docs/sync.md) keeps that hub's data, and a demo batch would only be refused as a gap.
+  const blank = (feed: 'whitelist' | 'revocations') =>
+    freshness[feed].seq === 0 && data[feed].feedState().epoch === null;
+  if (seeding && blank('whitelist')) {
     const ops = Object.entries(DEMO_RECORDS).map(([name, record]) => {
       const card = cardByName(assets.cards, name);
       return whitelistPutOp(indexKey, {
@@ -171,7 +175,7 @@ export function ensureDemoData(
     };
     data.applyBatch(signBatch(batch, assets.publisherKey));
   }
-  if (seeding && freshness.revocations.seq === 0) {
+  if (seeding && blank('revocations')) {
     const ops = DEMO_REVOKED.map((name) => {
       const card = cardByName(assets.cards, name);
       return revocationPutOp(indexKey, {
