@@ -199,9 +199,17 @@ export type SnapshotManifest = z.output<typeof SnapshotManifest>;
 
 // ---- publisher keys -------------------------------------------------------------------------------
 
+/** Key ids by key object: every signed blob looks its publisher up, and the id never changes. */
+const keyIds = new WeakMap<KeyObject, string>();
+
 export function publisherKeyId(publicKey: KeyObject): string {
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex').slice(0, 32);
+  let id = keyIds.get(publicKey);
+  if (id === undefined) {
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    id = createHash('sha256').update(der).digest('hex').slice(0, 32);
+    keyIds.set(publicKey, id);
+  }
+  return id;
 }
 
 /** Pinned publishers: which key may publish which feeds. */

@@ -11,7 +11,7 @@ import { NodeHidBackend } from '../core/actuators/node-hid-backend.js';
 import { SignalPatternNames, type SignalPatternName } from '../core/actuators/signal-controller.js';
 import { TOWER_PRODUCT_ID, TOWER_VENDOR_ID } from '../core/actuators/signal-tower.js';
 import { channelsFromProduct, USBRELAY_PRODUCT_ID, USBRELAY_VENDOR_ID } from '../core/actuators/usbrelay.js';
-import type { PassageRecorder } from '../core/actuators/gate-controller.js';
+import type { PassageRecorder } from '../core/actuators/gate-outcomes.js';
 import { loadDemoExtension } from '../extension.js';
 
 const USAGE = `usage: jpki-kiosk hid list [--json]

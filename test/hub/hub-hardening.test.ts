@@ -1,4 +1,4 @@
-// The hub's own defences against a request or a journal it should not trust (issue 13): a request signed
+// The hub's own defences against a request or a journal it should not trust: a request signed
 // for another hub is refused (RFC 9421 "@authority" checked against the hub's configured name, never the
 // Host header); a request replayed after a hub restart is still refused (nonces kept in hub.db); presence
 // and double-entry conflicts use the gate the terminal was registered at and clamp the record's claimed

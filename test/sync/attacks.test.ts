@@ -1,4 +1,4 @@
-// The sync attack suite (issue 13, TUF's threat model): a real hub and a real terminal with a man in the
+// The sync attack suite (TUF's threat model): a real hub and a real terminal with a man in the
 // middle between them (test/sync/mitm.ts, loopback, free ports). For each attack: the typed error, that
 // neither store changed, and the data age and alarm the terminal then shows (and the hub, for the alarm).
 // Random input is seeded.

@@ -6,12 +6,8 @@ import { EventEmitter } from 'node:events';
 import type { KioskConfigParsed } from '../../../config/schema.js';
 import { KioskError } from '../../../base/errors.js';
 import type { Outcome } from '../../../base/decision.js';
-import {
-  GateController,
-  type GateOutcome,
-  type GateStatus,
-  type PassageRecorder,
-} from './gate-controller.js';
+import { GateController } from './gate-controller.js';
+import type { GateOutcome, GateStatus, PassageRecorder } from './gate-outcomes.js';
 import type { DeviceMatch, HidBackend } from './hid-backend.js';
 import { NodeHidBackend } from './node-hid-backend.js';
 import {

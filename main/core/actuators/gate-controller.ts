@@ -26,8 +26,6 @@ import type {
 import { inputActive, relayReport, type RelaySession } from './usbrelay.js';
 import { cancellableWait, type CancellableWait } from './timing.js';
 
-// Re-exported: the actuators wiring and the CLI import these from here.
-export { AnnulReasons } from './gate-outcomes.js';
 export type {
   AnnulReason,
   AnnulmentDetail,
