@@ -327,13 +327,35 @@ export class Publisher {
     const scope = crl?.scope ?? issuer;
     const current = this.store.stateDigests('revocations', scope);
     const seen = new Set<string>();
+    const { ops, puts, unchanged } = this.revocationPuts(issuer, entries, current, seen, scope);
+    const dels: Buffer[] = [];
+    for (const kHex of [...current.keys()].sort()) {
+      if (seen.has(kHex)) continue;
+      ops.push({ op: 'del', k: kHex });
+      dels.push(Buffer.from(kHex, 'hex'));
+    }
+    sortByKey(ops, puts);
+    return this.publishOps('revocations', ops, puts, dels, note, unchanged, crl);
+  }
+
+  /**
+   * The put ops for revocation entries of one issuer: a serial listed twice counts once (the first entry
+   * wins), an entry the hub already holds unchanged is only counted. Fills `seen` with the row keys.
+   */
+  private revocationPuts(
+    issuer: string,
+    entries: Iterable<RevocationEntry>,
+    current: Map<string, string>,
+    seen: Set<string>,
+    scope: string,
+  ): { ops: RevocationRowOp[]; puts: StateRow[]; unchanged: number } {
     const ops: RevocationRowOp[] = [];
     const puts: StateRow[] = [];
     let unchanged = 0;
     for (const e of entries) {
       const k = this.indexKey.cardKey(issuer, e.serial);
       const kHex = k.toString('hex');
-      if (seen.has(kHex)) continue; // a CRL may list a serial twice; the first entry wins
+      if (seen.has(kHex)) continue;
       seen.add(kHex);
       const v = encodeRevocationValue(e.at, e.reason);
       const h = sha(v);
@@ -344,14 +366,7 @@ export class Publisher {
       ops.push({ op: 'put', k: kHex, at: e.at, reason: e.reason });
       puts.push({ k, h, v, scope });
     }
-    const dels: Buffer[] = [];
-    for (const kHex of [...current.keys()].sort()) {
-      if (seen.has(kHex)) continue;
-      ops.push({ op: 'del', k: kHex });
-      dels.push(Buffer.from(kHex, 'hex'));
-    }
-    sortByKey(ops, puts);
-    return this.publishOps('revocations', ops, puts, dels, note, unchanged, crl);
+    return { ops, puts, unchanged };
   }
 
   /**
@@ -368,23 +383,7 @@ export class Publisher {
     const issuer = issuerKeyId.toLowerCase();
     const current = this.store.stateDigests('revocations', crl.scope);
     const seen = new Set<string>();
-    const ops: RevocationRowOp[] = [];
-    const puts: StateRow[] = [];
-    let unchanged = 0;
-    for (const e of additions) {
-      const k = this.indexKey.cardKey(issuer, e.serial);
-      const kHex = k.toString('hex');
-      if (seen.has(kHex)) continue;
-      seen.add(kHex);
-      const v = encodeRevocationValue(e.at, e.reason);
-      const h = sha(v);
-      if (current.get(kHex) === h.toString('hex')) {
-        unchanged++;
-        continue;
-      }
-      ops.push({ op: 'put', k: kHex, at: e.at, reason: e.reason });
-      puts.push({ k, h, v, scope: crl.scope });
-    }
+    const { ops, puts, unchanged } = this.revocationPuts(issuer, additions, current, seen, crl.scope);
     const dels: Buffer[] = [];
     const removed = new Set<string>();
     for (const serial of removals) {
