@@ -27,11 +27,18 @@ declare -A probes=(
   [python3]=/usr/bin/python3
   [make]=/usr/bin/make
   [g++]=/usr/bin/g++
+  [nginx]=/usr/sbin/nginx
+  [cups]=/usr/sbin/cupsd
+  [cups-client]=/usr/bin/lpstat
+  [printer-driver-cups-pdf]=/usr/lib/cups/backend/cups-pdf
+  [poppler-utils]=/usr/bin/pdftotext
 )
 missing=()
 for pkg in "${!probes[@]}"; do
   [[ -e "${probes[$pkg]}" ]] || missing+=("$pkg")
 done
+# PostgreSQL's binaries live under a versioned folder; the hub tests start a private cluster with them.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     act "installing Debian packages: ${missing[*]}"
