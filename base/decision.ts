@@ -33,6 +33,8 @@ export const ReasonCodes = [
   'entitlement_superseded',
   'unregistered_admitted',
   'degraded',
+  /** No possession proof (the card refused PIN-less and the site checks faces instead of PINs). */
+  'staff_visual_check',
   'clock_fault',
   'terminal_fault',
 ] as const;
@@ -88,14 +90,21 @@ export interface StaffView {
 export const Stages = [
   'read_certificate',
   'chain',
-  'authenticate',
-  'signature',
   'revocation',
   'whitelist',
+  'authenticate',
+  'signature',
   'policy',
   'journal',
   'total',
 ] as const;
+
+/**
+ * How the card holder was proved: PIN-less terminal authentication, the holder's PIN, or (no proof of
+ * possession) a staff member's visual check.
+ */
+export const AuthPaths = ['pinless', 'pin', 'staff-visual'] as const;
+export type AuthPath = (typeof AuthPaths)[number];
 
 export interface StageTiming {
   stage: (typeof Stages)[number];
@@ -116,5 +125,7 @@ export interface Decision {
   staffView: StaffView;
   /** Journal sequence of the record, once durable. */
   journalSeq?: number;
+  /** The path the card's authentication took; absent when the tap ended before it. */
+  authPath?: AuthPath;
   timings: StageTiming[];
 }

@@ -27,6 +27,8 @@ export const ErrorCodes = [
   'PIN_BLOCKED',
   'PIN_FORMAT',
   'TERMINAL_AUTH_FAILED',
+  /** The terminal has used its PIN-less unlocks for now (card.unlockRate). */
+  'TERMINAL_AUTH_RATE_LIMITED',
   // HSM
   'HSM_UNAVAILABLE',
   'HSM_TOKEN_NOT_FOUND',

@@ -19,7 +19,7 @@ import { InProcessTransport } from '../main/core/card/in-process-transport.js';
 import { JpkiClient } from '../main/core/card/jpki-client.js';
 import { ReaderWatcher } from '../main/core/card/reader-watcher.js';
 import { SHA256_DIGEST_INFO_PREFIX } from '../main/core/card/jpki.js';
-import { InstitutionTerminalAuthenticator } from '../main/core/card/terminal-auth.js';
+import { taBinding, InstitutionTerminalAuthenticator } from '../main/core/card/terminal-auth.js';
 import { startPcscd } from '../sim/card/private-pcscd.js';
 import { loadCardProfile } from '../sim/card/profile.js';
 import { SimulatedCard } from '../sim/card/simulated-card.js';
@@ -117,8 +117,8 @@ const HASH = createHash('sha256').update('challenge').digest();
 /** One tap: select, (terminal authentication), read the certificate, (PIN), sign. Returns the APDU count. */
 async function tap(client: JpkiClient, mode: 'pin' | 'ta', setup: TapSetup): Promise<number> {
   await client.selectApplet();
-  if (mode === 'ta') await setup.authenticator.authenticate(client);
-  await client.readAuthCertificate();
+  const der = await client.readAuthCertificate();
+  if (mode === 'ta') await setup.authenticator.authenticate(client, taBinding(der, HASH));
   if (mode === 'pin') await client.verifyAuthPin(DEMO_PIN);
   await client.signSha256(HASH);
   return client.exchanges;

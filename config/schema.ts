@@ -66,8 +66,21 @@ export const CardSchema = z
     reader: z.string().nullable().default(null),
     settleMs: Duration.default(50),
     commandTimeoutMs: Duration.min(100).default(3000),
-    /** 'terminal': PIN-less terminal authentication with the HSM key; 'pin': the holder types the PIN. */
-    authMode: z.enum(['terminal', 'pin']).default('terminal'),
+    /**
+     * 'auto': PIN-less terminal authentication when the card answers it (and the institution key is
+     * ready), otherwise `fallback`; 'terminal': PIN-less only; 'pin': the holder types the PIN.
+     */
+    authMode: z.enum(['auto', 'terminal', 'pin']).default('auto'),
+    /** What 'auto' does with a card that refuses PIN-less authentication (today's cards all do). */
+    fallback: z.enum(['pin', 'staff-visual']).default('pin'),
+    /** PIN-less unlocks this terminal may obtain: a token bucket of `burst`, refilled at `perMinute`. */
+    unlockRate: z
+      .object({
+        perMinute: z.number().int().positive().max(600).default(60),
+        burst: z.number().int().positive().max(100).default(10),
+      })
+      .strict()
+      .default({ perMinute: 60, burst: 10 }),
     apduTrace: z.boolean().default(false),
   })
   .strict();

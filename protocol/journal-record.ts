@@ -3,7 +3,7 @@
 // record the terminal wrote is exactly a record the hub accepts.
 import { createHash, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { Outcomes, ReasonCodes } from '../base/decision.js';
+import { AuthPaths, Outcomes, ReasonCodes } from '../base/decision.js';
 import { Directions } from '../base/site-kinds.js';
 
 export const JournalKinds = ['decision', 'grant', 'passage', 'annulment', 'staff-annul'] as const;
@@ -34,6 +34,8 @@ export const JournalEntryInput = z
       .optional(),
     outcome: z.enum(Outcomes).optional(),
     reasons: z.array(z.enum(ReasonCodes)).max(16).default([]),
+    /** How the holder was proved (pinless, pin, staff-visual); decisions and grants only. */
+    authPath: z.enum(AuthPaths).optional(),
     decisionId: Text.optional(),
     /** The journal seq this record refers to (passage/annulment → grant; staff-annul → any). */
     ref: z.number().int().positive().optional(),

@@ -10,7 +10,14 @@
 // are read together, and splitting them would scatter each message over several files.
 import { z } from 'zod';
 import { ErrorCodes, type ErrorPayload } from '../../base/errors.js';
-import { Outcomes, ReadingPhases, ReasonCodes, Stages, type Decision } from '../../base/decision.js';
+import {
+  AuthPaths,
+  Outcomes,
+  ReadingPhases,
+  ReasonCodes,
+  Stages,
+  type Decision,
+} from '../../base/decision.js';
 import { ProfileNames, SiteKinds, type SiteKind } from '../../base/site-kinds.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -148,6 +155,7 @@ export const DecisionSchema = z
       })
       .strict(),
     journalSeq: z.number().int().nonnegative().optional(),
+    authPath: z.enum(AuthPaths).optional(),
     timings: z.array(StageTimingSchema),
   })
   .strict();
@@ -171,7 +179,7 @@ export const TerminalStatusSchema = z
     direction: z.enum(['entry', 'exit', 'both']),
     /** The configured default; the patron may switch the screen, which returns to this after each person. */
     language: z.enum(Languages),
-    authMode: z.enum(['terminal', 'pin']),
+    authMode: z.enum(['auto', 'terminal', 'pin']),
     demo: z.boolean(),
     reader: z
       .object({

@@ -70,6 +70,10 @@ export const reasonWords: Record<ReasonCode, ReasonWords> = {
       en: 'Your city office can unlock it. Please ask a staff member',
     },
   },
+  staff_visual_check: {
+    headline: { ja: '係員が本人確認します', en: 'A staff member will check your card' },
+    hint: { ja: 'その場でお待ちください', en: 'Please wait here' },
+  },
   outside_time_window: {
     headline: { ja: '入場できる時間ではありません', en: 'Entry is not open at this time' },
     hint: { ja: '時間をご確認ください', en: 'Please check the time on your ticket' },
@@ -169,6 +173,10 @@ export const errorWords: Record<ErrorCode, Words> = {
   TERMINAL_AUTH_FAILED: {
     ja: '端末認証に失敗しました',
     en: 'Terminal authentication with the card failed',
+  },
+  TERMINAL_AUTH_RATE_LIMITED: {
+    ja: '暗証番号なしの認証が上限に達しました。しばらくお待ちください',
+    en: 'PIN-less authentication is paused: too many in a short time',
   },
   HSM_UNAVAILABLE: {
     ja: 'セキュリティモジュールが使えません',

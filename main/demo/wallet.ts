@@ -50,7 +50,7 @@ export class VpcdDemoWallet implements DemoWallet {
     return this.options.cards.cards.map((card) => {
       let showcase = DEMO_CARD_SHOWCASE[card.name] ?? { siteKind: null, expect: 'ok' as const };
       // PIN-less authentication never asks for the PIN, so a blocked PIN does not matter there.
-      if (card.name === 'pin-blocked' && this.options.config.card.authMode === 'terminal')
+      if (card.name === 'pin-blocked' && this.options.config.card.authMode !== 'pin')
         showcase = { siteKind: 'stadium-gate', expect: 'ok' };
       return {
         name: card.name,
@@ -62,14 +62,16 @@ export class VpcdDemoWallet implements DemoWallet {
     });
   }
 
-  async insert(name: string): Promise<void> {
+  /** `pinless: false`: the card answers no PIN-less terminal authentication, as today's real cards. */
+  async insert(name: string, options: { pinless?: boolean } = {}): Promise<void> {
     const card = this.options.cards.cards.find((c) => c.name === name);
     if (!card) throw new KioskError('INVALID_REQUEST', `no demo card named ${name}`);
     await this.remove();
     const simulated = SimulatedCard.fromFile(card.profilePath, {
       timing: timingModel(this.options.timing ?? 'contactless-424'),
     });
-    enableTerminalAuth(simulated.applet, { trusted: [demoTrustedInstitutionCa(this.options.config)] });
+    if (options.pinless !== false)
+      enableTerminalAuth(simulated.applet, { trusted: [demoTrustedInstitutionCa(this.options.config)] });
     const client = new VpcdCardClient({ endpoint: this.options.endpoint, card: simulated, reconnect: false });
     this.current = { name, client };
     try {

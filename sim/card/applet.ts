@@ -6,9 +6,10 @@
 // Extension point for the PIN-less terminal authentication (sim/card/terminal-auth.ts):
 // `registerExtension()` adds a handler that sees every command the base applet does not implement
 // (e.g. `80 A2` and a GET CHALLENGE `00 84`) while the JPKI applet is selected. It gets the per-selection
-// `SecurityState`; setting `authKeyUnlockedByTerminal = true` lets the signing command use the
-// authentication key without the PIN. Re-selecting the applet, a reset and power-off create a fresh
-// SecurityState (the flag and every extension's `ext` state are gone).
+// `SecurityState`; setting `terminalUnlock` to the exact bytes the terminal bound lets the signing
+// command sign those bytes, once, with the authentication key and without the PIN (anything else is
+// refused with 6982 and ends the unlock). Re-selecting the applet, a reset and power-off create a fresh
+// SecurityState (the unlock and every extension's `ext` state are gone).
 import { privateEncrypt, constants } from 'node:crypto';
 import {
   ApduFormatError,
@@ -42,8 +43,11 @@ export const SW = {
 export interface SecurityState {
   authPinVerified: boolean;
   signPinVerified: boolean;
-  /** Set by the terminal-authentication extension; the signing command honours it for EF 0017. */
-  authKeyUnlockedByTerminal: boolean;
+  /**
+   * Set by the terminal-authentication extension: the one signing input (a DigestInfo) EF 0017 may
+   * sign without the PIN. Consumed by the next signing command, whatever it asks.
+   */
+  terminalUnlock: Uint8Array | null;
   /** Free space for extensions, keyed by extension name. */
   ext: Record<string, unknown>;
 }
@@ -103,7 +107,7 @@ export class VirtualJpkiCard {
   }
 
   static freshSecurity(): SecurityState {
-    return { authPinVerified: false, signPinVerified: false, authKeyUnlockedByTerminal: false, ext: {} };
+    return { authPinVerified: false, signPinVerified: false, terminalUnlock: null, ext: {} };
   }
 
   get atr(): Uint8Array {
@@ -293,8 +297,11 @@ export class VirtualJpkiCard {
       if (this.selectedEf === EF.signKey) return withSw([], SW.SECURITY_STATUS);
       return withSw([], SW.NO_CURRENT_EF);
     }
-    if (!this.security.authPinVerified && !this.security.authKeyUnlockedByTerminal)
-      return withSw([], SW.SECURITY_STATUS);
+    if (!this.security.authPinVerified) {
+      const unlock = this.security.terminalUnlock;
+      this.security.terminalUnlock = null;
+      if (!unlock || !bytesEqual(unlock, command.data)) return withSw([], SW.SECURITY_STATUS);
+    }
     if (command.data.length < 1 || command.data.length > MAX_SIGN_INPUT) return withSw([], SW.WRONG_LENGTH);
     const signature = privateEncrypt(
       { key: this.profile.authKey, padding: constants.RSA_PKCS1_PADDING },

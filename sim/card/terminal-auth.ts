@@ -4,9 +4,9 @@
 //
 // Per-selection state lives in `security.ext['terminal-auth']`, so a re-select, reset or power-off
 // forgets the verified certificate, the challenge and the unlock together.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { CommandApdu } from '../../main/core/card/apdu.js';
-import { EF } from '../../main/core/card/jpki.js';
+import { EF, SHA256_DIGEST_INFO_PREFIX } from '../../main/core/card/jpki.js';
 import { TA, TA_SW, taSignedMessage } from '../../main/core/card/terminal-auth.js';
 import {
   cvcValidAt,
@@ -59,7 +59,7 @@ export class TerminalAuthCardExtension implements AppletExtension {
     // Any new attempt forgets the previous certificate, challenge and unlock.
     state.holder = null;
     state.challenge = null;
-    context.security.authKeyUnlockedByTerminal = false;
+    context.security.terminalUnlock = null;
     if (command.p1 !== 0 || command.p2 !== 0) return context.reply([], 0x6a86);
     if (context.selectedEf !== EF.terminalAuthKeyRef) return context.reply([], TA_SW.CONDITIONS);
     let cvc;
@@ -97,16 +97,20 @@ export class TerminalAuthCardExtension implements AppletExtension {
     state.challenge = null;
     if (command.p1 !== 0 || command.p2 !== 0) return context.reply([], 0x6a86);
     if (!state.holder || !challenge) return context.reply([], TA_SW.CONDITIONS);
-    if (command.data.length !== TA.nonceLength + TA.signatureLength)
+    if (command.data.length !== TA.nonceLength + TA.hashLength + TA.signatureLength)
       return context.reply([], TA_SW.WRONG_LENGTH);
     const nonce = command.data.subarray(0, TA.nonceLength);
-    const signature = command.data.subarray(TA.nonceLength);
-    const message = taSignedMessage(state.holder.chr, challenge, nonce);
+    const digest = command.data.subarray(TA.nonceLength, TA.nonceLength + TA.hashLength);
+    const signature = command.data.subarray(TA.nonceLength + TA.hashLength);
+    // The card binds its own certificate: a signature made for another card's certificate fails here.
+    const certificateSha256 = new Uint8Array(createHash('sha256').update(context.profile.authCert).digest());
+    const message = taSignedMessage(state.holder.chr, challenge, nonce, { certificateSha256, digest });
     if (!verifyP256(state.holder.publicPoint, message, signature)) {
       state.holder = null;
       return context.reply([], TA_SW.VERIFICATION_FAILED);
     }
-    context.security.authKeyUnlockedByTerminal = true;
+    // Exactly this DigestInfo, once (the signing command consumes it).
+    context.security.terminalUnlock = Uint8Array.from([...SHA256_DIGEST_INFO_PREFIX, ...digest]);
     return context.reply([], TA_SW.OK);
   }
 }

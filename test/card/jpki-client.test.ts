@@ -1,4 +1,5 @@
 // The JPKI client against the virtual card in process (no pcscd): every operation, every status word.
+import { SHA256_DIGEST_INFO_PREFIX } from '../../main/core/card/jpki.js';
 import 'reflect-metadata';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
@@ -123,15 +124,15 @@ describe('JpkiClient over the in-process virtual card', () => {
 
   it('lets a terminal-authentication extension unlock the key for one selection only', async () => {
     const { card, client } = await fresh();
+    const hash = createHash('sha256').update('m').digest();
     card.applet.registerExtension({
       name: 'test-unlock',
       handle(command, ctx) {
         if (command.cla !== 0x80 || command.ins !== 0xa2) return null;
-        ctx.security.authKeyUnlockedByTerminal = true;
+        ctx.security.terminalUnlock = Uint8Array.from([...SHA256_DIGEST_INFO_PREFIX, ...hash]);
         return ctx.reply([], 0x9000);
       },
     });
-    const hash = createHash('sha256').update('m').digest();
     await client.selectApplet();
     expect(
       (await client.transmit({ cla: 0x80, ins: 0xa2, p1: 0, p2: 0x80, data: Uint8Array.of(1) })).sw,

@@ -4,7 +4,7 @@
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { encodeCommand, responseData, statusWord } from '../../main/core/card/apdu.js';
 import { JPKI_AID, SHA256_DIGEST_INFO_PREFIX } from '../../main/core/card/jpki.js';
-import type { CardCommandLink } from '../../main/core/card/terminal-auth.js';
+import { taBinding, type CardCommandLink, type TaBinding } from '../../main/core/card/terminal-auth.js';
 import { Hsm, initToken } from '../../hsm/client.js';
 import { SOFTHSM_MODULE, type TempSoftHsm } from '../support/softhsm.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
@@ -29,6 +29,11 @@ export function testCard(
   });
   if (ta) enableTerminalAuth(card.applet, ta);
   return card;
+}
+
+/** What the terminal binds an unlock to when it will ask `card` to sign SHA-256(`message`). */
+export function bindingFor(card: SimulatedCard, message: Uint8Array | string): TaBinding {
+  return taBinding(card.applet.profile.authCert, createHash('sha256').update(message).digest());
 }
 
 /** In-process channel straight into the applet (no timing, no pcscd). */

@@ -14,7 +14,9 @@ import { ReaderWatcher } from '../../main/core/card/reader-watcher.js';
 import {
   InstitutionTerminalAuthenticator,
   TA_SW,
+  taBinding,
   type CardCommandLink,
+  type TerminalAuthenticator,
 } from '../../main/core/card/terminal-auth.js';
 import { sha256DigestInfo, verifyCardSignature } from '../../main/core/verify/certificate.js';
 import type { Hsm } from '../../hsm/client.js';
@@ -93,12 +95,30 @@ async function session(): Promise<JpkiClient> {
   return client;
 }
 
-/** The terminal's proof of possession: the card signs a fresh challenge, checked against its certificate. */
-async function possessionProof(client: JpkiClient): Promise<boolean> {
-  const cert = new X509Certificate(await client.readAuthCertificate());
+interface Unlocked {
+  der: Uint8Array;
+  challenge: Uint8Array;
+  digest: Uint8Array;
+}
+
+/** PIN-less authentication as the pipeline runs it: bound to the certificate read and a fresh challenge. */
+async function unlock(
+  client: JpkiClient,
+  authenticator: TerminalAuthenticator = auth,
+  link: CardCommandLink = client,
+): Promise<Unlocked> {
+  const der = await client.readAuthCertificate();
   const challenge = randomBytes(32);
-  const signature = await client.signSha256(createHash('sha256').update(challenge).digest());
-  return verifyCardSignature(cert.publicKey, challenge, signature);
+  const digest = new Uint8Array(createHash('sha256').update(challenge).digest());
+  await authenticator.authenticate(link, taBinding(der, digest));
+  return { der, challenge, digest };
+}
+
+/** The terminal's proof of possession: the card signs the bound challenge, checked against its certificate. */
+async function possessionProof(client: JpkiClient, unlocked: Unlocked): Promise<boolean> {
+  const cert = new X509Certificate(unlocked.der);
+  const signature = await client.signSha256(unlocked.digest);
+  return verifyCardSignature(cert.publicKey, unlocked.challenge, signature);
 }
 
 function recording(client: JpkiClient): CardCommandLink & { sent: Uint8Array[] } {
@@ -135,9 +155,7 @@ describe('PIN-less terminal authentication through pcscd + vpcd + SoftHSM2', () 
   it('the demo valid card proves possession with no PIN entered', async () => {
     await insert('valid');
     const client = await session();
-    const result = await auth.authenticate(client);
-    expect(result.commands).toBe(4);
-    expect(await possessionProof(client)).toBe(true);
+    expect(await possessionProof(client, await unlock(client))).toBe(true);
     expect(inserted!.card.applet.profile.pins.auth.triesLeft).toBe(3);
     await client.close();
   });
@@ -165,7 +183,7 @@ describe('PIN-less terminal authentication through pcscd + vpcd + SoftHSM2', () 
     await insert('valid');
     const client = await session();
     const link = recording(client);
-    await auth.authenticate(link);
+    await unlock(client, auth, link);
     const [, verifyCert, , externalAuth] = link.sent;
     // a new selection (a later tap, or an attacker replaying a recorded exchange)
     await client.selectApplet();
@@ -206,7 +224,7 @@ describe('PIN-less terminal authentication through pcscd + vpcd + SoftHSM2', () 
       [sameNameOtherKey, TA_SW.VERIFICATION_FAILED],
     ] as const) {
       const client = await session();
-      const failure = await failureOf(withCert(cert).authenticate(client));
+      const failure = await failureOf(unlock(client, withCert(cert)));
       expect(failure).toMatchObject({
         code: 'TERMINAL_AUTH_FAILED',
         detail: { step: 'verify certificate', sw },
@@ -224,7 +242,7 @@ describe('PIN-less terminal authentication through pcscd + vpcd + SoftHSM2', () 
       withCert(cert, 'DEMO0001', 'terminal-key'), // signs with a key the certificate is not for
     ]) {
       const client = await session();
-      const failure = await failureOf(authenticator.authenticate(client));
+      const failure = await failureOf(unlock(client, authenticator));
       expect(failure).toMatchObject({
         code: 'TERMINAL_AUTH_FAILED',
         detail: { step: 'external authenticate', sw: TA_SW.VERIFICATION_FAILED },
@@ -237,24 +255,39 @@ describe('PIN-less terminal authentication through pcscd + vpcd + SoftHSM2', () 
   it('re-select and reset drop the unlocked state', async () => {
     await insert('valid');
     let client = await session();
-    await auth.authenticate(client);
-    expect(await possessionProof(client)).toBe(true);
+    let unlocked = await unlock(client);
     await client.selectApplet();
-    expect((await failureOf(client.signSha256(new Uint8Array(32)))).code).toBe('CARD_SECURITY_STATUS');
+    expect((await failureOf(client.signSha256(unlocked.digest))).code).toBe('CARD_SECURITY_STATUS');
 
-    await auth.authenticate(client);
-    expect(await possessionProof(client)).toBe(true);
+    unlocked = await unlock(client);
     await client.close(); // ends the PC/SC session with a card reset
     client = await session();
-    expect((await failureOf(client.signSha256(new Uint8Array(32)))).code).toBe('CARD_SECURITY_STATUS');
+    expect((await failureOf(client.signSha256(unlocked.digest))).code).toBe('CARD_SECURITY_STATUS');
+    await client.close();
+  });
+
+  it('a relayed unlock used for a second digest fails', async () => {
+    await insert('valid');
+    const client = await session();
+    const unlocked = await unlock(client);
+    // what a relay wants: the victim card's signature over its own digest (an online login)
+    const attacker = new Uint8Array(createHash('sha256').update('login challenge').digest());
+    expect((await failureOf(client.signSha256(attacker))).code).toBe('CARD_SECURITY_STATUS');
+    // and the unlock is spent: not even the bound digest is signed after that
+    expect((await failureOf(client.signSha256(unlocked.digest))).code).toBe('CARD_SECURITY_STATUS');
+    // bound digest first: one signature, then nothing more
+    const again = await unlock(client);
+    expect(await possessionProof(client, again)).toBe(true);
+    expect((await failureOf(client.signSha256(again.digest))).code).toBe('CARD_SECURITY_STATUS');
+    expect((await failureOf(client.signSha256(attacker))).code).toBe('CARD_SECURITY_STATUS');
     await client.close();
   });
 
   it("a clone (the valid card's certificate on another key) fails the terminal's signature check", async () => {
     await insert('clone');
     const client = await session();
-    await auth.authenticate(client); // the clone runs the protocol, but its key is not the certificate's
-    expect(await possessionProof(client)).toBe(false);
+    // the clone runs the protocol, but its key is not the certificate's
+    expect(await possessionProof(client, await unlock(client))).toBe(false);
     await client.close();
   });
 });

@@ -13,7 +13,15 @@ import {
 import { parseCvc, verifyP256 } from '../../hsm/cvc.js';
 import type { Hsm } from '../../hsm/client.js';
 import { createMockCa, issueInstitutionCvc, type MockInstitutionCa } from '../../sim/institution-ca/ca.js';
-import { APDU, appletChannel, institutionHsm, send, signWithAuthKey, testCard } from './pinless-helpers.js';
+import {
+  APDU,
+  appletChannel,
+  bindingFor,
+  institutionHsm,
+  send,
+  signWithAuthKey,
+  testCard,
+} from './pinless-helpers.js';
 import { tempSoftHsm } from '../support/softhsm.js';
 
 const soft = tempSoftHsm();
@@ -44,22 +52,82 @@ function cardWithCa(trusted = [ca]) {
 const goodCert = () => issueInstitutionCvc(ca, { chr: 'DEMO0001', publicPoint: point });
 
 describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
-  it('unlocks the authentication key without a PIN, in four commands', async () => {
-    const { channel } = cardWithCa();
+  it('unlocks the authentication key without a PIN, in four commands, for the bound digest', async () => {
+    const { card, channel } = cardWithCa();
     await send(channel, APDU.selectJpki);
     expect((await signWithAuthKey(channel, Buffer.from('x'))).sw).toBe(0x6982);
     await send(channel, APDU.selectJpki);
-    const result = await authenticator(goodCert()).authenticate(channel);
-    expect(result).toMatchObject({ method: 'institution-cvc/1', institutionCode: 'DEMO0001', commands: 4 });
+    const result = await authenticator(goodCert()).authenticate(channel, bindingFor(card, 'tap'));
+    expect(result).toMatchObject({ method: 'institution-cvc/2', institutionCode: 'DEMO0001', commands: 4 });
     const signed = await signWithAuthKey(channel, Buffer.from('tap'));
     expect(signed.sw).toBe(0x9000);
     expect(signed.data.length).toBe(256);
   });
 
-  it('refuses a replayed EXTERNAL AUTHENTICATE', async () => {
-    const { channel } = cardWithCa();
+  it('a relayed unlock used for a second digest fails (one signature, of the bound digest only)', async () => {
+    const { card, channel } = cardWithCa();
     await send(channel, APDU.selectJpki);
-    await authenticator(goodCert()).authenticate(channel);
+    await authenticator(goodCert()).authenticate(channel, bindingFor(card, 'kiosk nonce'));
+    expect((await signWithAuthKey(channel, Buffer.from('kiosk nonce'))).sw).toBe(0x9000);
+    // the relay's own digest (e.g. an online login challenge) after the kiosk's signature
+    expect((await signWithAuthKey(channel, Buffer.from('attacker login challenge'))).sw).toBe(0x6982);
+    // the same digest twice is refused as well: the unlock is spent
+    expect((await signWithAuthKey(channel, Buffer.from('kiosk nonce'))).sw).toBe(0x6982);
+
+    // the relay asks first, with another digest: refused, and the unlock is gone for the kiosk's too
+    await send(channel, APDU.selectJpki);
+    await authenticator(goodCert()).authenticate(channel, bindingFor(card, 'kiosk nonce 2'));
+    expect((await signWithAuthKey(channel, Buffer.from('attacker login challenge'))).sw).toBe(0x6982);
+    expect((await signWithAuthKey(channel, Buffer.from('kiosk nonce 2'))).sw).toBe(0x6982);
+  });
+
+  it("an unlock made for another card's certificate does not unlock this card", async () => {
+    const { channel } = cardWithCa();
+    const other = testCard({ trusted: [ca] });
+    other.applet.profile.authCert[10] = 0x42; // another card: another certificate
+    await send(channel, APDU.selectJpki);
+    await expect(
+      authenticator(goodCert()).authenticate(channel, bindingFor(other, 'tap')),
+    ).rejects.toMatchObject({
+      code: 'TERMINAL_AUTH_FAILED',
+      detail: { step: 'external authenticate', sw: TA_SW.VERIFICATION_FAILED },
+    });
+    expect((await signWithAuthKey(channel, Buffer.from('tap'))).sw).toBe(0x6982);
+  });
+
+  it('limits unlocks per terminal (TERMINAL_AUTH_RATE_LIMITED, no HSM signature, no unlock)', async () => {
+    let now = 0;
+    const limited = new InstitutionTerminalAuthenticator({
+      signer: hsm,
+      keyLabel: 'institution-key',
+      certificate: goodCert(),
+      institutionCode: 'DEMO0001',
+      rateLimit: { perMinute: 6, burst: 2 },
+      now: () => now,
+    });
+    const { card, channel } = cardWithCa();
+    for (let i = 0; i < 2; i++) {
+      await send(channel, APDU.selectJpki);
+      await limited.authenticate(channel, bindingFor(card, `tap ${i}`));
+    }
+    await send(channel, APDU.selectJpki);
+    const sent = channel.sent.length;
+    await expect(limited.authenticate(channel, bindingFor(card, 'tap 2'))).rejects.toMatchObject({
+      code: 'TERMINAL_AUTH_RATE_LIMITED',
+    });
+    // refused before EXTERNAL AUTHENTICATE: the card never saw a signature
+    expect(channel.sent.slice(sent).some((a) => a[1] === 0x82)).toBe(false);
+    expect((await signWithAuthKey(channel, Buffer.from('tap 2'))).sw).toBe(0x6982);
+    now += 10_000; // one more unlock every 10 s at 6 per minute
+    await send(channel, APDU.selectJpki);
+    await limited.authenticate(channel, bindingFor(card, 'tap 3'));
+    expect((await signWithAuthKey(channel, Buffer.from('tap 3'))).sw).toBe(0x9000);
+  });
+
+  it('refuses a replayed EXTERNAL AUTHENTICATE', async () => {
+    const { card, channel } = cardWithCa();
+    await send(channel, APDU.selectJpki);
+    await authenticator(goodCert()).authenticate(channel, bindingFor(card, 'x'));
     const recorded = channel.sent.at(-1)!;
     expect(recorded[1]).toBe(0x82);
     // new selection: the unlock is gone; replay the recorded answer after a fresh certificate + challenge
@@ -116,10 +184,10 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
       ],
     ];
     for (const [name, cert, sw] of cases) {
-      const { channel } = cardWithCa();
+      const { card, channel } = cardWithCa();
       await send(channel, APDU.selectJpki);
       const error = await authenticator(cert)
-        .authenticate(channel)
+        .authenticate(channel, bindingFor(card, 'x'))
         .catch((e: unknown) => e);
       expect(error, name).toMatchObject({
         code: 'TERMINAL_AUTH_FAILED',
@@ -142,9 +210,9 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
       ),
     ];
     for (const auth of attempts) {
-      const { channel } = cardWithCa();
+      const { card, channel } = cardWithCa();
       await send(channel, APDU.selectJpki);
-      await expect(auth.authenticate(channel)).rejects.toMatchObject({
+      await expect(auth.authenticate(channel, bindingFor(card, 'x'))).rejects.toMatchObject({
         code: 'TERMINAL_AUTH_FAILED',
         detail: { step: 'external authenticate', sw: TA_SW.VERIFICATION_FAILED },
       });
@@ -155,13 +223,11 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
   it('forgets the unlock on re-select and on reset', async () => {
     const { card, channel } = cardWithCa();
     await send(channel, APDU.selectJpki);
-    await authenticator(goodCert()).authenticate(channel);
-    expect((await signWithAuthKey(channel, Buffer.from('1'))).sw).toBe(0x9000);
+    await authenticator(goodCert()).authenticate(channel, bindingFor(card, '2'));
     await send(channel, APDU.selectJpki);
     expect((await signWithAuthKey(channel, Buffer.from('2'))).sw).toBe(0x6982);
 
-    await authenticator(goodCert()).authenticate(channel);
-    expect((await signWithAuthKey(channel, Buffer.from('3'))).sw).toBe(0x9000);
+    await authenticator(goodCert()).authenticate(channel, bindingFor(card, '4'));
     card.applet.reset();
     await send(channel, APDU.selectJpki);
     expect((await signWithAuthKey(channel, Buffer.from('4'))).sw).toBe(0x6982);
@@ -180,15 +246,18 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
     );
     // external authenticate with no challenge
     expect(
-      (await send(channel, encodeCommand({ cla: 0, ins: 0x82, p1: 0, p2: 0, data: new Uint8Array(80) }))).sw,
+      (await send(channel, encodeCommand({ cla: 0, ins: 0x82, p1: 0, p2: 0, data: new Uint8Array(112) }))).sw,
     ).toBe(TA_SW.CONDITIONS);
     expect((await signWithAuthKey(channel, Buffer.from('x'))).sw).toBe(0x6982);
   });
 
   it('a card without the protocol answers 6D00 and the terminal says to use PIN mode', async () => {
-    const channel = appletChannel(testCard(null));
+    const card = testCard(null);
+    const channel = appletChannel(card);
     await send(channel, APDU.selectJpki);
-    await expect(authenticator(goodCert()).authenticate(channel)).rejects.toMatchObject({
+    await expect(
+      authenticator(goodCert()).authenticate(channel, bindingFor(card, 'x')),
+    ).rejects.toMatchObject({
       code: 'TERMINAL_AUTH_FAILED',
       message: expect.stringContaining('PIN mode'),
     });
@@ -238,6 +307,7 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
 
   it('a hostile card answering anything gets typed failures only, and every HSM signature is bound', async () => {
     const auth = authenticator(goodCert());
+    const binding = bindingFor(testCard(null), 'hostile');
     const outcomes = new Map<string, number>();
     let signaturesChecked = 0;
     for (let i = 0; i < 2000; i++) {
@@ -248,10 +318,12 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
         transmit: async (apdu: Uint8Array) => {
           step++;
           if (step === 4) {
-            // what the terminal sends must be a signature over context || CHR || challenge || nonce
+            // what the terminal sends must be a signature over context || CHR || challenge || nonce ||
+            // certificate hash || digest, and carry the digest it bound
             const data = parseCommand(apdu).data;
-            const message = taSignedMessage('DEMO0001', challenge, data.subarray(0, 16));
-            expect(verifyP256(point, message, data.subarray(16))).toBe(true);
+            expect(Buffer.from(data.subarray(16, 48))).toEqual(Buffer.from(binding.digest));
+            const message = taSignedMessage('DEMO0001', challenge, data.subarray(0, 16), binding);
+            expect(verifyP256(point, message, data.subarray(48))).toBe(true);
             signaturesChecked++;
           }
           // mostly 9000 so that later steps are reached; sometimes any status word or length
@@ -262,7 +334,7 @@ describe('PIN-less terminal authentication (in process, SoftHSM2)', () => {
           return { data: answer, sw };
         },
       };
-      const result = await auth.authenticate(link).then(
+      const result = await auth.authenticate(link, binding).then(
         () => 'ok',
         (e: unknown) => (e as { code?: string }).code ?? 'untyped',
       );

@@ -139,10 +139,10 @@ describe('stadium gate, PIN-less terminal authentication', () => {
     expect(d.timings.map((s) => s.stage)).toEqual([
       'read_certificate',
       'chain',
-      'authenticate',
-      'signature',
       'revocation',
       'whitelist',
+      'authenticate',
+      'signature',
       'policy',
       'journal',
       'total',

@@ -138,6 +138,7 @@ describe('VirtualJpkiCard', () => {
   it('extension hook: proprietary commands reach it; its unlock and state die with the selection', () => {
     const c = card();
     const seen: number[] = [];
+    const input = 'cc'.repeat(51);
     c.registerExtension({
       name: 'demo',
       handle(command, ctx) {
@@ -145,7 +146,7 @@ describe('VirtualJpkiCard', () => {
         if (command.ins === 0x84) return ctx.reply([1, 2, 3, 4, 5, 6, 7, 8]);
         if (command.ins !== 0xa2) return null;
         ctx.security.ext.demo = 'verified';
-        ctx.security.authKeyUnlockedByTerminal = ctx.selectedEf === 0x0016;
+        ctx.security.terminalUnlock = ctx.selectedEf === 0x0016 ? Buffer.from(input, 'hex') : null;
         return ctx.reply([]);
       },
     });
@@ -156,8 +157,8 @@ describe('VirtualJpkiCard', () => {
     tx(c, '00a4020c020016');
     expect(tx(c, '80a2000001ff')).toBe('9000');
     tx(c, '00a4020c020017');
-    const input = 'cc'.repeat(51);
     expect(sw(tx(c, `802a008033${input}00`))).toBe('9000'); // no PIN: unlocked by the terminal
+    expect(tx(c, `802a008033${input}00`)).toBe('6982'); // once
     tx(c, SELECT_JPKI);
     tx(c, '00a4020c020017');
     expect(tx(c, `802a008033${input}00`)).toBe('6982');

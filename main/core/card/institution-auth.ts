@@ -6,10 +6,14 @@ import { InstitutionTerminalAuthenticator } from './terminal-auth.js';
 
 /** Refuses (HSM_CERT_INVALID, HSM_KEY_NOT_FOUND) unless the certificate and the token's key belong together. */
 export async function institutionAuthenticatorFromConfig(
-  config: Pick<KioskConfig, 'hsm'>,
+  config: Pick<KioskConfig, 'hsm'> & { card?: Pick<KioskConfig['card'], 'unlockRate'> },
   hsm: Hsm,
   now: Date = new Date(),
 ): Promise<InstitutionTerminalAuthenticator> {
   const installed = await installedInstitutionKey(config, hsm, now);
-  return new InstitutionTerminalAuthenticator({ signer: hsm, ...installed });
+  return new InstitutionTerminalAuthenticator({
+    signer: hsm,
+    ...installed,
+    ...(config.card ? { rateLimit: config.card.unlockRate } : {}),
+  });
 }

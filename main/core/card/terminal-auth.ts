@@ -6,10 +6,12 @@
 //   SELECT EF 0016                 00 A4 02 0C 02 00 16
 //   VERIFY CERTIFICATE             80 A2 00 00 Lc <7F21 institution CVC>
 //   GET CHALLENGE                  00 84 00 00 08                      → 8-byte card challenge
-//   EXTERNAL AUTHENTICATE          00 82 00 00 50 <nonce 16> <r||s 64>
+//   EXTERNAL AUTHENTICATE          00 82 00 00 70 <nonce 16> <digest 32> <r||s 64>
 //
-// The signature is made in the HSM over SHA-256(TA_CONTEXT || len(CHR) || CHR || challenge || nonce).
-// Afterwards the card's user-authentication key signs without the PIN, for this selection only.
+// The signature is made in the HSM over SHA-256(TA_CONTEXT || len(CHR) || CHR || challenge || nonce ||
+// SHA-256(card's authentication certificate) || digest). Afterwards the card's user-authentication key
+// signs that one digest, once, without the PIN: a relay that obtains an unlock from this terminal can
+// neither move it to another card nor use it for a digest of its own.
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KioskError } from '../../../base/errors.js';
@@ -17,10 +19,12 @@ import { encodeCommand } from './apdu.js';
 import { EF } from './jpki.js';
 
 export const TA = {
-  /** Domain separation for the signed message (ASCII "JPKI-KIOSK-TA/1"). */
-  context: Uint8Array.from(Buffer.from('JPKI-KIOSK-TA/1', 'ascii')),
+  /** Domain separation for the signed message (ASCII "JPKI-KIOSK-TA/2"). */
+  context: Uint8Array.from(Buffer.from('JPKI-KIOSK-TA/2', 'ascii')),
   challengeLength: 8,
   nonceLength: 16,
+  /** SHA-256 of the card's authentication certificate, and the digest the card may sign. */
+  hashLength: 32,
   signatureLength: 64,
   claProprietary: 0x80,
   insVerifyCertificate: 0xa2,
@@ -44,21 +48,86 @@ export const TA_SW = {
   NOT_ENTITLED: 0x6982,
 } as const;
 
+/**
+ * What one unlock is for: this card (SHA-256 of the authentication certificate the terminal read) and
+ * the one SHA-256 digest the terminal will then ask it to sign (sent as a SHA-256 DigestInfo).
+ */
+export interface TaBinding {
+  certificateSha256: Uint8Array;
+  digest: Uint8Array;
+}
+
+/** The binding for a certificate as read from the card and the digest the terminal will have signed. */
+export function taBinding(certificateDer: Uint8Array, digest: Uint8Array): TaBinding {
+  return {
+    certificateSha256: new Uint8Array(createHash('sha256').update(certificateDer).digest()),
+    digest: Uint8Array.from(digest),
+  };
+}
+
 /** The exact bytes whose SHA-256 the institution key signs (and the card verifies). */
-export function taSignedMessage(chr: string, challenge: Uint8Array, nonce: Uint8Array): Uint8Array {
+export function taSignedMessage(
+  chr: string,
+  challenge: Uint8Array,
+  nonce: Uint8Array,
+  binding: TaBinding,
+): Uint8Array {
   const holder = Buffer.from(chr, 'ascii');
   if (holder.length > 16) throw new RangeError('CHR too long');
+  if (binding.certificateSha256.length !== TA.hashLength || binding.digest.length !== TA.hashLength)
+    throw new RangeError('certificate hash and digest are 32 bytes each');
   return Uint8Array.from(
-    Buffer.concat([Buffer.from(TA.context), Buffer.from([holder.length]), holder, challenge, nonce]),
+    Buffer.concat([
+      Buffer.from(TA.context),
+      Buffer.from([holder.length]),
+      holder,
+      challenge,
+      nonce,
+      binding.certificateSha256,
+      binding.digest,
+    ]),
   );
 }
 
-export function taDigest(chr: string, challenge: Uint8Array, nonce: Uint8Array): Uint8Array {
+export function taDigest(
+  chr: string,
+  challenge: Uint8Array,
+  nonce: Uint8Array,
+  binding: TaBinding,
+): Uint8Array {
   return new Uint8Array(
     createHash('sha256')
-      .update(taSignedMessage(chr, challenge, nonce))
+      .update(taSignedMessage(chr, challenge, nonce, binding))
       .digest(),
   );
+}
+
+/**
+ * Unlocks per terminal: a token bucket (`burst` at once, refilled at `perMinute`). A relay that
+ * turns a kiosk into an unlock oracle gets no more than a queue of people would.
+ */
+export class UnlockRateLimiter {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly limits: { perMinute: number; burst: number },
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = limits.burst;
+    this.last = now();
+  }
+
+  /** Takes one unlock; false when the budget is spent (nothing is taken then). */
+  take(): boolean {
+    const now = this.now();
+    const elapsed = Math.max(0, now - this.last);
+    this.last = now;
+    this.tokens = Math.min(this.limits.burst, this.tokens + (elapsed * this.limits.perMinute) / 60_000);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
 }
 
 /**
@@ -78,13 +147,14 @@ export interface TerminalAuthResult {
 }
 
 /**
- * Precondition: the JPKI applet is selected on `card`. On success the card's authentication key
- * signs without the PIN until the applet is re-selected or the card reset. Failure: a KioskError
- * (TERMINAL_AUTH_FAILED, or the transport's own CARD_* / HSM_* code).
+ * Precondition: the JPKI applet is selected on `card` and its authentication certificate has been
+ * read (its hash is in `binding`). On success the card's authentication key signs `binding.digest`
+ * once without the PIN (until then, a re-select or reset drops the unlock). Failure: a KioskError
+ * (TERMINAL_AUTH_FAILED, TERMINAL_AUTH_RATE_LIMITED, or the transport's own CARD_* / HSM_* code).
  */
 export interface TerminalAuthenticator {
   readonly method: string;
-  authenticate(card: CardCommandLink): Promise<TerminalAuthResult>;
+  authenticate(card: CardCommandLink, binding: TaBinding): Promise<TerminalAuthResult>;
 }
 
 /** The HSM operation the authenticator needs: a SHA-256 digest signed with ECDSA P-256, r||s. */
@@ -100,6 +170,10 @@ export interface InstitutionAuthenticatorOptions {
   /** 特定機関コード: the CHR the card will bind the signature to. */
   institutionCode: string;
   nonce?: () => Uint8Array;
+  /** Unlocks this terminal may obtain; absent: unlimited (tests of the protocol itself). */
+  rateLimit?: { perMinute: number; burst: number };
+  /** Monotonic milliseconds for the rate limit. */
+  now?: () => number;
 }
 
 function describeSw(sw: number): string {
@@ -122,16 +196,20 @@ function describeSw(sw: number): string {
   }
 }
 
-/** This project's institution-CVC protocol (method `institution-cvc/1`). */
+/** This project's institution-CVC protocol (method `institution-cvc/2`). */
 export class InstitutionTerminalAuthenticator implements TerminalAuthenticator {
-  readonly method = 'institution-cvc/1';
+  readonly method = 'institution-cvc/2';
+  private readonly limiter: UnlockRateLimiter | null;
 
   constructor(private readonly options: InstitutionAuthenticatorOptions) {
     if (options.certificate.length < 8 || options.certificate.length > 255)
       throw new KioskError('HSM_CERT_INVALID', 'the institution certificate must fit one short APDU');
+    this.limiter = options.rateLimit ? new UnlockRateLimiter(options.rateLimit, options.now) : null;
   }
 
-  async authenticate(card: CardCommandLink): Promise<TerminalAuthResult> {
+  async authenticate(card: CardCommandLink, binding: TaBinding): Promise<TerminalAuthResult> {
+    if (binding.certificateSha256.length !== TA.hashLength || binding.digest.length !== TA.hashLength)
+      throw new KioskError('INTERNAL', 'terminal authentication binds a 32-byte certificate hash and digest');
     const start = performance.now();
     let commands = 0;
     const step = async (name: string, apdu: Uint8Array): Promise<Uint8Array> => {
@@ -173,9 +251,16 @@ export class InstitutionTerminalAuthenticator implements TerminalAuthenticator {
       );
     const nonce = this.options.nonce?.() ?? new Uint8Array(randomBytes(TA.nonceLength));
     if (nonce.length !== TA.nonceLength) throw new KioskError('INTERNAL', 'terminal nonce must be 16 bytes');
+    // Counted where the HSM would sign: a card that refuses the certificate costs no unlock.
+    if (this.limiter && !this.limiter.take())
+      throw new KioskError(
+        'TERMINAL_AUTH_RATE_LIMITED',
+        'terminal authentication: this terminal has used its unlocks for now',
+        { step: 'rate limit', perMinute: this.options.rateLimit!.perMinute },
+      );
     const signature = await this.options.signer.signDigest(
       this.options.keyLabel,
-      taDigest(this.options.institutionCode, challenge, nonce),
+      taDigest(this.options.institutionCode, challenge, nonce, binding),
     );
     if (signature.length !== TA.signatureLength)
       throw new KioskError('HSM_FAILED', 'the institution key must be ECDSA P-256 (64-byte r||s signature)');
@@ -186,7 +271,7 @@ export class InstitutionTerminalAuthenticator implements TerminalAuthenticator {
         ins: TA.insExternalAuthenticate,
         p1: 0,
         p2: 0,
-        data: Uint8Array.from([...nonce, ...signature]),
+        data: Uint8Array.from([...nonce, ...binding.digest, ...signature]),
       }),
     );
     return {

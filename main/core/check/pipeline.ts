@@ -1,25 +1,26 @@
-// One tap, one decision: read the certificate → verify it offline → authenticate the card (PIN-less
-// terminal authentication or the holder's PIN) → the card signs a fresh nonce, verified with the
-// certificate's key → revocation with the freshness policy → whitelist → site policy → journal.
+// One tap, one decision: read the certificate → verify it offline → revocation with the freshness
+// policy → whitelist → authenticate the card (PIN-less terminal authentication bound to this card and
+// this tap's nonce, or the holder's PIN) → the card signs the fresh nonce, verified with the
+// certificate's key → site policy → journal. A card that revocation or the whitelist refuses is
+// refused before any unlock: a relay never gets one for it.
 // Every failure becomes a reason code in a typed Decision; only a terminal fault (store, HSM, clock)
 // escapes as a KioskError-backed 'error' decision with reason terminal_fault / clock_fault.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KioskConfig } from '../../../config/load.js';
-import type { Decision, Outcome, ReasonCode, StageTiming } from '../../../base/decision.js';
+import type { AuthPath, Decision, Outcome, ReasonCode, StageTiming } from '../../../base/decision.js';
 import type { KioskError } from '../../../base/errors.js';
 import { isKioskError, toKioskError } from '../../../base/errors.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { CardRecord } from '../../../whitelist/entitlements.js';
 import { revocationStaleness } from '../../../whitelist/crl-status.js';
 import { JpkiClient } from '../card/jpki-client.js';
-import type { TerminalAuthenticator } from '../card/terminal-auth.js';
+import { taBinding, type TerminalAuthenticator } from '../card/terminal-auth.js';
 import type { CardTransport } from '../card/transport.js';
 import { clockFault, type HubTimeObservation } from '../clock.js';
 import { getLogger } from '../../../base/log.js';
 import { decideForSite, type PolicyResult, type PresenceRecord } from '../sites/policy.js';
 import {
-  sha256DigestInfo,
   verifyCardSignature,
   verifyUserCertificate,
   type TrustAnchor,
@@ -31,14 +32,35 @@ const log = getLogger('check');
 export type { ReadingPhase } from '../../../base/decision.js';
 import type { ReadingPhase } from '../../../base/decision.js';
 
+/** Asks the holder; resolves the 4 digits, or null when they cancel or walk away. */
+export type AskPin = (request: { triesLeft: number; retry: boolean }) => Promise<string | null>;
+
 /** How the card proves possession in this tap. */
 export type CardAuthentication =
   | { mode: 'terminal'; authenticator: TerminalAuthenticator }
+  | { mode: 'pin'; askPin: AskPin }
   | {
-      mode: 'pin';
-      /** Asks the holder; resolves the 4 digits, or null when they cancel or walk away. */
-      askPin: (request: { triesLeft: number; retry: boolean }) => Promise<string | null>;
+      /**
+       * PIN-less when the authenticator is ready and the card answers it; otherwise `fallback`: the
+       * holder's PIN, or a staff visual check (no possession proof: an admission becomes `staff`).
+       */
+      mode: 'auto';
+      authenticator: TerminalAuthenticator | null;
+      fallback: 'pin' | 'staff-visual';
+      askPin: AskPin;
     };
+
+/** Errors of a PIN-less attempt after which 'auto' tries the fallback instead of refusing. */
+const FALLBACK_CODES: ReadonlySet<string> = new Set([
+  'TERMINAL_AUTH_FAILED',
+  'TERMINAL_AUTH_RATE_LIMITED',
+  'HSM_UNAVAILABLE',
+  'HSM_FAILED',
+  'HSM_KEY_NOT_FOUND',
+  'HSM_LOGIN_FAILED',
+  'HSM_TOKEN_NOT_FOUND',
+  'HSM_CERT_INVALID',
+]);
 
 export interface CheckContext {
   config: KioskConfig;
@@ -107,6 +129,7 @@ export function reasonForCardError(error: KioskError): ReasonCode {
     case 'PIN_WRONG':
       return 'pin_wrong';
     case 'TERMINAL_AUTH_FAILED':
+    case 'TERMINAL_AUTH_RATE_LIMITED':
     case 'CARD_SECURITY_STATUS':
       return 'card_auth_failed';
     case 'HSM_UNAVAILABLE':
@@ -143,6 +166,7 @@ function buildDecision(
     degraded: boolean;
     direction: 'entry' | 'exit';
     policy?: PolicyResult | null;
+    authPath?: AuthPath | null;
     timer: Timer;
     at: Date;
   },
@@ -150,6 +174,7 @@ function buildDecision(
   parts.timer.mark('total');
   const headline = parts.policy?.publicView.headline ?? parts.reasons[0] ?? 'terminal_fault';
   return {
+    ...(parts.authPath ? { authPath: parts.authPath } : {}),
     id: randomUUID(),
     at: parts.at.toISOString(),
     site: ctx.site.kind,
@@ -165,10 +190,7 @@ function buildDecision(
 }
 
 /** Asks for the PIN until it verifies, the card blocks, or the holder gives up. */
-async function authenticateWithPin(
-  client: JpkiClient,
-  askPin: Extract<CardAuthentication, { mode: 'pin' }>['askPin'],
-): Promise<ReasonCode | null> {
+async function authenticateWithPin(client: JpkiClient, askPin: AskPin): Promise<ReasonCode | null> {
   let retry = false;
   for (;;) {
     const triesLeft = await client.authPinTriesLeft();
@@ -188,6 +210,38 @@ async function authenticateWithPin(
       throw error;
     }
   }
+}
+
+/**
+ * Proves the card holder per the configured mode. Returns the path taken, or the reason to refuse
+ * (PIN not given, blocked…). Card and terminal faults throw.
+ */
+async function authenticateCard(
+  ctx: CheckContext,
+  client: JpkiClient,
+  binding: ReturnType<typeof taBinding>,
+): Promise<AuthPath | { refused: ReasonCode }> {
+  const auth = ctx.auth;
+  const link = { transmit: (apdu: Uint8Array) => client.transmit(apdu) };
+  if (auth.mode === 'terminal') {
+    await auth.authenticator.authenticate(link, binding);
+    return 'pinless';
+  }
+  if (auth.mode === 'auto' && auth.authenticator) {
+    try {
+      await auth.authenticator.authenticate(link, binding);
+      return 'pinless';
+    } catch (error) {
+      const typed = toKioskError(error);
+      if (!FALLBACK_CODES.has(typed.code)) throw typed;
+      log.info({ code: typed.code, step: typed.detail?.step, fallback: auth.fallback }, 'PIN-less refused');
+      // Whatever the card made of the attempt, the fallback starts from a fresh selection.
+      await client.selectApplet();
+    }
+  }
+  if (auth.mode === 'auto' && auth.fallback === 'staff-visual') return 'staff-visual';
+  const refused = await authenticateWithPin(client, auth.askPin);
+  return refused ? { refused } : 'pin';
 }
 
 function stalePolicyReasons(
@@ -251,6 +305,9 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
     trace: ctx.config.card.apduTrace,
   });
   let certificate: VerifiedCertificate;
+  let authPath: AuthPath;
+  let lookup: ReturnType<KioskData['lookup']>;
+  let stale: ReturnType<typeof stalePolicyReasons>;
   try {
     ctx.onPhase?.('reading_certificate', 0.1);
     await client.selectApplet();
@@ -270,24 +327,66 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
     }
     certificate = verdict.certificate;
 
-    ctx.onPhase?.('authenticating', 0.5);
-    if (ctx.auth.mode === 'terminal') {
-      await ctx.auth.authenticator.authenticate({ transmit: (apdu) => client.transmit(apdu) });
-    } else {
-      const refused = await authenticateWithPin(client, ctx.auth.askPin);
-      if (refused) return fail(refused);
+    // Revocation and the whitelist before any unlock: a card refused here never gets one.
+    lookup = ctx.data.lookup({
+      issuerKeyId: certificate.issuerKeyId,
+      serial: certificate.serialHex,
+      spkiSha256: certificate.spkiSha256,
+    });
+    stale = stalePolicyReasons(ctx, at.getTime());
+    timer.mark('revocation');
+    if (lookup.revoked) return fail('revoked', { serialRef: lookup.serialRef });
+    if (stale.refuse) return fail(stale.refuse, { serialRef: lookup.serialRef });
+    if (!lookup.card) {
+      // Unlisted: refused unless the site takes unlisted people (a shelter does).
+      const unlisted = decideForSite({
+        now: at,
+        site: ctx.site,
+        rules: ctx.config.policy,
+        record: null,
+        presence: null,
+        lastAdmittedAt: null,
+      });
+      if (unlisted.outcome === 'refused') {
+        timer.mark('whitelist');
+        return {
+          decision: buildDecision(ctx, {
+            outcome: 'refused',
+            reasons: stale.degraded ? [...unlisted.reasons, 'degraded'] : [...unlisted.reasons],
+            degraded: stale.degraded,
+            direction: unlisted.direction,
+            policy: unlisted,
+            timer,
+            at,
+          }),
+          policy: unlisted,
+          subject: null,
+          serialRef: lookup.serialRef,
+          record: null,
+        };
+      }
     }
+    timer.mark('whitelist');
+
+    ctx.onPhase?.('authenticating', 0.5);
+    // Possession: the card signs a nonce it has never seen, with the key its certificate names. A
+    // PIN-less unlock is bound to this card and to exactly this digest.
+    const nonce = randomBytes(32);
+    const digest = createHash('sha256').update(nonce).digest();
+    const path = await authenticateCard(ctx, client, taBinding(der, digest));
+    if (typeof path !== 'string') return fail(path.refused);
+    authPath = path;
     timer.mark('authenticate');
 
-    // Possession: the card signs a nonce it has never seen, with the key its certificate names.
-    const nonce = randomBytes(32);
-    const signature = await client.signAuth(sha256DigestInfo(nonce));
-    if (!verifyCardSignature(certificate.publicKey, nonce, signature)) {
+    if (authPath !== 'staff-visual') {
+      const signature = await client.signSha256(digest);
+      if (!verifyCardSignature(certificate.publicKey, nonce, signature)) {
+        timer.mark('signature');
+        log.warn({ serial: certificate.serialHex }, 'card signature does not match its certificate (clone?)');
+        return fail('card_auth_failed');
+      }
       timer.mark('signature');
-      log.warn({ serial: certificate.serialHex }, 'card signature does not match its certificate (clone?)');
-      return fail('card_auth_failed');
     }
-    timer.mark('signature');
   } catch (error) {
     const typed = toKioskError(error);
     let reason = reasonForCardError(typed);
@@ -305,18 +404,7 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
   }
 
   ctx.onPhase?.('deciding', 0.8);
-  const lookup = ctx.data.lookup({
-    issuerKeyId: certificate.issuerKeyId,
-    serial: certificate.serialHex,
-    spkiSha256: certificate.spkiSha256,
-  });
-  const stale = stalePolicyReasons(ctx, at.getTime());
-  timer.mark('revocation');
-  if (lookup.revoked) return fail('revoked', { serialRef: lookup.serialRef });
-  if (stale.refuse) return fail(stale.refuse, { serialRef: lookup.serialRef });
-
   const record = lookup.card;
-  timer.mark('whitelist');
   const subject = record?.subject ?? null;
   const policy = decideForSite({
     now: at,
@@ -332,6 +420,11 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
     outcome = 'staff';
     reasons.push('data_too_old');
   }
+  // No possession proof: a person compares the card with its holder before anyone goes through.
+  if (authPath === 'staff-visual' && outcome === 'admitted') {
+    outcome = 'staff';
+    reasons.push('staff_visual_check');
+  }
   if (stale.degraded) reasons.push('degraded');
   timer.mark('policy');
   return {
@@ -341,6 +434,7 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
       degraded: stale.degraded,
       direction: policy.direction,
       policy,
+      authPath,
       timer,
       at,
     }),

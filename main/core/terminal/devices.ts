@@ -102,7 +102,13 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
 
   /** The HSM signs terminal authentication, journal seals and hub requests; PIN mode without sync needs none. */
   needsHsm(): boolean {
-    return this.config.card.authMode === 'terminal' || this.config.sync.enabled;
+    return this.config.card.authMode !== 'pin' || this.config.sync.enabled;
+  }
+
+  /** The PIN-less authenticator while it and its HSM are ready ('auto' falls back without it). */
+  readyAuthenticator(): TerminalAuthenticator | null {
+    if (!this.authenticator || !this.hsm || this.hsm.status().state !== 'ready') return null;
+    return this.authenticator;
   }
 
   /** The PIN-less authenticator, or the reason it is not ready. */
@@ -202,7 +208,7 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
   }
 
   private async prepareAuthenticator(): Promise<void> {
-    if (!this.hsm || this.config.card.authMode !== 'terminal') {
+    if (!this.hsm || this.config.card.authMode === 'pin') {
       this.hsmError = null;
       return;
     }

@@ -92,6 +92,7 @@ export class EntryLedger {
       ...(serialRef ? { serialRef } : {}),
       outcome: decision.outcome,
       reasons: decision.reasons,
+      ...(decision.authPath ? { authPath: decision.authPath } : {}),
       decisionId: decision.id,
       wall: decision.at,
     });

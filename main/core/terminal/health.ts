@@ -82,7 +82,7 @@ export interface DeviceHealth {
   stores: Health;
   reader: Health;
   hsm: Health | null;
-  /** PIN-less authentication (authMode terminal). */
+  /** PIN-less authentication (authMode terminal; 'auto' decides without it, by PIN or staff check). */
   authenticator: Health | null;
   clock: Health;
   gate: Health | null;

@@ -40,7 +40,8 @@ const STATUS_REFRESH_MS = 30_000;
 /** The demo's card wallet (implemented in main/demo/wallet.ts): inserts virtual cards. */
 export interface DemoWallet {
   list(): DemoCard[];
-  insert(name: string): Promise<void>;
+  /** `pinless: false` puts the card in as today's cards behave: no PIN-less terminal authentication. */
+  insert(name: string, options?: { pinless?: boolean }): Promise<void>;
   remove(): Promise<void>;
   close(): Promise<void>;
 }

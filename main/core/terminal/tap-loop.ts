@@ -81,7 +81,15 @@ export class TapLoop {
 
   private cardAuthentication(): CardAuthentication {
     const { devices, pinPad } = this.options;
-    if (devices.config.card.authMode === 'pin') return { mode: 'pin', askPin: (r) => pinPad.ask(r) };
+    const { authMode, fallback } = devices.config.card;
+    if (authMode === 'pin') return { mode: 'pin', askPin: (r) => pinPad.ask(r) };
+    if (authMode === 'auto')
+      return {
+        mode: 'auto',
+        authenticator: devices.readyAuthenticator(),
+        fallback,
+        askPin: (r) => pinPad.ask(r),
+      };
     return { mode: 'terminal', authenticator: devices.requireAuthenticator() };
   }
 

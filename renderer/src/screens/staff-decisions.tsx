@@ -15,6 +15,12 @@ import { useErrorText } from './staff-error-text.js';
 
 type Recent = CommandResponse<'recentDecisions'>;
 
+const AUTH_PATH_WORDS = {
+  pinless: 'authPathPinless',
+  pin: 'authPathPin',
+  'staff-visual': 'authPathStaffVisual',
+} as const satisfies Record<NonNullable<Decision['authPath']>, string>;
+
 function DecisionDetails(props: {
   decision: Decision;
   language: Language;
@@ -34,6 +40,14 @@ function DecisionDetails(props: {
     <div class="details" data-testid="decision-details">
       <h4>{t('staffDetails', language)}</h4>
       <dl>
+        {decision.authPath ? (
+          <>
+            <dt>{t('staffAuthPath', language)}</dt>
+            <dd data-testid="auth-path" data-auth-path={decision.authPath}>
+              {t(AUTH_PATH_WORDS[decision.authPath], language)}
+            </dd>
+          </>
+        ) : null}
         {sv.displayName ? (
           <>
             <dt>{t('staffName', language)}</dt>
