@@ -15,6 +15,7 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { KioskError } from '../base/errors.js';
+import { requireSha256WithRsa } from '../base/signature-algorithm.js';
 import { RevocationReasons, type RevocationReason } from '../protocol/feed-format.js';
 import type { Publisher, PublishSummary, RevocationEntry } from './publisher.js';
 import type { CrlState, HubStore } from './store.js';
@@ -158,6 +159,12 @@ export async function readCrl(bytes: Buffer, caPems: readonly string[]): Promise
   } catch (error) {
     throw new KioskError('CRL_INVALID', 'not a DER or PEM X.509 CRL', undefined, { cause: error });
   }
+  // JPKI signs its CRLs with sha256WithRSAEncryption; anything else is not the CA's list.
+  const algorithm = requireSha256WithRsa(new Uint8Array(crl.rawData));
+  if (!algorithm.ok)
+    throw new KioskError('CRL_INVALID', `CRL refused: ${algorithm.detail}`, {
+      algorithm: algorithm.algorithm,
+    });
   let signer: x509.X509Certificate | null = null;
   for (const pem of caPems) {
     let ca: x509.X509Certificate;

@@ -25,6 +25,8 @@ export interface IssueCrlOptions {
   crlNumber: number;
   thisUpdate?: Date;
   nextUpdate?: Date;
+  /** The signature's hash; JPKI uses SHA-256 (others exist to test that they are refused). */
+  hash?: 'SHA-256' | 'SHA-1' | 'SHA-384';
 }
 
 function pemBody(pem: string): Buffer {
@@ -37,7 +39,7 @@ export async function issueCrl(o: IssueCrlOptions): Promise<Buffer> {
   const signingKey = await webcrypto.subtle.importKey(
     'pkcs8',
     new Uint8Array(pemBody(o.caKeyPem)),
-    { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    { name: 'RSASSA-PKCS1-v1_5', hash: o.hash ?? 'SHA-256' },
     false,
     ['sign'],
   );
@@ -61,7 +63,7 @@ export async function issueCrl(o: IssueCrlOptions): Promise<Buffer> {
     extensions,
     signingAlgorithm: {
       name: 'RSASSA-PKCS1-v1_5',
-      hash: 'SHA-256',
+      hash: o.hash ?? 'SHA-256',
     } as x509.X509CrlCreateParams['signingAlgorithm'],
     signingKey,
   });

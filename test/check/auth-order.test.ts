@@ -188,6 +188,16 @@ describe("card.authMode 'auto'", () => {
     expect(pin.asked).toHaveLength(1);
   });
 
+  it('a blocked PIN is refused without asking', async () => {
+    const pin = pinAnswers(DEMO_PIN);
+    const { decision } = await runCheck(
+      context({ mode: 'auto', authenticator: null, fallback: 'pin', askPin: pin.askPin }),
+      new InProcessTransport(card('pin-blocked', false)),
+    );
+    expect(decision).toMatchObject({ outcome: 'refused', reasons: ['pin_blocked'] });
+    expect(pin.asked).toEqual([]);
+  });
+
   it('a site with a staff visual check: no PIN, no signature, a distinct staff outcome', async () => {
     const authenticator = await countingAuthenticator();
     const c = card('valid', false);

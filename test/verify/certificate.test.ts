@@ -31,6 +31,9 @@ async function userCert(options: {
   notAfter?: Date;
   usage?: x509.KeyUsageFlags;
   policy?: string | null;
+  /** The CA's key as the given algorithm (its hash or padding differs from the CA's own). */
+  signing?: { algorithm: RsaHashedImportParams & Partial<RsaPssParams>; key: CryptoKey };
+  basicConstraints?: x509.BasicConstraintsExtension;
 }) {
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
@@ -39,10 +42,11 @@ async function userCert(options: {
     subject: 'C=JP, CN=ABCDEF0123456789',
     notBefore: options.notBefore ?? new Date('2025-01-01T00:00:00Z'),
     notAfter: options.notAfter ?? new Date('2030-01-01T00:00:00Z'),
-    signingAlgorithm: alg,
+    signingAlgorithm: options.signing?.algorithm ?? alg,
     publicKey: keys.publicKey,
-    signingKey: caKeys.privateKey,
+    signingKey: options.signing?.key ?? caKeys.privateKey,
     extensions: [
+      ...(options.basicConstraints ? [options.basicConstraints] : []),
       new x509.KeyUsagesExtension(options.usage ?? x509.KeyUsageFlags.digitalSignature, true),
       await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
       ...(options.policy === null ? [] : [new x509.CertificatePolicyExtension([options.policy ?? POLICY])]),
@@ -117,6 +121,43 @@ describe('user-authentication certificate verdicts', () => {
       ok: false,
       reason: 'cert_tampered',
     });
+  });
+
+  it('refuses a certificate signed by the trusted CA with SHA-1, or with RSA-PSS, naming the algorithm', async () => {
+    const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', caKeys.privateKey);
+    const sha1 = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-1' };
+    const pss = { name: 'RSA-PSS', hash: 'SHA-256', saltLength: 32 };
+    const sha1Key = await webcrypto.subtle.importKey('pkcs8', pkcs8, sha1, false, ['sign']);
+    const pssKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, pss, false, ['sign']);
+    expect(await verify(await userCert({ signing: { algorithm: sha1, key: sha1Key } }))).toEqual({
+      ok: false,
+      reason: 'cert_untrusted',
+      detail: 'signature algorithm sha1WithRSAEncryption is not sha256WithRSAEncryption',
+    });
+    expect(await verify(await userCert({ signing: { algorithm: pss, key: pssKey } }))).toMatchObject({
+      ok: false,
+      reason: 'cert_untrusted',
+      detail: expect.stringContaining('RSASSA-PSS'),
+    });
+  });
+
+  it('refuses a leaf whose basicConstraints say CA, and accepts an explicit end entity', async () => {
+    expect(
+      await verify(
+        await userCert({ basicConstraints: new x509.BasicConstraintsExtension(true, undefined, true) }),
+      ),
+    ).toMatchObject({
+      ok: false,
+      reason: 'cert_untrusted',
+      detail: expect.stringContaining('basicConstraints'),
+    });
+    expect(
+      (
+        await verify(
+          await userCert({ basicConstraints: new x509.BasicConstraintsExtension(false, undefined, true) }),
+        )
+      ).ok,
+    ).toBe(true);
   });
 
   it('refuses a test CA as a trust anchor outside the demo', () => {

@@ -12,6 +12,7 @@ import {
 import { readFileSync } from 'node:fs';
 import {
   AuthorityKeyIdentifierExtension,
+  BasicConstraintsExtension,
   CertificatePolicyExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
@@ -20,6 +21,7 @@ import {
 } from '@peculiar/x509';
 import type { ReasonCode } from '../../../base/decision.js';
 import { KioskError } from '../../../base/errors.js';
+import { requireSha256WithRsa } from '../../../base/signature-algorithm.js';
 
 export interface TrustAnchor {
   certificate: X509Certificate;
@@ -120,6 +122,10 @@ export async function verifyUserCertificate(
       detail: `not a parseable certificate: ${(error as Error).message}`,
     };
   }
+  // JPKI issues sha256WithRSAEncryption only: a weaker (SHA-1) or different algorithm is not a JPKI
+  // certificate, whatever its signature says.
+  const algorithm = requireSha256WithRsa(der);
+  if (!algorithm.ok) return { ok: false, reason: 'cert_untrusted', detail: algorithm.detail };
   const aki = authorityKeyIdOf(certificate);
   const candidates = options.anchors.filter(
     (a) => a.subject === certificate.issuer && (aki === null || aki === a.keyId),
@@ -159,6 +165,14 @@ export async function verifyUserCertificate(
   if (now > issuer.certificate.notAfter.getTime() || now < issuer.certificate.notBefore.getTime()) {
     return { ok: false, reason: 'cert_expired', detail: `issuing CA ${issuer.file} is outside its validity` };
   }
+
+  // A user certificate is an end entity: a CA certificate (even one the anchor issued) is not a card's.
+  if (certificate.getExtension(BasicConstraintsExtension)?.ca)
+    return {
+      ok: false,
+      reason: 'cert_untrusted',
+      detail: 'basicConstraints says CA: not an end-entity certificate',
+    };
 
   const keyUsage = certificate.getExtension(KeyUsagesExtension);
   if (!keyUsage || (keyUsage.usages & KeyUsageFlags.digitalSignature) === 0) {
