@@ -20,6 +20,11 @@ import {
 } from '../../main/core/card/apdu.js';
 import { EF, FORBIDDEN_AID, JPKI_AID, MAX_SIGN_INPUT, TOKEN_INFO_LENGTH } from '../../main/core/card/jpki.js';
 import type { CardProfile, PinState } from './profile.js';
+import { newSigningIdentity, signingCa, type SigningIdentity } from './signing-identity.js';
+
+/** The signing password (署名用パスワード) of a virtual card whose profile names none. */
+export const DEMO_SIGN_PASSWORD = 'JPKI1234';
+export const SIGN_PIN_MAX_TRIES = 5;
 
 export const SW = {
   OK: 0x9000,
@@ -87,23 +92,36 @@ export class VirtualJpkiCard {
   private appletSelected = false;
   private selectedEf: number | null = null;
   private security: SecurityState = VirtualJpkiCard.freshSecurity();
+  private signing: SigningIdentity | null = null;
 
   constructor(profile: CardProfile) {
     this.profile = profile;
+    // Every card has both PINs with their own counters, as real cards do.
+    profile.pins.sign ??= {
+      value: DEMO_SIGN_PASSWORD,
+      triesLeft: SIGN_PIN_MAX_TRIES,
+      maxTries: SIGN_PIN_MAX_TRIES,
+    };
     const tokenInfo = new Uint8Array(TOKEN_INFO_LENGTH).fill(0x20);
     tokenInfo.set(Buffer.from(profile.tokenLabel, 'ascii').subarray(0, 32), 0);
     this.files = new Map<number, FileSpec>([
       [EF.authCert, { read: 'always', content: () => profile.authCert }],
       [EF.authCaCert, { read: 'always', content: () => profile.authCaCert }],
       [EF.tokenInfo, { read: 'always', content: () => tokenInfo }],
-      [EF.signCaCert, { read: 'always', content: () => profile.signCaCert }],
-      [EF.signCert, { read: 'signPin', content: () => null }],
+      [EF.signCaCert, { read: 'always', content: () => profile.signCaCert ?? signingCa().certificate }],
+      [EF.signCert, { read: 'signPin', content: () => this.signingIdentity().certificate }],
       [EF.authKey, { read: 'never', content: () => null }],
       [EF.authPin, { read: 'never', content: () => null }],
       [EF.signKey, { read: 'never', content: () => null }],
       [EF.signPin, { read: 'never', content: () => null }],
       [EF.terminalAuthKeyRef, { read: 'never', content: () => null }],
     ]);
+  }
+
+  /** Made on first use: the product never touches the signing side, so most cards never pay for it. */
+  private signingIdentity(): SigningIdentity {
+    this.signing ??= newSigningIdentity(this.profile.name);
+    return this.signing;
   }
 
   static freshSecurity(): SecurityState {
@@ -292,11 +310,17 @@ export class VirtualJpkiCard {
   private sign(command: CommandApdu): Uint8Array {
     if (!this.appletSelected) return withSw([], SW.NOT_FOUND);
     if (command.p1 !== 0x00 || command.p2 !== 0x80) return withSw([], SW.WRONG_P1P2);
-    if (this.selectedEf !== EF.authKey) {
-      // the signing key needs the signing password; this product never uses it
-      if (this.selectedEf === EF.signKey) return withSw([], SW.SECURITY_STATUS);
-      return withSw([], SW.NO_CURRENT_EF);
+    if (this.selectedEf === EF.signKey) {
+      // the signing key needs the signing password (this product never uses it; JPKI clients do)
+      if (!this.security.signPinVerified) return withSw([], SW.SECURITY_STATUS);
+      if (command.data.length < 1 || command.data.length > MAX_SIGN_INPUT) return withSw([], SW.WRONG_LENGTH);
+      const signature = privateEncrypt(
+        { key: this.signingIdentity().privateKey, padding: constants.RSA_PKCS1_PADDING },
+        command.data,
+      );
+      return withSw(new Uint8Array(signature), SW.OK);
     }
+    if (this.selectedEf !== EF.authKey) return withSw([], SW.NO_CURRENT_EF);
     if (!this.security.authPinVerified) {
       const unlock = this.security.terminalUnlock;
       this.security.terminalUnlock = null;

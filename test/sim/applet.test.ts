@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../main/core/card/apdu.js';
-import { VirtualJpkiCard } from '../../sim/card/applet.js';
+import { X509Certificate } from 'node:crypto';
+import { DEMO_SIGN_PASSWORD, VirtualJpkiCard } from '../../sim/card/applet.js';
 import type { CardProfile } from '../../sim/card/profile.js';
 import { SimulatedCard } from '../../sim/card/simulated-card.js';
 import { exchangeMs, timingModel } from '../../sim/card/timing.js';
@@ -84,6 +85,59 @@ describe('VirtualJpkiCard', () => {
     expect(tx(c, '002000800430303030')).toBe('63c0');
     expect(tx(c, '002000800431323334')).toBe('6984');
     expect(tx(c, '00200080')).toBe('6984');
+  });
+
+  it('the signing password (EF 001B) has its own counter: 63C5 query, wrong tries, apart from the PIN', () => {
+    const c = card();
+    const password = Buffer.from(DEMO_SIGN_PASSWORD, 'ascii').toString('hex');
+    const lc = DEMO_SIGN_PASSWORD.length.toString(16).padStart(2, '0');
+    tx(c, SELECT_JPKI);
+    expect(tx(c, '00a4020c02001b')).toBe('9000');
+    expect(tx(c, '00200080')).toBe('63c5');
+    expect(tx(c, '0020008006414243444546')).toBe('63c4');
+    tx(c, '00a4020c020018');
+    expect(tx(c, '00200080')).toBe('63c3'); // the PIN's counter is untouched
+    tx(c, '00a4020c02001b');
+    expect(tx(c, `00200080${lc}${password}`)).toBe('9000');
+    expect(tx(c, '00200080')).toBe('9000');
+  });
+
+  it('the signing certificate and key need the signing password; their CA certificate does not', () => {
+    const c = card();
+    const password = Buffer.from(DEMO_SIGN_PASSWORD, 'ascii').toString('hex');
+    const lc = DEMO_SIGN_PASSWORD.length.toString(16).padStart(2, '0');
+    const input = '3031300d060960864801650304020105000420' + 'cd'.repeat(32);
+    tx(c, SELECT_JPKI);
+    tx(c, '00a4020c020002');
+    expect(tx(c, '00b0000004').slice(0, 4)).toBe('3082'); // signing CA: readable
+    tx(c, '00a4020c020001');
+    expect(tx(c, '00b0000004')).toBe('6982');
+    tx(c, '00a4020c02001a');
+    expect(tx(c, `802a008033${input}00`)).toBe('6982');
+    // the authentication PIN does not open the signing side
+    tx(c, '00a4020c020018');
+    tx(c, '002000800431323334');
+    tx(c, '00a4020c02001a');
+    expect(tx(c, `802a008033${input}00`)).toBe('6982');
+    tx(c, '00a4020c02001b');
+    expect(tx(c, `00200080${lc}${password}`)).toBe('9000');
+    tx(c, '00a4020c020001');
+    const chunks: Buffer[] = [];
+    for (let offset = 0; ; offset += 256) {
+      const r = c.transmit(fromHex(`00b0${offset.toString(16).padStart(4, '0')}00`));
+      if (r.length <= 2) break;
+      chunks.push(Buffer.from(r.subarray(0, -2)));
+      if (r.length < 258) break;
+    }
+    const cert = new X509Certificate(Buffer.concat(chunks));
+    tx(c, '00a4020c02001a');
+    const answer = c.transmit(fromHex(`802a008033${input}00`));
+    expect(answer.length).toBe(258);
+    const recovered = publicDecrypt(
+      { key: cert.publicKey, padding: constants.RSA_PKCS1_PADDING },
+      answer.subarray(0, 256),
+    );
+    expect(recovered.toString('hex')).toBe(input);
   });
 
   it('CHANGE REFERENCE DATA with old and new PIN, or new PIN after VERIFY', () => {
