@@ -6,7 +6,7 @@
 //    contactless-424 chip model → auth.tap_to_decision_modelled_ms. libpcsclite binds one pcscd per
 //    process, so this part runs in a child process (`node dist/bench/auth.js --child modelled DIR`).
 import 'reflect-metadata';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,7 +18,7 @@ import { EntryLedger } from '../main/core/terminal/entry-ledger.js';
 import { systemClock } from '../base/clock.js';
 import { runCheck, type CheckContext } from '../main/core/check/pipeline.js';
 import { buildTime } from '../main/core/clock.js';
-import { loadTrustAnchors } from '../main/core/verify/certificate.js';
+import { loadTrustAnchors, verifyUserCertificate } from '../main/core/verify/certificate.js';
 import { createTerminal } from '../main/core/terminal/index.js';
 import { DEMO_RECORDS } from '../main/demo/data.js';
 import { ensureDemoAssets, spkiSha256OfCertificate } from '../main/demo/provision.js';
@@ -38,6 +38,10 @@ import { summarize, type BenchContext, type Metrics, runBenchChild } from './har
 import { BENCH_ISSUER, benchRecord, benchSerial, benchSpki } from './whitelist-data.js';
 import { buildSnapshot } from './whitelist.js';
 import { institutionAuthenticatorFromConfig } from '../main/core/card/institution-auth.js';
+import { taBinding, UnlockRateLimiter } from '../main/core/card/terminal-auth.js';
+import { requireSha256WithRsa } from '../base/signature-algorithm.js';
+import { createHash } from 'node:crypto';
+import { X509Certificate as PeculiarCertificate, BasicConstraintsExtension } from '@peculiar/x509';
 
 const STAGES: readonly StageTiming['stage'][] = Stages;
 const MODELLED_PORT = 36330;
@@ -149,6 +153,54 @@ async function inProcess(config: KioskConfig, iterations: number): Promise<Decis
   }
 }
 
+/**
+ * What the card-binding and certificate checks add to a tap, against a same-run baseline (the whole
+ * offline certificate verification they are part of): the signature-algorithm read, the leaf's
+ * basicConstraints, the unlock's binding (SHA-256 of the certificate and of the nonce) and the
+ * per-terminal rate limiter. Each sample is one tap's worth.
+ */
+async function addedChecks(
+  config: KioskConfig,
+  iterations: number,
+): Promise<{ added: ReturnType<typeof summarize>; baseline: ReturnType<typeof summarize> }> {
+  const cards = await ensureDemoPki(config.data.dir);
+  const der = certDer(demoCard(cards, 'valid').certPath);
+  const anchors = loadTrustAnchors(config.trust.anchors, config.trust.allowTestCa);
+  const limiter = new UnlockRateLimiter({ perMinute: 1e9, burst: 1e9 });
+  const parsed = new PeculiarCertificate(der);
+  const added: number[] = [];
+  const baseline: number[] = [];
+  let sink = 0;
+  for (let i = 0; i < iterations + 50; i++) {
+    const nonce = createHash('sha256').update(String(i)).digest();
+    const t0 = performance.now();
+    const algorithm = requireSha256WithRsa(der);
+    const ca = parsed.getExtension(BasicConstraintsExtension)?.ca ?? false;
+    const binding = taBinding(der, createHash('sha256').update(nonce).digest());
+    const allowed = limiter.take();
+    const t1 = performance.now();
+    const verdict = await verifyUserCertificate(der, {
+      anchors,
+      now: new Date(),
+      requiredPolicy: config.trust.requiredPolicy,
+    });
+    const t2 = performance.now();
+    if (!algorithm.ok || ca || !allowed || !verdict.ok) throw new Error('bench certificate refused');
+    sink += binding.digest[0]!;
+    if (i >= 50) {
+      added.push(t1 - t0);
+      baseline.push(t2 - t1);
+    }
+  }
+  if (sink < 0) throw new Error('unreachable');
+  return { added: summarize(added), baseline: summarize(baseline) };
+}
+
+function certDer(pemPath: string): Uint8Array<ArrayBuffer> {
+  const pem = readFileSync(pemPath, 'utf8');
+  return Uint8Array.from(Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64'));
+}
+
 /** Child process: taps through a private pcscd + vpcd with the contactless-424 chip model. */
 async function modelledChild(dataDir: string, taps: number): Promise<void> {
   const config = benchConfig(dataDir);
@@ -192,6 +244,11 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
   const iterations = ctx.quick ? 100 : 300;
   const { dir, config } = await prepare(rows, ctx.log);
   try {
+    const checks = await addedChecks(config, ctx.quick ? 2000 : 10_000);
+    ctx.log(
+      `  added checks per tap: p50 ${checks.added.p50.toFixed(4)} ms, p99 ${checks.added.p99.toFixed(4)} ms` +
+        ` (baseline, certificate verification: p50 ${checks.baseline.p50.toFixed(3)} ms)`,
+    );
     const decisions = await inProcess(config, iterations);
     const totals = summarize(decisions.map((d) => d.timings.find((t) => t.stage === 'total')!.ms));
     const stages = stageMedians(decisions);
@@ -206,6 +263,11 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
       'auth.tap_to_decision_p50_ms': totals.p50,
       'auth.tap_to_decision_p99_ms': totals.p99,
       'auth.tap_to_decision_modelled_ms': modelledStages.total!,
+      'auth.added_checks_p50_ms': checks.added.p50,
+      'auth.added_checks_p99_ms': checks.added.p99,
+      'auth.added_checks_baseline_verify_p50_ms': checks.baseline.p50,
+      'auth.added_checks_vs_verify_ratio': checks.added.p50 / checks.baseline.p50,
+      'auth.added_checks_vs_tap_ratio': checks.added.p50 / totals.p50,
     };
     for (const stage of STAGES.filter((s) => s !== 'total')) {
       metrics[`auth.stage_${stage}_p50_ms`] = stages[stage]!;

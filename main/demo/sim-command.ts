@@ -16,7 +16,7 @@ import { enableTerminalAuth } from '../../sim/card/terminal-auth.js';
 
 const USAGE = `usage:
   jpki-kiosk sim card --card <demo name|file.card.json> [--vpcd host:port|/path.sock] [--timing ${Object.keys(TimingPresets).join('|')}]
-                      [--t0] [--config F] faults: [--remove-after N] [--stall-at N] [--wrong-sw N:SW]
+                      [--t0] [--no-pinless] [--config F] faults: [--remove-after N] [--stall-at N] [--wrong-sw N:SW]
                       [--corrupt-cert OFFSET] [--endless-61xx-at N]   (N counts commands from power-on)
   jpki-kiosk sim pki [--json] [--config F]
 `;
@@ -83,6 +83,7 @@ export async function run(args: string[]): Promise<number> {
       vpcd: { type: 'string' },
       timing: { type: 'string' },
       t0: { type: 'boolean', default: false },
+      'no-pinless': { type: 'boolean', default: false },
       'remove-after': { type: 'string' },
       'stall-at': { type: 'string' },
       'wrong-sw': { type: 'string' },
@@ -121,9 +122,9 @@ export async function run(args: string[]): Promise<number> {
     faults,
   });
   // Like a personalised card, trust the demo 特定機関 CA when the demo has one, so that a kiosk in
-  // PIN-less mode can authenticate this card too.
+  // PIN-less mode can authenticate this card too; --no-pinless behaves like today's real cards.
   const institutionCaDir = join(dataDir(values.config), 'demo', 'institution-ca');
-  if (existsSync(join(institutionCaDir, 'ca.json'))) {
+  if (!values['no-pinless'] && existsSync(join(institutionCaDir, 'ca.json'))) {
     enableTerminalAuth(card.applet, { trusted: [loadTrustedCa(institutionCaDir)] });
   }
   const address = values.vpcd ?? process.env.JPKI_VPCD ?? defaultVpcd(values.config);
