@@ -175,7 +175,7 @@ describe('demo HSM provisioning', () => {
         Buffer.from(req.publicPoint),
       );
       await expect(institutionAuthenticatorFromConfig(config, hsm)).resolves.toMatchObject({
-        method: 'institution-cvc/1',
+        method: 'institution-cvc/2',
       });
       // the terminal refuses to start PIN-less with a certificate that cannot work
       const otherCode = { hsm: { ...config.hsm, institutionCode: 'DEMO0002' } };

@@ -9,11 +9,14 @@ export async function institutionAuthenticatorFromConfig(
   config: Pick<KioskConfig, 'hsm'> & { card?: Pick<KioskConfig['card'], 'unlockRate'> },
   hsm: Hsm,
   now: Date = new Date(),
+  /** Milliseconds for the unlock rate limit: the terminal's injected clock. */
+  clock?: () => number,
 ): Promise<InstitutionTerminalAuthenticator> {
   const installed = await installedInstitutionKey(config, hsm, now);
   return new InstitutionTerminalAuthenticator({
     signer: hsm,
     ...installed,
     ...(config.card ? { rateLimit: config.card.unlockRate } : {}),
+    ...(clock ? { now: clock } : {}),
   });
 }

@@ -217,6 +217,7 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
         this.config,
         this.hsm,
         new Date(this.options.clock.now()),
+        () => this.options.clock.now(),
       );
       this.hsmError = null;
     } catch (error) {
