@@ -22,7 +22,7 @@ import type {
   KioskEvent,
   TerminalStatus,
 } from '../../api/contract.js';
-import { withStaffGate } from '../../api/staff-gate.js';
+import { eventForUi, withStaffGate } from '../../api/staff-gate.js';
 import type { HidBackend } from '../actuators/index.js';
 import type { ReaderWatcherOptions } from '../card/reader-watcher.js';
 import { exportShelterRoster, siteModules, siteStaffCommands, type SitePorts } from '../sites/index.js';
@@ -366,8 +366,9 @@ export class Terminal extends EventEmitter implements KioskCore {
     }
   }
 
+  /** Every event to the shells passes here: staff details leave only while staff mode is unlocked. */
   private emitEvent(event: KioskEvent): void {
-    this.emit('kiosk-event', event);
+    this.emit('kiosk-event', eventForUi(event, this.staff.unlocked()));
   }
 }
 
