@@ -81,6 +81,7 @@ export function contentSecurityPolicy(origin: string): string {
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
+    "object-src 'none'",
   ].join('; ');
 }
 
