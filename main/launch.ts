@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
-import { toKioskError } from '../base/errors.js';
+import { KioskError, toKioskError } from '../base/errors.js';
 import { startBrowserShell } from './browser/server.js';
 import { composeTerminal } from './compose.js';
 import { loadDemoExtension } from './extension.js';
 import { initLogging } from '../base/log.js';
-import { chooseShell, chromiumKioskArgs, systemProbe } from './shell-choice.js';
+import { chooseShell, chromiumKioskArgs, chromiumPolicyProblem, systemProbe } from './shell-choice.js';
 
 async function main(): Promise<number> {
   const config = loadConfig();
@@ -41,6 +41,11 @@ async function main(): Promise<number> {
   // The page's WebSocket needs the launch ticket in the fragment; a ticket opens one connection.
   const lines = [`jpki-kiosk: ${config.source.profile} profile (${config.site.kind}) at ${shell.url}`];
   lines.push(...((await loadDemoExtension())?.startLines(config) ?? []));
+  if (choice.kind === 'chromium' && config.source.profile !== 'demo') {
+    // A site's kiosk Chromium runs only under the managed policy (no DevTools, no file://, only our origin).
+    const problem = chromiumPolicyProblem(systemProbe(projectRoot()).readText, shell.url.replace(/\/$/, ''));
+    if (problem) throw new KioskError('CONFIG_INVALID', problem);
+  }
   if (choice.kind === 'chromium') {
     const profileDir = mkdtempSync(join(tmpdir(), 'jpki-kiosk-chromium-'));
     browser = spawn(
