@@ -76,7 +76,8 @@ export function chromiumPolicy(options: { origin: string; printing: boolean }): 
   return {
     DeveloperToolsAvailability: 2,
     RemoteDebuggingAllowed: false,
-    URLBlocklist: ['*'],
+    // '*' does not cover Chromium's own pages: those schemes are named as well.
+    URLBlocklist: ['*', 'file://*', 'chrome://*', 'chrome-untrusted://*', 'devtools://*', 'view-source:*'],
     URLAllowlist: [options.origin],
     ExtensionInstallBlocklist: ['*'],
     ExtensionAllowedTypes: [],
