@@ -222,7 +222,7 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
  * kiosk never falls back to the demo (its wallet, test CA and software gate).
  */
 function developmentProfile(file: string | null, packaged: boolean): ProfileName {
-  if (file === null && !packaged) return 'demo';
+  if (!file && !packaged) return 'demo';
   throw new KioskError(
     'CONFIG_INVALID',
     `${file ?? 'configuration'}: key profile: missing; name the site's profile (one of ${ProfileNames.filter((p) => p !== 'demo').join(', ')})`,

@@ -243,6 +243,7 @@ describe('production cannot become a demo', () => {
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toMatch(/key profile: missing/);
     expect(loadConfig({ env: {} }).source.profile).toBe('demo');
+    expect(loadConfig({ env: { JPKI_CONFIG: '' } }).source.profile).toBe('demo');
   });
 
   it('a packaged kiosk refuses the demo profile, from its file or asked for', () => {
