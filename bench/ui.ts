@@ -18,7 +18,7 @@ import {
 } from '../main/api/contract.js';
 import { dispatchCommand } from '../main/api/dispatch.js';
 import { KioskError } from '../base/errors.js';
-import { WsPath } from '../main/api/wire.js';
+import { launchTicketOf, WsPath } from '../main/api/wire.js';
 import { startBrowserShell } from '../main/browser/server.js';
 import { measure, summarize, type BenchContext, type Metrics } from './harness.js';
 
@@ -123,6 +123,11 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
     await new Promise((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
+    });
+    // The shell answers nothing until the connection shows a launch ticket.
+    await new Promise<void>((resolve) => {
+      socket.once('message', () => resolve());
+      socket.send(JSON.stringify({ t: 'hello', key: launchTicketOf(shell.launchUrl()) }));
     });
     const roundTrip = await measure(() => call(Channels.commands.getStatus), { warmup: 20, iterations });
 

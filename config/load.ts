@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { KioskError } from '../base/errors.js';
 import { configFolder, projectRoot } from './paths.js';
+import { checkTrustFile, readSecret, staffPinProblem } from './secrets.js';
 import {
   ConfigSchema,
   ProfileNames,
@@ -142,7 +143,15 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
       { key: 'profile' },
     );
   }
-  const profile = (fileProfile as ProfileName | undefined) ?? options.profile ?? 'demo';
+  const profile =
+    (fileProfile as ProfileName | undefined) ?? options.profile ?? developmentProfile(file, packaged);
+  if (packaged && profile === 'demo') {
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `${file ?? 'configuration'}: key profile: found "demo"; a packaged kiosk runs only a site profile (${ProfileNames.filter((p) => p !== 'demo').join(', ')})`,
+      { key: 'profile' },
+    );
+  }
   const preset = presetPath(profile);
   if (!existsSync(preset))
     throw new KioskError('CONFIG_NOT_FOUND', `profile preset ${preset} is missing`, { profile });
@@ -199,7 +208,49 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
     );
   }
   checkHubTransport(resolved.sync, profile, file ?? preset);
+  checkStaffPin(resolved, profile, file ?? preset, env);
+  // Whoever may write a trust file decides which cards, or which hub, the terminal believes.
+  for (const anchor of resolved.trust.anchors) checkTrustFile(anchor, 'key trust.anchors');
+  if (resolved.sync.rootPath) checkTrustFile(resolved.sync.rootPath, 'key sync.rootPath');
+  if (resolved.sync.caFile) checkTrustFile(resolved.sync.caFile, 'key sync.caFile');
   return deepFreeze({ ...resolved, source: { file: file ? resolve(file) : null, profile, packaged } });
+}
+
+/**
+ * The profile when neither the site's file nor the caller names one: the demo, but only for a source
+ * checkout started without a file (`npm start`). A site's file must say what it is, and a packaged
+ * kiosk never falls back to the demo (its wallet, test CA and software gate).
+ */
+function developmentProfile(file: string | null, packaged: boolean): ProfileName {
+  if (!file && !packaged) return 'demo';
+  throw new KioskError(
+    'CONFIG_INVALID',
+    `${file ?? 'configuration'}: key profile: missing; name the site's profile (one of ${ProfileNames.filter((p) => p !== 'demo').join(', ')})`,
+    { key: 'profile' },
+  );
+}
+
+/**
+ * The staff PIN's length, when it can be read now: outside the demo at least six digits. A secret that
+ * is not readable yet is checked again when staff first unlock (config/secrets.ts readStaffPin).
+ */
+function checkStaffPin(
+  config: KioskConfigParsed,
+  profile: ProfileName,
+  origin: string,
+  env: NodeJS.ProcessEnv,
+): void {
+  let pin: string;
+  try {
+    pin = readSecret(config.ui.staffPin, 'staff PIN (ui.staffPin)', env);
+  } catch {
+    return;
+  }
+  const problem = staffPinProblem(pin, profile === 'demo');
+  if (problem)
+    throw new KioskError('CONFIG_INVALID', `${origin}: key ui.staffPin: the staff PIN ${problem}`, {
+      key: 'ui.staffPin',
+    });
 }
 
 /** 127.0.0.0/8, ::1 and localhost: an exchange that never leaves the machine. */

@@ -239,7 +239,7 @@ export const ActuatorsSchema = z
 
 export const UiSchema = z
   .object({
-    /** Staff mode unlocks with this PIN (a secret reference) or a staff card serial in the whitelist. */
+    /** Staff mode unlocks with this PIN (a secret reference): 6 to 12 digits outside the demo profile. */
     staffPin: SecretRef.default({ env: 'JPKI_STAFF_PIN' }),
     volume: z.number().min(0).max(1).default(0.8),
     resultHoldMs: Duration.default(3000),

@@ -2,10 +2,11 @@
 // SoftHSM2 token under hsm/ with the publisher and root keys, roots/<version>.json and root.json, what
 // terminals pin as sync.rootPath), index-key (the fleet index key shared with terminals as
 // data.indexKey), snapshots/ (built snapshot answers).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KioskError } from '../base/errors.js';
 import { IndexKey } from '../whitelist/privacy.js';
+import { readSecretFile } from '../config/secrets.js';
 import { HubKeys, type HubKeyStore } from './hub-keys.js';
 import { Publisher } from './publisher.js';
 import { SqliteHubStore } from './sqlite-store.js';
@@ -44,7 +45,7 @@ export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
       throw new KioskError('SECRET_MISSING', `index key file ${indexFile} does not exist`);
     writeFileSync(indexFile, IndexKey.generateHex() + '\n', { mode: 0o600, flag: 'wx' });
   }
-  const indexKey = IndexKey.fromSecret(readFileSync(indexFile, 'utf8'));
+  const indexKey = IndexKey.fromSecret(readSecretFile(indexFile, 'hub index key').toString('utf8'));
   const keys = HubKeys.open(dir, {
     ...(options.keyStore ? { store: options.keyStore } : {}),
     ...(options.now ? { now: options.now } : {}),

@@ -22,7 +22,7 @@ import {
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KioskError } from '../base/errors.js';
-import { readSecret } from '../config/secrets.js';
+import { readSecret, readSecretFile } from '../config/secrets.js';
 import { Feeds, softwareFeedSigner, type FeedSigner } from '../protocol/feed-format.js';
 import {
   MAX_ROOTS_PER_ANSWER,
@@ -105,7 +105,7 @@ class FileBackend implements KeyBackend {
     return publicKey;
   }
   signer(label: string): FeedSigner {
-    return softwareFeedSigner(createPrivateKey(readFileSync(this.file(label))));
+    return softwareFeedSigner(createPrivateKey(readSecretFile(this.file(label), `hub key ${label}`)));
   }
   close(): void {}
 }

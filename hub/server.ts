@@ -28,7 +28,7 @@ import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
 import { peerFeedKey, type FeedKey, type HubStore, type TerminalRecord } from './store.js';
 import { RequestAuthenticator } from './request-auth.js';
-import { renderStatusPage, statusModel } from './status-page.js';
+import { renderStatusPage, statusModel, statusPageHeaders } from './status-page.js';
 import { JournalGroupCommit, Sightings } from './write-batching.js';
 import {
   STATUS_CHALLENGE,
@@ -356,12 +356,16 @@ export function createHub(o: HubOptions): Hub {
 
   app.get('/status.json', { onRequest: guardStatusPage }, async (_req, reply) => {
     sightings.flush();
-    return reply.header('cache-control', 'no-store').send(statusModel(o.store, now()));
+    return reply
+      .headers(statusPageHeaders())
+      .header('cache-control', 'no-store')
+      .send(statusModel(o.store, now()));
   });
   app.get('/', { onRequest: guardStatusPage }, async (_req, reply) => {
     sightings.flush();
     return reply
       .type('text/html; charset=utf-8')
+      .headers(statusPageHeaders())
       .header('cache-control', 'no-store')
       .send(renderStatusPage(statusModel(o.store, now())));
   });

@@ -5,6 +5,31 @@ import { Feeds, type FeedName } from '../protocol/sync.js';
 import type { EntryConflict } from './conflicts.js';
 import type { HubStore } from './store.js';
 import type { CrlIssuerStatus } from '../protocol/crl-status.js';
+import { createHash } from 'node:crypto';
+
+/** The page's only style sheet, inline; the CSP allows exactly this text by its hash. */
+const StatusStyle =
+  'body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}';
+
+/**
+ * Headers of the status page and status.json: a content security policy that allows no script, no
+ * request, no frame and only the page's own style sheet, and no MIME sniffing (the page shows text that
+ * terminals report).
+ */
+export function statusPageHeaders(): Record<string, string> {
+  const styleHash = createHash('sha256').update(StatusStyle, 'utf8').digest('base64');
+  return {
+    'content-security-policy': [
+      "default-src 'none'",
+      `style-src 'sha256-${styleHash}'`,
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+}
 
 export interface StatusModel {
   hubTime: number;
@@ -150,7 +175,7 @@ export function renderStatusPage(m: StatusModel): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
 <title>jpki-kiosk hub</title>
-<style>body{font-family:sans-serif;margin:1.5rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}</style>
+<style>${StatusStyle}</style>
 </head><body>
 <h1>jpki-kiosk hub</h1>
 <p>Hub time ${esc(new Date(m.hubTime).toISOString())}. Read-only; refreshes every 10 s.</p>

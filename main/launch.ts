@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { projectRoot } from '../config/paths.js';
-import { toKioskError } from '../base/errors.js';
+import { KioskError, toKioskError } from '../base/errors.js';
 import { startBrowserShell } from './browser/server.js';
 import { composeTerminal } from './compose.js';
 import { loadDemoExtension } from './extension.js';
 import { initLogging } from '../base/log.js';
-import { chooseShell, chromiumKioskArgs, systemProbe } from './shell-choice.js';
+import { chooseShell, chromiumKioskArgs, chromiumPolicyProblem, systemProbe } from './shell-choice.js';
 
 async function main(): Promise<number> {
   const config = loadConfig();
@@ -38,19 +38,27 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void stop().then(() => process.exit(0)));
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 
+  // The page's WebSocket needs the launch ticket in the fragment; a ticket opens one connection.
   const lines = [`jpki-kiosk: ${config.source.profile} profile (${config.site.kind}) at ${shell.url}`];
   lines.push(...((await loadDemoExtension())?.startLines(config) ?? []));
+  if (choice.kind === 'chromium' && config.source.profile !== 'demo') {
+    // A site's kiosk Chromium runs only under the managed policy (no DevTools, no file://, only our origin).
+    const problem = chromiumPolicyProblem(systemProbe(projectRoot()).readText, shell.url.replace(/\/$/, ''));
+    if (problem) throw new KioskError('CONFIG_INVALID', problem);
+  }
   if (choice.kind === 'chromium') {
     const profileDir = mkdtempSync(join(tmpdir(), 'jpki-kiosk-chromium-'));
     browser = spawn(
       choice.binary,
-      chromiumKioskArgs(shell.url, profileDir, config.source.profile !== 'demo'),
+      chromiumKioskArgs(shell.launchUrl(), profileDir, config.source.profile !== 'demo'),
       { stdio: 'ignore' },
     );
     browser.on('exit', () => void stop().then(() => process.exit(0)));
     lines.push(`  opened ${choice.binary} in app mode`);
   } else {
-    lines.push(`  open it in a browser (${choice.reason}); Ctrl-C stops the kiosk`);
+    lines.push(
+      `  open ${shell.launchUrl()} in a browser (${choice.reason}); the address works once; Ctrl-C stops the kiosk`,
+    );
   }
   process.stdout.write(lines.join('\n') + '\n');
   return new Promise<number>(() => undefined);

@@ -62,6 +62,74 @@ export function systemProbe(projectRoot: string, env: NodeJS.ProcessEnv = proces
   };
 }
 
+/** Where Debian's Chromium reads managed policies, and the file name the kiosk's policy goes under. */
+export const ChromiumPolicyDir = '/etc/chromium/policies/managed';
+export const ChromiumPolicyFile = 'jpki-kiosk.json';
+
+/**
+ * The managed policy for the Chromium that shows the kiosk (build/chromium/jpki-kiosk.json is this for
+ * the default origin): no DevTools or remote debugging, only the kiosk's origin may load (file://,
+ * chrome:// and every other scheme or site blocked), no extensions, downloads, file dialogs, profiles or
+ * incognito windows, and no printing unless the site enables it.
+ */
+export function chromiumPolicy(options: { origin: string; printing: boolean }): Record<string, unknown> {
+  return {
+    DeveloperToolsAvailability: 2,
+    RemoteDebuggingAllowed: false,
+    // '*' does not cover Chromium's own pages: those schemes are named as well.
+    URLBlocklist: ['*', 'file://*', 'chrome://*', 'chrome-untrusted://*', 'devtools://*', 'view-source:*'],
+    URLAllowlist: [options.origin],
+    ExtensionInstallBlocklist: ['*'],
+    ExtensionAllowedTypes: [],
+    DownloadRestrictions: 3,
+    AllowFileSelectionDialogs: false,
+    PrintingEnabled: options.printing,
+    IncognitoModeAvailability: 1,
+    BrowserGuestModeEnabled: false,
+    BrowserAddPersonEnabled: false,
+    PasswordManagerEnabled: false,
+    AutofillAddressEnabled: false,
+    AutofillCreditCardEnabled: false,
+    TranslateEnabled: false,
+    SpellcheckEnabled: false,
+    BookmarkBarEnabled: false,
+    EditBookmarksEnabled: false,
+    TaskManagerEndProcessEnabled: false,
+    BackgroundModeEnabled: false,
+    DefaultBrowserSettingEnabled: false,
+    MetricsReportingEnabled: false,
+    DefaultNotificationsSetting: 2,
+    DefaultGeolocationSetting: 2,
+    DefaultPopupsSetting: 2,
+  };
+}
+
+/**
+ * Null when the installed policy locks Chromium down to `origin`, else what is wrong and how to fix it.
+ * A site profile does not start Chromium without it (a USB keyboard would give DevTools and file://).
+ */
+export function chromiumPolicyProblem(
+  readText: (path: string) => string | null,
+  origin: string,
+): string | null {
+  const path = join(ChromiumPolicyDir, ChromiumPolicyFile);
+  const fix = `install build/chromium/${ChromiumPolicyFile} as ${path} (docs/operations.md, browser shell)`;
+  const text = readText(path);
+  if (text === null) return `no Chromium policy at ${path}: ${fix}`;
+  let installed: Record<string, unknown>;
+  try {
+    installed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return `${path} is not JSON: ${fix}`;
+  }
+  const wanted = chromiumPolicy({ origin, printing: Boolean(installed.PrintingEnabled) });
+  for (const [key, value] of Object.entries(wanted)) {
+    if (JSON.stringify(installed[key]) !== JSON.stringify(value))
+      return `${path}: ${key} is ${JSON.stringify(installed[key])}, expected ${JSON.stringify(value)}`;
+  }
+  return null;
+}
+
 /** Chromium flags for an unattended kiosk window on the browser shell's URL. */
 export function chromiumKioskArgs(url: string, userDataDir: string, kiosk: boolean): string[] {
   return [

@@ -6,13 +6,21 @@ import { z } from 'zod';
 import { AuthPaths, Outcomes, ReasonCodes } from '../base/decision.js';
 import { Directions } from '../base/site-kinds.js';
 
-export const JournalKinds = ['decision', 'grant', 'passage', 'annulment', 'staff-annul'] as const;
+export const JournalKinds = [
+  'decision',
+  'grant',
+  'passage',
+  'annulment',
+  'staff-annul',
+  'staff-lockout',
+] as const;
 /**
  * decision: a decision that admitted nobody (refused, staff, error);
  * grant: an admission shown on screen (durable before the screen says so);
  * passage: the gate reported the person went through (ref = the grant);
  * annulment: the grant was not used (no passage in time; ref = the grant);
- * staff-annul: staff annulled a record (ref, with a note saying why).
+ * staff-annul: staff annulled a record (ref, with a note saying why);
+ * staff-lockout: wrong staff PINs locked staff mode out (note: how many lockouts, for how long).
  */
 export type JournalKind = (typeof JournalKinds)[number];
 

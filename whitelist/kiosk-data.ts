@@ -27,6 +27,7 @@ import {
 import { loadIndexKey, openCardRecord, type IndexKey } from './privacy.js';
 import { FeedStore, heldOf, type ApplyResult, type SnapshotResult } from './store.js';
 import { TerminalStore } from './terminal-store.js';
+import { checkTrustFile } from '../config/secrets.js';
 import { RootStore } from './root-store.js';
 
 export interface CardLookupInput {
@@ -119,6 +120,7 @@ export class KioskData {
     // Read when first needed: stats and lookups work before the hub's root has been provisioned.
     const root = (): Buffer | null => {
       if (!rootPath) return null;
+      checkTrustFile(rootPath, 'key sync.rootPath');
       try {
         return readFileSync(rootPath);
       } catch (error) {

@@ -19,6 +19,7 @@ const TAG_BYTES = 12; // GCM with a 96-bit tag (NIST SP 800-38D): 4 bytes less p
 const KEY_DOMAIN = Buffer.from('jpki-kiosk/card-key/v1\0', 'utf8');
 const SEAL_INFO = Buffer.from('jpki-kiosk/entitlement/v1', 'utf8');
 const ONE = Buffer.of(1);
+const DERIVE_DOMAIN = Buffer.from('jpki-kiosk/derived-key/v1\0', 'utf8');
 
 /** The fleet index key: 32 bytes, from config `data.indexKey` (64 hex characters, or any ≥ 32-char string). */
 export class IndexKey {
@@ -56,6 +57,14 @@ export class IndexKey {
     mac.update(Buffer.of(ser.length));
     mac.update(ser);
     return mac.digest().subarray(0, KEY_BYTES);
+  }
+
+  /**
+   * A 32-byte key for another purpose (e.g. sealing the shelter roster), derived from the index key so
+   * that it is as secret as the index key and needs no file of its own: HMAC(indexKey, domain ‖ label).
+   */
+  derive(label: string): Buffer {
+    return createHmac('sha256', this.key).update(DERIVE_DOMAIN).update(label, 'utf8').digest();
   }
 
   /** Hex keyed hash of a serial for the journal (`serialRef`): correlates entries, reveals no serial. */

@@ -8,6 +8,7 @@ import { KioskError } from '../base/errors.js';
 import type { PublisherTrust } from '../protocol/feed-format.js';
 import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
 import { writeFileAtomic } from './feed-file.js';
+import { checkTrustFile } from '../config/secrets.js';
 
 export class RootStore {
   private root: RootOfTrust | null = null;
@@ -31,6 +32,7 @@ export class RootStore {
     if (this.root) return this.root;
     let stored: RootOfTrust | null = null;
     if (existsSync(this.file)) {
+      checkTrustFile(this.file, 'pinned hub root');
       try {
         stored = openPinnedRoot(readFileSync(this.file));
       } catch (error) {

@@ -32,7 +32,24 @@ export const terminalMigrations: Migration[] = [
       ) WITHOUT ROWID;`,
   },
   { version: 3, sql: FEED_STATE_V2_SQL },
+  {
+    // Staff PIN lockout: one row, so a restart of the core does not give a guesser a fresh count.
+    version: 10,
+    sql: `CREATE TABLE staff_lockout (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        failures INTEGER NOT NULL,
+        lockouts INTEGER NOT NULL,
+        locked_out_until INTEGER NOT NULL
+      );`,
+  },
 ];
+
+/** Wrong staff PINs since the last lockout, lockouts since the last right PIN, and the lockout's end. */
+export interface StaffLockoutRow {
+  failures: number;
+  lockouts: number;
+  lockedOutUntil: number;
+}
 
 export interface Presence {
   subject: string;
@@ -169,6 +186,25 @@ export class TerminalStore {
       })
       .immediate();
     return { toSeq: batch.toSeq, applied };
+  }
+
+  // ---- staff PIN lockout ----
+
+  staffLockout(): StaffLockoutRow | null {
+    const r = this.db
+      .prepare('SELECT failures, lockouts, locked_out_until FROM staff_lockout WHERE id = 1')
+      .get() as { failures: number; lockouts: number; locked_out_until: number } | undefined;
+    return r ? { failures: r.failures, lockouts: r.lockouts, lockedOutUntil: r.locked_out_until } : null;
+  }
+
+  setStaffLockout(row: StaffLockoutRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO staff_lockout (id, failures, lockouts, locked_out_until) VALUES (1, @failures, @lockouts, @lockedOutUntil)
+         ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, lockouts = excluded.lockouts,
+           locked_out_until = excluded.locked_out_until`,
+      )
+      .run(row);
   }
 
   integrity(): string {

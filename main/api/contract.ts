@@ -372,15 +372,13 @@ export const Commands = {
   /** Convenience kiosk: the patron ends the session; nothing of theirs remains on screen or in memory. */
   endSession: { staff: false, request: z.object({ sessionId: Id }).strict(), response: Ok },
   /**
-   * PIN: checked against ui.staffPin. Card: the next tap within timeout must be a staff card.
-   * A wrong PIN or card → STAFF_CREDENTIAL_WRONG; refused while locked out after repeated failures →
-   * STAFF_LOCKED; no staff card support → NOT_AVAILABLE.
+   * PIN: checked against ui.staffPin. A wrong PIN → STAFF_CREDENTIAL_WRONG; refused while locked out
+   * after repeated failures (the lockout grows each time and survives a restart) → STAFF_LOCKED.
    */
   staffUnlock: {
     staff: false,
     request: z.discriminatedUnion('method', [
       z.object({ method: z.literal('pin'), pin: StaffPinSchema }).strict(),
-      z.object({ method: z.literal('card') }).strict(),
     ]),
     response: z.object({ unlocked: z.literal(true), until: IsoTime }).strict(),
   },

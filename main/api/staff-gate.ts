@@ -39,3 +39,17 @@ export function withStaffGate<T extends object>(
   }
   return gated as T;
 }
+
+/**
+ * The event as a UI may see it: a decision's staff view (names, insurance numbers, care needs) only while
+ * staff mode is unlocked; otherwise the decision goes out with an empty staff view. The public screen
+ * needs only the public view; staff read the details through `recentDecisions`, a staff command.
+ */
+export function eventForUi<E extends { name: string; payload: unknown }>(
+  event: E,
+  staffUnlocked: boolean,
+): E {
+  if (event.name !== 'decision' || staffUnlocked) return event;
+  const decision = event.payload as { staffView?: unknown };
+  return { ...event, payload: { ...decision, staffView: {} } };
+}

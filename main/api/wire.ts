@@ -19,8 +19,20 @@ export const WsCallSchema = z
   .strict();
 export type WsCall = z.infer<typeof WsCallSchema>;
 
-/** WebSocket, server → client: an answer or an event. */
+/**
+ * WebSocket, client → server: the first message of every connection. `key` is the one-time launch
+ * ticket the shell put in the URL fragment of the Chromium it started, or the session key a previous
+ * `welcome` gave. A connection that does not open with a valid hello gets nothing and is closed.
+ */
+export const WsHelloSchema = z.object({ t: z.literal('hello'), key: z.string().min(16).max(128) }).strict();
+export type WsHello = z.infer<typeof WsHelloSchema>;
+
+/** The URL fragment parameter that carries the launch ticket (`#launch=…`); never sent to the server. */
+export const LaunchFragmentParam = 'launch';
+
+/** WebSocket, server → client: an answer, an event, or the welcome after a valid hello. */
 export const WsServerMessageSchema = z.union([
+  z.object({ t: z.literal('welcome'), key: z.string().min(16).max(128) }).strict(),
   z
     .object({ t: z.literal('result'), id: z.number().int(), ok: z.literal(true), value: z.unknown() })
     .strict(),
@@ -30,6 +42,7 @@ export const WsServerMessageSchema = z.union([
   z.object({ t: z.literal('event'), channel: z.string(), payload: z.unknown() }).strict(),
 ]);
 export type WsServerMessage =
+  | { t: 'welcome'; key: string }
   | { t: 'result'; id: number; ok: true; value: unknown }
   | { t: 'result'; id: number; ok: false; error: ErrorPayload }
   | { t: 'event'; channel: string; payload: unknown };
@@ -39,3 +52,9 @@ export const MaxWsMessageBytes = 1 << 20;
 
 /** The WebSocket path of the browser shell. */
 export const WsPath = '/api/ws';
+
+/** The launch ticket in a URL's fragment (`#launch=…`), or null. */
+export function launchTicketOf(url: string): string | null {
+  const hash = url.includes('#') ? url.slice(url.indexOf('#') + 1) : '';
+  return new URLSearchParams(hash).get(LaunchFragmentParam);
+}

@@ -19,13 +19,15 @@ import { Channels } from '../api/contract.js';
 import { installIpcRelay } from './ipc.js';
 import { AppIndexUrl, AppScheme, ElectronCsp, mimeTypeOf, resolveAppPath } from './security.js';
 import { CoreSupervisor, type CoreChild } from './supervisor.js';
-import { denyAllPermissions, hardenContents, kioskWindowOptions } from './window.js';
+import { denyAllPermissions, hardenContents, kioskWindowFrame } from './window.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/main/electron → project (or app.asar) root. */
 const appRoot = join(here, '..', '..', '..');
 const rendererRoot = join(appRoot, 'dist', 'renderer');
-const production = app.isPackaged && process.env.JPKI_KIOSK_DEV !== '1';
+// A packaged kiosk is always locked down: no environment variable switches DevTools, the menu or kiosk
+// mode back on (a keyboard and a shell on the kiosk must not be enough to open it up).
+const production = app.isPackaged;
 
 function log(message: string, detail: Record<string, unknown> = {}): void {
   // The main process keeps no logger of its own (pino lives in the core); one JSON line on stderr.
@@ -124,13 +126,29 @@ if (!app.requestSingleInstanceLock()) {
     powerSaveBlocker.start('prevent-display-sleep');
     supervisor.start();
 
-    window = new BrowserWindow(
-      kioskWindowOptions({
-        production,
-        preloadPath: join(here, 'preload.cjs'),
-        preloadArguments: preloadArguments(),
-      }),
-    );
+    // The security-relevant webPreferences stand here, literally, where the window is created.
+    window = new BrowserWindow({
+      ...kioskWindowFrame(production),
+      webPreferences: {
+        preload: join(here, 'preload.cjs'),
+        sandbox: true,
+        contextIsolation: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        nodeIntegrationInSubFrames: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        experimentalFeatures: false,
+        webviewTag: false,
+        navigateOnDragDrop: false,
+        spellcheck: false,
+        devTools: !production,
+        safeDialogs: true,
+        disableDialogs: true,
+        autoplayPolicy: 'no-user-gesture-required',
+        additionalArguments: preloadArguments(),
+      },
+    });
     window.once('ready-to-show', () => window?.show());
     window.webContents.on('did-finish-load', () => {
       reloadBackoff.reset();

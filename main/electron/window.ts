@@ -1,18 +1,16 @@
-// The kiosk window and the lock-down of its web contents. Options are a pure function so the unit tests
-// can assert every security-relevant flag without an Electron binary.
+// The kiosk window's frame and the lock-down of its web contents, as pure functions so the unit tests
+// can assert them without an Electron binary.
 import type { BrowserWindowConstructorOptions, Session, WebContents } from 'electron';
 import { isAppUrl, isBlockedKey } from './security.js';
 
-export interface WindowSettings {
-  /** Packaged kiosk: fullscreen kiosk, no frame, no devtools. */
-  production: boolean;
-  preloadPath: string;
-  /** Passed to the preload (which cannot import anything): the allowlists of channels. */
-  preloadArguments: string[];
-}
-
-export function kioskWindowOptions(settings: WindowSettings): BrowserWindowConstructorOptions {
-  const { production } = settings;
+/**
+ * The window's frame and size: a fullscreen frameless kiosk when locked down. Its webPreferences are not
+ * here: they stand literally in `new BrowserWindow({...})` in main.ts, where audit tools and reviewers
+ * look for them (test/electron/audit-settings.test.ts reads them there).
+ */
+export function kioskWindowFrame(
+  production: boolean,
+): Omit<BrowserWindowConstructorOptions, 'webPreferences'> {
   return {
     show: false,
     kiosk: production,
@@ -23,25 +21,6 @@ export function kioskWindowOptions(settings: WindowSettings): BrowserWindowConst
     width: 1280,
     height: 800,
     title: 'jpki-kiosk',
-    webPreferences: {
-      preload: settings.preloadPath,
-      sandbox: true,
-      contextIsolation: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      experimentalFeatures: false,
-      webviewTag: false,
-      navigateOnDragDrop: false,
-      spellcheck: false,
-      devTools: !production,
-      safeDialogs: true,
-      disableDialogs: true,
-      autoplayPolicy: 'no-user-gesture-required',
-      additionalArguments: settings.preloadArguments,
-    },
   };
 }
 

@@ -67,11 +67,9 @@ export const ui = {
   switchLanguageLabel: { ja: 'Switch to English', en: '日本語に切り替える' },
   staff: { ja: '係員', en: 'Staff' },
   staffLocked: {
-    ja: '係員の暗証番号を入力するか、係員カードをタッチしてください',
-    en: 'Enter the staff PIN or touch a staff card',
+    ja: '係員の暗証番号を入力してください',
+    en: 'Enter the staff PIN',
   },
-  staffUseCard: { ja: '係員カードで解除', en: 'Unlock with a staff card' },
-  staffWaitCard: { ja: '係員カードをタッチしてください', en: 'Touch the staff card now' },
   staffLock: { ja: 'ロックする', en: 'Lock' },
   staffClose: { ja: '閉じる', en: 'Close' },
   staffStatus: { ja: '端末の状態', en: 'Terminal status' },

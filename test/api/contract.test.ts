@@ -77,7 +77,8 @@ describe('payload validation', () => {
     expect(validateRequest('recentDecisions', { limit: 10_000 }).ok).toBe(false);
     expect(validateRequest('getStatus', { anything: true }).ok).toBe(false);
     expect(validateRequest('getStatus', undefined).ok).toBe(true);
-    expect(validateRequest('staffUnlock', { method: 'card' }).ok).toBe(true);
+    // There is no staff card: a request for one is refused at the boundary, not answered NOT_AVAILABLE.
+    expect(validateRequest('staffUnlock', { method: 'card' }).ok).toBe(false);
     expect(validateRequest('staffUnlock', { method: 'pin' }).ok).toBe(false);
     expect(validateRequest('demoInsertCard', { name: '../etc/passwd' }).ok).toBe(false);
   });

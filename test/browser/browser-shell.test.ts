@@ -8,10 +8,10 @@ import WebSocket from 'ws';
 import { loadConfig } from '../../config/load.js';
 import { startBrowserShell, type BrowserShell } from '../../main/browser/server.js';
 import { createApiClient } from '../../renderer/src/api/client.js';
-import { createWsTransport, type SocketLike } from '../../renderer/src/api/ws-transport.js';
+import { createWsTransport, memoryKeyStore, type SocketLike } from '../../renderer/src/api/ws-transport.js';
 import { Channels, type KioskEvent } from '../../main/api/contract.js';
 import { KioskError } from '../../base/errors.js';
-import { WsPath } from '../../main/api/wire.js';
+import { launchTicketOf, WsPath } from '../../main/api/wire.js';
 import { createFakeCore, makeDecision, type FakeCore } from '../support/fake-core.js';
 
 let PORT = 0;
@@ -36,6 +36,34 @@ function waitFor<T>(predicate: () => T | undefined, ms = 3000): Promise<T> {
       }
     }, 10);
   });
+}
+
+interface RawClient {
+  ws: WebSocket;
+  messages: { t: string; channel?: string; payload?: unknown; id?: number; key?: string }[];
+  closed: Promise<number>;
+}
+
+/** A raw WebSocket from a local process: it can send the right Origin, but has only what it is given. */
+async function rawClient(hello?: string): Promise<RawClient> {
+  const ws = new WebSocket(`ws://127.0.0.1:${PORT}${WsPath}`, { origin: `http://127.0.0.1:${PORT}` });
+  const messages: RawClient['messages'] = [];
+  ws.on('message', (raw) => messages.push(JSON.parse(String(raw)) as RawClient['messages'][number]));
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  await new Promise((resolve) => ws.on('open', resolve));
+  if (hello !== undefined) ws.send(JSON.stringify({ t: 'hello', key: hello }));
+  return { ws, messages, closed };
+}
+
+async function openWithKey(key: string): Promise<WebSocket> {
+  const client = await rawClient(key);
+  await waitFor(() => client.messages.find((m) => m.t === 'welcome'));
+  return client.ws;
+}
+
+function call(client: RawClient, id: number, channel: string, payload?: unknown) {
+  client.ws.send(JSON.stringify({ t: 'call', id, channel, payload }));
+  return waitFor(() => client.messages.find((m) => m.t === 'result' && m.id === id));
 }
 
 beforeAll(async () => {
@@ -97,6 +125,7 @@ describe('browser shell', () => {
     const api = createApiClient(
       createWsTransport({
         url: `ws://127.0.0.1:${PORT}${WsPath}`,
+        keys: memoryKeyStore(launchTicketOf(shell.launchUrl())),
         createSocket: socketFactory(`http://127.0.0.1:${PORT}`),
       }),
     );
@@ -120,7 +149,7 @@ describe('browser shell', () => {
       // Events pushed by the core reach the subscriber, validated.
       const seen: KioskEvent[] = [];
       const off = api.subscribe((e) => seen.push(e));
-      const d = makeDecision();
+      const d = makeDecision({ staffView: { displayName: '山田 太郎', subjectId: 'S-1' } });
       core.decide(d);
       const decision = await waitFor(() => seen.find((e) => e.name === 'decision'));
       expect(decision.payload).toEqual(d);
@@ -132,8 +161,7 @@ describe('browser shell', () => {
   });
 
   it('answers an invalid payload with INVALID_REQUEST and closes a socket that sends garbage', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${PORT}${WsPath}`, { origin: `http://127.0.0.1:${PORT}` });
-    await new Promise((resolve) => ws.on('open', resolve));
+    const ws = await openWithKey(launchTicketOf(shell.launchUrl())!);
     const replies: unknown[] = [];
     ws.on('message', (raw) => {
       const msg = JSON.parse(String(raw)) as { t: string };
@@ -165,5 +193,87 @@ describe('browser shell', () => {
     ws.send('{not json');
     expect(await closed).toBe(1007);
     expect(core.calls.find((c) => c.name === 'answerPin')).toBeUndefined();
+  });
+
+  it('a local process without the launch key gets no event and no answer', async () => {
+    const silent = await rawClient();
+    const wrong = await rawClient('x'.repeat(43));
+    const before = core.calls.length;
+    silent.ws.send(JSON.stringify({ t: 'call', id: 1, channel: Channels.commands.getStatus }));
+    core.decide(makeDecision({ staffView: { displayName: '山田 太郎' } }));
+    core.emit({ name: 'pinRequest', payload: { requestId: 'pin-x', triesLeft: 3, retry: false } });
+    expect(await silent.closed).toBe(1008);
+    expect(await wrong.closed).toBe(1008);
+    expect(silent.messages).toEqual([]);
+    expect(wrong.messages).toEqual([]);
+    expect(core.calls.length).toBe(before);
+  });
+
+  it('a launch ticket opens one connection; its welcome key opens the next', async () => {
+    const ticket = launchTicketOf(shell.launchUrl())!;
+    expect(shell.launchUrl()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${PORT}/#launch=`));
+    const first = await rawClient(ticket);
+    const welcome = await waitFor(() => first.messages.find((m) => m.t === 'welcome'));
+    expect(welcome.key).not.toBe(ticket);
+    const replay = await rawClient(ticket);
+    expect(await replay.closed).toBe(1008);
+    expect(replay.messages).toEqual([]);
+    const again = await rawClient(welcome.key);
+    await waitFor(() => again.messages.find((m) => m.t === 'welcome'));
+    first.ws.close();
+    again.ws.close();
+  });
+
+  it('a PIN request is answered only by a connection that was shown it', async () => {
+    const ui = await rawClient(launchTicketOf(shell.launchUrl())!);
+    await waitFor(() => ui.messages.find((m) => m.t === 'welcome'));
+    core.emit({ name: 'pinRequest', payload: { requestId: 'pin-42', triesLeft: 3, retry: false } });
+    await waitFor(() => ui.messages.find((m) => m.channel === Channels.events.pinRequest));
+    // Another keyed connection opened after the request went out cannot answer or cancel it.
+    const late = await rawClient(launchTicketOf(shell.launchUrl())!);
+    await waitFor(() => late.messages.find((m) => m.t === 'welcome'));
+    for (const [id, channel, payload] of [
+      [1, Channels.commands.answerPin, { requestId: 'pin-42', pin: '0000' }],
+      [2, Channels.commands.cancelPin, { requestId: 'pin-42' }],
+    ] as const) {
+      const reply = await call(late, id, channel, payload);
+      expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
+    }
+    expect(core.pinAnswers.find((a) => a.requestId === 'pin-42')).toBeUndefined();
+    expect(
+      await call(ui, 3, Channels.commands.answerPin, { requestId: 'pin-42', pin: '1234' }),
+    ).toMatchObject({
+      ok: true,
+    });
+    expect(core.pinAnswers).toContainEqual({ requestId: 'pin-42', pin: '1234' });
+    ui.ws.close();
+    late.ws.close();
+  });
+
+  it('decision events carry the staff view only while staff mode is unlocked', async () => {
+    const ui = await rawClient(launchTicketOf(shell.launchUrl())!);
+    await waitFor(() => ui.messages.find((m) => m.t === 'welcome'));
+    await call(ui, 1, Channels.commands.staffLock);
+    const staffView = { displayName: '山田 花子', careNeeds: ['wheelchair'], residentId: 'R-1' };
+    const locked = makeDecision({ staffView });
+    core.decide(locked);
+    const seenLocked = await waitFor(() =>
+      ui.messages.find(
+        (m) => m.channel === Channels.events.decision && (m.payload as { id: string }).id === locked.id,
+      ),
+    );
+    expect((seenLocked.payload as { staffView: unknown }).staffView).toEqual({});
+    expect(JSON.stringify(ui.messages)).not.toContain('山田');
+    await call(ui, 2, Channels.commands.staffUnlock, { method: 'pin', pin: core.staffPin });
+    const open = makeDecision({ staffView });
+    core.decide(open);
+    const seenOpen = await waitFor(() =>
+      ui.messages.find(
+        (m) => m.channel === Channels.events.decision && (m.payload as { id: string }).id === open.id,
+      ),
+    );
+    expect((seenOpen.payload as { staffView: unknown }).staffView).toEqual(staffView);
+    await call(ui, 3, Channels.commands.staffLock);
+    ui.ws.close();
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { isKioskError, type KioskError } from '../../base/errors.js';
 import { loadConfig } from '../../config/load.js';
 import { configFolder } from '../../config/paths.js';
 import { ProfileNames } from '../../config/schema.js';
-import { readSecret } from '../../config/secrets.js';
+import { readSecret, readSecretFile, readStaffPin } from '../../config/secrets.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jpki-config-'));
 function siteFile(name: string, content: unknown): string {
@@ -72,7 +72,10 @@ describe('configuration profiles', () => {
   it('reads the file named by JPKI_CONFIG, but not in a packaged build', () => {
     const file = siteFile('env.json', { version: 1, profile: 'shelter' });
     expect(loadConfig({ env: { JPKI_CONFIG: file } }).source.profile).toBe('shelter');
-    expect(loadConfig({ env: { JPKI_CONFIG: file }, packaged: true }).source.profile).toBe('demo');
+    // A packaged kiosk ignores the variable, and with no profile of its own it does not become a demo.
+    const packaged = refusal(() => loadConfig({ env: { JPKI_CONFIG: file }, packaged: true }));
+    expect(packaged.code).toBe('CONFIG_INVALID');
+    expect(packaged.message).toContain('key profile: missing');
   });
 });
 
@@ -230,5 +233,104 @@ describe('secrets', () => {
     chmodSync(file, 0o620);
     expect(refusal(() => readSecret({ file }, 'PIN')).code).toBe('SECRET_INSECURE');
     expect(refusal(() => readSecret({ file: join(dir, 'absent') }, 'PIN')).code).toBe('SECRET_MISSING');
+  });
+});
+
+describe('production cannot become a demo', () => {
+  it('a site file without a profile is refused, naming the key; only a checkout with no file runs the demo', () => {
+    const file = siteFile('no-profile.json', { version: 1, site: { siteId: 'x' } });
+    const error = refusal(() => loadConfig({ file, env: {} }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/key profile: missing/);
+    expect(loadConfig({ env: {} }).source.profile).toBe('demo');
+    expect(loadConfig({ env: { JPKI_CONFIG: '' } }).source.profile).toBe('demo');
+  });
+
+  it('a packaged kiosk refuses the demo profile, from its file or asked for', () => {
+    const file = siteFile('packaged-demo.json', { version: 1, profile: 'demo' });
+    for (const options of [{ file }, { profile: 'demo' as const }]) {
+      const error = refusal(() => loadConfig({ ...options, env: {}, packaged: true }));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toContain('key profile: found "demo"');
+    }
+    expect(loadConfig({ profile: 'shelter', env: {}, packaged: true }).source.profile).toBe('shelter');
+  });
+});
+
+describe('staff PIN length', () => {
+  const withPin = (profile: string, pin: string) =>
+    siteFile(`staff-${profile}-${pin.length}.json`, {
+      version: 1,
+      profile,
+      ui: { staffPin: { env: 'STAFF_PIN' } },
+    });
+
+  it('outside the demo a staff PIN shorter than six digits is a configuration error naming ui.staffPin', () => {
+    for (const pin of ['2468', '13579']) {
+      const error = refusal(() => loadConfig({ file: withPin('shelter', pin), env: { STAFF_PIN: pin } }));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.message).toContain('key ui.staffPin');
+      expect(error.message).toContain('6 to 12 digits');
+      expect(error.message).not.toContain(pin);
+    }
+    expect(
+      loadConfig({ file: withPin('shelter', '246813'), env: { STAFF_PIN: '246813' } }).source.profile,
+    ).toBe('shelter');
+    expect(loadConfig({ file: withPin('demo', '2468'), env: { STAFF_PIN: '2468' } }).source.profile).toBe(
+      'demo',
+    );
+  });
+
+  it('a short PIN that was not readable at load is refused when staff first use it', () => {
+    const config = loadConfig({ file: withPin('stadium-gate', '1357'), env: {} });
+    const error = refusal(() => readStaffPin(config, { STAFF_PIN: '1357' }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain('key ui.staffPin');
+    expect(readStaffPin(config, { STAFF_PIN: '135790' })).toBe('135790');
+  });
+});
+
+describe('secret and trust files', () => {
+  it('a group-readable secret file is refused (0640), naming the file and the fix', () => {
+    const file = siteFile('pin-group', '246813');
+    chmodSync(file, 0o640);
+    const error = refusal(() => readSecret({ file }, 'HSM user PIN'));
+    expect(error.code).toBe('SECRET_INSECURE');
+    expect(error.message).toContain(file);
+    expect(error.message).toContain(`chmod 600 ${file}`);
+  });
+
+  it.runIf(process.getuid?.() === 0)('a secret file owned by another user is refused, naming the fix', () => {
+    const file = siteFile('pin-other-owner', '246813');
+    chmodSync(file, 0o600);
+    chownSync(file, 4321, 4321);
+    const error = refusal(() => readSecretFile(file, 'hub key'));
+    expect(error.code).toBe('SECRET_INSECURE');
+    expect(error.message).toContain('uid 4321');
+    expect(error.message).toContain(`chown ${process.getuid!()} ${file}`);
+  });
+
+  it('a group- or world-writable trust anchor or pinned hub root stops the configuration', () => {
+    const anchor = siteFile(
+      'anchor.pem',
+      readFileSync(join(configFolder(), 'trust/jlis-auth-ca-2015.pem'), 'utf8'),
+    );
+    const root = siteFile('root.json', '{}');
+    chmodSync(root, 0o644);
+    for (const [key, target, extra] of [
+      ['trust.anchors', anchor, { trust: { anchors: [anchor] } }],
+      ['sync.rootPath', root, { sync: { rootPath: root } }],
+    ] as const) {
+      const file = siteFile(`trust-${key}.json`, { version: 1, profile: 'shelter', ...extra });
+      for (const mode of [0o664, 0o646]) {
+        chmodSync(target, mode);
+        const error = refusal(() => loadConfig({ file, env: {} }));
+        expect(error.code).toBe('CONFIG_INVALID');
+        expect(error.message).toContain(`key ${key}`);
+        expect(error.message).toContain(`chmod go-w ${target}`);
+      }
+      chmodSync(target, 0o644);
+      expect(loadConfig({ file, env: {} }).source.profile).toBe('shelter');
+    }
   });
 });

@@ -20,12 +20,13 @@ import { DEMO_STAFF_PIN } from '../../main/demo/provision.js';
 import { VpcdDemoWallet } from '../../main/demo/wallet.js';
 import { DEMO_PIN } from '../../sim/pki/demo-pki.js';
 import { errorWords, reasonWords } from '../../main/api/messages.js';
+import { Channels } from '../../main/api/contract.js';
 import type { ReasonCode } from '../../base/decision.js';
 import type { Language } from '../../main/api/contract.js';
 import { KioskError } from '../../base/errors.js';
-import { WsPath } from '../../main/api/wire.js';
+import { launchTicketOf, WsPath } from '../../main/api/wire.js';
 import { createApiClient } from '../../renderer/src/api/client.js';
-import { createWsTransport, type SocketLike } from '../../renderer/src/api/ws-transport.js';
+import { createWsTransport, memoryKeyStore, type SocketLike } from '../../renderer/src/api/ws-transport.js';
 import { ui } from '../../renderer/src/i18n.js';
 import { writeDemoConfig } from '../../main/demo/config.js';
 import {
@@ -43,6 +44,23 @@ let env: DemoEnvironment;
 let browser: Browser;
 let page: Page;
 let kiosk: { terminal: Terminal; wallet: VpcdDemoWallet; shell: BrowserShell } | null = null;
+const uiFrames: string[] = [];
+
+/** A local process that connects with the page's Origin but without the launch key. */
+function intruder(): { messages: string[]; closed: Promise<void> } {
+  const origin = kiosk!.shell.url.replace(/\/$/, '');
+  const ws = new WebSocket(`${origin.replace('http', 'ws')}${WsPath}`, { origin });
+  const messages: string[] = [];
+  ws.on('message', (raw) => messages.push(String(raw)));
+  const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
+  return { messages, closed };
+}
+
+function uiEvents(channel: string): { payload: Record<string, unknown> }[] {
+  return uiFrames
+    .map((f) => JSON.parse(f) as { t: string; channel?: string; payload: Record<string, unknown> })
+    .filter((m) => m.t === 'event' && m.channel === channel);
+}
 
 function configWith(name: string, overrides: Record<string, unknown> = {}): KioskConfig {
   return writeDemoConfig(dataDir, name, {
@@ -74,7 +92,7 @@ async function startKiosk(config: KioskConfig, screen = 'waiting') {
   const terminal = await createTerminal({ config, wallet, softwareHid: hid?.bus });
   const shell = await startBrowserShell({ config, core: terminal, port: 0, rendererDir });
   kiosk = { terminal, wallet, shell };
-  await page.goto(shell.url);
+  await page.goto(shell.launchUrl());
   await waitForScreen(page, screen);
 }
 
@@ -147,6 +165,10 @@ beforeAll(async () => {
   env = await startDemoEnvironment(config, { timing: 'instant' });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // What the UI's own WebSocket receives, to check what reaches a locked screen.
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => uiFrames.push(typeof payload === 'string' ? payload : '')),
+  );
   await startKiosk(config);
 }, 180_000);
 
@@ -207,6 +229,7 @@ describe('stadium gate through pcscd', () => {
     const api = createApiClient(
       createWsTransport({
         url: `${origin.replace('http', 'ws')}${WsPath}`,
+        keys: memoryKeyStore(launchTicketOf(kiosk!.shell.launchUrl())),
         createSocket: (url) => new WebSocket(url, { origin }) as unknown as SocketLike,
       }),
     );
@@ -298,6 +321,8 @@ describe('PIN mode with the hardware-like card', () => {
     { timeout: 90_000 },
     async () => {
       await startKiosk(configWith('pin', { card: { authMode: 'pin' } }));
+      const snooper = intruder();
+      uiFrames.length = 0;
       await openWallet();
       await page.locator('[data-card="valid"]').click();
       await waitForScreen(page, 'pin');
@@ -327,6 +352,17 @@ describe('PIN mode with the hardware-like card', () => {
       await page.getByTestId('pin-ok').click();
       await page.locator('[data-testid=screen-result][data-reason="ok"]').waitFor({ timeout: 15_000 });
       await removeCard();
+
+      // The UI got the PIN request and the decision, the latter without the staff view (staff mode is
+      // locked), though the core holds one; the local process without the launch key got nothing at all.
+      expect(uiEvents(Channels.events.pinRequest).length).toBeGreaterThan(0);
+      const decisions = uiEvents(Channels.events.decision);
+      expect(decisions.length).toBeGreaterThan(0);
+      for (const d of decisions) expect(d.payload.staffView).toEqual({});
+      const held = kiosk!.terminal.ledger.recent(1)[0]!.decision;
+      expect(Object.keys(held.staffView).length).toBeGreaterThan(0);
+      await snooper.closed;
+      expect(snooper.messages).toEqual([]);
     },
   );
 

@@ -39,7 +39,7 @@ beforeAll(async () => {
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
   });
-  await page.goto(shell.url);
+  await page.goto(shell.launchUrl());
   await waitForScreen(page, 'waiting');
 }, 120_000);
 

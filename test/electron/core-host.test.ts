@@ -44,6 +44,25 @@ describe('core host', () => {
     expect(sent).toContainEqual({ t: 'event', channel: Channels.events.decision, payload: d });
   });
 
+  it('the IPC path carries a decision’s staff view only while staff mode is unlocked', async () => {
+    const core = createFakeCore();
+    const { port, sent } = fakePort();
+    serveCore(port, core, () => {});
+    const staffView = { displayName: '山田 花子', careNeeds: ['insulin'] };
+    const locked = makeDecision({ staffView });
+    core.decide(locked);
+    expect(sent).toContainEqual({
+      t: 'event',
+      channel: Channels.events.decision,
+      payload: { ...locked, staffView: {} },
+    });
+    expect(JSON.stringify(sent)).not.toContain('山田');
+    await core.staffUnlock({ method: 'pin', pin: core.staffPin });
+    const open = makeDecision({ staffView });
+    core.decide(open);
+    expect(sent).toContainEqual({ t: 'event', channel: Channels.events.decision, payload: open });
+  });
+
   it('shuts the core down when told', async () => {
     const core = createFakeCore();
     let closed = false;

@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isKioskError } from '../../base/errors.js';
 import { projectRoot } from '../../config/paths.js';
+import { loadConfig } from '../../config/load.js';
 import { requireDemoExtension } from '../../main/extension.js';
 
 const require = createRequire(import.meta.url);
@@ -154,6 +155,10 @@ describe('the package has no demo', () => {
       'dist/main/demo/hid.js',
     ])
       expect(ships(demoFile), demoFile).toBe(false);
+    // nor the demo profile (demo wallet, test CA, software gate); the site profiles ship
+    expect(ships('config/profiles/demo.json')).toBe(false);
+    for (const profile of ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'])
+      expect(ships(`config/profiles/${profile}.json`), profile).toBe(true);
     // while the product around them does ship
     for (const productFile of ['dist/main/compose.js', 'dist/main/extension.js', 'dist/hsm/provision.js'])
       expect(ships(productFile), productFile).toBe(true);
@@ -167,6 +172,12 @@ describe('the package has no demo', () => {
       expect(ships(shipped), `${shipped} is loaded by the Electron app but not packaged`).toBe(true);
       expect(shipped).not.toMatch(/^dist\/(sim|main\/demo)\//);
     }
+  });
+
+  it('a packaged build refuses the demo profile before it looks for the demo build', () => {
+    expect(() => loadConfig({ profile: 'demo', env: {}, packaged: true })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('key profile') }),
+    );
   });
 
   it('a demo profile in a build without the demo is a typed configuration error that names it', async () => {

@@ -311,7 +311,7 @@ describe('hub CLI: conflicts and resolve-conflict', () => {
   it('lists open conflicts of a site as JSON and closes one with a note', async () => {
     const root = tempDir('conflicts-cli');
     try {
-      writeFileSync(join(root, 'index-key'), 'ab'.repeat(32) + '\n');
+      writeFileSync(join(root, 'index-key'), 'ab'.repeat(32) + '\n', { mode: 0o600 });
       const common = ['--dir', join(root, 'hub'), '--index-key', join(root, 'index-key')];
       const dir = openHubDir(join(root, 'hub'), { indexKeyFile: join(root, 'index-key') });
       const gateA = new GateJournal('stadium-a', 'north', 'stadium-1');

@@ -24,7 +24,7 @@ describe('hub CLI', () => {
   beforeAll(async () => {
     root = tempDir('hubcli');
     pki = await ensureDemoPki(root);
-    writeFileSync(join(root, 'index-key'), 'ab'.repeat(32) + '\n');
+    writeFileSync(join(root, 'index-key'), 'ab'.repeat(32) + '\n', { mode: 0o600 });
     common = ['--dir', join(root, 'hub'), '--index-key', join(root, 'index-key'), '--ca', pki.caPemPath];
   }, 120_000);
   afterAll(() => cleanup(root));

@@ -1,5 +1,6 @@
 // The read-only status page: terminals with last seen / data age / queue / version, and a shelter's
 // live occupancy and roster built from pushed journals; hostile names are escaped.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, journalEntry, openTerminal, startHub, tempDir, type TestHub } from '../sync/helpers.js';
 
@@ -54,7 +55,18 @@ describe('hub status page', () => {
       ]);
       const res = await fetch(`${hub.url}/`);
       expect(res.headers.get('content-type')).toContain('text/html');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).not.toMatch(/script-src|unsafe-/);
       const html = await res.text();
+      // The one inline style sheet is exactly what the policy's hash allows.
+      const style = /<style>([^<]*)<\/style>/.exec(html)![1]!;
+      const hash = createHash('sha256').update(style, 'utf8').digest('base64');
+      expect(csp).toContain(`style-src 'sha256-${hash}'`);
+      const jsonRes = await fetch(`${hub.url}/status.json`);
+      expect(jsonRes.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(jsonRes.headers.get('content-security-policy')).toContain("default-src 'none'");
       expect(html).toContain('hall-7 — 1 inside');
       expect(html).toContain('R-002');
       expect(html).not.toContain('<b>1.2</b>');

@@ -11,7 +11,7 @@ import type {
   TerminalStatus,
 } from '../../main/api/contract.js';
 import { KioskError } from '../../base/errors.js';
-import { withStaffGate } from '../../main/api/staff-gate.js';
+import { eventForUi, withStaffGate } from '../../main/api/staff-gate.js';
 
 export function baseStatus(overrides: Partial<TerminalStatus> = {}): TerminalStatus {
   return {
@@ -110,7 +110,9 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
       { name: 'revoked', siteKind: null, expect: 'revoked', pin: '1234', inserted: false },
     ],
     emit(event) {
-      for (const l of listeners) l(event);
+      // As the real terminal: a decision's staff view only while staff mode is unlocked.
+      const shown = eventForUi(event, core.status.staff.unlocked);
+      for (const l of listeners) l(shown);
     },
     setStatus(patch) {
       core.status = { ...core.status, ...patch };

@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { Commands, CommandNames } from '../../main/api/contract.js';
 import { withStaffGate } from '../../main/api/staff-gate.js';
+import type { KioskEvent } from '../../main/api/contract.js';
+import type { Decision } from '../../base/decision.js';
+import { makeDecision } from '../support/fake-core.js';
 import { STAFF_PIN, unstartedTerminal } from './helpers.js';
 
 describe('staff gate', () => {
@@ -50,6 +53,21 @@ describe('staff gate', () => {
     await clock.advance(5 * 60_000);
     expect(terminal.status().staff).toEqual({ unlocked: false, until: null });
     await expect(terminal.setVolume({ volume: 0.4 })).rejects.toMatchObject({ code: 'STAFF_LOCKED' });
+    await terminal.close();
+  });
+
+  it('decision events leave the core without the staff view while staff mode is locked', async () => {
+    const { terminal } = unstartedTerminal();
+    const seen: KioskEvent[] = [];
+    terminal.subscribe((e) => seen.push(e));
+    const decision = makeDecision({ staffView: { displayName: '山田 花子', careNeeds: ['insulin'] } });
+    const emit = (terminal as unknown as { emitEvent(e: KioskEvent): void }).emitEvent.bind(terminal);
+    emit({ name: 'decision', payload: decision });
+    await terminal.staffUnlock({ method: 'pin', pin: STAFF_PIN });
+    emit({ name: 'decision', payload: decision });
+    const decisions = seen.filter((e) => e.name === 'decision').map((e) => e.payload as Decision);
+    expect(decisions.map((d) => d.staffView)).toEqual([{}, decision.staffView]);
+    expect(decisions[0]!.publicView).toEqual(decision.publicView);
     await terminal.close();
   });
 });

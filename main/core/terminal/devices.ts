@@ -183,7 +183,7 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
             'stores prewarmed',
           ),
         );
-      this.roster = openShelterRoster(this.config, this.options.selectableKinds);
+      this.roster = openShelterRoster(this.config, this.options.selectableKinds, this.data.indexKey);
     } catch (error) {
       this.dataError = toKioskError(error, 'STORE_UNAVAILABLE');
       log.error({ code: this.dataError.code, err: this.dataError.message }, 'stores unavailable');

@@ -13,7 +13,7 @@ import { KioskError } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
 import type { SiteKind } from '../../../base/site-kinds.js';
 import type { KioskConfig } from '../../../config/load.js';
-import { readSecret } from '../../../config/secrets.js';
+import { readStaffPin } from '../../../config/secrets.js';
 import type {
   CommandResponse,
   DemoCard,
@@ -22,7 +22,7 @@ import type {
   KioskEvent,
   TerminalStatus,
 } from '../../api/contract.js';
-import { withStaffGate } from '../../api/staff-gate.js';
+import { eventForUi, withStaffGate } from '../../api/staff-gate.js';
 import type { HidBackend } from '../actuators/index.js';
 import type { ReaderWatcherOptions } from '../card/reader-watcher.js';
 import { exportShelterRoster, siteModules, siteStaffCommands, type SitePorts } from '../sites/index.js';
@@ -130,8 +130,28 @@ export class Terminal extends EventEmitter implements KioskCore {
     });
     this.staff = new StaffSession({
       clock: this.clock,
-      expectedPin: () => readSecret(config.ui.staffPin, 'staff PIN', env),
+      expectedPin: () => readStaffPin(config, env),
       onChange: changed,
+      // Kept in terminal.db once the stores are open; before that (or without them) in memory.
+      store: {
+        load: () => this.devices.data?.terminal.staffLockout() ?? null,
+        save: (state) => this.devices.data?.terminal.setStaffLockout(state),
+        lockedOut: ({ lockouts, untilMs }) => {
+          const data = this.devices.data;
+          if (!data) return;
+          const minutes = Math.round((untilMs - this.clock.now()) / 60_000);
+          data.journal.append({
+            kind: 'staff-lockout',
+            terminalId: config.site.terminalId,
+            siteId: config.site.siteId,
+            gateId: this.site.gateId,
+            direction: this.site.direction === 'exit' ? 'exit' : 'entry',
+            note: `wrong staff PINs: lockout ${lockouts}, ${minutes} min`,
+            wall: new Date(this.clock.now()).toISOString(),
+          });
+          this.devices.sync?.pushSoon();
+        },
+      },
     });
     this.pinPad = new PinPad(this.clock, {
       request: (payload) => emit({ name: 'pinRequest', payload }),
@@ -261,11 +281,6 @@ export class Terminal extends EventEmitter implements KioskCore {
         return { ok: true };
       },
       staffUnlock: async (request) => {
-        if (request.method === 'card')
-          throw new KioskError(
-            'NOT_AVAILABLE',
-            'staff cards are not configured on this terminal; use the staff PIN',
-          );
         const until = this.staff.unlockWithPin(request.pin);
         return { unlocked: true, until: new Date(until).toISOString() };
       },
@@ -367,8 +382,9 @@ export class Terminal extends EventEmitter implements KioskCore {
     }
   }
 
+  /** Every event to the shells passes here: staff details leave only while staff mode is unlocked. */
   private emitEvent(event: KioskEvent): void {
-    this.emit('kiosk-event', event);
+    this.emit('kiosk-event', eventForUi(event, this.staff.unlocked()));
   }
 }
 

@@ -1,5 +1,8 @@
 // WebSocket transport for the browser shell. Reconnects with backoff; calls made while disconnected fail
 // at once with INTERNAL (the screen shows "connecting"); a call with no answer fails after a timeout.
+// Every connection opens with a hello carrying the shell's key (the launch ticket from the URL fragment
+// the first time, then the session key the server's welcome gave); it counts as connected only after the
+// welcome.
 import { MaxWsMessageBytes, WsServerMessageSchema, type Reply, type WsCall } from '../../../main/api/wire.js';
 import type { Transport } from './client.js';
 
@@ -15,8 +18,28 @@ export interface SocketLike {
 }
 export type SocketFactory = (url: string) => SocketLike;
 
+/** Where the transport keeps the key it opens each connection with. */
+export interface KeyStore {
+  /** The key to send, or null when the page has none (it was not opened by the shell). */
+  get(): string | null;
+  /** The session key the server's welcome gave; later connections use it. */
+  set(key: string): void;
+}
+
+/** A key store in memory, starting with `initial` (Node tests, or a page without storage). */
+export function memoryKeyStore(initial: string | null): KeyStore {
+  let key = initial;
+  return {
+    get: () => key,
+    set: (value) => {
+      key = value;
+    },
+  };
+}
+
 export interface WsTransportOptions {
   url: string;
+  keys: KeyStore;
   createSocket?: SocketFactory;
   callTimeoutMs?: number;
   /** Reconnect delays grow from min to max (doubling). */
@@ -75,6 +98,12 @@ export function createWsTransport(options: WsTransportOptions): Transport {
     const parsed = WsServerMessageSchema.safeParse(json);
     if (!parsed.success) return;
     const msg = parsed.data;
+    if (msg.t === 'welcome') {
+      options.keys.set(msg.key);
+      delay = minDelay;
+      setConnected(true);
+      return;
+    }
     if (msg.t === 'event') {
       for (const l of eventListeners) l(msg.channel, msg.payload);
       return;
@@ -97,8 +126,9 @@ export function createWsTransport(options: WsTransportOptions): Transport {
     }
     socket = s;
     s.onopen = () => {
-      delay = minDelay;
-      setConnected(true);
+      const key = options.keys.get();
+      // Without a key the server would say nothing; stay on "connecting" and let it close us.
+      if (key) s.send(JSON.stringify({ t: 'hello', key }));
     };
     s.onmessage = (ev) => onMessage(ev.data);
     s.onerror = () => {};

@@ -1,4 +1,4 @@
-// Staff mode: locked until the staff PIN (ui.staffPin) or a staff card unlocks it in the core. Every
+// Staff mode: locked until the staff PIN (ui.staffPin) unlocks it in the core. Every
 // staff command is also refused by the core while locked (STAFF_LOCKED), so this panel is a convenience,
 // not the lock itself.
 import { useEffect, useState } from 'preact/hooks';
@@ -16,7 +16,6 @@ export function StaffPanel(props: { status: TerminalStatus; language: Language; 
   const { status, language } = props;
   const describe = useErrorText(language);
   const [message, setMessage] = useState<string | null>(null);
-  const [waitingCard, setWaitingCard] = useState(false);
 
   const close = () => {
     void api.staffLock(undefined).catch(() => undefined);
@@ -53,22 +52,6 @@ export function StaffPanel(props: { status: TerminalStatus; language: Language; 
               api.staffUnlock({ method: 'pin', pin }).catch((e: unknown) => setMessage(describe(e)));
             }}
           />
-          <button
-            type="button"
-            class="wide alt"
-            disabled={waitingCard}
-            onClick={() => {
-              setWaitingCard(true);
-              setMessage(t('staffWaitCard', language));
-              api
-                .staffUnlock({ method: 'card' })
-                .then(() => setMessage(null))
-                .catch((e: unknown) => setMessage(describe(e)))
-                .finally(() => setWaitingCard(false));
-            }}
-          >
-            {t('staffUseCard', language)}
-          </button>
           <button type="button" class="wide" data-testid="staff-close" onClick={props.onClose}>
             {t('staffClose', language)}
           </button>

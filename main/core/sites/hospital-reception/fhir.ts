@@ -2,10 +2,10 @@
 // what Japanese electronic-medical-record vendors are converging on (JP Core defines a Coverage profile),
 // it is plain JSON that any reception system can read from a folder or accept over HTTP, and it carries
 // exactly the fields reception needs: insurer, symbol/number/branch, co-pay, period and status.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision, InsuranceDetails } from '../../../../base/decision.js';
 import { KioskError } from '../../../../base/errors.js';
+import { writeOwnerOnly } from '../private-files.js';
 
 /** JP Core code systems for the insurer number and the insured card's symbol and number. */
 const JP_INSURER_SYSTEM = 'urn:oid:1.2.392.100495.20.3.61';
@@ -74,10 +74,9 @@ export function coverageFromDecision(decision: Decision, terminalId: string): Co
 
 /** Writes the resource atomically enough for a folder watcher: a temp name, then the final name. */
 export function writeCoverageToFolder(resource: CoverageResource, folder: string): string {
-  mkdirSync(folder, { recursive: true });
+  // Insurance numbers: owner-only folder and file (the reception system reads them as the same user).
   const file = join(folder, `coverage-${resource.id}.json`);
-  writeFileSync(`${file}.part`, JSON.stringify(resource, null, 2));
-  renameSync(`${file}.part`, file);
+  writeOwnerOnly(file, JSON.stringify(resource, null, 2));
   return file;
 }
 

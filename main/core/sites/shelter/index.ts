@@ -7,7 +7,8 @@ import type { KioskConfig } from '../../../../config/load.js';
 import type { CheckResult } from '../../check/pipeline.js';
 import type { SiteModule, SitePorts } from '../site-module.js';
 import { decideShelter } from './policy.js';
-import { ShelterRoster } from './roster.js';
+import type { IndexKey } from '../../../../whitelist/privacy.js';
+import { RosterKeyLabel, ShelterRoster } from './roster.js';
 
 function requireRoster(ports: SitePorts): ShelterRoster {
   const roster = ports.roster();
@@ -36,9 +37,10 @@ function recordInRoster(decision: Decision, result: CheckResult, ports: SitePort
 export function openShelterRoster(
   config: KioskConfig,
   selectable: readonly SiteKind[],
+  indexKey: IndexKey,
 ): ShelterRoster | null {
   if (config.site.kind !== 'shelter' && !selectable.includes('shelter')) return null;
-  return ShelterRoster.inDir(`${config.data.dir}/store`);
+  return ShelterRoster.inDir(`${config.data.dir}/store`, indexKey.derive(RosterKeyLabel));
 }
 
 /** The roster as CSV in policy.shelter.rosterDir (works with no network). */

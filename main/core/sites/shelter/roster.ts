@@ -1,10 +1,18 @@
 // The shelter roster: who checked in and out at this terminal, with the household and care needs the
 // whitelist gave (or staff typed in for an unregistered evacuee). Kept in its own SQLite file next to the
-// stores so it survives restarts and power loss, and exported as CSV with no network.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// stores (opened through the project's opener: WAL, busy timeout, migrations) so it survives restarts
+// and power loss, and exported as CSV with no network.
+// At rest: the file is owner-only (0600 in a 0700 folder), and the personal columns — name, household,
+// care needs — are sealed together with AES-256-GCM under a key derived from the fleet index key
+// (secret, kept outside the data folder), bound to the row's person reference. A copy of the data folder
+// alone shows only opaque references, states and times. Exports are owner-only too, and their cells are
+// escaped so that a spreadsheet never runs a name as a formula.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { KioskError } from '../../../../base/errors.js';
+import { migrate, openDb, type Db, type Migration } from '../../../../whitelist/db.js';
 import type { RosterEntry } from '../../../api/contract.js';
+import { csvCell, ownerOnlyDir, ownerOnlyFile, writeOwnerOnly } from '../private-files.js';
 
 export interface RosterUpdate {
   personRef: string;
@@ -16,27 +24,29 @@ export interface RosterUpdate {
   at: number;
 }
 
+interface Personal {
+  displayName?: string;
+  householdId?: string;
+  careNeeds?: string[];
+}
+
 interface Row {
   person_ref: string;
   display_name: string | null;
   household_id: string | null;
   care_needs: string | null;
+  sealed: Buffer | null;
   registered: number;
   state: 'inside' | 'out';
   since: number;
 }
 
-export class ShelterRoster {
-  private readonly db: Database.Database;
-  private readonly upsert;
-  private readonly register;
-  private readonly all;
-
-  constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS roster (
+/** The roster file's own schema versions (10–19: this file's range of the shared numbering). */
+export const rosterMigrations: Migration[] = [
+  {
+    // The table as earlier builds created it without a version (hence IF NOT EXISTS).
+    version: 10,
+    sql: `CREATE TABLE IF NOT EXISTS roster (
       person_ref TEXT PRIMARY KEY,
       display_name TEXT,
       household_id TEXT,
@@ -44,39 +54,78 @@ export class ShelterRoster {
       registered INTEGER NOT NULL,
       state TEXT NOT NULL CHECK (state IN ('inside', 'out')),
       since INTEGER NOT NULL
-    ) WITHOUT ROWID`);
-    // A check-in or -out keeps what staff registered earlier unless the whitelist now says more.
-    this.upsert = this.db
-      .prepare(`INSERT INTO roster (person_ref, display_name, household_id, care_needs, registered, state, since)
-      VALUES (@personRef, @displayName, @householdId, @careNeeds, @registered, @state, @at)
-      ON CONFLICT (person_ref) DO UPDATE SET
-        display_name = COALESCE(excluded.display_name, roster.display_name),
-        household_id = COALESCE(excluded.household_id, roster.household_id),
-        care_needs = COALESCE(excluded.care_needs, roster.care_needs),
-        registered = MAX(roster.registered, excluded.registered),
-        state = excluded.state,
+    ) WITHOUT ROWID`,
+  },
+  // The personal columns sealed in one value; the clear columns stay only to migrate old rows (emptied).
+  { version: 11, sql: 'ALTER TABLE roster ADD COLUMN sealed BLOB' },
+];
+
+const SEAL_VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** The key label under which the roster key is derived from the index key. */
+export const RosterKeyLabel = 'shelter-roster/v1';
+
+export class ShelterRoster {
+  private readonly db: Db;
+  private readonly getRow;
+  private readonly put;
+  private readonly all;
+
+  /** `key`: 32 bytes that seal the personal columns (IndexKey.derive(RosterKeyLabel)). */
+  constructor(
+    readonly file: string,
+    private readonly key: Buffer,
+  ) {
+    if (key.length !== 32) throw new KioskError('SECRET_INSECURE', 'the roster key must be 32 bytes');
+    ownerOnlyFile(file);
+    this.db = openDb(file, { durability: 'full' });
+    try {
+      // Freed cells are zeroed, so clear text an earlier build wrote does not linger in free pages.
+      this.db.pragma('secure_delete = ON');
+      migrate(this.db, rosterMigrations, file);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+    this.getRow = this.db.prepare('SELECT * FROM roster WHERE person_ref = ?');
+    this.put = this.db.prepare(`INSERT INTO roster
+        (person_ref, display_name, household_id, care_needs, sealed, registered, state, since)
+      VALUES (@personRef, NULL, NULL, NULL, @sealed, @registered, @state, @at)
+      ON CONFLICT (person_ref) DO UPDATE SET display_name = NULL, household_id = NULL, care_needs = NULL,
+        sealed = excluded.sealed, registered = excluded.registered, state = excluded.state,
         since = excluded.since`);
-    this.register = this.db.prepare(
-      'UPDATE roster SET display_name = @displayName, household_id = @householdId, care_needs = @careNeeds WHERE person_ref = @personRef',
-    );
-    this.all = this.db.prepare('SELECT * FROM roster ORDER BY state, household_id, since');
+    this.all = this.db.prepare('SELECT * FROM roster ORDER BY state, since');
+    this.sealClearRows();
   }
 
-  static inDir(dir: string): ShelterRoster {
-    mkdirSync(dir, { recursive: true });
-    return new ShelterRoster(join(dir, 'shelter-roster.db'));
+  static inDir(dir: string, key: Buffer): ShelterRoster {
+    ownerOnlyDir(dir);
+    return new ShelterRoster(join(dir, 'shelter-roster.db'), key);
   }
 
   record(update: RosterUpdate): void {
-    this.upsert.run({
-      personRef: update.personRef,
-      displayName: update.displayName ?? null,
-      householdId: update.householdId ?? null,
-      careNeeds: update.careNeeds ? JSON.stringify(update.careNeeds) : null,
-      registered: update.registered ? 1 : 0,
-      state: update.state,
-      at: update.at,
-    });
+    // A check-in or -out keeps what staff registered earlier unless the whitelist now says more.
+    this.db
+      .transaction(() => {
+        const prior = this.getRow.get(update.personRef) as Row | undefined;
+        const before = prior ? this.personal(prior) : {};
+        const merged: Personal = {
+          ...before,
+          ...(update.displayName ? { displayName: update.displayName } : {}),
+          ...(update.householdId ? { householdId: update.householdId } : {}),
+          ...(update.careNeeds ? { careNeeds: update.careNeeds } : {}),
+        };
+        this.put.run({
+          personRef: update.personRef,
+          sealed: this.seal(update.personRef, merged),
+          registered: Math.max(prior?.registered ?? 0, update.registered ? 1 : 0),
+          state: update.state,
+          at: update.at,
+        });
+      })
+      .immediate();
   }
 
   /** Staff registration of a person admitted as unregistered. False when the person is unknown. */
@@ -84,26 +133,42 @@ export class ShelterRoster {
     personRef: string,
     details: { displayName: string; householdId?: string; careNeeds?: string[] },
   ): boolean {
-    return (
-      this.register.run({
-        personRef,
+    const prior = this.getRow.get(personRef) as Row | undefined;
+    if (!prior) return false;
+    this.put.run({
+      personRef,
+      sealed: this.seal(personRef, {
         displayName: details.displayName,
-        householdId: details.householdId ?? null,
-        careNeeds: details.careNeeds ? JSON.stringify(details.careNeeds) : null,
-      }).changes > 0
-    );
+        ...(details.householdId ? { householdId: details.householdId } : {}),
+        ...(details.careNeeds ? { careNeeds: details.careNeeds } : {}),
+      }),
+      registered: prior.registered,
+      state: prior.state,
+      at: prior.since,
+    });
+    return true;
   }
 
   entries(): RosterEntry[] {
-    return (this.all.all() as Row[]).map((r) => ({
-      personRef: r.person_ref,
-      ...(r.display_name ? { displayName: r.display_name } : {}),
-      ...(r.household_id ? { householdId: r.household_id } : {}),
-      registered: r.registered === 1,
-      state: r.state,
-      since: new Date(r.since).toISOString(),
-      ...(r.care_needs ? { careNeeds: JSON.parse(r.care_needs) as string[] } : {}),
-    }));
+    const entries = (this.all.all() as Row[]).map((r) => {
+      const p = this.personal(r);
+      return {
+        personRef: r.person_ref,
+        ...(p.displayName ? { displayName: p.displayName } : {}),
+        ...(p.householdId ? { householdId: p.householdId } : {}),
+        registered: r.registered === 1,
+        state: r.state,
+        since: new Date(r.since).toISOString(),
+        ...(p.careNeeds ? { careNeeds: p.careNeeds } : {}),
+      };
+    });
+    // Households together within each state (the household is sealed, so sorted here, not in SQL).
+    return entries.sort(
+      (a, b) =>
+        a.state.localeCompare(b.state) ||
+        (a.householdId ?? '').localeCompare(b.householdId ?? '') ||
+        a.since.localeCompare(b.since),
+    );
   }
 
   summary(): { inside: number; households: number; entries: RosterEntry[] } {
@@ -113,12 +178,13 @@ export class ShelterRoster {
     return { inside: inside.length, households: households.size, entries };
   }
 
-  /** Writes the roster as CSV (UTF-8 with BOM so that spreadsheet programs read Japanese) and returns the path. */
+  /**
+   * Writes the roster as CSV (UTF-8 with BOM so that spreadsheet programs read Japanese) into an
+   * owner-only folder, mode 0600, and returns the path.
+   */
   exportCsv(dir: string, now = new Date()): string {
-    mkdirSync(dir, { recursive: true });
     const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 13);
     const file = join(dir, `roster-${stamp}.csv`);
-    const quote = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
     const lines = [
       ['person_ref', 'display_name', 'household_id', 'registered', 'state', 'since', 'care_needs'].join(','),
     ];
@@ -133,15 +199,78 @@ export class ShelterRoster {
           e.since,
           (e.careNeeds ?? []).join(';'),
         ]
-          .map(quote)
+          .map(csvCell)
           .join(','),
       );
     }
-    writeFileSync(file, '\uFEFF' + lines.join('\r\n') + '\r\n');
+    writeOwnerOnly(file, '\uFEFF' + lines.join('\r\n') + '\r\n');
     return file;
   }
 
   close(): void {
     this.db.close();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+
+  /** version ‖ iv(12) ‖ ciphertext ‖ tag(16); the person reference is the associated data. */
+  private seal(personRef: string, personal: Personal): Buffer | null {
+    if (!personal.displayName && !personal.householdId && !personal.careNeeds) return null;
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    cipher.setAAD(Buffer.from(personRef, 'utf8'));
+    const body = Buffer.concat([cipher.update(JSON.stringify(personal), 'utf8'), cipher.final()]);
+    return Buffer.concat([Buffer.of(SEAL_VERSION), iv, body, cipher.getAuthTag()]);
+  }
+
+  private personal(row: Row): Personal {
+    if (!row.sealed) {
+      // A row an earlier build wrote in clear (sealed when the file is opened).
+      return {
+        ...(row.display_name ? { displayName: row.display_name } : {}),
+        ...(row.household_id ? { householdId: row.household_id } : {}),
+        ...(row.care_needs ? { careNeeds: JSON.parse(row.care_needs) as string[] } : {}),
+      };
+    }
+    const sealed = row.sealed;
+    if (sealed.length < 1 + IV_BYTES + TAG_BYTES || sealed[0] !== SEAL_VERSION)
+      throw new KioskError('STORE_CORRUPT', `${this.file}: a roster row has an unknown seal format`);
+    const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(1, 1 + IV_BYTES));
+    decipher.setAAD(Buffer.from(row.person_ref, 'utf8'));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    try {
+      const plain = Buffer.concat([
+        decipher.update(sealed.subarray(1 + IV_BYTES, sealed.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+      return JSON.parse(plain.toString('utf8')) as Personal;
+    } catch {
+      throw new KioskError(
+        'STORE_CORRUPT',
+        `${this.file}: a roster row does not open with this terminal's key (another index key, or tampered)`,
+      );
+    }
+  }
+
+  /** Seals what an earlier build left in clear, in one transaction. */
+  private sealClearRows(): void {
+    const clear = this.db
+      .prepare(
+        'SELECT * FROM roster WHERE display_name IS NOT NULL OR household_id IS NOT NULL OR care_needs IS NOT NULL',
+      )
+      .all() as Row[];
+    if (clear.length === 0) return;
+    this.db
+      .transaction(() => {
+        for (const row of clear)
+          this.put.run({
+            personRef: row.person_ref,
+            sealed: this.seal(row.person_ref, this.personal(row)),
+            registered: row.registered,
+            state: row.state,
+            at: row.since,
+          });
+      })
+      .immediate();
   }
 }
