@@ -65,7 +65,7 @@ async function startKiosk(config: KioskConfig) {
   const terminal = await createTerminal({ config, wallet });
   const shell = await startBrowserShell({ config, core: terminal, port: 0, rendererDir });
   kiosk = { terminal, wallet, shell };
-  await page.goto(shell.url);
+  await page.goto(shell.launchUrl());
   await waitForScreen(page, 'waiting');
 }
 
