@@ -1,0 +1,133 @@
+// A synchronous door to PostgreSQL for the hub's store. `HubStore` is synchronous (the SQLite store
+// answers in-process, and the server, publisher and imports are written against that), while `pg` is
+// asynchronous. The connections therefore live in a worker thread; the hub's thread posts one query and
+// waits on a shared flag (Atomics.wait) until the worker has the answer: a store call on PostgreSQL
+// blocks like a SQLite call that waits for its fsync. Several named connections: `main` (transactions),
+// `nonce` (autocommit, its own durability setting), `lock` (session advisory locks), and short-lived
+// readers (a snapshot's cursor in its own repeatable-read transaction).
+import { createRequire } from 'node:module';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { KioskError } from '../base/errors.js';
+
+export type PgValue = string | number | boolean | null | Buffer | Array<string | number | Buffer | null>;
+export type PgRow = Record<string, unknown>;
+export interface PgResult {
+  rows: PgRow[];
+  rowCount: number;
+}
+
+/** A PostgreSQL error's SQLSTATE (40P01 deadlock, 40001 serialization, 23505 unique violation, …). */
+export class PgError extends KioskError {
+  constructor(
+    readonly sqlState: string | null,
+    message: string,
+  ) {
+    super('STORE_UNAVAILABLE', `hub database: ${message}`);
+  }
+}
+
+// Plain CommonJS run by the worker (eval), so that the bridge works from TypeScript sources under the test
+// runner and from dist/ alike. `pg` is resolved by the hub's thread and passed in.
+const WORKER = `
+const { workerData } = require('node:worker_threads');
+const pg = require(workerData.pgPath);
+pg.types.setTypeParser(20, (v) => Number(v)); // BIGINT: ms times, sequences and counts fit a double
+const { port, flag, url } = workerData;
+const conns = new Map();
+const toBuffer = (v) => Array.isArray(v) ? v.map(toBuffer) : v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+async function conn(name) {
+  let c = conns.get(name);
+  if (!c) {
+    c = new pg.Client({ connectionString: url, application_name: 'jpki-hub' });
+    c.on('error', () => conns.delete(name));
+    await c.connect();
+    conns.set(name, c);
+  }
+  return c;
+}
+async function handle(m) {
+  if (m.op === 'close') {
+    const c = conns.get(m.conn);
+    conns.delete(m.conn);
+    if (c) await c.end().catch(() => undefined);
+    return { rows: [], rowCount: 0 };
+  }
+  const c = await conn(m.conn);
+  const r = await c.query({ text: m.sql, values: (m.params || []).map(toBuffer) });
+  const last = Array.isArray(r) ? r[r.length - 1] : r;
+  return { rows: last.rows || [], rowCount: last.rowCount || 0 };
+}
+port.on('message', (m) => {
+  handle(m).then(
+    (result) => port.postMessage({ result }),
+    (e) => port.postMessage({ error: { message: String((e && e.message) || e), code: (e && e.code) || null } }),
+  ).finally(() => {
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
+  });
+});
+`;
+
+const fromClone = (v: unknown): unknown =>
+  v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+
+export class PgBridge {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private closed = false;
+
+  constructor(
+    readonly url: string,
+    /** How long one query may take before the store gives up on the database (ms). */
+    private readonly timeoutMs = 120_000,
+  ) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const pgPath = createRequire(import.meta.url).resolve('pg');
+    this.worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { port: port2, flag: this.flag, url, pgPath },
+      transferList: [port2],
+    });
+    this.worker.unref();
+  }
+
+  /** Runs one statement on a named connection and waits for its answer. */
+  query(sql: string, params: readonly PgValue[] = [], conn = 'main'): PgResult {
+    if (this.closed) throw new KioskError('STORE_UNAVAILABLE', 'hub database: the store is closed');
+    this.opened.add(conn);
+    Atomics.store(this.flag, 0, 0);
+    this.port.postMessage({ op: 'query', conn, sql, params });
+    const waited = Atomics.wait(this.flag, 0, 0, this.timeoutMs);
+    const reply = receiveMessageOnPort(this.port)?.message as
+      { result: PgResult } | { error: { message: string; code: string | null } } | undefined;
+    if (!reply) {
+      if (waited === 'timed-out')
+        throw new KioskError('STORE_UNAVAILABLE', `hub database: no answer within ${this.timeoutMs} ms`);
+      throw new KioskError('STORE_UNAVAILABLE', 'hub database: the connection worker stopped');
+    }
+    if ('error' in reply) throw new PgError(reply.error.code, reply.error.message);
+    for (const row of reply.result.rows) for (const k of Object.keys(row)) row[k] = fromClone(row[k]);
+    return reply.result;
+  }
+
+  private readonly opened = new Set<string>();
+
+  /** Ends a named connection (its session locks and open transaction go with it). */
+  drop(conn: string): void {
+    if (this.closed || !this.opened.delete(conn)) return;
+    Atomics.store(this.flag, 0, 0);
+    this.port.postMessage({ op: 'close', conn });
+    Atomics.wait(this.flag, 0, 0, 10_000);
+    receiveMessageOnPort(this.port);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    for (const c of [...this.opened]) this.drop(c);
+    this.closed = true;
+    void this.worker.terminate();
+    this.port.close();
+  }
+}
