@@ -84,7 +84,9 @@ export class PgBridge {
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const pgPath = createRequire(import.meta.url).resolve('pg');
+    // A CommonJS bundle (a test's child process) has `require`; an ES module has import.meta.url.
+    const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+    const pgPath = req.resolve('pg');
     this.worker = new Worker(WORKER, {
       eval: true,
       workerData: { port: port2, flag: this.flag, url, pgPath },

@@ -69,6 +69,11 @@ export interface HubOptions {
   statusToken?: StatusTokenDigest | null;
   /** How long a pull answer's checkpoint stays current (default 48 h): past it a terminal counts as stale. */
   checkpointValiditySeconds?: number;
+  /**
+   * How often a held long poll re-reads its feed's head besides being woken (default 1 s; 5 s when the
+   * store announces changes across processes). Tests raise it to show that the wake-up did the work.
+   */
+  longPollRecheckMs?: number;
   now?: () => number;
 }
 
@@ -155,7 +160,7 @@ export function createHub(o: HubOptions): Hub {
   // another process on the same file.
   const unsubscribe =
     o.store.subscribe?.((key) => events.emit(key.startsWith('peer-entries@') ? 'peer-entries' : key)) ?? null;
-  const recheckMs = unsubscribe ? 5_000 : 1_000;
+  const recheckMs = o.longPollRecheckMs ?? (unsubscribe ? 5_000 : 1_000);
 
   /** A big snapshot is built once, in the background; terminals asking meanwhile are told to come back. */
   const snapshotOrLater = async (
