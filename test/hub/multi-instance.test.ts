@@ -3,12 +3,11 @@
 // that changes the feed; a request nonce used at A is refused at B; two instances asked for the same
 // snapshot at once build it once; killing an instance (SIGKILL) in the middle of pushes loses nothing and
 // doubles nothing, the terminals retrying through the balancer.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { buildSync } from 'esbuild';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
@@ -19,6 +18,9 @@ import { startNginx, type Nginx } from '../support/nginx.js';
 import { startPostgres, type PgCluster } from '../support/postgres.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { cardRow, cleanup, freePort, newTerminalKey, tempDir } from '../sync/helpers.js';
+import { bundleInstanceChild, spawnInstance, stopInstance } from './instances.js';
+import { run } from '../../main/cli/hub-command.js';
+import { captureStdout } from '../support/capture-stdout.js';
 
 interface Answer {
   status: number;
@@ -143,35 +145,18 @@ describe('two hub instances on one PostgreSQL database behind nginx', () => {
   let db: pg.Client;
 
   const startInstance = async (i: 0 | 1): Promise<void> => {
-    const child = spawn(
-      process.execPath,
-      [bundle, join(root, 'hub'), url, String(ports[i]), authority, join(root, 'index-key')],
-      {
-        env: {
-          ...process.env,
-          NODE_PATH: resolve(import.meta.dirname, '../../node_modules'),
-          JPKI_LOG_LEVEL: 'silent',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    await new Promise<void>((ok, fail) => {
-      child.stdout!.on('data', (c: Buffer) => {
-        if (c.toString().includes('READY')) ok();
-      });
-      child.once('exit', (code) => fail(new Error(`instance ${i} exited (${code}): ${err}`)));
+    children[i] = await spawnInstance(bundle, {
+      dir: join(root, 'hub'),
+      store: url,
+      port: ports[i],
+      authority,
+      indexKeyFile: join(root, 'index-key'),
     });
-    children[i] = child;
   };
-  const stopInstance = async (i: 0 | 1): Promise<void> => {
+  const stopOne = async (i: 0 | 1): Promise<void> => {
     const child = children[i];
     children[i] = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    await stopInstance(child);
   };
   const register = (t: Terminal) =>
     hub.store.registerTerminal(
@@ -199,19 +184,7 @@ describe('two hub instances on one PostgreSQL database behind nginx', () => {
       keyStore: 'file',
       indexKeyFile: join(root, 'index-key'),
     });
-    bundle = join(root, 'instance.cjs');
-    buildSync({
-      entryPoints: [resolve(import.meta.dirname, 'pg-instance-child.ts')],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      packages: 'external',
-      outfile: bundle,
-      logLevel: 'error',
-      // Modules that resolve packages through import.meta.url (the HSM binding) get the bundle's own URL.
-      define: { 'import.meta.url': '__bundleUrl' },
-      banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    });
+    bundle = bundleInstanceChild(root);
     ports[0] = await freePort();
     ports[1] = await freePort();
     const lbPort = await freePort();
@@ -225,7 +198,7 @@ describe('two hub instances on one PostgreSQL database behind nginx', () => {
   afterAll(async () => {
     await db?.end();
     await nginx?.stop();
-    await Promise.all([stopInstance(0), stopInstance(1)]);
+    await Promise.all([stopOne(0), stopOne(1)]);
     hub?.close();
     cluster?.stop();
     if (root) cleanup(root);
@@ -252,6 +225,21 @@ describe('two hub instances on one PostgreSQL database behind nginx', () => {
     expect(elapsed).toBeLessThan(20_000);
     expect(gunzipSync(answer.body).toString('latin1')).toContain(`"head":${head + 1}`);
   }, 60_000);
+
+  it('hub commands take the database with --store (status lists the terminals the instances serve)', async () => {
+    const t = new Terminal('cli-listed');
+    register(t);
+    const common = ['--dir', join(root, 'hub'), '--index-key', join(root, 'index-key'), '--store', url];
+    const status = await captureStdout(() => run(['status', ...common, '--json']));
+    expect(status.code).toBe(0);
+    const model = JSON.parse(status.stdout) as { terminals: Array<{ terminalId: string }> };
+    expect(model.terminals.map((x) => x.terminalId)).toContain('cli-listed');
+    await expect(run(['status', '--dir', join(root, 'hub'), '--store', 'mysql://x/y'])).rejects.toMatchObject(
+      {
+        code: 'CONFIG_INVALID',
+      },
+    );
+  }, 30_000);
 
   it('a request nonce used at instance A is refused at instance B', async () => {
     const t = new Terminal('replayer');

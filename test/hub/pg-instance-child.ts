@@ -1,4 +1,5 @@
-// Child of multi-instance.test.ts: one hub instance on a shared PostgreSQL store, serving the hub folder
+// Child of multi-instance.test.ts and hub-scale.test.ts (via instances.ts): one hub instance on a shared
+// PostgreSQL store (or, given `-`, its SQLite file), serving the hub folder
 // the test prepared, answering as the load balancer's authority. Says READY once listening; stops on
 // SIGTERM, and a test may SIGKILL it at any moment instead.
 import { openHubDir } from '../../hub/hub-dir.js';
@@ -11,7 +12,7 @@ const [dir, store, port, authority, indexKeyFile] = process.argv.slice(2) as [
   string,
   string,
 ];
-const hubDir = openHubDir(dir, { store, indexKeyFile });
+const hubDir = openHubDir(dir, { store: store === '-' ? null : store, indexKeyFile });
 const hub = createHub({
   store: hubDir.store,
   publisher: hubDir.publisher,
