@@ -165,6 +165,8 @@ export async function runScale(
     const rounds: number[] = [];
     let errors = 0;
     let requests = 0;
+    const reasons = new Map<string, number>();
+    const samples = new Map<string, string>();
     for (let round = 0; round < o.rounds; round++) {
       for (const [i, c] of clients.entries())
         for (let k = 0; k < RECORDS_PER_ROUND; k++) c.journal.append(`H${i}-${round}-${k}`);
@@ -173,12 +175,19 @@ export async function runScale(
       rounds.push(performance.now() - t0);
       for (const r of reports) {
         requests += 3;
-        if (!r.ok) errors++;
+        if (r.ok) continue;
+        errors++;
+        for (const part of [...Object.values(r.pulls), r.push])
+          if (part && 'code' in part) {
+            reasons.set(part.code, (reasons.get(part.code) ?? 0) + 1);
+            if (!samples.has(part.code)) samples.set(part.code, part.message);
+          }
       }
       env.log(
-        `hubscale ${kind}: round ${round + 1}: ${terminals.length} terminals in ${rounds[round]!.toFixed(0)} ms (${errors} errors so far)`,
+        `hubscale ${kind}: round ${round + 1}: ${terminals.length} terminals in ${rounds[round]!.toFixed(0)} ms (${errors} errors so far${reasons.size ? `: ${JSON.stringify(Object.fromEntries(reasons))}` : ''})`,
       );
     }
+    for (const [code, message] of samples) env.log(`hubscale ${kind}: e.g. ${code}: ${message}`);
     const pending = clients.reduce((s, c) => s + c.journal.pendingUpload(), 0);
     const view = openHubDir(dir, { keyStore: 'file', indexKeyFile, store });
     const held = view.store.journalCount();

@@ -141,7 +141,7 @@ export class PgHubStore implements HubStore {
    * One transaction (a savepoint when already inside one). A top-level transaction that loses a deadlock
    * or a serialization race against another instance is run again from the start.
    */
-  private tx<T>(fn: () => T): T {
+  private tx<T>(fn: () => T, begin = 'BEGIN'): T {
     if (this.depth > 0) {
       const sp = `sp${this.depth}`;
       this.db.query(`SAVEPOINT ${sp}`);
@@ -159,7 +159,7 @@ export class PgHubStore implements HubStore {
       }
     }
     for (let attempt = 1; ; attempt++) {
-      this.db.query('BEGIN');
+      this.db.query(begin);
       this.depth = 1;
       try {
         const r = fn();
@@ -499,10 +499,8 @@ export class PgHubStore implements HubStore {
   /** A transaction holding the journal lock (taken once, at the top level). */
   private journalTx<T>(fn: () => T): T {
     if (this.depth > 0) return this.tx(fn);
-    return this.tx(() => {
-      this.q('SELECT pg_advisory_xact_lock($1)', [JOURNAL_LOCK]);
-      return fn();
-    });
+    // One round trip: the lock is taken with BEGIN.
+    return this.tx(fn, `BEGIN; SELECT pg_advisory_xact_lock(${JOURNAL_LOCK})`);
   }
 
   acceptJournal(
@@ -576,22 +574,17 @@ export class PgHubStore implements HubStore {
            SELECT $1, u.seq, u.body, u.hash, $5 FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(seq, body, hash)`,
           [terminalId, fresh.map((r) => r.seq), fresh.map((r) => r.body), fresh.map((r) => r.hash), at],
         );
-      // Advance the gap-free watermark.
+      // Advance the gap-free watermark: the rows above it whose seq equals acked + their rank follow it
+      // without a gap. Nothing to do when no row came in.
       let acked = t.acked;
-      for (;;) {
-        const next = this.q<{ seq: number }>(
-          'SELECT seq FROM journal WHERE terminal_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000',
-          [terminalId, acked],
-        );
-        let moved = 0;
-        for (const r of next) {
-          if (r.seq !== acked + 1) break;
-          acked++;
-          moved++;
-        }
-        if (moved < 1000) break;
-      }
-      if (acked !== t.acked) this.q('UPDATE terminal SET acked = $1 WHERE id = $2', [acked, terminalId]);
+      if (fresh.length > 0)
+        acked = this.q<{ acked: number }>(
+          `UPDATE terminal SET acked = acked + (
+             SELECT count(*) FROM (SELECT seq - row_number() OVER (ORDER BY seq) AS d
+                                   FROM journal WHERE terminal_id = $1 AND seq > $2) AS run WHERE d = $2)
+           WHERE id = $1 RETURNING acked`,
+          [terminalId, t.acked],
+        )[0]!.acked;
       if (presence.length > 0) {
         const site = t.site_id;
         const key = peerFeedKey(site);

@@ -255,7 +255,7 @@ export function createHub(o: HubOptions): Hub {
       const last = lastBatch?.toSeq ?? from;
       const current = o.store.feedInfo(key);
       const head = current.head;
-      const digest = lastBatch?.digest ?? o.store.digestAt(key, last);
+      const digest = lastBatch?.digest ?? (last === head ? current.digest : o.store.digestAt(key, last));
       if (digest === null)
         return fail(
           reply,
