@@ -35,21 +35,24 @@ pg.types.setTypeParser(20, (v) => Number(v)); // BIGINT: ms times, sequences and
 const { port, flag, url } = workerData;
 const conns = new Map();
 const toBuffer = (v) => Array.isArray(v) ? v.map(toBuffer) : v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
-async function conn(name) {
-  let c = conns.get(name);
-  if (!c) {
-    c = new pg.Client({ connectionString: url, application_name: 'jpki-hub' });
-    c.on('error', () => conns.delete(name));
-    await c.connect();
-    conns.set(name, c);
+// One client per name, also while it connects (the map holds the promise), so that a call made after an
+// earlier one gave up never gets a second session under the same name.
+function conn(name) {
+  let p = conns.get(name);
+  if (!p) {
+    const c = new pg.Client({ connectionString: url, application_name: 'jpki-hub' });
+    p = c.connect().then(() => c);
+    conns.set(name, p);
+    c.on('error', () => conns.get(name) === p && conns.delete(name));
+    p.catch(() => conns.get(name) === p && conns.delete(name));
   }
-  return c;
+  return p;
 }
 async function handle(m) {
   if (m.op === 'close') {
-    const c = conns.get(m.conn);
+    const p = conns.get(m.conn);
     conns.delete(m.conn);
-    if (c) await c.end().catch(() => undefined);
+    if (p) await p.then((c) => c.end()).catch(() => undefined);
     return { rows: [], rowCount: 0 };
   }
   const c = await conn(m.conn);
@@ -59,14 +62,18 @@ async function handle(m) {
 }
 port.on('message', (m) => {
   handle(m).then(
-    (result) => port.postMessage({ result }),
-    (e) => port.postMessage({ error: { message: String((e && e.message) || e), code: (e && e.code) || null } }),
+    (result) => port.postMessage({ id: m.id, result }),
+    (e) => port.postMessage({ id: m.id, error: { message: String((e && e.message) || e), code: (e && e.code) || null } }),
   ).finally(() => {
-    Atomics.store(flag, 0, 1);
+    // A counter, not a flag: a late notify can then never be taken for the next answer.
+    Atomics.add(flag, 0, 1);
     Atomics.notify(flag, 0);
   });
 });
 `;
+
+type Reply =
+  { id: number; result: PgResult } | { id: number; error: { message: string; code: string | null } };
 
 const fromClone = (v: unknown): unknown =>
   v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
@@ -74,13 +81,14 @@ const fromClone = (v: unknown): unknown =>
 export class PgBridge {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  /** Counts answers; exposed so that a test can wake the waiting thread at the wrong moment. */
+  readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private closed = false;
 
   constructor(
     readonly url: string,
     /** How long one query may take before the store gives up on the database (ms). */
-    private readonly timeoutMs = 120_000,
+    public timeoutMs = 120_000,
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -95,20 +103,36 @@ export class PgBridge {
     this.worker.unref();
   }
 
+  private lastId = 0;
+
+  /**
+   * Posts one request and waits for the answer with its id. Answers are matched by id: one that comes
+   * back after its caller gave up (a timeout) is dropped when found, never taken for another's.
+   */
+  private call(message: Record<string, unknown>, timeoutMs: number): Reply | null {
+    const id = ++this.lastId;
+    let seen = Atomics.load(this.flag, 0);
+    this.port.postMessage({ ...message, id });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+        const reply = m.message as Reply;
+        if (reply.id === id) return reply;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      Atomics.wait(this.flag, 0, seen, left);
+      seen = Atomics.load(this.flag, 0);
+    }
+  }
+
   /** Runs one statement on a named connection and waits for its answer. */
   query(sql: string, params: readonly PgValue[] = [], conn = 'main'): PgResult {
     if (this.closed) throw new KioskError('STORE_UNAVAILABLE', 'hub database: the store is closed');
     this.opened.add(conn);
-    Atomics.store(this.flag, 0, 0);
-    this.port.postMessage({ op: 'query', conn, sql, params });
-    const waited = Atomics.wait(this.flag, 0, 0, this.timeoutMs);
-    const reply = receiveMessageOnPort(this.port)?.message as
-      { result: PgResult } | { error: { message: string; code: string | null } } | undefined;
-    if (!reply) {
-      if (waited === 'timed-out')
-        throw new KioskError('STORE_UNAVAILABLE', `hub database: no answer within ${this.timeoutMs} ms`);
-      throw new KioskError('STORE_UNAVAILABLE', 'hub database: the connection worker stopped');
-    }
+    const reply = this.call({ op: 'query', conn, sql, params }, this.timeoutMs);
+    if (!reply)
+      throw new KioskError('STORE_UNAVAILABLE', `hub database: no answer within ${this.timeoutMs} ms`);
     if ('error' in reply) throw new PgError(reply.error.code, reply.error.message);
     for (const row of reply.result.rows) for (const k of Object.keys(row)) row[k] = fromClone(row[k]);
     return reply.result;
@@ -119,10 +143,7 @@ export class PgBridge {
   /** Ends a named connection (its session locks and open transaction go with it). */
   drop(conn: string): void {
     if (this.closed || !this.opened.delete(conn)) return;
-    Atomics.store(this.flag, 0, 0);
-    this.port.postMessage({ op: 'close', conn });
-    Atomics.wait(this.flag, 0, 0, 10_000);
-    receiveMessageOnPort(this.port);
+    this.call({ op: 'close', conn }, 10_000);
   }
 
   close(): void {

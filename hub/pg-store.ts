@@ -214,7 +214,9 @@ export class PgHubStore implements HubStore {
     // entry for the same terminal wins, as the loop on SQLite does.
     const last = new Map(seen.map((s) => [s.terminalId, s]));
     const list = [...last.values()].sort((a, b) => (a.terminalId < b.terminalId ? -1 : 1));
-    this.tx(() =>
+    // Under the journal lock: a journal transaction locks its terminal's row, so sightings taken in
+    // another order by another instance would otherwise deadlock with it.
+    this.journalTx(() =>
       this.q(
         `WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(id, at, status)),
               l AS (SELECT t.id FROM terminal t JOIN v ON v.id = t.id ORDER BY t.id FOR UPDATE OF t)

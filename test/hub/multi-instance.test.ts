@@ -81,7 +81,7 @@ class Terminal {
     this.publicPem = publicPem;
   }
 
-  grant(subject: string): void {
+  grant(subject: string, wall = new Date()): void {
     const seq = this.rows.length + 1;
     const body = JSON.stringify({
       seq,
@@ -92,7 +92,7 @@ class Terminal {
       direction: 'entry',
       subject,
       reasons: [],
-      wall: new Date().toISOString(),
+      wall: wall.toISOString(),
       mono: seq,
       boot: 'test-boot',
     });
@@ -277,6 +277,41 @@ describe('two hub instances on one PostgreSQL database behind nginx', () => {
     // Both answers carry the snapshot (the same file, apart from their own hello and checkpoint frames).
     expect(ra.body.length).toBeGreaterThan(10_000);
     expect(Math.abs(ra.body.length - rb.body.length)).toBeLessThan(64);
+  }, 60_000);
+
+  it('entries of one subject taken at the same moment by the two instances are compared: one conflict each', async () => {
+    const SUBJECTS = 16;
+    const t0 = Date.now() - 60_000;
+    // Per subject a north gate (its push to A) and a south gate half a second later (its push to B), all
+    // pushed at once: the two instances accept them concurrently.
+    const pairs = Array.from({ length: SUBJECTS }, (_, i) => {
+      const north = new Terminal(`arena-n${i}`, 'arena');
+      const south = new Terminal(`arena-s${i}`, 'arena');
+      register(north);
+      register(south);
+      north.grant(`D-${i}`, new Date(t0 + i * 1000));
+      south.grant(`D-${i}`, new Date(t0 + i * 1000 + 500));
+      return { north, south };
+    });
+    const signed = await Promise.all(
+      pairs.map(async (p) => ({
+        n: await p.north.push(authority, p.north.rows),
+        s: await p.south.push(authority, p.south.rows),
+      })),
+    );
+    const answers = await Promise.all(
+      signed.flatMap((x) => [
+        send(ports[0], 'POST', '/v1/journal', x.n.headers, x.n.body),
+        send(ports[1], 'POST', '/v1/journal', x.s.headers, x.s.body),
+      ]),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    const conflicts = hub.store.conflicts({ siteId: 'arena' });
+    expect(conflicts).toHaveLength(SUBJECTS);
+    for (const c of conflicts) {
+      expect(c.earlier.terminalId).toMatch(/^arena-n/);
+      expect(c.later.terminalId).toMatch(/^arena-s/);
+    }
   }, 60_000);
 
   it('an instance killed in the middle of pushes loses nothing and doubles nothing', async () => {
