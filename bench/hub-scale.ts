@@ -25,6 +25,14 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
   const kinds = (process.env.JPKI_BENCH_HUBSCALE_KINDS ?? 'sqlite,pg1,pg2').split(',') as ScaleKind[];
   const root = mkdtempSync(join(tmpdir(), 'jpki-bench-hubscale-'));
   const cluster = await startPostgres({ settings: { max_connections: 100 } });
+  // A bench run stopped from outside (its time bound) stops its database server too.
+  const stopOnSignal = () => {
+    cluster.stop();
+    rmSync(root, { recursive: true, force: true });
+    process.exit(143);
+  };
+  process.once('SIGTERM', stopOnSignal);
+  process.once('SIGINT', stopOnSignal);
   try {
     const t0 = Date.now();
     const terminals = scaleTerminals(n);

@@ -1,7 +1,7 @@
-// A hub's folder: hub.db (SQLite store, unless the hub's store is a PostgreSQL database), the hub's keys and roots of trust (hub-keys.ts: keys.json, the
-// SoftHSM2 token under hsm/ with the publisher and root keys, roots/<version>.json and root.json, what
-// terminals pin as sync.rootPath), index-key (the fleet index key shared with terminals as
-// data.indexKey), snapshots/ (built snapshot answers).
+// A hub's folder: hub.db (SQLite store; none when the store is a PostgreSQL database), the hub's keys and
+// roots of trust (hub-keys.ts: keys.json, the SoftHSM2 token under hsm/ with the publisher and root keys,
+// roots/<version>.json and root.json, what terminals pin as sync.rootPath), index-key (the fleet index key
+// shared with terminals as data.indexKey), snapshots/ (built snapshot answers).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KioskError } from '../base/errors.js';
