@@ -9,6 +9,7 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   card: () => import('./card.js'),
   hsm: () => import('./hsm.js'),
   sync: () => import('./sync.js'),
+  hubscale: () => import('./hub-scale.js'),
   whitelist: () => import('./whitelist.js'),
   ui: () => import('./ui.js'),
 };

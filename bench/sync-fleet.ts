@@ -26,7 +26,7 @@ import { BASE_PORT, ISSUER, newTerminal, register, spawnHub, stopChild } from '.
  * A simulated terminal's feed: verifies every batch and checkpoint (as a real store would) and keeps only
  * the position, chain digest and trusted checkpoint.
  */
-class CountingSink implements FeedSink {
+export class CountingSink implements FeedSink {
   private pos: FeedPosition = { seq: 0, epoch: null };
   private digest: string | null = null;
   private trusted: TrustedCheckpoint | null = null;
@@ -73,7 +73,7 @@ class CountingSink implements FeedSink {
   }
 }
 
-class MemoryJournal implements JournalSource {
+export class MemoryJournal implements JournalSource {
   private rows: PushRecord[] = [];
   private prev: Buffer = Buffer.alloc(32);
   private mark = 0;

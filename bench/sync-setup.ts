@@ -70,7 +70,13 @@ export function realTerminal(
 }
 
 /** The hub in its own process (`jpki-kiosk hub serve`), as a deployment runs it. */
-export async function spawnHub(dir: string, indexKeyFile: string, port: number): Promise<ChildProcess> {
+export async function spawnHub(
+  dir: string,
+  indexKeyFile: string,
+  port: number,
+  /** More `hub serve` options (--store, --authority). */
+  extra: string[] = [],
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -83,6 +89,7 @@ export async function spawnHub(dir: string, indexKeyFile: string, port: number):
       indexKeyFile,
       '--port',
       String(port),
+      ...extra,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, JPKI_LOG_LEVEL: 'silent' } },
   );

@@ -90,12 +90,12 @@ async function snapshot(ctx: BenchContext, root: string, rows: number): Promise<
   register(hub, t);
   // Bulk-load the hub's state in key order (as a hub that imported this list would hold it).
   const l0 = performance.now();
-  const insert = hub.store.db.prepare(
+  const insert = hub.sqlite!.db.prepare(
     "INSERT INTO state (feed, k, h, v, scope) VALUES ('whitelist', ?, ?, ?, ?)",
   );
   const h = Buffer.alloc(32);
   const step = 2n ** 64n / BigInt(rows);
-  const load = hub.store.db.transaction((from: number, to: number) => {
+  const load = hub.sqlite!.db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
       const k = Buffer.alloc(16);
       k.writeBigUInt64BE(BigInt(i) * step, 0);
@@ -106,8 +106,8 @@ async function snapshot(ctx: BenchContext, root: string, rows: number): Promise<
     }
   });
   for (let i = 0; i < rows; i += 200_000) load(i, Math.min(rows, i + 200_000));
-  hub.store.db.prepare("UPDATE feed SET head = ? WHERE feed = 'whitelist'").run(rows);
-  hub.store.recount('whitelist');
+  hub.sqlite!.db.prepare("UPDATE feed SET head = ? WHERE feed = 'whitelist'").run(rows);
+  hub.sqlite!.recount('whitelist');
   ctx.log(`sync: hub loaded ${rows} whitelist rows in ${(performance.now() - l0).toFixed(0)} ms`);
   const server = createHub({ store: hub.store, publisher: hub.publisher, roots: hub.keys, hubId: hub.hubId });
   await server.app.listen({ host: '127.0.0.1', port: BASE_PORT + 1 });

@@ -1,7 +1,7 @@
-// A hub's folder: hub.db (SQLite store), the hub's keys and roots of trust (hub-keys.ts: keys.json, the
-// SoftHSM2 token under hsm/ with the publisher and root keys, roots/<version>.json and root.json, what
-// terminals pin as sync.rootPath), index-key (the fleet index key shared with terminals as
-// data.indexKey), snapshots/ (built snapshot answers).
+// A hub's folder: hub.db (SQLite store; none when the store is a PostgreSQL database), the hub's keys and
+// roots of trust (hub-keys.ts: keys.json, the SoftHSM2 token under hsm/ with the publisher and root keys,
+// roots/<version>.json and root.json, what terminals pin as sync.rootPath), index-key (the fleet index key
+// shared with terminals as data.indexKey), snapshots/ (built snapshot answers).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KioskError } from '../base/errors.js';
@@ -10,10 +10,14 @@ import { readSecretFile } from '../config/secrets.js';
 import { HubKeys, type HubKeyStore } from './hub-keys.js';
 import { Publisher } from './publisher.js';
 import { SqliteHubStore } from './sqlite-store.js';
+import { PgHubStore, isPostgresUrl } from './pg-store.js';
+import type { HubStore } from './store.js';
 
 export interface HubDir {
   dir: string;
-  store: SqliteHubStore;
+  store: HubStore;
+  /** The SQLite store when the hub uses one (bulk loads in benchmarks), else null. */
+  sqlite: SqliteHubStore | null;
   publisher: Publisher;
   keys: HubKeys;
   hubId: string;
@@ -34,6 +38,12 @@ export interface HubDirOptions {
    */
   keyStore?: HubKeyStore;
   now?: () => number;
+  /**
+   * Where terminals, feeds and journals are kept: `<dir>/hub.db` (SQLite, the default) or a PostgreSQL
+   * connection string (`postgres://…`), which several hub instances can share. The keys, index key and
+   * built snapshots stay in the folder either way.
+   */
+  store?: string | null;
 }
 
 export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
@@ -50,9 +60,12 @@ export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
     ...(options.keyStore ? { store: options.keyStore } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
-  let store: SqliteHubStore;
+  let store: HubStore;
   try {
-    store = new SqliteHubStore(join(dir, 'hub.db'));
+    const where = options.store ?? null;
+    if (where !== null && !isPostgresUrl(where))
+      throw new KioskError('CONFIG_INVALID', 'the hub store must be a postgres:// or postgresql:// URL');
+    store = where ? new PgHubStore(where) : new SqliteHubStore(join(dir, 'hub.db'));
   } catch (error) {
     keys.close();
     throw error;
@@ -68,6 +81,7 @@ export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
   return {
     dir,
     store,
+    sqlite: store instanceof SqliteHubStore ? store : null,
     publisher,
     keys,
     // Named after the root key, which outlives publisher key rotations.

@@ -411,7 +411,10 @@ export class Publisher {
     if (existsSync(file)) return { file, seq: info.head };
     const existing = this.building.get(name);
     if (existing) return existing;
-    const job = this.buildSnapshot(feed, info.epoch, file, name).finally(() => this.building.delete(name));
+    const build = () => this.buildSnapshot(feed, info.epoch, file, name);
+    const job = (this.store.snapshotOnce ? this.store.snapshotOnce(name, file, build) : build()).finally(() =>
+      this.building.delete(name),
+    );
     this.building.set(name, job);
     return job;
   }

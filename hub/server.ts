@@ -69,6 +69,11 @@ export interface HubOptions {
   statusToken?: StatusTokenDigest | null;
   /** How long a pull answer's checkpoint stays current (default 48 h): past it a terminal counts as stale. */
   checkpointValiditySeconds?: number;
+  /**
+   * How often a held long poll re-reads its feed's head besides being woken (default 1 s; 5 s when the
+   * store announces changes across processes). Tests raise it to show that the wake-up did the work.
+   */
+  longPollRecheckMs?: number;
   now?: () => number;
 }
 
@@ -84,7 +89,10 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 export interface Hub {
   app: FastifyInstance;
-  /** Wakes long-polling pulls of a feed (imports in this process call it; other processes are polled). */
+  /**
+   * Wakes long-polling pulls of a feed (imports in this process call it; other processes are polled, or
+   * announced by a shared store).
+   */
   notify(feed: FeedName): void;
   close(): Promise<void>;
 }
@@ -145,6 +153,14 @@ export function createHub(o: HubOptions): Hub {
   }
 
   const journals = new JournalGroupCommit(o.store, () => events.emit('peer-entries'));
+
+  // A store shared by several hub processes announces what any of them committed: long polls here wake
+  // at once and re-read the head less often (the re-read only covers a wake-up lost while the store
+  // reconnects). A store of this process only (SQLite) is re-read every second, for imports run by
+  // another process on the same file.
+  const unsubscribe =
+    o.store.subscribe?.((key) => events.emit(key.startsWith('peer-entries@') ? 'peer-entries' : key)) ?? null;
+  const recheckMs = o.longPollRecheckMs ?? (unsubscribe ? 5_000 : 1_000);
 
   /** A big snapshot is built once, in the background; terminals asking meanwhile are told to come back. */
   const snapshotOrLater = async (
@@ -207,7 +223,7 @@ export function createHub(o: HubOptions): Hub {
           const ac = new AbortController();
           await Promise.race([
             once(events, feed, { signal: ac.signal }).catch(() => undefined),
-            sleep(Math.min(1000, Math.max(0, deadline - now())), undefined, { signal: ac.signal }).catch(
+            sleep(Math.min(recheckMs, Math.max(0, deadline - now())), undefined, { signal: ac.signal }).catch(
               () => undefined,
             ),
           ]);
@@ -239,7 +255,7 @@ export function createHub(o: HubOptions): Hub {
       const last = lastBatch?.toSeq ?? from;
       const current = o.store.feedInfo(key);
       const head = current.head;
-      const digest = lastBatch?.digest ?? o.store.digestAt(key, last);
+      const digest = lastBatch?.digest ?? (last === head ? current.digest : o.store.digestAt(key, last));
       if (digest === null)
         return fail(
           reply,
@@ -382,6 +398,7 @@ export function createHub(o: HubOptions): Hub {
     notify: (feed) => events.emit(feed),
     close: async () => {
       closing = true;
+      unsubscribe?.();
       auth.close();
       sightings.stop();
       sightings.flush();

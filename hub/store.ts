@@ -1,5 +1,6 @@
-// The hub's storage contract. The reference implementation is SQLite (sqlite-store.ts); a server
-// database (PostgreSQL, …) can implement the same interface later. Every method is one transaction.
+// The hub's storage contract, implemented on SQLite (sqlite-store.ts, the default) and on PostgreSQL
+// (pg-store.ts, for several hub instances on one database). Every method is one transaction; a write
+// method returns only after its transaction is durable. README.md says how to add a method to both.
 import type { FeedName } from '../protocol/sync.js';
 import type { TerminalStatusReport, PushRecord } from '../protocol/sync.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
@@ -207,4 +208,19 @@ export interface HubStore {
   useNonce(terminalId: string, nonce: string, expires: number): boolean;
   /** Forgets nonces whose `expires` is before `now`; returns how many. */
   pruneNonces(now: number): number;
+
+  /**
+   * Stores shared by several hub processes: calls `onFeed` when any of them commits a change to a feed
+   * (its long polls wake at once instead of at their next re-read). Returns the unsubscribe function.
+   */
+  subscribe?(onFeed: (feed: FeedKey) => void): () => void;
+  /**
+   * Stores shared by several hub processes: runs `build` for a snapshot `name` in one process only;
+   * the others get the built snapshot copied to their `file`.
+   */
+  snapshotOnce?(
+    name: string,
+    file: string,
+    build: () => Promise<{ file: string; seq: number }>,
+  ): Promise<{ file: string; seq: number }>;
 }

@@ -14,7 +14,7 @@ import { loadIndexKey } from '../../whitelist/privacy.js';
 import { createPublicKey } from 'node:crypto';
 import { userInfo } from 'node:os';
 
-const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--index-key FILE] [--json]
+const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--config FILE] [--index-key FILE] [--json]
 
   serve [--host H] [--port P] [--authority NAME:PORT]… [--tls-key F --tls-cert F] [--status-token-file F]
                                run the hub (default 127.0.0.1:8630); Ctrl-C stops it. Terminals sign the
@@ -40,6 +40,10 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--in
                                the root key); the hub publishes with the new key from then on and signs
                                its stored batches again; terminals follow at their next sync
 
+--store postgres://USER@HOST/DB keeps terminals, feeds and journals in that PostgreSQL database instead
+of <dir>/hub.db; several \`hub serve\` instances (each with a copy of the same folder) can share it
+(docs/operations.md). Every command takes it, so that imports publish into the same database.
+
 The hub folder holds hub.db, keys.json and hsm/ (its SoftHSM2 token with the publisher and root keys, and
 the PIN files: keep them safe), roots/ and root.json, and index-key. The index key must be the terminals'
 data.indexKey; with the demo profile it defaults to <data>/demo/index-key.`;
@@ -54,6 +58,7 @@ export async function run(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       dir: { type: 'string' },
+      store: { type: 'string' },
       config: { type: 'string' },
       'index-key': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -93,7 +98,7 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const dir = resolve(values.dir ?? join(config.data.dir, 'hub'));
-  const hub: HubDir = openHubDir(dir, { indexKeyFile });
+  const hub: HubDir = openHubDir(dir, { indexKeyFile, store: values.store ?? null });
   const json = values.json ?? false;
   try {
     switch (command) {

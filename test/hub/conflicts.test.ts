@@ -14,6 +14,7 @@ import { run } from '../../main/cli/hub-command.js';
 import { openHubDir } from '../../hub/hub-dir.js';
 import { cleanup, startHub, tempDir } from '../sync/helpers.js';
 import { captureStdout } from '../support/capture-stdout.js';
+import { hubStoreKinds, useHubStores } from './stores.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -88,15 +89,17 @@ function push(store: HubStore, gate: GateJournal, rows: PushRecord[] = gate.rows
   );
 }
 
-describe('hub double-entry conflicts', () => {
+const stores = useHubStores();
+
+describe.each(hubStoreKinds)('hub double-entry conflicts (%s store)', (kind) => {
   let root: string;
-  let store: SqliteHubStore;
+  let store: HubStore;
   let gateA: GateJournal;
   let gateB: GateJournal;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     root = tempDir('conflicts');
-    store = new SqliteHubStore(join(root, 'hub.db'));
+    store = (await stores.create(kind, root)).store;
     gateA = new GateJournal('stadium-a', 'north', 'stadium-1');
     gateB = new GateJournal('stadium-b', 'south', 'stadium-1');
     register(store, gateA, 'stadium-gate');
@@ -239,6 +242,24 @@ describe('hub double-entry conflicts', () => {
       expect.objectContaining({ code: 'INVALID_REQUEST' }),
     );
   });
+});
+
+describe('hub double-entry conflicts: SQLite schema upgrade', () => {
+  let root: string;
+  let store: HubStore;
+  let gateA: GateJournal;
+  let gateB: GateJournal;
+
+  beforeEach(() => {
+    root = tempDir('conflicts');
+    store = new SqliteHubStore(join(root, 'hub.db'));
+    gateA = new GateJournal('stadium-a', 'north', 'stadium-1');
+    gateB = new GateJournal('stadium-b', 'south', 'stadium-1');
+  });
+  afterEach(() => {
+    store.close();
+    cleanup(root);
+  });
 
   it('a hub.db of the previous schema gains the conflict tables when opened', () => {
     const file = join(root, 'hub.db');
@@ -252,6 +273,8 @@ describe('hub double-entry conflicts', () => {
     old.pragma('user_version = 1');
     old.close();
     store = new SqliteHubStore(file);
+    register(store, gateA, 'stadium-gate');
+    register(store, gateB, 'stadium-gate');
     gateA.admit('S-1', 0);
     gateB.admit('S-1', 60);
     push(store, gateA);

@@ -332,8 +332,8 @@ describe('hub: presence and conflicts trust the registration and the receive tim
     expect(conflicts[0]!.earlier).toMatchObject({ terminalId: 'gate-a-term', gateId: 'north' });
 
     // The record itself is kept as pushed (the claimed gate and time are evidence).
-    const row = running.dir.store.db
-      .prepare('SELECT body FROM journal WHERE terminal_id = ? AND seq = ?')
+    const row = running.dir
+      .sqlite!.db.prepare('SELECT body FROM journal WHERE terminal_id = ? AND seq = ?')
       .get('gate-b-term', lieSeq) as { body: string };
     expect(JSON.parse(row.body)).toMatchObject({ gateId: 'north', wall: new Date(future).toISOString() });
 

@@ -80,7 +80,7 @@ describe('sync attacks through a man in the middle', () => {
     };
   }
   function hubState() {
-    const count = (sql: string) => hub.dir.store.db.prepare(sql).pluck().get() as number;
+    const count = (sql: string) => hub.dir.sqlite!.db.prepare(sql).pluck().get() as number;
     return {
       whitelist: hub.dir.store.feedInfo('whitelist'),
       revocations: hub.dir.store.feedInfo('revocations'),

@@ -1,0 +1,378 @@
+// The HubStore contract, run on every store (SQLite and PostgreSQL): registration, sightings, feeds and
+// their chain digests, publications applied whole or not at all, consistent state reads, epochs,
+// re-signing, journals (idempotent, hash-chained, gap-free watermark, one failed push not costing the
+// others), presence, CRL state, request nonces, and that everything committed is there after reopening.
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PushRecord } from '../../protocol/sync.js';
+import type { PeerEntryOp } from '../../protocol/feed-format.js';
+import { ZERO_DIGEST, chainDigestFromHash } from '../../protocol/checkpoint.js';
+import { chainHash } from '../../whitelist/journal.js';
+import type { HubStore, StateRow, StoredBatch } from '../../hub/store.js';
+import { cleanup, tempDir } from '../sync/helpers.js';
+import { seededRandom } from '../support/seeded-random.js';
+import { hubStoreKinds, useHubStores } from './stores.js';
+
+const T0 = Date.parse('2026-11-21T10:00:00Z');
+const stores = useHubStores();
+
+function row(i: number, tag = 'a', scope = 'issuer-1'): StateRow {
+  const k = createHash('sha256').update(`k${i}`).digest().subarray(0, 16);
+  return { k, h: createHash('sha256').update(`h${i}${tag}`).digest(), v: Buffer.from(`v${i}${tag}`), scope };
+}
+
+function batch(fromSeq: number, ops: number) {
+  const frameGz = Buffer.from(`frame ${fromSeq}+${ops}`);
+  return {
+    fromSeq,
+    toSeq: fromSeq + ops,
+    opCount: ops,
+    frameGz,
+    publishedAt: T0,
+    sha256: createHash('sha256').update(frameGz).digest(),
+  };
+}
+
+/** A terminal's hash-chained journal rows. */
+function journal(terminalId: string, n: number): PushRecord[] {
+  const rows: PushRecord[] = [];
+  let prev: Buffer = Buffer.alloc(32);
+  for (let seq = 1; seq <= n; seq++) {
+    const body = JSON.stringify({ seq, terminalId, kind: 'check', wall: new Date(T0 + seq).toISOString() });
+    prev = chainHash(prev, body);
+    rows.push({ seq, body, hash: prev.toString('hex') });
+  }
+  return rows;
+}
+
+const noPresence = () => null;
+const makeBatch = (fromSeq: number, ops: PeerEntryOp[]): StoredBatch => {
+  const frameGz = Buffer.from(JSON.stringify(ops));
+  return {
+    fromSeq,
+    toSeq: fromSeq + ops.length,
+    frameGz,
+    sha256: createHash('sha256').update(frameGz).digest(),
+  };
+};
+
+describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
+  let root: string;
+  let store: HubStore;
+  let where: string;
+
+  const register = (id: string, site = 'site-1', key = 'pem-1') =>
+    store.registerTerminal(
+      {
+        terminalId: id,
+        publicKeyPem: key,
+        siteId: site,
+        gateId: 'g1',
+        zone: 'main',
+        siteKind: 'stadium-gate',
+      },
+      T0,
+    );
+
+  beforeEach(async () => {
+    root = tempDir(`store-${kind}`);
+    ({ store, where } = await stores.create(kind, root));
+  });
+  afterEach(() => {
+    store.close();
+    cleanup(root);
+  });
+
+  it('registers terminals, updates a re-registration, lists them by site then id and keeps sightings', () => {
+    register('t-b', 'site-2');
+    register('t-a', 'site-2');
+    register('t-c', 'site-1');
+    register('t-a', 'site-2', 'pem-2');
+    expect(store.terminals().map((t) => t.terminalId)).toEqual(['t-c', 't-a', 't-b']);
+    expect(store.terminal('t-a')).toMatchObject({ publicKeyPem: 'pem-2', registeredAt: T0, acked: 0 });
+    expect(store.terminal('nobody')).toBeNull();
+    const status = { queueLength: 3, alarm: null } as never;
+    store.noteSeenMany([
+      { terminalId: 't-a', at: T0 + 1, status },
+      { terminalId: 't-b', at: T0 + 2, status: null },
+    ]);
+    store.noteSeen('t-a', T0 + 5, null); // no status: the last reported one is kept
+    expect(store.terminal('t-a')).toMatchObject({ lastSeenAt: T0 + 5, status });
+    expect(store.terminal('t-b')).toMatchObject({ lastSeenAt: T0 + 2, status: null });
+  });
+
+  it('publishes state and batches as one chain; a batch that does not follow the head changes nothing', () => {
+    const before = store.feedInfo('whitelist');
+    expect(before).toMatchObject({ head: 0, rows: 0, oldestFrom: 0, digest: ZERO_DIGEST, lineage: [] });
+    const b1 = batch(0, 3);
+    store.publish({
+      feed: 'whitelist',
+      puts: [row(1), row(2), row(3)],
+      dels: [],
+      batches: [b1],
+      note: 'one',
+    });
+    const b2 = batch(3, 2);
+    store.publish({
+      feed: 'whitelist',
+      puts: [row(4), row(1, 'b')],
+      dels: [row(2).k],
+      batches: [b2],
+      note: 'two',
+    });
+    const d1 = chainDigestFromHash(ZERO_DIGEST, b1.sha256);
+    const d2 = chainDigestFromHash(d1, b2.sha256);
+    expect(store.feedInfo('whitelist')).toMatchObject({
+      epoch: before.epoch,
+      head: 5,
+      rows: 3,
+      oldestFrom: 0,
+      digest: d2,
+    });
+    expect(store.batchesAfter('whitelist', 0, 10)).toEqual([
+      { fromSeq: 0, toSeq: 3, frameGz: b1.frameGz, digest: d1 },
+      { fromSeq: 3, toSeq: 5, frameGz: b2.frameGz, digest: d2 },
+    ]);
+    expect(store.batchesAfter('whitelist', 3, 10).map((b) => b.toSeq)).toEqual([5]);
+    expect(store.batchesAfter('whitelist', 0, 1)).toHaveLength(1);
+    expect(store.opsAfter('whitelist', 0)).toBe(5);
+    expect(store.opsAfter('whitelist', 5)).toBe(0);
+    expect(store.digestAt('whitelist', 3)).toBe(d1);
+    expect(store.digestAt('whitelist', 5)).toBe(d2);
+    expect(store.digestAt('whitelist', 0)).toBe(ZERO_DIGEST);
+    expect(store.digestAt('whitelist', 4)).toBeNull();
+    const digests = store.stateDigests('whitelist');
+    expect([...digests.keys()].sort()).toEqual(
+      [row(1).k, row(3).k, row(4).k].map((k) => k.toString('hex')).sort(),
+    );
+    expect(digests.get(row(1).k.toString('hex'))).toBe(row(1, 'b').h.toString('hex'));
+
+    expect(() =>
+      store.publish({ feed: 'whitelist', puts: [row(9)], dels: [], batches: [batch(4, 1)], note: 'stale' }),
+    ).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(store.feedInfo('whitelist')).toMatchObject({ head: 5, rows: 3, digest: d2 });
+    expect(store.stateDigests('whitelist').has(row(9).k.toString('hex'))).toBe(false);
+  });
+
+  it('keeps revocation rows per scope and the CRL state with them', () => {
+    store.publish({
+      feed: 'revocations',
+      puts: [row(1, 'a', 'A'), row(2, 'a', 'A'), row(3, 'a', 'B')],
+      dels: [],
+      batches: [batch(0, 3)],
+      note: 'crl',
+      crl: {
+        scope: 'A',
+        issuerKeyId: 'A',
+        partition: null,
+        crlNumber: '7',
+        thisUpdate: T0,
+        nextUpdate: T0 + 86_400_000,
+      },
+    });
+    store.publish({
+      feed: 'revocations',
+      puts: [],
+      dels: [],
+      batches: [],
+      note: 'crl without changes',
+      crl: {
+        scope: 'B#p1',
+        issuerKeyId: 'B',
+        partition: 'p1',
+        crlNumber: null,
+        thisUpdate: T0,
+        nextUpdate: null,
+      },
+    });
+    expect(store.stateDigests('revocations', 'A').size).toBe(2);
+    expect(store.stateDigests('revocations', 'B').size).toBe(1);
+    expect(store.crlState('A')).toEqual({
+      scope: 'A',
+      issuerKeyId: 'A',
+      partition: null,
+      crlNumber: '7',
+      thisUpdate: T0,
+      nextUpdate: T0 + 86_400_000,
+    });
+    expect(store.crlState('B#p1')).toMatchObject({ partition: 'p1', nextUpdate: null });
+    expect(store.crlState('C')).toBeNull();
+    // A CRL without nextUpdate is not told to terminals.
+    expect(store.crlStatuses()).toEqual([
+      {
+        issuerKeyId: 'A',
+        crlNumber: '7',
+        thisUpdate: new Date(T0).toISOString(),
+        nextUpdate: new Date(T0 + 86_400_000).toISOString(),
+      },
+    ]);
+  });
+
+  it('reads a consistent state in key order while publications keep committing', () => {
+    const random = seededRandom(15);
+    const puts = Array.from({ length: 12_000 }, (_, i) => row(i, String(Math.floor(random() * 1000))));
+    store.publish({ feed: 'whitelist', puts, dels: [], batches: [batch(0, puts.length)], note: 'big' });
+    const state = store.readState('whitelist');
+    try {
+      // Committed after the read began: not part of it.
+      store.publish({
+        feed: 'whitelist',
+        puts: [row(99_999)],
+        dels: [puts[0]!.k],
+        batches: [batch(12_000, 2)],
+        note: 'later',
+      });
+      expect(state.seq).toBe(12_000);
+      const keys = [...state.rows].map((r) => r.k);
+      expect(keys).toHaveLength(12_000);
+      const sorted = [...keys].sort(Buffer.compare);
+      expect(keys).toEqual(sorted);
+      expect(keys.some((k) => k.equals(puts[0]!.k))).toBe(true);
+    } finally {
+      state.close();
+    }
+    expect(store.feedInfo('whitelist')).toMatchObject({ head: 12_002, rows: 12_000 });
+  });
+
+  it('starts a new epoch: batches dropped, chain restarted, the old epoch in the lineage', () => {
+    store.publish({ feed: 'whitelist', puts: [row(1)], dels: [], batches: [batch(0, 1)], note: 'x' });
+    const old = store.feedInfo('whitelist').epoch;
+    const epoch = store.startEpoch('whitelist');
+    expect(epoch).not.toBe(old);
+    expect(store.feedInfo('whitelist')).toMatchObject({
+      epoch,
+      head: 1,
+      rows: 1,
+      digest: ZERO_DIGEST,
+      lineage: [old],
+    });
+    expect(store.batchesAfter('whitelist', 0, 10)).toEqual([]);
+    expect(store.digestAt('whitelist', 1)).toBe(ZERO_DIGEST);
+  });
+
+  it('signs stored batches again through the callback, in one pass', () => {
+    store.publish({
+      feed: 'whitelist',
+      puts: [row(1)],
+      dels: [],
+      batches: [batch(0, 1), batch(1, 1)],
+      note: 'x',
+    });
+    store.publish({ feed: 'revocations', puts: [row(2)], dels: [], batches: [batch(0, 1)], note: 'y' });
+    const n = store.resignBatches((f) =>
+      f.toString().endsWith('1+1') ? Buffer.from(`re ${f.toString()}`) : null,
+    );
+    expect(n).toBe(1);
+    expect(store.batchesAfter('whitelist', 0, 10).map((b) => b.frameGz.toString())).toEqual([
+      'frame 0+1',
+      're frame 1+1',
+    ]);
+  });
+
+  it('accepts journals once, checks their chain, and moves the watermark only over a gap-free run', () => {
+    register('t1');
+    const rows = journal('t1', 6);
+    expect(store.acceptJournal('t1', [rows[0]!, rows[1]!, rows[3]!], T0, noPresence, makeBatch)).toEqual({
+      accepted: 3,
+      duplicates: 0,
+      acked: 2,
+      presence: [],
+    });
+    expect(store.acceptJournal('t1', rows.slice(0, 5), T0, noPresence, makeBatch)).toMatchObject({
+      accepted: 2,
+      duplicates: 3,
+      acked: 5,
+    });
+    expect(store.terminal('t1')!.acked).toBe(5);
+    const tampered = { ...rows[5]!, body: rows[5]!.body.replace('check', 'grant') };
+    expect(() => store.acceptJournal('t1', [tampered], T0, noPresence, makeBatch)).toThrow(
+      expect.objectContaining({ code: 'JOURNAL_BROKEN' }),
+    );
+    const changed = { ...rows[2]!, hash: rows[3]!.hash };
+    expect(() => store.acceptJournal('t1', [changed], T0, noPresence, makeBatch)).toThrow(
+      expect.objectContaining({ code: 'JOURNAL_BROKEN' }),
+    );
+    expect(() => store.acceptJournal('ghost', rows, T0, noPresence, makeBatch)).toThrow(
+      expect.objectContaining({ code: 'HUB_UNKNOWN_TERMINAL' }),
+    );
+    expect(store.journalCount('t1')).toBe(5);
+    expect(store.journalCount()).toBe(5);
+  });
+
+  it('accepts a group of pushes in one commit; a refused push is rolled back alone', () => {
+    register('t1');
+    register('t2');
+    register('t3');
+    const bad = journal('t2', 2);
+    bad[1] = { ...bad[1]!, hash: 'ff'.repeat(32) };
+    const results = store.acceptJournalMany([
+      { terminalId: 't1', rows: journal('t1', 3), at: T0, toPresence: noPresence, makeBatch },
+      { terminalId: 't2', rows: bad, at: T0, toPresence: noPresence, makeBatch },
+      { terminalId: 't3', rows: journal('t3', 1), at: T0, toPresence: noPresence, makeBatch },
+    ]);
+    expect(results[0]).toMatchObject({ accepted: 3, acked: 3 });
+    expect(results[1]).toBeInstanceOf(Error);
+    expect(results[2]).toMatchObject({ accepted: 1, acked: 1 });
+    expect(store.journalCount('t2')).toBe(0);
+    expect(store.terminal('t2')!.acked).toBe(0);
+    expect(store.journalCount()).toBe(4);
+  });
+
+  it('turns accepted rows into presence and a batch of the site’s peer-entries feed', () => {
+    register('t1', 'site-9');
+    const rows = journal('t1', 3);
+    const toPresence = (r: PushRecord): PeerEntryOp | null =>
+      r.seq === 2
+        ? null
+        : {
+            op: 'presence',
+            subject: `S${r.seq}`,
+            state: 'inside',
+            terminalId: 't1',
+            gateId: 'g1',
+            zone: 'main',
+            at: T0 + r.seq,
+            journalSeq: r.seq,
+          };
+    const got = store.acceptJournal('t1', rows, T0, toPresence, makeBatch);
+    expect(got.presence.map((p) => p.subject)).toEqual(['S1', 'S3']);
+    const info = store.feedInfo('peer-entries@site-9');
+    expect(info.head).toBe(2);
+    expect(store.batchesAfter('peer-entries@site-9', 0, 10)).toHaveLength(1);
+    expect(store.feedInfo('peer-entries@elsewhere').head).toBe(0);
+    expect(store.presence('site-9').map((p) => p.subject)).toEqual(['S3', 'S1']);
+    expect(store.presence()).toHaveLength(2);
+    // A replay brings nothing new.
+    expect(store.acceptJournal('t1', rows, T0, toPresence, makeBatch)).toMatchObject({
+      accepted: 0,
+      duplicates: 3,
+      presence: [],
+    });
+    expect(store.feedInfo('peer-entries@site-9').head).toBe(2);
+  });
+
+  it('refuses a request nonce used before by the same terminal, and forgets expired ones', () => {
+    expect(store.useNonce('t1', 'nonce-aaaaaaaa', T0 + 10)).toBe(true);
+    expect(store.useNonce('t1', 'nonce-aaaaaaaa', T0 + 10)).toBe(false);
+    expect(store.useNonce('t2', 'nonce-aaaaaaaa', T0 + 10)).toBe(true);
+    expect(store.useNonce('t1', 'nonce-bbbbbbbb', T0 + 99)).toBe(true);
+    expect(store.pruneNonces(T0 + 50)).toBe(2);
+    expect(store.useNonce('t1', 'nonce-aaaaaaaa', T0 + 100)).toBe(true);
+    expect(store.useNonce('t1', 'nonce-bbbbbbbb', T0 + 100)).toBe(false);
+  });
+
+  it('has everything committed after it is closed and opened again', () => {
+    register('t1');
+    store.acceptJournal('t1', journal('t1', 4), T0, noPresence, makeBatch);
+    store.publish({ feed: 'whitelist', puts: [row(1), row(2)], dels: [], batches: [batch(0, 2)], note: 'x' });
+    store.useNonce('t1', 'nonce-cccccccc', T0 + 1000);
+    const info = store.feedInfo('whitelist');
+    store.close();
+    store = stores.reopen(kind, where);
+    expect(store.feedInfo('whitelist')).toEqual(info);
+    expect(store.journalCount('t1')).toBe(4);
+    expect(store.terminal('t1')!.acked).toBe(4);
+    expect(store.useNonce('t1', 'nonce-cccccccc', T0 + 1000)).toBe(false);
+    expect(store.feedInfo('revocations').head).toBe(0);
+  });
+});
