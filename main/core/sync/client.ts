@@ -32,6 +32,8 @@ export const ALARM_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'DELTA_BAD_SIGNATURE',
   'DELTA_WRONG_PUBLISHER',
   'SNAPSHOT_INVALID',
+  'SYNC_CONTENT_INVALID',
+  'DELEGATION_INVALID',
 ]);
 export { syncBackoff } from './loops.js';
 
@@ -80,6 +82,7 @@ export class SyncClient implements Supervised {
       pushBatchSize: 1_000,
       answerDeadlineMs: 15 * 60_000,
       maxRoundsPerPull: MAX_PULL_ROUNDS,
+      contentAddressed: false,
       now: options.clock?.now ?? Date.now,
       random: Math.random,
       ...options,

@@ -32,6 +32,12 @@ export interface SyncClientOptions {
   idleTimeoutMs?: number;
   /** Most batches asked for per request; the client asks again while the hub says `more`. */
   maxBatchesPerRequest?: number;
+  /**
+   * Whitelist and revocations by content address (docs/sync.md "Cacheable distribution"): immutable
+   * pieces any HTTP cache may serve, each checked against the signed checkpoint. Default false here;
+   * syncFromConfig turns it on (`sync.contentAddressed`).
+   */
+  contentAddressed?: boolean;
   pushBatchSize?: number;
   /** TLS: extra CA certificate(s) for an https hub with a private CA. */
   ca?: Buffer;
