@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { KioskError, type ErrorCode } from '../base/errors.js';
 import {
@@ -455,6 +456,89 @@ export function createHub(o: HubOptions): Hub {
       if (error instanceof KioskError) return fail(reply, error.code, error.message);
       throw error;
     }
+  });
+
+  // A venue hub forwards the journals its site's terminals pushed to it (while the WAN was down, or as
+  // they arrive): the same idempotent acceptance as a terminal's own push, under the venue's signature,
+  // only for terminals registered here at the site the root delegated to that venue.
+  const VenueJournal = PushBody.omit({ status: true })
+    .extend({ venueId: z.string().min(1).max(64) })
+    .strict();
+  app.post('/v1/venue/journal', async (req, reply) => {
+    const raw = req.body as Buffer | undefined;
+    if (!Buffer.isBuffer(raw)) return fail(reply, 'INVALID_REQUEST', 'a JSON body is required');
+    const venue = authenticate(req, reply, raw);
+    if (!venue) return reply;
+    const site = o.venues?.siteOf(venue.terminalId) ?? null;
+    if (site === null)
+      return fail(reply, 'SYNC_REFUSED', `${venue.terminalId} holds no delegation for a site`, 403);
+    let parsed;
+    try {
+      const text =
+        req.headers['content-encoding'] === 'gzip'
+          ? gunzipSync(raw, { maxOutputLength: 64 * 1024 * 1024 })
+          : raw;
+      parsed = VenueJournal.safeParse(JSON.parse(text.toString('utf8')));
+    } catch {
+      return fail(reply, 'INVALID_REQUEST', 'body is not (gzip) JSON');
+    }
+    if (!parsed.success)
+      return fail(reply, 'INVALID_REQUEST', `venue journal: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (parsed.data.venueId !== venue.terminalId)
+      return fail(reply, 'SYNC_REFUSED', 'the body names another venue than the one that signed it');
+    const terminal = o.store.terminal(parsed.data.terminalId);
+    if (!terminal || terminal.siteId !== site)
+      return fail(
+        reply,
+        'SYNC_REFUSED',
+        `${parsed.data.terminalId} is not a terminal of site ${site}, which this venue was delegated`,
+        403,
+      );
+    const at = now();
+    try {
+      const result = await journals.push({
+        terminalId: terminal.terminalId,
+        rows: parsed.data.records,
+        at,
+        toPresence: (row, lookup) =>
+          presenceFromRow(row, lookup, terminal, { receivedAt: at, maxSkewMs: maxSkew }),
+        makeBatch: (fromSeq, ops) =>
+          o.publisher.makeBatch('peer-entries', fromSeq, ops, peerFeedKey(terminal.siteId)),
+      });
+      const answer = o.publisher.signPushReply({
+        terminalId: terminal.terminalId,
+        nonce: nonceOf(req.headers['signature-input']) ?? '',
+        hubTime: now(),
+        acked: result.acked,
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+      });
+      return reply.type(PUSH_REPLY_MEDIA_TYPE).send(answer);
+    } catch (error) {
+      if (error instanceof KioskError) return fail(reply, error.code, error.message);
+      throw error;
+    }
+  });
+
+  // A venue hub learns which terminals its site has (and their keys) from the central hub.
+  app.get('/v1/venue/terminals', async (req, reply) => {
+    const venue = authenticate(req, reply, null);
+    if (!venue) return reply;
+    const site = o.venues?.siteOf(venue.terminalId) ?? null;
+    if (site === null)
+      return fail(reply, 'SYNC_REFUSED', `${venue.terminalId} holds no delegation for a site`, 403);
+    const terminals = o.store
+      .terminals()
+      .filter((t) => t.siteId === site && t.terminalId !== venue.terminalId)
+      .map((t) => ({
+        terminalId: t.terminalId,
+        publicKeyPem: t.publicKeyPem,
+        siteId: t.siteId,
+        gateId: t.gateId,
+        zone: t.zone,
+        siteKind: t.siteKind,
+      }));
+    return reply.send({ site, terminals, hubTime: now() });
   });
 
   // Decided per request from the socket actually bound, so an embedder that listens on 0.0.0.0 without a

@@ -60,6 +60,7 @@ export async function startHub(
     publisher: dir.publisher,
     hubId: dir.hubId,
     roots: dir.keys,
+    venues: { siteOf: (id) => dir.keys.delegations().find((d) => d.venueId === id)?.site ?? null },
     ...hubOptions,
   });
   beforeListen?.(hub);

@@ -67,7 +67,8 @@ export async function fetchContent(
       'SYNC_CONTENT_INVALID',
       `content ${ref.sha256.slice(0, 12)}… is longer than the ${ref.bytes} bytes the checkpoint names`,
     );
-  const file = ref.bytes > IN_MEMORY_BYTES ? join(stagingDir, `content-${randomBytes(6).toString('hex')}`) : null;
+  const file =
+    ref.bytes > IN_MEMORY_BYTES ? join(stagingDir, `content-${randomBytes(6).toString('hex')}`) : null;
   const parts: Buffer[] = [];
   try {
     if (file) mkdirSync(stagingDir, { recursive: true });

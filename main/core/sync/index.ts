@@ -59,6 +59,8 @@ export function syncFromConfig(
   const globalPresence = config.site.kind === 'stadium-gate' && ap.mode !== 'off' && ap.reach === 'global';
   return new SyncClient({
     hubUrl: config.sync.hubUrl,
+    hubUrls: config.sync.hubUrls,
+    site: config.site.siteId,
     signer,
     sinks: kioskDataSinks(data),
     journal: kioskDataJournal(data),

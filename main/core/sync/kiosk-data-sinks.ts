@@ -48,6 +48,7 @@ function sinkFor(data: KioskData, feed: FeedName): FeedSink {
       return c;
     },
   };
+  if (feed === 'peer-entries') sink.restart = () => data.terminal.resetPeerFeed();
   if (feed !== 'peer-entries') {
     sink.checkManifest = (manifest) => data.checkSnapshotManifest(manifest, feed);
     sink.installSnapshot = async (manifest, rowsFile) => {

@@ -51,6 +51,8 @@ export interface FeedSink {
    * it: a content-addressed answer's pieces are checked against it before they are used.
    */
   openCheckpoint?(signed: Buffer, nonce: string): Checkpoint;
+  /** Peer entries: forget the position (another hub's feed is read from its start). */
+  restart?(): void;
 }
 
 /** The journal's upload side; whitelist/journal.ts's Journal has exactly these methods. */

@@ -11,6 +11,10 @@ import type { RootSink } from './root-update.js';
 
 export interface SyncClientOptions {
   hubUrl: string;
+  /** Further hubs in order of preference (fail-over: hubs.ts), e.g. the central hub after a venue hub. */
+  hubUrls?: readonly string[];
+  /** This terminal's site: a venue hub's delegation is taken only for it (protocol/delegation.ts). */
+  site?: string | null;
   signer: RequestSigner;
   /** One sink per feed to sync; each verifies the hub's signatures against the pinned key itself. */
   sinks: Partial<Record<FeedName, FeedSink>>;
