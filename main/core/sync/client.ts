@@ -355,9 +355,11 @@ export class SyncClient implements Supervised {
     if (!journal) throw new KioskError('INVALID_REQUEST', 'no journal to push');
     this.pushState.lastAttemptAt = this.clock.now();
     try {
-      const total = await this.onHub((link) =>
-        pushJournal(link, journal, this.o.pushBatchSize, () => this.statusReport()),
-      );
+      const total = await this.onHub(async (link) => {
+        // A venue hub signs its replies with its delegated key: its delegation comes with the roots.
+        await this.roots?.run(link);
+        return pushJournal(link, journal, this.o.pushBatchSize, () => this.statusReport());
+      });
       this.pushState.lastSuccessAt = this.clock.now();
       this.pushState.lastError = null;
       this.pushState.failures = 0;

@@ -41,8 +41,15 @@ export async function exchange(o: ExchangeOptions): Promise<HubResponse> {
   try {
     return await exchangeOnce(o);
   } catch (error) {
-    if (error instanceof StaleSocket) return exchangeOnce(o);
-    throw error;
+    if (!(error instanceof StaleSocket)) throw error;
+    try {
+      return await exchangeOnce(o);
+    } catch (again) {
+      // Another pooled socket of a hub that went away (a venue hub stopped): unreachable, try the next.
+      if (again instanceof StaleSocket)
+        throw new KioskError('SYNC_UNREACHABLE', `hub closed the connection: ${again.message}`);
+      throw again;
+    }
   }
 }
 
