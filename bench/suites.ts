@@ -10,5 +10,6 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   hsm: () => import('./hsm.js'),
   sync: () => import('./sync.js'),
   whitelist: () => import('./whitelist.js'),
+  venue: () => import('./venue.js'),
   ui: () => import('./ui.js'),
 };

@@ -37,6 +37,7 @@ export async function fetchContent(
         agent: link.agent,
         headers: { 'accept-encoding': 'identity' },
         ...(link.ca ? { ca: link.ca } : {}),
+        ...(link.signal ? { signal: link.signal } : {}),
       },
       resolve,
     );

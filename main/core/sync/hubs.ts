@@ -21,6 +21,7 @@ interface Entry {
 
 export class HubChoice {
   private readonly entries: Entry[];
+  private readonly stopping = new AbortController();
 
   constructor(
     urls: readonly string[],
@@ -55,6 +56,7 @@ export class HubChoice {
           signer: o.signer,
           idleTimeoutMs: o.idleTimeoutMs,
           ...(o.ca ? { ca: o.ca } : {}),
+          signal: this.stopping.signal,
           noteHubTime: o.noteHubTime,
         },
         backoff: new Backoff({ baseMs: 2_000, capMs: 60_000, random: o.random }),
@@ -92,6 +94,7 @@ export class HubChoice {
   }
 
   destroy(): void {
+    this.stopping.abort();
     for (const e of this.entries) e.link.agent.destroy();
   }
 }

@@ -69,6 +69,7 @@ export async function pullOnce(
     idleTimeoutMs: link.idleTimeoutMs + wait * 1000,
     agent: link.agent,
     ...(link.ca ? { ca: link.ca } : {}),
+    ...(link.signal ? { signal: link.signal } : {}),
   });
   // v2: an error body's hubTime is unsigned: it no longer moves the clock skew.
   if (res.status !== 200) throw await errorFrom(res);

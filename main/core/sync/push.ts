@@ -50,6 +50,7 @@ export async function pushJournal(
       idleTimeoutMs: link.idleTimeoutMs,
       agent: link.agent,
       ...(link.ca ? { ca: link.ca } : {}),
+      ...(link.signal ? { signal: link.signal } : {}),
     });
     if (res.status !== 200) throw await errorFrom(res);
     const reply = journal.openPushReply(await readAll(res.body, 64 * 1024), {

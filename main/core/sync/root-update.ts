@@ -53,6 +53,7 @@ export class RootUpdater {
         idleTimeoutMs: link.idleTimeoutMs,
         agent: link.agent,
         ...(link.ca ? { ca: link.ca } : {}),
+        ...(link.signal ? { signal: link.signal } : {}),
       });
       // An error body is unsigned: its hubTime moves neither the clock guard nor data age.
       if (res.status !== 200) throw await errorFrom(res);

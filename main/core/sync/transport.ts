@@ -30,6 +30,7 @@ export interface ExchangeOptions {
   idleTimeoutMs: number;
   agent?: http.Agent;
   ca?: Buffer;
+  signal?: AbortSignal;
 }
 
 /**
@@ -86,6 +87,7 @@ async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
         headers,
         agent: o.agent,
         ...(o.ca ? { ca: o.ca } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
       },
       (res) => {
         res.setTimeout(o.idleTimeoutMs, () =>
@@ -129,13 +131,15 @@ async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
     );
     req.on('error', (error: NodeJS.ErrnoException) =>
       reject(
-        req.reusedSocket && ['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(error.code ?? '')
-          ? new StaleSocket(error.message)
-          : error instanceof KioskError
-            ? error
-            : new KioskError('SYNC_UNREACHABLE', `hub unreachable: ${error.message}`, undefined, {
-                cause: error,
-              }),
+        o.signal?.aborted
+          ? new KioskError('SYNC_UNREACHABLE', 'sync stopped')
+          : req.reusedSocket && ['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(error.code ?? '')
+            ? new StaleSocket(error.message)
+            : error instanceof KioskError
+              ? error
+              : new KioskError('SYNC_UNREACHABLE', `hub unreachable: ${error.message}`, undefined, {
+                  cause: error,
+                }),
       ),
     );
     req.end(o.body);
