@@ -355,11 +355,18 @@ export class SyncClient implements Supervised {
     if (!journal) throw new KioskError('INVALID_REQUEST', 'no journal to push');
     this.pushState.lastAttemptAt = this.clock.now();
     try {
-      const total = await this.onHub(async (link) => {
-        // A venue hub signs its replies with its delegated key: its delegation comes with the roots.
-        await this.roots?.run(link);
-        return pushJournal(link, journal, this.o.pushBatchSize, () => this.statusReport());
-      });
+      const total = await this.onHub((link) =>
+        pushJournal(
+          link,
+          journal,
+          this.o.pushBatchSize,
+          () => this.statusReport(),
+          async () => {
+            // A reply signed by a key not yet trusted: a venue hub's, whose delegation comes with the roots.
+            await this.roots?.run(link);
+          },
+        ),
+      );
       this.pushState.lastSuccessAt = this.clock.now();
       this.pushState.lastError = null;
       this.pushState.failures = 0;

@@ -21,6 +21,8 @@ export async function pushJournal(
   journal: JournalSource,
   batchSize: number,
   statusReport: () => PushBody['status'],
+  /** Brings the trusted keys up to date (roots, a venue's delegation) once, for a reply by an unknown key. */
+  refreshTrust?: () => Promise<void>,
 ): Promise<PushResult> {
   const total: PushResult = { sent: 0, acked: journal.uploadWatermark(), duplicates: 0 };
   // What is sent next starts after `from`: the watermark, unless this hub holds less than it (a terminal
@@ -53,10 +55,18 @@ export async function pushJournal(
       ...(link.signal ? { signal: link.signal } : {}),
     });
     if (res.status !== 200) throw await errorFrom(res);
-    const reply = journal.openPushReply(await readAll(res.body, 64 * 1024), {
-      nonce: res.nonce,
-      terminalId: link.signer.keyId,
-    });
+    const replyBytes = await readAll(res.body, 64 * 1024);
+    const expect = { nonce: res.nonce, terminalId: link.signer.keyId };
+    let reply;
+    try {
+      reply = journal.openPushReply(replyBytes, expect);
+    } catch (error) {
+      const unknownKey = error instanceof KioskError && error.detail?.kid !== undefined;
+      if (!unknownKey || !refreshTrust) throw error;
+      await refreshTrust();
+      refreshTrust = undefined;
+      reply = journal.openPushReply(replyBytes, expect);
+    }
     const lastSent = records.length > 0 ? records[records.length - 1]!.seq : from;
     // The hub acknowledges the highest gap-free sequence it holds; never move past what was sent.
     const acked = Math.min(reply.acked, lastSent);
