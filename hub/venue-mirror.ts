@@ -34,7 +34,7 @@ import {
 import { frames } from '../protocol/frames.js';
 import { FrameType, MAX_PULL_ROUNDS } from '../protocol/sync.js';
 import type { ContentBody, ContentPlan, ContentSource } from './content.js';
-import type { Upstream} from './venue-upstream.js';
+import type { Upstream } from './venue-upstream.js';
 import { upstreamError } from './venue-upstream.js';
 
 const log = getLogger('venue');

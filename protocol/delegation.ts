@@ -108,7 +108,11 @@ export function openDelegation(
   const p = parsed.data;
   let venueKey: KeyObject;
   try {
-    venueKey = createPublicKey({ key: Buffer.from(p.venueKey.publicKey, 'base64'), format: 'der', type: 'spki' });
+    venueKey = createPublicKey({
+      key: Buffer.from(p.venueKey.publicKey, 'base64'),
+      format: 'der',
+      type: 'spki',
+    });
   } catch {
     throw invalid('delegation: the venue key is not a public key');
   }

@@ -90,7 +90,11 @@ export class RootStore {
     if (d && d.rootVersion !== root.version) {
       // A new root: the delegation holds only if that root's keys signed it too.
       try {
-        this.delegation = { ...d, opened: openDelegation(d.bytes, root, { site: d.site, now }), rootVersion: root.version };
+        this.delegation = {
+          ...d,
+          opened: openDelegation(d.bytes, root, { site: d.site, now }),
+          rootVersion: root.version,
+        };
       } catch {
         this.delegation = null;
       }
