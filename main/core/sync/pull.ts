@@ -114,7 +114,8 @@ export async function pullOnce(
       if (f.type === FrameType.checkpoint) {
         // A content-addressed answer: the checkpoint (signature, this request's nonce) is checked first,
         // then each piece it names is fetched, checked against its address and applied in order.
-        const refs = sink.openCheckpoint?.(f.payload, res.nonce).content ?? [];
+        const byAddress = options.contentAddressed === true && feed !== 'peer-entries';
+        const refs = (byAddress ? sink.openCheckpoint?.(f.payload, res.nonce).content : undefined) ?? [];
         for (const ref of refs) {
           const piece = await fetchContent(link, ref, options.stagingDir);
           try {
