@@ -69,6 +69,10 @@ export const ErrorCodes = [
   'SYNC_REPLY_INVALID',
   /** An answer past its stated size, deadline or round limit (endless data): refused, alarm. */
   'SYNC_LIMIT',
+  /** Content fetched by address (a cache, a CDN) whose bytes are not the ones the checkpoint names: alarm. */
+  'SYNC_CONTENT_INVALID',
+  /** A venue delegation not signed by the root, for another site, or out of its validity window. */
+  'DELEGATION_INVALID',
   'CRL_INVALID',
   /** The CRL's nextUpdate is past: the CA has issued (or owes) a newer one. */
   'CRL_EXPIRED',

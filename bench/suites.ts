@@ -11,5 +11,6 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   sync: () => import('./sync.js'),
   hubscale: () => import('./hub-scale.js'),
   whitelist: () => import('./whitelist.js'),
+  venue: () => import('./venue.js'),
   ui: () => import('./ui.js'),
 };

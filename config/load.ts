@@ -269,14 +269,18 @@ export function isLoopbackHost(hostname: string): boolean {
  * only to loopback; and a CA file that is named must be there (checked again when sync starts).
  */
 function checkHubTransport(sync: KioskConfigParsed['sync'], profile: ProfileName, origin: string): void {
-  if (sync.hubUrl !== null && profile !== 'demo') {
-    const url = new URL(sync.hubUrl);
+  const named: Array<[string, string]> = [
+    ...(sync.hubUrl !== null ? [['sync.hubUrl', sync.hubUrl] as [string, string]] : []),
+    ...sync.hubUrls.map((u, i): [string, string] => [`sync.hubUrls.${i}`, u]),
+  ];
+  for (const [key, hubUrl] of profile !== 'demo' ? named : []) {
+    const url = new URL(hubUrl);
     const plainOk = url.protocol === 'http:' && isLoopbackHost(url.hostname);
     if (url.protocol !== 'https:' && !plainOk)
       throw new KioskError(
         'CONFIG_INVALID',
-        `${origin}: key sync.hubUrl: found ${JSON.stringify(sync.hubUrl)}; must be https: (plain http: only to a loopback address: 127.0.0.0/8, ::1, localhost)`,
-        { key: 'sync.hubUrl' },
+        `${origin}: key ${key}: found ${JSON.stringify(hubUrl)}; must be https: (plain http: only to a loopback address: 127.0.0.0/8, ::1, localhost)`,
+        { key },
       );
   }
   if (sync.caFile !== null) readSyncCa(sync.caFile);

@@ -212,6 +212,16 @@ export const SyncSchema = z
     rootPath: z.string().nullable().default(null),
     pullIntervalSeconds: z.number().int().positive().default(120),
     pushIntervalSeconds: z.number().int().positive().default(60),
+    /**
+     * Whitelist and revocations by content address: immutable pieces any HTTP cache or CDN may serve,
+     * each checked against the hub's signed checkpoint (docs/sync.md "Cacheable distribution").
+     */
+    contentAddressed: z.boolean().default(true),
+    /**
+     * Hubs in order of preference after `hubUrl` (e.g. the venue hub first, then the central hub): the
+     * terminal fails over to the next on an unreachable hub and goes back to the first when it answers.
+     */
+    hubUrls: z.array(z.string().url()).max(8).default([]),
   })
   .strict();
 

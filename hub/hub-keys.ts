@@ -34,6 +34,12 @@ import {
   type RootOfTrust,
 } from '../protocol/root-of-trust.js';
 import { InThreadToken, initTokenHere, tokensHere } from '../hsm/feed-signer.js';
+import {
+  DELEGATION_FORMAT,
+  openDelegation,
+  signDelegation,
+  type Delegation,
+} from '../protocol/delegation.js';
 import { ensureSoftHsmConf } from '../hsm/provision.js';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
@@ -328,6 +334,51 @@ export class HubKeys {
     this.readConfig();
     this.current = this.backend.signer(label);
     return { version: trusted.version + 1, keyId: this.current.keyId, label, previousKeyId: previous.keyId };
+  }
+
+  get delegationsDir(): string {
+    return join(this.dir, 'delegations');
+  }
+
+  /**
+   * Lends one site's checkpoints to a venue hub: a delegation signed by the root key, naming the site,
+   * the venue's terminal id here and its Ed25519 key (delegation.ts). Kept in `delegations/<site>.json`
+   * (this hub then accepts that venue's forwarded journals for the site) and returned for the venue.
+   */
+  delegateVenue(d: { site: string; venueId: string; venueKey: KeyObject; validityMs?: number }): Buffer {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(d.site))
+      throw new KioskError('INVALID_REQUEST', `site ${d.site}: letters, digits, . _ - only`);
+    const now = this.now();
+    const bytes = signDelegation(
+      {
+        format: DELEGATION_FORMAT,
+        site: d.site,
+        venueId: d.venueId,
+        venueKey: rootKeyEntry(d.venueKey),
+        notBefore: new Date(now - 5 * 60_000).toISOString(),
+        expires: new Date(now + (d.validityMs ?? ROOT_VALIDITY_MS)).toISOString(),
+      },
+      [this.backend.signer(this.config.rootLabel)],
+    );
+    openDelegation(bytes, this.root(), { site: d.site, now }); // what a terminal will check
+    mkdirSync(this.delegationsDir, { recursive: true, mode: 0o700 });
+    writeAtomic(join(this.delegationsDir, `${d.site}.json`), bytes);
+    return bytes;
+  }
+
+  /** The delegations this hub signed that are valid now (the venues that may forward journals). */
+  delegations(): Delegation[] {
+    if (!existsSync(this.delegationsDir)) return [];
+    const root = this.root();
+    const out: Delegation[] = [];
+    for (const f of readdirSync(this.delegationsDir).filter((n) => n.endsWith('.json'))) {
+      try {
+        out.push(openDelegation(readFileSync(join(this.delegationsDir, f)), root, { now: this.now() }));
+      } catch {
+        // expired or signed under retired root keys: that venue no longer speaks for its site
+      }
+    }
+    return out;
   }
 
   /** Every way PKCS#11 offers to read a private key out of the hub token (tests, audits). */

@@ -421,6 +421,11 @@ export class Publisher {
 
   private readonly building = new Map<string, Promise<{ file: string; seq: number }>>();
 
+  /** Where the snapshot of (feed, epoch, seq) is kept once built (it may not exist). */
+  snapshotFileAt(feed: SnapshotFeedName, epoch: string, seq: number): string {
+    return join(this.snapshotDir, `${feed}-${epoch}-${seq}.frames.gz`);
+  }
+
   private async buildSnapshot(
     feed: SnapshotFeedName,
     epoch: string,

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { KioskError, type ErrorCode } from '../base/errors.js';
 import {
@@ -21,6 +22,22 @@ import {
   type FeedName,
 } from '../protocol/sync.js';
 import { nonceOf } from '../protocol/checkpoint.js';
+import {
+  CONTENT_PREFIX,
+  DYNAMIC_CACHE_CONTROL,
+  IMMUTABLE_CACHE_CONTROL,
+  contentEtag,
+  parseContentPath,
+  type ContentRef,
+} from '../protocol/content.js';
+import {
+  FileHashes,
+  StoreContent,
+  batchRef,
+  snapshotRef,
+  type ContentLookup,
+  type ContentSource,
+} from './content.js';
 import { SnapshotFeeds, type SnapshotFeedName } from '../protocol/feed-format.js';
 import { getLogger } from '../base/log.js';
 import { normalizeAuthority } from '../protocol/http-signature.js';
@@ -74,6 +91,18 @@ export interface HubOptions {
    * store announces changes across processes). Tests raise it to show that the wake-up did the work.
    */
   longPollRecheckMs?: number;
+  /**
+   * A venue hub (venue.ts): whitelist and revocations are its mirror of the central hub, served by
+   * content address only; `publisher` then signs with the venue key the root delegated to its site.
+   */
+  contentSource?: ContentSource | null;
+  /** A venue hub: its delegation, handed to terminals with GET /v1/root. */
+  delegation?: (() => Buffer | null) | null;
+  /**
+   * A central hub: the site a venue hub (by its terminal id here) was delegated, from the delegations the
+   * root signed; such a venue may forward the journals of that site's terminals (POST /v1/venue/journal).
+   */
+  venues?: { siteOf(venueId: string): string | null } | null;
   now?: () => number;
 }
 
@@ -115,6 +144,12 @@ export function createHub(o: HubOptions): Hub {
       : Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true })
   ) as FastifyInstance;
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Only content-addressed pieces may be kept by a cache; everything else answers one signed request.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!reply.hasHeader('cache-control') && !req.url.startsWith(CONTENT_PREFIX))
+      reply.header('cache-control', DYNAMIC_CACHE_CONTROL);
+    return payload;
+  });
 
   const fail = (reply: FastifyReply, code: ErrorCode, message: string, status = STATUS[code] ?? 500) =>
     reply.code(status).send({ error: { code, message }, hubTime: now() });
@@ -184,7 +219,12 @@ export function createHub(o: HubOptions): Hub {
     if (!Number.isSafeInteger(after) || after < 0)
       return fail(reply, 'INVALID_REQUEST', 'after must be a root version');
     const roots = o.roots ? o.roots.rootsAfter(after) : [];
-    return reply.send({ roots: roots.map((r) => r.toString('base64')), hubTime: now() });
+    const delegation = o.delegation?.() ?? null;
+    return reply.send({
+      roots: roots.map((r) => r.toString('base64')),
+      ...(delegation ? { delegation: delegation.toString('base64') } : {}),
+      hubTime: now(),
+    });
   });
 
   app.get<{ Params: { feed: string }; Querystring: Record<string, string | undefined> }>(
@@ -206,8 +246,15 @@ export function createHub(o: HubOptions): Hub {
       sightings.note(terminal.terminalId, null);
 
       const key: FeedKey = feed === 'peer-entries' ? peerFeedKey(terminal.siteId) : feed;
-      let info = o.store.feedInfo(key);
       const canSnapshot = (SnapshotFeeds as readonly string[]).includes(feed);
+      // Content-addressed answers: refs to immutable pieces plus the signed checkpoint (protocol/content.ts).
+      const byAddress = canSnapshot && req.query.content === '1';
+      if (canSnapshot && o.contentSource) {
+        if (!byAddress)
+          return fail(reply, 'SYNC_PROTOCOL', `this venue hub serves ${feed} by content address only`);
+        return venueAnswer(reply, feed as SnapshotFeedName, after, epoch, max, nonce);
+      }
+      let info = o.store.feedInfo(key);
       const wrongEpoch = epoch !== null && epoch !== info.epoch;
       if (!canSnapshot && (wrongEpoch || after > info.head))
         return fail(
@@ -264,11 +311,19 @@ export function createHub(o: HubOptions): Hub {
         );
       const hello = { v: PROTOCOL_VERSION, hubId: o.hubId, hubTime: now(), feed, epoch: current.epoch, head };
       const scope = feed === 'peer-entries' ? terminal.siteId : null;
+      let content: ContentRef[] | undefined;
+      if (byAddress) {
+        const f = feed as SnapshotFeedName;
+        content = [];
+        if (snapshot) content.push(await snapshotRef(fileHashes, f, current.epoch, snapshot));
+        for (const b of batches) content.push(batchRef(f, current.epoch, b));
+      }
 
       async function* body(): AsyncGenerator<Buffer> {
         yield gzipSync(jsonFrame(FrameType.hello, hello));
-        if (snapshot) for await (const chunk of createReadStream(snapshot.file)) yield chunk as Buffer;
-        for (const b of batches) yield b.frameGz;
+        if (snapshot && !content)
+          for await (const chunk of createReadStream(snapshot.file)) yield chunk as Buffer;
+        if (!content) for (const b of batches) yield b.frameGz;
         // Signed at the end, so its hub time is when the answer was complete (a long snapshot included).
         const hubTime = now();
         const checkpoint = o.publisher.signCheckpoint({
@@ -282,6 +337,7 @@ export function createHub(o: HubOptions): Hub {
           expires: hubTime + checkpointValidityMs,
           more: last < head,
           nonce: nonce!,
+          ...(content ? { content } : {}),
         });
         yield gzipSync(frame(FrameType.checkpoint, checkpoint));
       }
@@ -289,6 +345,79 @@ export function createHub(o: HubOptions): Hub {
       return reply.send(Readable.from(body()));
     },
   );
+
+  /** A venue hub's whitelist or revocations answer: its mirror's refs under a venue-signed checkpoint. */
+  function venueAnswer(
+    reply: FastifyReply,
+    feed: SnapshotFeedName,
+    after: number,
+    epoch: string | null,
+    max: number,
+    nonce: string,
+  ): FastifyReply {
+    const plan = o.contentSource!.plan(feed, after, epoch, max);
+    if (plan === 'behind' || plan === 'unavailable') {
+      reply.header('retry-after', '10');
+      return fail(
+        reply,
+        'SYNC_UNREACHABLE',
+        plan === 'behind'
+          ? `${feed}: this venue hub has not yet mirrored what the terminal holds`
+          : `${feed}: this venue hub holds no current copy from the central hub`,
+      );
+    }
+    const hubTime = now();
+    const hello = { v: PROTOCOL_VERSION, hubId: o.hubId, hubTime, feed, epoch: plan.epoch, head: plan.head };
+    const checkpoint = o.publisher.signCheckpoint({
+      feed,
+      scope: null,
+      epoch: plan.epoch,
+      head: plan.head,
+      position: plan.position,
+      digest: plan.digest,
+      hubTime,
+      // A venue cannot make data look current for longer than the central hub's own statement lasts.
+      expires: Math.max(hubTime + 1, Math.min(hubTime + checkpointValidityMs, plan.expiresBy)),
+      more: plan.position < plan.head,
+      nonce,
+      content: plan.refs,
+    });
+    return reply
+      .header('content-encoding', 'gzip')
+      .type(MEDIA_TYPE)
+      .send(
+        Buffer.concat([
+          gzipSync(jsonFrame(FrameType.hello, hello)),
+          gzipSync(frame(FrameType.checkpoint, checkpoint)),
+        ]),
+      );
+  }
+
+  const fileHashes = new FileHashes();
+  const content: ContentLookup =
+    o.contentSource ??
+    new StoreContent(o.store, (f, e, seq) => o.publisher.snapshotFileAt(f, e, seq), fileHashes);
+
+  // Immutable, content-addressed pieces: no signature needed (the address is learnt only from a signed
+  // checkpoint, and the terminal checks the bytes against it), so any HTTP cache or CDN may serve them.
+  app.get(`${CONTENT_PREFIX}*`, async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const loc = parseContentPath(path);
+    // A miss must not be cached: the piece may be here a moment later (a venue still mirroring it).
+    if (!loc)
+      return fail(reply.header('cache-control', 'no-store'), 'INVALID_REQUEST', 'not a content address', 404);
+    const etag = contentEtag(loc.sha256);
+    const body = await content.open(loc);
+    if (!body)
+      return fail(reply.header('cache-control', 'no-store'), 'INVALID_REQUEST', 'no such content here', 404);
+    reply
+      .header('cache-control', IMMUTABLE_CACHE_CONTROL)
+      .header('etag', etag)
+      .type('application/octet-stream');
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    if ('bytes' in body) return reply.header('content-length', body.bytes.length).send(body.bytes);
+    return reply.header('content-length', body.size).send(createReadStream(body.file));
+  });
 
   app.post('/v1/journal', async (req, reply) => {
     const raw = req.body as Buffer | undefined;
@@ -343,6 +472,89 @@ export function createHub(o: HubOptions): Hub {
       if (error instanceof KioskError) return fail(reply, error.code, error.message);
       throw error;
     }
+  });
+
+  // A venue hub forwards the journals its site's terminals pushed to it (while the WAN was down, or as
+  // they arrive): the same idempotent acceptance as a terminal's own push, under the venue's signature,
+  // only for terminals registered here at the site the root delegated to that venue.
+  const VenueJournal = PushBody.omit({ status: true })
+    .extend({ venueId: z.string().min(1).max(64) })
+    .strict();
+  app.post('/v1/venue/journal', async (req, reply) => {
+    const raw = req.body as Buffer | undefined;
+    if (!Buffer.isBuffer(raw)) return fail(reply, 'INVALID_REQUEST', 'a JSON body is required');
+    const venue = authenticate(req, reply, raw);
+    if (!venue) return reply;
+    const site = o.venues?.siteOf(venue.terminalId) ?? null;
+    if (site === null)
+      return fail(reply, 'SYNC_REFUSED', `${venue.terminalId} holds no delegation for a site`, 403);
+    let parsed;
+    try {
+      const text =
+        req.headers['content-encoding'] === 'gzip'
+          ? gunzipSync(raw, { maxOutputLength: 64 * 1024 * 1024 })
+          : raw;
+      parsed = VenueJournal.safeParse(JSON.parse(text.toString('utf8')));
+    } catch {
+      return fail(reply, 'INVALID_REQUEST', 'body is not (gzip) JSON');
+    }
+    if (!parsed.success)
+      return fail(reply, 'INVALID_REQUEST', `venue journal: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (parsed.data.venueId !== venue.terminalId)
+      return fail(reply, 'SYNC_REFUSED', 'the body names another venue than the one that signed it');
+    const terminal = o.store.terminal(parsed.data.terminalId);
+    if (!terminal || terminal.siteId !== site)
+      return fail(
+        reply,
+        'SYNC_REFUSED',
+        `${parsed.data.terminalId} is not a terminal of site ${site}, which this venue was delegated`,
+        403,
+      );
+    const at = now();
+    try {
+      const result = await journals.push({
+        terminalId: terminal.terminalId,
+        rows: parsed.data.records,
+        at,
+        toPresence: (row, lookup) =>
+          presenceFromRow(row, lookup, terminal, { receivedAt: at, maxSkewMs: maxSkew }),
+        makeBatch: (fromSeq, ops) =>
+          o.publisher.makeBatch('peer-entries', fromSeq, ops, peerFeedKey(terminal.siteId)),
+      });
+      const answer = o.publisher.signPushReply({
+        terminalId: terminal.terminalId,
+        nonce: nonceOf(req.headers['signature-input']) ?? '',
+        hubTime: now(),
+        acked: result.acked,
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+      });
+      return reply.type(PUSH_REPLY_MEDIA_TYPE).send(answer);
+    } catch (error) {
+      if (error instanceof KioskError) return fail(reply, error.code, error.message);
+      throw error;
+    }
+  });
+
+  // A venue hub learns which terminals its site has (and their keys) from the central hub.
+  app.get('/v1/venue/terminals', async (req, reply) => {
+    const venue = authenticate(req, reply, null);
+    if (!venue) return reply;
+    const site = o.venues?.siteOf(venue.terminalId) ?? null;
+    if (site === null)
+      return fail(reply, 'SYNC_REFUSED', `${venue.terminalId} holds no delegation for a site`, 403);
+    const terminals = o.store
+      .terminals()
+      .filter((t) => t.siteId === site && t.terminalId !== venue.terminalId)
+      .map((t) => ({
+        terminalId: t.terminalId,
+        publicKeyPem: t.publicKeyPem,
+        siteId: t.siteId,
+        gateId: t.gateId,
+        zone: t.zone,
+        siteKind: t.siteKind,
+      }));
+    return reply.send({ site, terminals, hubTime: now() });
   });
 
   // Decided per request from the socket actually bound, so an embedder that listens on 0.0.0.0 without a

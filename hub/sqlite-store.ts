@@ -428,6 +428,13 @@ export class SqliteHubStore implements HubStore {
     )();
   }
 
+  /** A terminal's stored journal rows after `afterSeq`, in order (a venue hub forwards them upstream). */
+  journalSince(terminalId: string, afterSeq: number, limit: number): PushRecord[] {
+    return this.q(
+      'SELECT seq, body, hash FROM journal WHERE terminal_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+    ).all(terminalId, afterSeq, limit) as PushRecord[];
+  }
+
   journalCount(terminalId?: string): number {
     return (
       terminalId === undefined

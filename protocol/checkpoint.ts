@@ -20,6 +20,7 @@ import {
   type PublisherKey,
   type PublisherTrust,
 } from './feed-format.js';
+import { ContentRef, MAX_CONTENT_REFS } from './content.js';
 
 export const CHECKPOINT_FORMAT = 'jpki-kiosk/checkpoint/v2';
 export const PUSH_REPLY_FORMAT = 'jpki-kiosk/push-reply/v2';
@@ -91,6 +92,11 @@ export const Checkpoint = z
     more: z.boolean(),
     /** The nonce of the request this answers (its Signature-Input). */
     nonce: Nonce,
+    /**
+     * A content-addressed answer (protocol/content.ts): the immutable pieces (snapshot, batches) the
+     * terminal fetches by address, in order, each checked against its SHA-256 here before it is used.
+     */
+    content: z.array(ContentRef).max(MAX_CONTENT_REFS).optional(),
   })
   .strict();
 export type Checkpoint = z.output<typeof Checkpoint>;
@@ -135,6 +141,12 @@ export function openCheckpoint(bytes: Uint8Array, trust: PublisherTrust): Checkp
     throw new KioskError('SYNC_CHECKPOINT_INVALID', `checkpoint: ${firstIssue(parsed.error)}`);
   if (parsed.data.publisherKeyId !== opened.kid || !opened.feeds.includes(parsed.data.feed))
     throw new KioskError('DELTA_WRONG_PUBLISHER', 'checkpoint: publisher may not speak for this feed');
+  // A venue key speaks for its own site only: another site's peer entries are not its to vouch for.
+  if (opened.site !== null && parsed.data.feed === 'peer-entries' && parsed.data.scope !== opened.site)
+    throw new KioskError(
+      'DELTA_WRONG_PUBLISHER',
+      `checkpoint: venue key for site ${opened.site} may not sign for site ${parsed.data.scope ?? '-'}`,
+    );
   return parsed.data;
 }
 

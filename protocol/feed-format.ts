@@ -214,7 +214,15 @@ export function publisherKeyId(publicKey: KeyObject): string {
 
 /** Pinned publishers: which key may publish which feeds. */
 export interface PublisherTrust {
-  publishers: ReadonlyArray<{ publicKey: KeyObject; feeds: readonly FeedName[] }>;
+  publishers: ReadonlyArray<{
+    publicKey: KeyObject;
+    feeds: readonly FeedName[];
+    /**
+     * A venue key delegated for this site only (delegation.ts): it may sign checkpoints, push replies and
+     * peer-entries batches of its site, never whitelist or revocation batches nor snapshot manifests.
+     */
+    site?: string;
+  }>;
 }
 
 export function trustFromPem(pem: string | Buffer, feeds: readonly FeedName[] = Feeds): PublisherTrust {
@@ -224,7 +232,7 @@ export function trustFromPem(pem: string | Buffer, feeds: readonly FeedName[] = 
 function findPublisher(
   trust: PublisherTrust,
   kid: string,
-): { publicKey: KeyObject; feeds: readonly FeedName[] } | undefined {
+): { publicKey: KeyObject; feeds: readonly FeedName[]; site?: string } | undefined {
   return trust.publishers.find((p) => publisherKeyId(p.publicKey) === kid);
 }
 
@@ -266,6 +274,8 @@ export function signBlob(domain: Buffer, payload: Buffer, key: PublisherKey): Bu
 export interface Opened {
   kid: string;
   feeds: readonly FeedName[];
+  /** Set when the signer is a venue key delegated for this site only. */
+  site: string | null;
   payload: unknown;
 }
 
@@ -306,7 +316,7 @@ export function openBlob(
   } catch {
     throw new KioskError(codes.malformed, 'signed payload is not JSON');
   }
-  return { kid: header.kid, feeds: publisher.feeds, payload: parsed };
+  return { kid: header.kid, feeds: publisher.feeds, site: publisher.site ?? null, payload: parsed };
 }
 
 export function firstIssue(error: z.ZodError): string {
@@ -337,6 +347,12 @@ export function openBatch(bytes: Uint8Array, trust: PublisherTrust): FeedBatch {
       'DELTA_WRONG_PUBLISHER',
       `publisher ${opened.kid} may not publish feed ${batch.feed}`,
     );
+  // A venue key relays the central publisher's data; it originates only its own site's peer entries.
+  if (opened.site !== null && batch.feed !== 'peer-entries')
+    throw new KioskError(
+      'DELTA_WRONG_PUBLISHER',
+      `venue key ${opened.kid} (site ${opened.site}) may not sign a ${batch.feed} batch`,
+    );
   if (batch.toSeq - batch.fromSeq !== batch.ops.length || batch.ops.length === 0)
     throw new KioskError(
       'DELTA_MALFORMED',
@@ -363,7 +379,11 @@ export function openManifest(bytes: Uint8Array, trust: PublisherTrust): Snapshot
   const result = SnapshotManifest.safeParse(opened.payload);
   if (!result.success)
     throw new KioskError('SNAPSHOT_INVALID', `snapshot manifest: ${firstIssue(result.error)}`);
-  if (result.data.publisherKeyId !== opened.kid || !opened.feeds.includes(result.data.feed))
+  if (
+    result.data.publisherKeyId !== opened.kid ||
+    !opened.feeds.includes(result.data.feed) ||
+    opened.site !== null
+  )
     throw new KioskError('DELTA_WRONG_PUBLISHER', 'snapshot manifest: publisher may not publish this feed');
   if (result.data.feed !== 'revocations' && result.data.issuers !== undefined)
     throw new KioskError('SNAPSHOT_INVALID', 'snapshot manifest: only revocations carry a CRL status');

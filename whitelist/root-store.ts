@@ -7,11 +7,15 @@ import { join } from 'node:path';
 import { KioskError } from '../base/errors.js';
 import type { PublisherTrust } from '../protocol/feed-format.js';
 import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
+import { openDelegation, withDelegation, type Delegation } from '../protocol/delegation.js';
 import { writeFileAtomic } from './feed-file.js';
 import { checkTrustFile } from '../config/secrets.js';
 
 export class RootStore {
   private root: RootOfTrust | null = null;
+  /** A venue hub's delegation for this terminal's site, verified against `root` (kept in memory). */
+  private delegation: { bytes: Uint8Array; site: string; opened: Delegation; rootVersion: number } | null =
+    null;
   private readonly file: string;
   private readonly dir: string;
 
@@ -69,9 +73,35 @@ export class RootStore {
     return { from: trusted.version, to: next.version };
   }
 
-  /** The publisher keys of the trusted root (ROOT_EXPIRED past its expiry). */
+  /**
+   * Takes a venue hub's delegation (protocol/delegation.ts): signed by the trusted root's root keys, for
+   * this terminal's `site`, valid now — DELEGATION_INVALID otherwise, and the one held is kept.
+   */
+  acceptDelegation(bytes: Uint8Array, site: string, now: number = Date.now()): Delegation {
+    const root = this.require();
+    const opened = openDelegation(bytes, root, { site, now });
+    this.delegation = { bytes, site, opened, rootVersion: root.version };
+    return opened;
+  }
+
+  /** The publisher keys of the trusted root (ROOT_EXPIRED past its expiry), and a venue key if delegated. */
   trust(now: number = Date.now()): PublisherTrust {
-    return trustFromRoot(this.require(), now);
+    const root = this.require();
+    const base = trustFromRoot(root, now);
+    const d = this.delegation;
+    if (d && d.rootVersion !== root.version) {
+      // A new root: the delegation holds only if that root's keys signed it too.
+      try {
+        this.delegation = {
+          ...d,
+          opened: openDelegation(d.bytes, root, { site: d.site, now }),
+          rootVersion: root.version,
+        };
+      } catch {
+        this.delegation = null;
+      }
+    }
+    return withDelegation(base, this.delegation?.opened ?? null, now);
   }
 
   private require(): RootOfTrust {

@@ -151,6 +151,16 @@ export class TerminalStore {
     return this.peerState.acceptCheckpoint(c, expect, receivedAt);
   }
 
+  /**
+   * Forgets the peer-entries position (not the presence it brought): each hub keeps its own peer feed
+   * (a venue hub and the central hub number theirs apart), so a terminal that moves to another hub reads
+   * that hub's feed from the start. Presence ops are newest-wins, so reading them again changes nothing.
+   */
+  resetPeerFeed(): void {
+    const s = this.peerState.get();
+    this.peerState.set({ ...s, epoch: null, seq: 0, digest: null, checkpoint: null, publisherKeyId: null });
+  }
+
   markPeerSynced(at: Date, asOf?: string): void {
     this.peerState.markSynced(at, asOf);
   }

@@ -237,6 +237,14 @@ export const errorWords: Record<ErrorCode, Words> = {
     ja: '上限を超える応答を拒否しました',
     en: 'Refused an answer beyond its size or time limit',
   },
+  SYNC_CONTENT_INVALID: {
+    ja: '配信キャッシュから届いたデータが署名と一致しません（攻撃の疑い）',
+    en: 'Data from a distribution cache did not match the signed checkpoint (possible attack)',
+  },
+  DELEGATION_INVALID: {
+    ja: '会場サーバーの委任が不正です（別の会場または期限切れ）',
+    en: 'The venue hub’s delegation is invalid (another site, or expired)',
+  },
   HUB_UNKNOWN_TERMINAL: {
     ja: 'この端末は本部に登録されていません',
     en: 'This terminal is not registered at the hub',

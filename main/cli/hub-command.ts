@@ -11,6 +11,7 @@ import { importWhitelist } from '../../hub/import-whitelist.js';
 import { statusModel } from '../../hub/status-page.js';
 import { readStatusToken, statusAccessPolicy } from '../../hub/status-access.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
+import { initVenueDir, openVenueHub } from '../../hub/venue.js';
 import { createPublicKey } from 'node:crypto';
 import { userInfo } from 'node:os';
 
@@ -39,6 +40,16 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--conf
   root rotate-publisher        a new publisher key in the hub's token, root v+1 naming only it (signed by
                                the root key); the hub publishes with the new key from then on and signs
                                its stored batches again; terminals follow at their next sync
+  venue delegate --site S --id VENUE_ID --public-key PEM [--days N]
+                               (central hub) lend site S to a venue hub's key: a delegation signed by the
+                               root key, written to delegations/S.json (copy it to the venue folder as
+                               delegation.json); register VENUE_ID's request key with register-terminal
+  venue init --dir VDIR        (venue) create a venue folder's keys; prints the venue key (for delegate)
+                               and the request key (for register-terminal at the central hub)
+  serve --venue --upstream URL --site S --id VENUE_ID [--dir VDIR] [--host H] [--port P] …
+                               run a venue hub for site S: mirrors the central hub at URL, serves the
+                               site's terminals, keeps its peer entries and forwards their journals; VDIR
+                               needs root.json (the central root) and delegation.json (docs/operations.md)
 
 --store postgres://USER@HOST/DB keeps terminals, feeds and journals in that PostgreSQL database instead
 of <dir>/hub.db; several \`hub serve\` instances (each with a copy of the same folder) can share it
@@ -80,6 +91,9 @@ export async function run(args: string[]): Promise<number> {
       note: { type: 'string' },
       operator: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      venue: { type: 'boolean', default: false },
+      upstream: { type: 'string' },
+      days: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -98,6 +112,17 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const dir = resolve(values.dir ?? join(config.data.dir, 'hub'));
+  if (command === 'venue' && rest[0] === 'init') {
+    const v = initVenueDir(dir);
+    const venueKey = v.venueKey.export({ type: 'spki', format: 'pem' }).toString();
+    out(
+      values.json ?? false,
+      { dir: v.dir, venueKey, requestKey: v.requestPublicPem },
+      `venue folder ${v.dir}\nvenue key (hub venue delegate --public-key):\n${venueKey}request key (hub register-terminal --public-key):\n${v.requestPublicPem}`,
+    );
+    return 0;
+  }
+  if (command === 'serve' && values.venue) return serveVenue(values, dir, config.clock.maxSkewSeconds);
   const hub: HubDir = openHubDir(dir, { indexKeyFile, store: values.store ?? null });
   const json = values.json ?? false;
   try {
@@ -122,6 +147,7 @@ export async function run(args: string[]): Promise<number> {
           store: hub.store,
           publisher: hub.publisher,
           roots: hub.keys,
+          venues: { siteOf: (id) => hub.keys.delegations().find((d) => d.venueId === id)?.site ?? null },
           hubId: hub.hubId,
           maxSkewSeconds: config.clock.maxSkewSeconds,
           https: tls,
@@ -295,6 +321,27 @@ export async function run(args: string[]): Promise<number> {
         );
         return 0;
       }
+      case 'venue': {
+        if (rest[0] !== 'delegate') throw new KioskError('INVALID_REQUEST', 'hub venue: delegate or init');
+        if (!values.site || !values.id || !values['public-key'])
+          throw new KioskError('INVALID_REQUEST', 'hub venue delegate needs --site, --id and --public-key');
+        const days = Number(values.days ?? '365');
+        if (!Number.isFinite(days) || days <= 0)
+          throw new KioskError('INVALID_REQUEST', '--days must be positive');
+        hub.keys.delegateVenue({
+          site: values.site,
+          venueId: values.id,
+          venueKey: createPublicKey(readFileSync(values['public-key'])),
+          validityMs: days * 86_400_000,
+        });
+        const file = join(hub.keys.delegationsDir, `${values.site}.json`);
+        out(
+          json,
+          { path: file, site: values.site, venueId: values.id },
+          `${file}: copy it to the venue folder as delegation.json`,
+        );
+        return 0;
+      }
       default:
         process.stderr.write(`jpki-kiosk hub: unknown command '${command}'\n${USAGE}\n`);
         return 2;
@@ -302,4 +349,63 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     hub.close();
   }
+}
+
+/** `hub serve --venue`: the hub in its relay role at a site (hub/venue.ts). */
+async function serveVenue(
+  values: Record<string, string | boolean | string[] | undefined>,
+  dir: string,
+  maxSkewSeconds: number,
+): Promise<number> {
+  const upstream = values.upstream as string | undefined;
+  const site = values.site as string | undefined;
+  const id = values.id as string | undefined;
+  if (!upstream || !site || !id)
+    throw new KioskError(
+      'INVALID_REQUEST',
+      'hub serve --venue needs --upstream URL, --site S and --id VENUE_ID',
+    );
+  const host = (values.host as string | undefined) ?? '127.0.0.1';
+  const port = Number(values.port ?? '8630');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new KioskError('INVALID_REQUEST', `--port ${String(values.port)} is not a port`);
+  const authority = (values.authority as string[] | undefined) ?? [];
+  if (authority.length === 0 && ['0.0.0.0', '::', '[::]', ''].includes(host))
+    throw new KioskError(
+      'INVALID_REQUEST',
+      `--host ${host} listens on every address: give --authority NAME:PORT`,
+    );
+  const tlsKey = values['tls-key'] as string | undefined;
+  const tlsCert = values['tls-cert'] as string | undefined;
+  const statusTokenFile = values['status-token-file'] as string | undefined;
+  const caFiles = (values.ca as string[] | undefined) ?? [];
+  const venue = openVenueHub({
+    dir,
+    site,
+    venueId: id,
+    upstreamUrl: upstream,
+    upstreamCa: caFiles.length > 0 ? Buffer.concat(caFiles.map((f) => readFileSync(f))) : null,
+    hub: {
+      maxSkewSeconds,
+      https: tlsKey && tlsCert ? { key: readFileSync(tlsKey), cert: readFileSync(tlsCert) } : null,
+      authority:
+        authority.length > 0
+          ? authority
+          : port === 0
+            ? null
+            : `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      statusToken: statusTokenFile ? readStatusToken(statusTokenFile) : null,
+    },
+  });
+  const address = await venue.hub.app.listen({ host, port });
+  venue.start();
+  process.stderr.write(
+    `venue hub for site ${site} serving ${address} (folder ${dir}), upstream ${upstream}\n`,
+  );
+  await new Promise<void>((resolveStop) => {
+    process.once('SIGINT', () => resolveStop());
+    process.once('SIGTERM', () => resolveStop());
+  });
+  await venue.close();
+  return 0;
 }

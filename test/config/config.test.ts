@@ -184,6 +184,23 @@ describe('sync transport', () => {
     );
   });
 
+  it('holds every fail-over hub in sync.hubUrls to the same rule, naming the entry', () => {
+    const error = refusal(() =>
+      loadConfig({
+        file: hub('stadium-gate', 'https://venue.example', {
+          hubUrls: ['https://hub.example', 'http://10.0.0.5'],
+        }),
+        env: {},
+      }),
+    );
+    expect(error.detail).toMatchObject({ key: 'sync.hubUrls.1' });
+    const ok = loadConfig({
+      file: hub('stadium-gate', 'https://venue.example', { hubUrls: ['https://hub.example'] }),
+      env: {},
+    });
+    expect(ok.sync).toMatchObject({ hubUrls: ['https://hub.example'], contentAddressed: true });
+  });
+
   it('resolves sync.caFile from the site file and refuses one that is missing or not a certificate', () => {
     const ca = siteFile('private-ca.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     const ok = loadConfig({

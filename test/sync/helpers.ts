@@ -40,12 +40,17 @@ export interface TestHub {
 export async function startHub(
   root: string,
   port: number,
-  options: Partial<HubOptions> & { indexKeyFile?: string; keyStore?: HubKeyStore } = {},
+  options: Partial<HubOptions> & {
+    indexKeyFile?: string;
+    keyStore?: HubKeyStore;
+    /** Called before the hub listens (fastify takes hooks only then), e.g. to count requests. */
+    beforeListen?: (hub: Hub) => void;
+  } = {},
 ): Promise<TestHub> {
   // A fresh hub folder keeps its keys in files here unless a test asks for its SoftHSM2 token: SoftHSM2
   // reads one configuration per process, and several suites run a terminal token or two hubs in one file.
   // An existing folder keeps what it was created with (keys.json).
-  const { indexKeyFile, keyStore, ...hubOptions } = options;
+  const { indexKeyFile, keyStore, beforeListen, ...hubOptions } = options;
   const dir = openHubDir(join(root, 'hub'), {
     indexKeyFile: indexKeyFile ?? null,
     keyStore: keyStore ?? 'file',
@@ -55,8 +60,10 @@ export async function startHub(
     publisher: dir.publisher,
     hubId: dir.hubId,
     roots: dir.keys,
+    venues: { siteOf: (id) => dir.keys.delegations().find((d) => d.venueId === id)?.site ?? null },
     ...hubOptions,
   });
+  beforeListen?.(hub);
   await hub.app.listen({ host: '127.0.0.1', port });
   // Port 0: the system picks a free one (the attack suite runs beside other suites on one machine).
   const bound = (hub.app.server.address() as { port: number }).port;

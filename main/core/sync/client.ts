@@ -1,8 +1,6 @@
 // The terminal's sync module: pulls each feed by sequence (pull.ts), pushes the journal since the
 // watermark (push.ts), runs both on their own supervised loops (loops.ts), and keeps a status for the
 // UI and the hub.
-import http from 'node:http';
-import https from 'node:https';
 import { systemClock, type Clock } from '../../../base/clock.js';
 import { KioskError, toKioskError, type ErrorCode, type ErrorPayload } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
@@ -13,6 +11,7 @@ import { pullOnce, type PullResult } from './pull.js';
 import { pushJournal, type PushResult } from './push.js';
 import { peerPollBackoff, SyncLoops } from './loops.js';
 import { RootUpdater } from './root-update.js';
+import { HubChoice } from './hubs.js';
 import type { FeedStatus, SyncAlarm, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
 
 export type { PullResult } from './pull.js';
@@ -32,6 +31,8 @@ export const ALARM_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'DELTA_BAD_SIGNATURE',
   'DELTA_WRONG_PUBLISHER',
   'SNAPSHOT_INVALID',
+  'SYNC_CONTENT_INVALID',
+  'DELEGATION_INVALID',
 ]);
 export { syncBackoff } from './loops.js';
 
@@ -41,12 +42,16 @@ type Listener = (status: SyncStatus) => void;
 
 export class SyncClient implements Supervised {
   private readonly o: Required<
-    Omit<SyncClientOptions, 'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'clock' | 'roots'>
+    Omit<
+      SyncClientOptions,
+      'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'hubUrls' | 'site' | 'clock' | 'roots'
+    >
   > &
     SyncClientOptions;
   private readonly clock: Clock;
-  private readonly link: HubLink;
-  private readonly agent: http.Agent;
+  private readonly hubs: HubChoice;
+  /** The hub the peer-entries position was last taken from (each hub numbers its peer feed itself). */
+  private peerHub: HubLink | null = null;
   private readonly feeds: FeedName[];
   private readonly feedState = new Map<FeedName, FeedStatus>();
   private readonly feedLocks = new Map<FeedName, Promise<unknown>>();
@@ -80,34 +85,23 @@ export class SyncClient implements Supervised {
       pushBatchSize: 1_000,
       answerDeadlineMs: 15 * 60_000,
       maxRoundsPerPull: MAX_PULL_ROUNDS,
+      contentAddressed: false,
       now: options.clock?.now ?? Date.now,
       random: Math.random,
       ...options,
     };
     this.clock = { ...(options.clock ?? systemClock), now: this.o.now };
-    let base: URL;
-    try {
-      base = new URL(options.hubUrl);
-    } catch {
-      throw new KioskError('CONFIG_INVALID', `sync.hubUrl is not a URL: ${options.hubUrl}`);
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:')
-      throw new KioskError('CONFIG_INVALID', 'sync.hubUrl must be http: or https:');
-    this.agent =
-      base.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(options.ca ? { ca: options.ca } : {}) })
-        : new http.Agent({ keepAlive: true, maxSockets: 4 });
-    this.link = {
-      base,
-      agent: this.agent,
+    this.hubs = new HubChoice([options.hubUrl, ...(options.hubUrls ?? [])], {
       signer: options.signer,
       idleTimeoutMs: this.o.idleTimeoutMs,
       ...(options.ca ? { ca: options.ca } : {}),
+      clock: this.clock,
+      random: this.o.random,
       noteHubTime: (hubTime, receivedAt) => {
         this.skewMs = receivedAt - hubTime;
       },
-    };
-    this.roots = options.roots ? new RootUpdater(this.link, options.roots) : null;
+    });
+    this.roots = options.roots ? new RootUpdater(options.roots, options.site ?? null) : null;
     this.feeds = Feeds.filter((f) => options.sinks[f] !== undefined);
     for (const f of this.feeds) {
       const sink = options.sinks[f]!;
@@ -238,7 +232,7 @@ export class SyncClient implements Supervised {
     if (this.pushSoonTimer !== null) this.clock.clearTimeout(this.pushSoonTimer);
     this.pushSoonTimer = null;
     const stopped = this.loops.stop();
-    this.agent.destroy();
+    this.hubs.destroy();
     await stopped;
     await this.peerLoop?.catch(() => undefined);
     await Promise.allSettled([...this.feedLocks.values(), this.pushLock]);
@@ -296,22 +290,44 @@ export class SyncClient implements Supervised {
     };
     const options = { ...this.o, now: () => this.clock.now() };
     try {
-      await this.roots?.run(); // a rotated publisher key is trusted (and the old one dropped) first
-      // Bounded: at most maxRoundsPerPull requests, and each one that says `more` must have moved the feed
-      // (a hub or proxy answering `more` forever would otherwise spin here, one signature per round).
-      for (let round = 0; ; round++) {
-        const before = sink.position();
-        const wait = round === 0 ? waitSeconds : 0;
-        const { more, position } = await pullOnce(this.link, options, feed, sink, result, wait);
-        result.rounds = round + 1;
-        if (!more) break;
-        if (position.seq === before.seq && position.epoch === before.epoch)
-          throw new KioskError('SYNC_LIMIT', `${feed}: the hub says "more" but its answer moved nothing`);
-        if (round + 1 >= this.o.maxRoundsPerPull) {
-          log.warn({ feed, rounds: round + 1 }, 'pull round limit reached; the next pull continues');
-          break;
+      await this.onHub(async (link) => {
+        await this.roots?.run(link); // a rotated publisher key is trusted (and the old one dropped) first
+        if (feed === 'peer-entries' && this.peerHub !== link) {
+          // Another hub's peer feed: read it from its start (presence is newest-wins).
+          if (this.peerHub !== null) sink.restart?.();
+          this.peerHub = link;
         }
-      }
+        // Bounded: at most maxRoundsPerPull requests, and each one that says `more` must have moved the
+        // feed (a hub or proxy answering `more` forever would otherwise spin here, one signature per round).
+        for (let round = 0; ; round++) {
+          const before = sink.position();
+          const wait = round === 0 ? waitSeconds : 0;
+          let answer;
+          try {
+            answer = await pullOnce(link, options, feed, sink, result, wait);
+          } catch (error) {
+            // A peer position another hub gave (before a restart, say): this hub's feed from its start.
+            if (
+              feed !== 'peer-entries' ||
+              round > 0 ||
+              toKioskError(error).code !== 'SYNC_PROTOCOL' ||
+              !sink.restart
+            )
+              throw error;
+            sink.restart();
+            answer = await pullOnce(link, options, feed, sink, result, 0);
+          }
+          const { more, position } = answer;
+          result.rounds = round + 1;
+          if (!more) break;
+          if (position.seq === before.seq && position.epoch === before.epoch)
+            throw new KioskError('SYNC_LIMIT', `${feed}: the hub says "more" but its answer moved nothing`);
+          if (round + 1 >= this.o.maxRoundsPerPull) {
+            log.warn({ feed, rounds: round + 1 }, 'pull round limit reached; the next pull continues');
+            break;
+          }
+        }
+      });
       const now = this.clock.now();
       state.lastSuccessAt = now;
       state.lastError = null;
@@ -339,7 +355,18 @@ export class SyncClient implements Supervised {
     if (!journal) throw new KioskError('INVALID_REQUEST', 'no journal to push');
     this.pushState.lastAttemptAt = this.clock.now();
     try {
-      const total = await pushJournal(this.link, journal, this.o.pushBatchSize, () => this.statusReport());
+      const total = await this.onHub((link) =>
+        pushJournal(
+          link,
+          journal,
+          this.o.pushBatchSize,
+          () => this.statusReport(),
+          async () => {
+            // A reply signed by a key not yet trusted: a venue hub's, whose delegation comes with the roots.
+            await this.roots?.run(link);
+          },
+        ),
+      );
       this.pushState.lastSuccessAt = this.clock.now();
       this.pushState.lastError = null;
       this.pushState.failures = 0;
@@ -357,6 +384,34 @@ export class SyncClient implements Supervised {
     } finally {
       this.emit();
     }
+  }
+
+  /**
+   * Runs `work` on the preferred hub; when that hub is unreachable, once on each other hub in order
+   * (the venue hub on the LAN, then the central hub, or the reverse while the venue is down).
+   */
+  private async onHub<T>(work: (link: HubLink) => Promise<T>): Promise<T> {
+    const tried = new Set<HubLink>();
+    for (;;) {
+      const link = this.hubs.choose();
+      tried.add(link);
+      try {
+        const r = await work(link);
+        this.hubs.ok(link);
+        return r;
+      } catch (error) {
+        const typed = toKioskError(error);
+        if (typed.code !== 'SYNC_UNREACHABLE') throw typed;
+        this.hubs.failed(link);
+        if (tried.has(this.hubs.choose())) throw typed;
+        log.warn({ hub: link.base.origin, msg2: typed.message }, 'hub unreachable; trying the next one');
+      }
+    }
+  }
+
+  /** The hub the next request goes to. */
+  currentHub(): string {
+    return this.hubs.choose().base.href;
   }
 
   /** Keeps the latest refused attack until the client stops (it is not cleared by a later success). */

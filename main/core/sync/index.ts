@@ -59,6 +59,8 @@ export function syncFromConfig(
   const globalPresence = config.site.kind === 'stadium-gate' && ap.mode !== 'off' && ap.reach === 'global';
   return new SyncClient({
     hubUrl: config.sync.hubUrl,
+    hubUrls: config.sync.hubUrls,
+    site: config.site.siteId,
     signer,
     sinks: kioskDataSinks(data),
     journal: kioskDataJournal(data),
@@ -67,6 +69,7 @@ export function syncFromConfig(
     pushIntervalMs: config.sync.pushIntervalSeconds * 1000,
     peerWaitSeconds: globalPresence ? 25 : 0,
     maxSkewSeconds: config.clock.maxSkewSeconds,
+    contentAddressed: config.sync.contentAddressed,
     // Read now, at start: a CA file that went missing is a config error, not a TLS failure every round.
     ...(config.sync.caFile ? { ca: readSyncCa(config.sync.caFile) } : {}),
     // v2: under the data folder (not the OS temp folder, RAM on many systems), checked for free space.

@@ -5,6 +5,8 @@ import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { FeedState } from '../../../whitelist/feed-state.js';
 import type { FeedName } from '../../../protocol/sync.js';
 import type { FeedPosition, FeedSink, JournalSource } from './sinks.js';
+import { KioskError } from '../../../base/errors.js';
+import { openCheckpoint } from '../../../protocol/checkpoint.js';
 import type { RootSink } from './root-update.js';
 
 function sinkFor(data: KioskData, feed: FeedName): FeedSink {
@@ -34,7 +36,19 @@ function sinkFor(data: KioskData, feed: FeedName): FeedSink {
       return { ...s.checkpoint!, more: s.checkpoint!.position < s.checkpoint!.head };
     },
     checkpoint: () => state().checkpoint ?? null,
+    openCheckpoint: (signed, nonce) => {
+      const c = openCheckpoint(signed, data.requireTrust());
+      if (c.nonce !== nonce)
+        throw new KioskError(
+          'SYNC_CHECKPOINT_INVALID',
+          'the checkpoint answers another request (replayed or relayed)',
+        );
+      if (c.feed !== feed)
+        throw new KioskError('SYNC_MIX_AND_MATCH', `a ${c.feed} checkpoint in an answer about ${feed}`);
+      return c;
+    },
   };
+  if (feed === 'peer-entries') sink.restart = () => data.terminal.resetPeerFeed();
   if (feed !== 'peer-entries') {
     sink.checkManifest = (manifest) => data.checkSnapshotManifest(manifest, feed);
     sink.installSnapshot = async (manifest, rowsFile) => {

@@ -9,6 +9,8 @@ export interface HubLink {
   signer: RequestSigner;
   idleTimeoutMs: number;
   ca?: Buffer;
+  /** Aborted when the client stops: requests in flight (a long poll) end at once, none is retried. */
+  signal?: AbortSignal;
   /**
    * A verified checkpoint answering this terminal's request states the hub's time (v2: nothing else
    * does): the client keeps the clock skew from it, against the local time it arrived.

@@ -14,6 +14,7 @@ import { RowsMeter } from '../../../protocol/rows-meter.js';
 import type { HubLink } from './link.js';
 import type { FeedPosition, FeedSink } from './sinks.js';
 import { errorFrom, exchange } from './transport.js';
+import { fetchContent } from './content-fetch.js';
 
 const log = getLogger('sync');
 
@@ -27,6 +28,11 @@ export interface PullOptions {
   stagingDir: string;
   /** The whole answer must arrive within this (ms), however steadily bytes trickle in. */
   answerDeadlineMs: number;
+  /**
+   * Ask for whitelist and revocation content by address (protocol/content.ts): the answer is a signed
+   * checkpoint naming immutable pieces, fetched through any HTTP cache and checked against it.
+   */
+  contentAddressed?: boolean;
   now: () => number;
 }
 
@@ -54,6 +60,7 @@ export async function pullOnce(
   let target = `/v1/feeds/${feed}?after=${pos.seq}&max=${options.maxBatchesPerRequest}`;
   if (pos.epoch) target += `&epoch=${encodeURIComponent(pos.epoch)}`;
   if (wait > 0) target += `&wait=${wait}`;
+  if (options.contentAddressed && feed !== 'peer-entries') target += '&content=1';
   const res = await exchange({
     base: link.base,
     method: 'GET',
@@ -62,6 +69,7 @@ export async function pullOnce(
     idleTimeoutMs: link.idleTimeoutMs + wait * 1000,
     agent: link.agent,
     ...(link.ca ? { ca: link.ca } : {}),
+    ...(link.signal ? { signal: link.signal } : {}),
   });
   // v2: an error body's hubTime is unsigned: it no longer moves the clock skew.
   if (res.status !== 200) throw await errorFrom(res);
@@ -76,6 +84,19 @@ export async function pullOnce(
       ),
     deadlineMs,
   );
+  /** A batch or a snapshot, inline in the answer or inside a content piece. */
+  const takeContent = async (f: Frame, more: () => Promise<Frame>): Promise<void> => {
+    if (f.type === FrameType.batch) {
+      // The store verifies the hub's signature, the feed, epoch and sequence and the content first.
+      await sink.applyBatch(f.payload, { epoch: sink.position().epoch });
+      result.applied++;
+    } else if (f.type === FrameType.manifest) {
+      await receiveSnapshot(options.stagingDir, feed, sink, f.payload, more);
+      result.snapshot = true;
+    } else {
+      throw new KioskError('SYNC_PROTOCOL', `unexpected frame type ${f.type}`);
+    }
+  };
   const it = frames(res.body)[Symbol.asyncIterator]();
   const next = async (): Promise<Frame> => {
     const r = await it.next();
@@ -91,19 +112,36 @@ export async function pullOnce(
     for (;;) {
       const f = await next();
       if (f.type === FrameType.checkpoint) {
+        // A content-addressed answer: the checkpoint (signature, this request's nonce) is checked first,
+        // then each piece it names is fetched, checked against its address and applied in order.
+        const byAddress = options.contentAddressed === true && feed !== 'peer-entries';
+        const refs = (byAddress ? sink.openCheckpoint?.(f.payload, res.nonce).content : undefined) ?? [];
+        for (const ref of refs) {
+          const piece = await fetchContent(link, ref, options.stagingDir);
+          try {
+            const inner = frames(piece.frames())[Symbol.asyncIterator]();
+            const nextInner = async (): Promise<Frame> => {
+              const r = await inner.next();
+              if (r.done) throw new KioskError('SNAPSHOT_INVALID', 'content piece ended early');
+              return r.value;
+            };
+            for (;;) {
+              const r = await inner.next();
+              if (r.done) break;
+              await takeContent(r.value, nextInner);
+            }
+          } finally {
+            piece.dispose();
+          }
+        }
         const receivedAt = options.now();
         const c = await sink.acceptCheckpoint(f.payload, res.nonce, receivedAt);
         link.noteHubTime(c.hubTime, receivedAt);
         result.hubTime = c.hubTime;
         return { more: c.more, position: sink.position() };
       }
-      if (f.type === FrameType.batch) {
-        // The store verifies the hub's signature, the feed, epoch and sequence and the content first.
-        await sink.applyBatch(f.payload, { epoch: sink.position().epoch });
-        result.applied++;
-      } else if (f.type === FrameType.manifest) {
-        await receiveSnapshot(options.stagingDir, feed, sink, f.payload, next);
-        result.snapshot = true;
+      if (f.type === FrameType.batch || f.type === FrameType.manifest) {
+        await takeContent(f, next);
       } else if (f.type === V1_DONE) {
         throw new KioskError(
           'SYNC_CHECKPOINT_INVALID',

@@ -21,11 +21,18 @@ export async function pushJournal(
   journal: JournalSource,
   batchSize: number,
   statusReport: () => PushBody['status'],
+  /** Brings the trusted keys up to date (roots, a venue's delegation) once, for a reply by an unknown key. */
+  refreshTrust?: () => Promise<void>,
 ): Promise<PushResult> {
   const total: PushResult = { sent: 0, acked: journal.uploadWatermark(), duplicates: 0 };
+  // What is sent next starts after `from`: the watermark, unless this hub holds less than it (a terminal
+  // that failed over from a venue hub that has not yet forwarded its rows): then once from the hub's own
+  // acknowledgement, so that nothing is missing there (what it already holds comes back as duplicates).
+  let from = journal.uploadWatermark();
+  let rewound = false;
   // Always at least one request: an empty push is the terminal's heartbeat and status report.
   for (let first = true; ; first = false) {
-    const records = journal.readSince(journal.uploadWatermark(), batchSize);
+    const records = journal.readSince(from, batchSize);
     if (!first && records.length === 0) break;
     const body: PushBody = {
       v: PROTOCOL_VERSION,
@@ -45,26 +52,37 @@ export async function pushJournal(
       idleTimeoutMs: link.idleTimeoutMs,
       agent: link.agent,
       ...(link.ca ? { ca: link.ca } : {}),
+      ...(link.signal ? { signal: link.signal } : {}),
     });
     if (res.status !== 200) throw await errorFrom(res);
-    const reply = journal.openPushReply(await readAll(res.body, 64 * 1024), {
-      nonce: res.nonce,
-      terminalId: link.signer.keyId,
-    });
-    const parsed = { data: reply };
-    const lastSent = records.length > 0 ? records[records.length - 1]!.seq : journal.uploadWatermark();
+    const replyBytes = await readAll(res.body, 64 * 1024);
+    const expect = { nonce: res.nonce, terminalId: link.signer.keyId };
+    let reply;
+    try {
+      reply = journal.openPushReply(replyBytes, expect);
+    } catch (error) {
+      const unknownKey = error instanceof KioskError && error.detail?.kid !== undefined;
+      if (!unknownKey || !refreshTrust) throw error;
+      await refreshTrust();
+      refreshTrust = undefined;
+      reply = journal.openPushReply(replyBytes, expect);
+    }
+    const lastSent = records.length > 0 ? records[records.length - 1]!.seq : from;
     // The hub acknowledges the highest gap-free sequence it holds; never move past what was sent.
-    const acked = Math.min(parsed.data.acked, lastSent);
+    const acked = Math.min(reply.acked, lastSent);
     if (acked > journal.uploadWatermark()) journal.markUploaded(acked);
     total.sent += records.length;
-    total.duplicates += parsed.data.duplicates;
+    total.duplicates += reply.duplicates;
     total.acked = journal.uploadWatermark();
+    if (reply.acked < from && !rewound) {
+      rewound = true;
+      from = reply.acked;
+      continue;
+    }
     if (records.length < batchSize) break;
     if (acked < lastSent)
-      throw new KioskError(
-        'SYNC_PROTOCOL',
-        `hub acknowledged ${parsed.data.acked} after ${lastSent} was sent`,
-      );
+      throw new KioskError('SYNC_PROTOCOL', `hub acknowledged ${reply.acked} after ${lastSent} was sent`);
+    from = lastSent;
   }
   return total;
 }

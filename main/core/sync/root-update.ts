@@ -14,6 +14,8 @@ export interface RootSink {
   version(): number;
   /** Verifies and persists successors, all or none (ROOT_INVALID). */
   accept(successors: readonly Uint8Array[]): { from: number; to: number };
+  /** A venue hub's delegation for this terminal's site (DELEGATION_INVALID otherwise). */
+  acceptDelegation?(bytes: Uint8Array, site: string): unknown;
 }
 
 /** Most answers followed in one update (a year of monthly rotations is one answer). */
@@ -23,36 +25,44 @@ export class RootUpdater {
   private running: Promise<number> | null = null;
 
   constructor(
-    private readonly link: HubLink,
     private readonly sink: RootSink,
+    /** This terminal's site: a venue hub's delegation is taken only for it. */
+    private readonly site: string | null = null,
   ) {}
 
-  /** Fetches and follows successors; concurrent callers (one pull per feed) share one update. */
-  run(): Promise<number> {
-    this.running ??= this.update().finally(() => {
+  /** Fetches and follows successors; concurrent callers (one pull per feed) share one update per hub. */
+  run(link: HubLink): Promise<number> {
+    if (this.runningFor !== link) this.running = null;
+    this.runningFor = link;
+    this.running ??= this.update(link).finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async update(): Promise<number> {
+  private runningFor: HubLink | null = null;
+
+  private async update(link: HubLink): Promise<number> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const after = this.sink.version();
       const res = await exchange({
-        base: this.link.base,
+        base: link.base,
         method: 'GET',
         target: `/v1/root?after=${after}`,
-        signer: this.link.signer,
-        idleTimeoutMs: this.link.idleTimeoutMs,
-        agent: this.link.agent,
-        ...(this.link.ca ? { ca: this.link.ca } : {}),
+        signer: link.signer,
+        idleTimeoutMs: link.idleTimeoutMs,
+        agent: link.agent,
+        ...(link.ca ? { ca: link.ca } : {}),
+        ...(link.signal ? { signal: link.signal } : {}),
       });
       // An error body is unsigned: its hubTime moves neither the clock guard nor data age.
       if (res.status !== 200) throw await errorFrom(res);
       const body = await readAll(res.body, MAX_ROOTS_PER_ANSWER * MAX_ROOT_BYTES * 2);
       let roots: Buffer[];
+      let delegation: Buffer | null = null;
       try {
-        const parsed = JSON.parse(body.toString('utf8')) as { roots?: unknown };
+        const parsed = JSON.parse(body.toString('utf8')) as { roots?: unknown; delegation?: unknown };
+        if (typeof parsed.delegation === 'string') delegation = Buffer.from(parsed.delegation, 'base64');
         if (!Array.isArray(parsed.roots) || parsed.roots.length > MAX_ROOTS_PER_ANSWER) throw new Error();
         roots = parsed.roots.map((r) => {
           if (typeof r !== 'string') throw new Error();
@@ -64,8 +74,11 @@ export class RootUpdater {
           'the hub answered /v1/root with something else than a list of roots',
         );
       }
+      if (roots.length > 0) this.sink.accept(roots);
+      // A venue hub hands out the root's delegation of its site: checked against the (new) root.
+      if (delegation && this.site !== null && this.sink.acceptDelegation)
+        this.sink.acceptDelegation(delegation, this.site);
       if (roots.length === 0) return after;
-      this.sink.accept(roots);
       if (roots.length < MAX_ROOTS_PER_ANSWER) return this.sink.version();
     }
     return this.sink.version();

@@ -3,7 +3,7 @@
 // or not at all; the sync module only moves bytes, checks order and keeps the status.
 import type { FeedName } from '../../../protocol/sync.js';
 import type { PushRecord } from '../../../protocol/sync.js';
-import type { TrustedCheckpoint } from '../../../protocol/checkpoint.js';
+import type { Checkpoint, TrustedCheckpoint } from '../../../protocol/checkpoint.js';
 
 export interface FeedPosition {
   /** Sequence of the last operation applied (0: nothing yet). */
@@ -46,6 +46,13 @@ export interface FeedSink {
   ): (TrustedCheckpoint & { more: boolean }) | Promise<TrustedCheckpoint & { more: boolean }>;
   /** The last trusted checkpoint (null before the first). */
   checkpoint(): TrustedCheckpoint | null;
+  /**
+   * Verifies a checkpoint's signature and that it answers the request with this nonce, without keeping
+   * it: a content-addressed answer's pieces are checked against it before they are used.
+   */
+  openCheckpoint?(signed: Buffer, nonce: string): Checkpoint;
+  /** Peer entries: forget the position (another hub's feed is read from its start). */
+  restart?(): void;
 }
 
 /** The journal's upload side; whitelist/journal.ts's Journal has exactly these methods. */

@@ -30,6 +30,7 @@ export interface ExchangeOptions {
   idleTimeoutMs: number;
   agent?: http.Agent;
   ca?: Buffer;
+  signal?: AbortSignal;
 }
 
 /**
@@ -41,8 +42,15 @@ export async function exchange(o: ExchangeOptions): Promise<HubResponse> {
   try {
     return await exchangeOnce(o);
   } catch (error) {
-    if (error instanceof StaleSocket) return exchangeOnce(o);
-    throw error;
+    if (!(error instanceof StaleSocket)) throw error;
+    try {
+      return await exchangeOnce(o);
+    } catch (again) {
+      // Another pooled socket of a hub that went away (a venue hub stopped): unreachable, try the next.
+      if (again instanceof StaleSocket)
+        throw new KioskError('SYNC_UNREACHABLE', `hub closed the connection: ${again.message}`);
+      throw again;
+    }
   }
 }
 
@@ -79,6 +87,7 @@ async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
         headers,
         agent: o.agent,
         ...(o.ca ? { ca: o.ca } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
       },
       (res) => {
         res.setTimeout(o.idleTimeoutMs, () =>
@@ -122,13 +131,15 @@ async function exchangeOnce(o: ExchangeOptions): Promise<HubResponse> {
     );
     req.on('error', (error: NodeJS.ErrnoException) =>
       reject(
-        req.reusedSocket && ['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(error.code ?? '')
-          ? new StaleSocket(error.message)
-          : error instanceof KioskError
-            ? error
-            : new KioskError('SYNC_UNREACHABLE', `hub unreachable: ${error.message}`, undefined, {
-                cause: error,
-              }),
+        o.signal?.aborted
+          ? new KioskError('SYNC_UNREACHABLE', 'sync stopped')
+          : req.reusedSocket && ['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(error.code ?? '')
+            ? new StaleSocket(error.message)
+            : error instanceof KioskError
+              ? error
+              : new KioskError('SYNC_UNREACHABLE', `hub unreachable: ${error.message}`, undefined, {
+                  cause: error,
+                }),
       ),
     );
     req.end(o.body);

@@ -11,6 +11,10 @@ import type { RootSink } from './root-update.js';
 
 export interface SyncClientOptions {
   hubUrl: string;
+  /** Further hubs in order of preference (fail-over: hubs.ts), e.g. the central hub after a venue hub. */
+  hubUrls?: readonly string[];
+  /** This terminal's site: a venue hub's delegation is taken only for it (protocol/delegation.ts). */
+  site?: string | null;
   signer: RequestSigner;
   /** One sink per feed to sync; each verifies the hub's signatures against the pinned key itself. */
   sinks: Partial<Record<FeedName, FeedSink>>;
@@ -32,6 +36,12 @@ export interface SyncClientOptions {
   idleTimeoutMs?: number;
   /** Most batches asked for per request; the client asks again while the hub says `more`. */
   maxBatchesPerRequest?: number;
+  /**
+   * Whitelist and revocations by content address (docs/sync.md "Cacheable distribution"): immutable
+   * pieces any HTTP cache may serve, each checked against the signed checkpoint. Default false here;
+   * syncFromConfig turns it on (`sync.contentAddressed`).
+   */
+  contentAddressed?: boolean;
   pushBatchSize?: number;
   /** TLS: extra CA certificate(s) for an https hub with a private CA. */
   ca?: Buffer;

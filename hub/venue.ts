@@ -1,0 +1,300 @@
+// The hub program in a relay role at a site (`hub serve --venue --upstream URL --site S`): it serves the
+// site's terminals on the LAN with the central hub's whitelist and revocations (mirrored byte for byte,
+// venue-mirror.ts), signs its own checkpoints and push replies with the venue key the root of trust
+// delegated to it for that site only, keeps the site's peer entries itself (global anti-passback goes on
+// while the WAN is down), and forwards the journals its terminals pushed to the central hub, idempotently,
+// whenever the central hub answers. One supervised loop (base/supervisor.ts backoff) does the upstream work.
+//
+// Folder: hub.db (SQLite HubStore: terminals, journals, peer entries, nonces), venue.db + content/ (the
+// mirror), venue-key.pem (Ed25519, the delegated key), request-key.pem (P-256, its terminal key at the
+// central hub), delegation.json (from the central hub), root.json + roots/ (the central root of trust).
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { KioskError, toKioskError } from '../base/errors.js';
+import { getLogger } from '../base/log.js';
+import { Backoff } from '../base/supervisor.js';
+import { openPushReply } from '../protocol/checkpoint.js';
+import { openDelegation, type Delegation } from '../protocol/delegation.js';
+import { softwareFeedSigner } from '../protocol/feed-format.js';
+import { softwareSigner } from '../protocol/http-signature.js';
+import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
+import { PROTOCOL_VERSION } from '../protocol/sync.js';
+import { IndexKey } from '../whitelist/privacy.js';
+import { Publisher } from './publisher.js';
+import { createHub, type Hub, type HubOptions } from './server.js';
+import { SqliteHubStore } from './sqlite-store.js';
+import type { TerminalRegistration } from './store.js';
+import { VenueMirror } from './venue-mirror.js';
+import { Upstream, upstreamError } from './venue-upstream.js';
+
+const log = getLogger('venue');
+
+export interface VenueDir {
+  dir: string;
+  /** The delegated Ed25519 key's public half (what `hub venue delegate` at the central hub signs for). */
+  venueKey: KeyObject;
+  /** The venue's P-256 terminal key at the central hub (register it there under the venue id). */
+  requestPublicPem: string;
+}
+
+/** Creates (or opens) a venue folder's keys; the delegation and the root come from the central hub. */
+export function initVenueDir(dirIn: string): VenueDir {
+  const dir = resolve(dirIn);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const venueKeyFile = join(dir, 'venue-key.pem');
+  if (!existsSync(venueKeyFile)) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(venueKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
+      mode: 0o600,
+      flag: 'wx',
+    });
+  }
+  const requestKeyFile = join(dir, 'request-key.pem');
+  if (!existsSync(requestKeyFile)) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(requestKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
+      mode: 0o600,
+      flag: 'wx',
+    });
+  }
+  return {
+    dir,
+    venueKey: createPublicKey(createPrivateKey(readFileSync(venueKeyFile))),
+    requestPublicPem: createPublicKey(createPrivateKey(readFileSync(requestKeyFile)))
+      .export({ type: 'spki', format: 'pem' })
+      .toString(),
+  };
+}
+
+export interface VenueOptions {
+  dir: string;
+  site: string;
+  /** The venue's terminal id at the central hub (the delegation names it). */
+  venueId: string;
+  upstreamUrl: string;
+  upstreamCa?: Buffer | null;
+  /** Forwarding journals and following the central hub: one round every this (default 2 s). */
+  intervalMs?: number;
+  /** Mirror whitelist and revocations every this (default 30 s); forwarding runs every round. */
+  mirrorEveryMs?: number;
+  /** Passed to createHub (authority, TLS, status token, …). */
+  hub?: Partial<HubOptions>;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface VenueHub {
+  hub: Hub;
+  store: SqliteHubStore;
+  mirror: VenueMirror;
+  delegation: Delegation;
+  /** One round of upstream work now: registrations, roots, mirror (when due or `mirror`), journals. */
+  syncUpstream(o?: { mirror?: boolean }): Promise<{ forwarded: number }>;
+  /** Whether the last upstream round reached the central hub. */
+  upstreamOnline(): boolean;
+  start(): void;
+  close(): Promise<void>;
+}
+
+export function openVenueHub(o: VenueOptions): VenueHub {
+  const now = o.now ?? Date.now;
+  const dir = initVenueDir(o.dir).dir;
+  const rootsDir = join(dir, 'roots');
+  mkdirSync(rootsDir, { recursive: true, mode: 0o700 });
+  const pinnedFile = join(dir, 'root.json');
+  if (!existsSync(pinnedFile))
+    throw new KioskError('CONFIG_INVALID', `${pinnedFile}: copy the central hub's root.json here`);
+  let root: RootOfTrust = openPinnedRoot(readFileSync(pinnedFile));
+  const successors = () =>
+    readdirSync(rootsDir)
+      .map((f) => Number(/^(\d+)\.json$/.exec(f)?.[1] ?? NaN))
+      .filter((v) => Number.isSafeInteger(v))
+      .sort((a, b) => a - b);
+  for (const v of successors())
+    if (v > root.version) root = followRoots(root, [readFileSync(join(rootsDir, `${v}.json`))]);
+
+  const delegationFile = join(dir, 'delegation.json');
+  if (!existsSync(delegationFile))
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `${delegationFile}: the central hub's delegation for site ${o.site} is missing`,
+    );
+  const delegationBytes = readFileSync(delegationFile);
+  const delegation = openDelegation(delegationBytes, root, { site: o.site, now: now() });
+  const venueSigner = softwareFeedSigner(createPrivateKey(readFileSync(join(dir, 'venue-key.pem'))));
+  if (venueSigner.keyId !== delegation.venueKeyId)
+    throw new KioskError('DELEGATION_INVALID', `${delegationFile} names another key than venue-key.pem`);
+  if (delegation.venueId !== o.venueId)
+    throw new KioskError(
+      'DELEGATION_INVALID',
+      `the delegation names venue ${delegation.venueId}, not ${o.venueId}`,
+    );
+
+  const store = new SqliteHubStore(join(dir, 'hub.db'));
+  const upstream = new Upstream({
+    url: o.upstreamUrl,
+    signer: softwareSigner(o.venueId, createPrivateKey(readFileSync(join(dir, 'request-key.pem')))),
+    ca: o.upstreamCa ?? null,
+  });
+  const centralTrust = () => trustFromRoot(root, now());
+  const mirror = new VenueMirror(dir, upstream, centralTrust, now);
+  // The venue publishes only its own site's peer entries (and signs checkpoints and replies): the index
+  // key is never used for rows here.
+  const publisher = new Publisher(
+    store,
+    venueSigner,
+    IndexKey.fromSecret(IndexKey.generateHex()),
+    join(dir, 'snapshots'),
+    now,
+  );
+  const hub = createHub({
+    store,
+    publisher,
+    hubId: `venue-${o.site}`,
+    roots: {
+      rootsAfter: (after) =>
+        successors()
+          .filter((v) => v > after)
+          .slice(0, 32)
+          .map((v) => readFileSync(join(rootsDir, `${v}.json`))),
+    },
+    contentSource: mirror,
+    delegation: () => delegationBytes,
+    ...(o.now ? { now: o.now } : {}),
+    ...o.hub,
+  });
+
+  let online = false;
+  let lastMirror = 0;
+
+  async function followRoot(): Promise<void> {
+    const a = await upstream.signed('GET', `/v1/root?after=${root.version}`);
+    if (a.status !== 200) throw upstreamError(a);
+    const parsed = JSON.parse(a.body.toString('utf8')) as { roots?: string[] };
+    const roots = (parsed.roots ?? []).map((r) => Buffer.from(r, 'base64'));
+    if (roots.length === 0) return;
+    const next = followRoots(root, roots);
+    for (let i = 0; i < roots.length; i++) {
+      const v = root.version + 1 + i;
+      writeFileSync(join(rootsDir, `${v}.json.tmp`), roots[i]!);
+      renameSync(join(rootsDir, `${v}.json.tmp`), join(rootsDir, `${v}.json`));
+    }
+    root = next;
+  }
+
+  async function registrations(): Promise<void> {
+    const a = await upstream.signed('GET', '/v1/venue/terminals');
+    if (a.status !== 200) throw upstreamError(a);
+    const parsed = JSON.parse(a.body.toString('utf8')) as {
+      site?: string;
+      terminals?: TerminalRegistration[];
+    };
+    if (parsed.site !== o.site)
+      throw new KioskError('SYNC_PROTOCOL', `the central hub lists site ${parsed.site}`);
+    for (const t of parsed.terminals ?? []) if (t.siteId === o.site) store.registerTerminal(t, now());
+  }
+
+  /** Forwards every terminal's journal rows the central hub has not acknowledged; returns rows sent. */
+  async function forward(): Promise<number> {
+    let sent = 0;
+    for (const t of store.terminals()) {
+      for (let round = 0; round < 100; round++) {
+        const mark = mirror.forwarded(t.terminalId);
+        const records = store.journalSince(t.terminalId, mark, 1000);
+        if (records.length === 0) break;
+        const body = gzipSync(
+          Buffer.from(
+            JSON.stringify({ v: PROTOCOL_VERSION, venueId: o.venueId, terminalId: t.terminalId, records }),
+            'utf8',
+          ),
+        );
+        const a = await upstream.signed('POST', '/v1/venue/journal', body);
+        if (a.status !== 200) throw upstreamError(a);
+        const reply = openPushReply(a.body, centralTrust(), { nonce: a.nonce, terminalId: t.terminalId });
+        const lastSent = records[records.length - 1]!.seq;
+        sent += records.length;
+        if (reply.acked < records[0]!.seq - 1)
+          // The central hub lacks rows below what it was sent (a gap: held by no one but this venue?).
+          throw new KioskError(
+            'SYNC_PROTOCOL',
+            `central hub holds ${t.terminalId} only up to ${reply.acked}`,
+          );
+        mirror.markForwarded(t.terminalId, Math.min(reply.acked, lastSent));
+        if (reply.acked < lastSent) break;
+      }
+    }
+    return sent;
+  }
+
+  async function syncUpstream(opt: { mirror?: boolean } = {}): Promise<{ forwarded: number }> {
+    try {
+      await followRoot();
+      await registrations();
+      const due = opt.mirror ?? now() - lastMirror >= (o.mirrorEveryMs ?? 30_000);
+      if (due) {
+        await mirror.pull('whitelist');
+        await mirror.pull('revocations');
+        lastMirror = now();
+      }
+      const forwarded = await forward();
+      if (!online) log.info({ site: o.site }, 'central hub reachable');
+      online = true;
+      return { forwarded };
+    } catch (error) {
+      const typed = toKioskError(error);
+      if (online)
+        log.warn({ code: typed.code, msg2: typed.message }, 'central hub lost; serving the site alone');
+      online = false;
+      throw typed;
+    }
+  }
+
+  let running = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+  const backoff = new Backoff({ baseMs: 1_000, capMs: 30_000, ...(o.random ? { random: o.random } : {}) });
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(timer);
+        r();
+      };
+    });
+
+  return {
+    hub,
+    store,
+    mirror,
+    delegation,
+    syncUpstream,
+    upstreamOnline: () => online,
+    start() {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        while (running) {
+          let wait = o.intervalMs ?? 2_000;
+          try {
+            await syncUpstream();
+            backoff.reset();
+          } catch {
+            wait = Math.max(wait, backoff.fail());
+          }
+          if (running) await sleep(wait);
+        }
+      })();
+    },
+    async close() {
+      running = false;
+      wake?.();
+      await loop?.catch(() => undefined);
+      await hub.close();
+      upstream.close();
+      mirror.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// A site with a venue hub: a central hub (SQLite, loopback), a venue hub in its relay role delegated for
+// the site by the central root, and terminals that prefer the venue hub and fail over to the central one.
+// Shared by test/sync/venue.test.ts and the venue benchmark.
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initVenueDir, openVenueHub, type VenueHub } from '../../hub/venue.js';
+import { openTerminal, register, startHub, type TestHub, type TestTerminal } from './helpers.js';
+import type { SyncClientOptions } from '../../main/core/sync/client.js';
+
+export const SITE = 'site-1';
+export const VENUE_ID = 'venue-site-1';
+
+export interface VenueSite {
+  root: string;
+  central: TestHub;
+  centralPort: number;
+  venue: VenueHub;
+  venueUrl: string;
+  /** A terminal of the site registered at the central hub, hubs [venue, central]. */
+  terminal(id: string, gate: string, options?: Partial<SyncClientOptions>): TestTerminal;
+  /** Stops the central hub (the WAN is cut); its folder stays. */
+  cutWan(): Promise<void>;
+  /** Starts the central hub again on the same port and folder. */
+  healWan(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startVenueSite(
+  root: string,
+  o: { intervalMs?: number; mirrorEveryMs?: number; start?: boolean } = {},
+): Promise<VenueSite> {
+  let central = await startHub(root, 0);
+  const centralPort = central.port;
+  const venueDir = join(root, 'venue');
+  const keys = initVenueDir(venueDir);
+  register(central.dir, VENUE_ID, keys.requestPublicPem, SITE, 'venue', 'stadium-gate');
+  const delegation = central.dir.keys.delegateVenue({
+    site: SITE,
+    venueId: VENUE_ID,
+    venueKey: keys.venueKey,
+  });
+  writeFileSync(join(venueDir, 'delegation.json'), delegation);
+  copyFileSync(central.dir.rootFile, join(venueDir, 'root.json'));
+  const venue = openVenueHub({
+    dir: venueDir,
+    site: SITE,
+    venueId: VENUE_ID,
+    upstreamUrl: central.url,
+    intervalMs: o.intervalMs ?? 200,
+    mirrorEveryMs: o.mirrorEveryMs ?? 500,
+  });
+  await venue.hub.app.listen({ host: '127.0.0.1', port: 0 });
+  const venueUrl = `http://127.0.0.1:${(venue.hub.app.server.address() as { port: number }).port}`;
+  const terminals: TestTerminal[] = [];
+  let centralUp = true;
+  return {
+    root,
+    get central() {
+      return central;
+    },
+    centralPort,
+    venue,
+    venueUrl,
+    terminal(id, gate, options = {}) {
+      const t = openTerminal(root, id, central.dir, venueUrl, {
+        register: false,
+        hubUrls: [central.url],
+        contentAddressed: true,
+        ...options,
+        site: options.site ?? SITE,
+      });
+      register(central.dir, id, t.publicPem, options.site ?? SITE, gate, 'stadium-gate');
+      terminals.push(t);
+      return t;
+    },
+    async cutWan() {
+      await central.stop();
+      centralUp = false;
+    },
+    async healWan() {
+      central = await startHub(root, centralPort);
+      centralUp = true;
+    },
+    async close() {
+      for (const t of terminals.splice(0)) await t.close().catch(() => undefined);
+      await venue.close();
+      if (centralUp) await central.stop();
+    },
+  } as VenueSite;
+}
