@@ -40,6 +40,7 @@ export type ReasonCode = (typeof ReasonCodes)[number];
 
 export type { Direction, SiteKind } from './site-kinds.js';
 import type { Direction, SiteKind } from './site-kinds.js';
+import type { Language } from './languages.js';
 
 /** What the UI shows while a card is read, in the order the pipeline reaches them. */
 export const ReadingPhases = [
@@ -60,6 +61,8 @@ export interface PublicView {
   sessionSeconds?: number;
   /** Shelter: household members checked in together. */
   householdSize?: number;
+  /** The holder's language when their whitelist entry names one: the result screen speaks it. */
+  language?: Language;
 }
 
 export interface InsuranceDetails {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 
 import { ProfileNames, SiteKinds } from '../base/site-kinds.js';
+import { Languages } from '../base/languages.js';
 
 export { ProfileNames, SiteKinds, type ProfileName, type SiteKind } from '../base/site-kinds.js';
 
@@ -23,7 +24,8 @@ export const SiteSchema = z
     gateId: z.string().min(1).default('gate-a'),
     zone: z.string().min(1).default('main'),
     direction: z.enum(['entry', 'exit', 'both']).default('entry'),
-    language: z.enum(['ja', 'en']).default('ja'),
+    /** The screen's default language; a whitelist entry naming a language overrides it for that person. */
+    language: z.enum(Languages).default('ja'),
     /**
      * What staff may switch this terminal to (selectSite). Absent: only the configured kind and gate.
      * The demo lists every kind and its demo gates here, so the core hard-codes none.

@@ -84,8 +84,8 @@ export const ErrorPayloadSchema = z
 export const CoreStateSchema = z.object({ up: z.boolean(), error: ErrorPayloadSchema.nullable() }).strict();
 export type CoreState = z.infer<typeof CoreStateSchema>;
 
-export const Languages = ['ja', 'en'] as const;
-export type Language = (typeof Languages)[number];
+export { Languages, type Language } from '../../base/languages.js';
+import { Languages } from '../../base/languages.js';
 
 const IsoTime = z.string().min(10).max(40);
 const Id = z.string().min(1).max(128);
@@ -130,6 +130,7 @@ export const DecisionSchema = z
         zone: z.string().optional(),
         sessionSeconds: z.number().int().nonnegative().optional(),
         householdSize: z.number().int().nonnegative().optional(),
+        language: z.enum(Languages).optional(),
       })
       .strict(),
     staffView: z
