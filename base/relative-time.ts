@@ -1,19 +1,19 @@
 // One way to say "how long ago" in any language, through Intl.RelativeTimeFormat. Browser-safe.
 // A time in the future (a clock a little ahead of ours) reads as "now", never as negative minutes.
 
-const units: [Intl.RelativeTimeFormatUnit, number][] = [
-  ['second', 60],
-  ['minute', 60],
-  ['hour', 48],
-  ['day', Infinity],
+// Each unit: how many of it make the next, and below how many we still say it (48 hours, not 2 days).
+const units: [Intl.RelativeTimeFormatUnit, number, number][] = [
+  ['second', 60, 60],
+  ['minute', 60, 60],
+  ['hour', 24, 48],
 ];
 
 /** "3 minutes ago", "3 分前", "há 3 minutos"; `atMs` later than `nowMs` is "now". */
 export function relativeTime(atMs: number, nowMs: number, locale: string): string {
   const format = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
   let amount = Math.max(0, (nowMs - atMs) / 1000);
-  for (const [unit, perNext] of units) {
-    if (amount < perNext) {
+  for (const [unit, perNext, below] of units) {
+    if (amount < below) {
       const whole = Math.floor(amount);
       // Under ten seconds is "now": a tap's own clock jitter is not worth a number.
       if (unit === 'second' && whole < 10) return format.format(0, 'second');

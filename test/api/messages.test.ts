@@ -16,6 +16,7 @@ import {
   translations,
   ui,
   valueWords,
+  type Plural,
   type Text,
   type UiKey,
 } from '../../renderer/src/i18n.js';
@@ -114,7 +115,8 @@ describe('every public word in every language', () => {
       if (!/^(OK|ui\.ok)$/.test(label) && text !== 'OK') expect(text, `ko ${label}`).toMatch(hangul);
     }
     for (const language of ['vi', 'pt-BR', 'es'] as const) {
-      for (const [label, text] of allTexts(language)) expect(text, `${language} ${label}`).not.toMatch(japanese);
+      for (const [label, text] of allTexts(language))
+        expect(text, `${language} ${label}`).not.toMatch(japanese);
     }
     // A copy of the English text left in place is a missing translation (short shared words aside).
     for (const language of ['vi', 'pt-BR', 'es', 'zh-Hans', 'ko'] as const) {
@@ -146,7 +148,8 @@ describe('every public word in every language', () => {
             ? ui[key][language]
             : (translations[language].ui as Partial<Record<UiKey, Text>>)[key];
         if (text === undefined || typeof text === 'string') continue;
-        for (const category of needed) expect(text[category], `${language} ${key} ${category}`).toBeDefined();
+        for (const category of needed)
+          expect((text as Plural)[category], `${language} ${key} ${category}`).toBeDefined();
       }
     }
     expect(t('pinTriesLeft', 'en', { n: 1 })).toBe('1 try left before the PIN locks');

@@ -333,6 +333,10 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
     reasons.push('data_too_old');
   }
   if (stale.degraded) reasons.push('degraded');
+  // The holder's entry may name their language: the result screen speaks it for this person only.
+  const shown = record?.language
+    ? { ...policy, publicView: { ...policy.publicView, language: record.language } }
+    : policy;
   timer.mark('policy');
   return {
     decision: buildDecision(ctx, {
@@ -340,7 +344,7 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
       reasons,
       degraded: stale.degraded,
       direction: policy.direction,
-      policy,
+      policy: shown,
       timer,
       at,
     }),

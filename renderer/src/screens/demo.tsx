@@ -1,7 +1,7 @@
 // The demo card wallet: lists the virtual cards the core provisioned and puts one on the virtual reader
 // (through the real pcscd + vpcd stack, in the core) or takes it away. Shown only on demo terminals.
 import { useEffect, useState } from 'preact/hooks';
-import type { DemoCard, Language } from '../../../main/api/contract.js';
+import type { DemoCard } from '../../../main/api/contract.js';
 import type { StaffLanguage } from '../../../base/languages.js';
 import { KioskError } from '../../../base/errors.js';
 import { useApi } from '../api/provider.js';

@@ -2,12 +2,7 @@
 // register a person, send to reception).
 import { useEffect, useState } from 'preact/hooks';
 import type { Decision } from '../../../base/decision.js';
-import {
-  AnnulReasons,
-  type CommandResponse,
-  type Language,
-  type TerminalStatus,
-} from '../../../main/api/contract.js';
+import { AnnulReasons, type CommandResponse, type TerminalStatus } from '../../../main/api/contract.js';
 import type { StaffLanguage } from '../../../base/languages.js';
 import { siteFeatures } from '../../../base/site-kinds.js';
 import { useApi } from '../api/provider.js';

@@ -2,7 +2,7 @@
 // staff command is also refused by the core while locked (STAFF_LOCKED), so this panel is a convenience,
 // not the lock itself.
 import { useEffect, useState } from 'preact/hooks';
-import type { Language, Roster, TerminalStatus } from '../../../main/api/contract.js';
+import type { Roster, TerminalStatus } from '../../../main/api/contract.js';
 import type { StaffLanguage } from '../../../base/languages.js';
 import { SiteKinds, siteFeatures } from '../../../base/site-kinds.js';
 import { useApi } from '../api/provider.js';
