@@ -54,8 +54,8 @@ export const es: Translation = {
     ok: { headline: 'Confirmado', hint: 'Puede pasar' },
     not_registered: { headline: 'Esta tarjeta no está registrada aquí', hint: 'Pida ayuda al personal' },
     revoked: {
-      headline: 'El certificado de esta tarjeta fue revocado',
-      hint: 'Pida ayuda al personal; el ayuntamiento puede renovarlo',
+      headline: 'Esta tarjeta está revocada',
+      hint: 'Pida ayuda al personal. El ayuntamiento la renueva',
     },
     cert_expired: {
       headline: 'El certificado de la tarjeta ha caducado',

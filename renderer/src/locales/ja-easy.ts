@@ -40,7 +40,8 @@ export const jaEasy: Translation = {
     kioskTimeLeft: 'のこりの {時間|じかん}',
     secondsLeft: '{n}びょう',
     kioskDontLeave: 'おわるまで カードと {紙|かみ}を もって いて ください',
-    pinTitle: 'あんしょうばんごう（4けた）を おして ください',
+    // The pad shows four places: the title stays on one line under the language bar.
+    pinTitle: 'あんしょうばんごうを おして ください',
     pinTriesLeft: 'あと {n}{回|かい} まちがえると つかえなく なります',
     pinRetry: 'あんしょうばんごうが ちがいます',
     pinBlocked: 'あんしょうばんごうが つかえなく なりました',

@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import type { Decision } from '../../../base/decision.js';
 import type { Language, PinRequest, TerminalStatus } from '../../../main/api/contract.js';
 import { useApi } from '../api/provider.js';
-import { errorText, plainText, reasonHeadline, reasonHint, t } from '../i18n.js';
+import { errorText, formatNumber, plainText, reasonHeadline, reasonHint, t } from '../i18n.js';
 import { Phrase } from '../phrase.js';
 import { secondsLeft, type Screen } from '../model.js';
 
@@ -96,12 +96,15 @@ function Counters({ status, language }: { status: TerminalStatus; language: Lang
   if (status.siteKind !== 'stadium-gate') return null;
   return (
     <p class="counters" data-testid="counters">
-      <Phrase text={t('admittedCount', language)} /> <strong>{status.counters.admitted}</strong> ·{' '}
-      <Phrase text={t('refusedCount', language)} /> <strong>{status.counters.refused}</strong>
+      <Phrase text={t('admittedCount', language)} />{' '}
+      <strong>{formatNumber(status.counters.admitted, language)}</strong> ·{' '}
+      <Phrase text={t('refusedCount', language)} />{' '}
+      <strong>{formatNumber(status.counters.refused, language)}</strong>
       {status.counters.inside === null ? null : (
         <>
           {' '}
-          · <Phrase text={t('insideCount', language)} /> <strong>{status.counters.inside}</strong>
+          · <Phrase text={t('insideCount', language)} />{' '}
+          <strong>{formatNumber(status.counters.inside, language)}</strong>
         </>
       )}
     </p>
@@ -168,9 +171,7 @@ function Result({
       aria-live="assertive"
     >
       {site === 'stadium-gate' ? (
-        <p class="bigmark" aria-hidden="true">
-          <Phrase text={decision.outcome === 'admitted' ? t('ok', language) : t('ng', language)} />
-        </p>
+        <BigMark text={decision.outcome === 'admitted' ? t('ok', language) : t('ng', language)} />
       ) : null}
       {site === 'shelter' && decision.outcome !== 'refused' ? (
         <p class="eyebrow">
@@ -212,6 +213,16 @@ function Result({
       ) : null}
       {status ? <Counters status={status} language={language} /> : null}
     </section>
+  );
+}
+
+/** OK / NG as big as the words allow: a long "no entry" in some languages must stay on one line. */
+function BigMark({ text }: { text: string }) {
+  const long = plainText(text).length > 8;
+  return (
+    <p class={long ? 'bigmark long' : 'bigmark'} aria-hidden="true">
+      <Phrase text={text} />
+    </p>
   );
 }
 
