@@ -335,7 +335,7 @@ describe('convenience-store kiosk', () => {
     expect(await text('session-timer')).toMatch(/残り時間: 1[12][0-9]秒/);
     await check('kiosk-session-ja');
     await setLanguage('en');
-    expect(await text('session-timer')).toMatch(/Time left: 1[12][0-9]s/);
+    expect(await text('session-timer')).toMatch(/Time left: 1[12][0-9] seconds/);
     await check('kiosk-session-en');
     await page.getByTestId('session-end').click();
     await waitForScreen(page, 'waiting');
