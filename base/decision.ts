@@ -35,6 +35,8 @@ export const ReasonCodes = [
   'degraded',
   'clock_fault',
   'terminal_fault',
+  'ticket_invalid',
+  'ticket_not_accepted',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 
@@ -105,8 +107,14 @@ export interface StageTiming {
   ms: number;
 }
 
+/** What the person showed: their card, or a signed QR ticket. */
+export const CredentialKinds = ['card', 'qr_ticket'] as const;
+export type CredentialKind = (typeof CredentialKinds)[number];
+
 export interface Decision {
   id: string;
+  /** Absent: a card (every decision before QR tickets). */
+  credential?: CredentialKind;
   at: string;
   site: SiteKind;
   gateId: string;

@@ -26,6 +26,11 @@ export const SiteSchema = z
     direction: z.enum(['entry', 'exit', 'both']).default('entry'),
     /** The screen's default language; a whitelist entry naming a language overrides it for that person. */
     language: z.enum(Languages).default('ja'),
+    /** Signed QR tickets (people without a card): accepted here or not. Off unless the site says so. */
+    tickets: z
+      .object({ accept: z.boolean().default(false) })
+      .strict()
+      .default({ accept: false }),
     /**
      * What staff may switch this terminal to (selectSite). Absent: only the configured kind and gate.
      * The demo lists every kind and its demo gates here, so the core hard-codes none.

@@ -10,7 +10,14 @@
 // are read together, and splitting them would scatter each message over several files.
 import { z } from 'zod';
 import { ErrorCodes, type ErrorPayload } from '../../base/errors.js';
-import { Outcomes, ReadingPhases, ReasonCodes, Stages, type Decision } from '../../base/decision.js';
+import {
+  CredentialKinds,
+  Outcomes,
+  ReadingPhases,
+  ReasonCodes,
+  Stages,
+  type Decision,
+} from '../../base/decision.js';
 import { ProfileNames, SiteKinds, type SiteKind } from '../../base/site-kinds.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -116,6 +123,7 @@ const InsuranceDetailsSchema = z
 export const DecisionSchema = z
   .object({
     id: Id,
+    credential: z.enum(CredentialKinds).optional(),
     at: IsoTime,
     site: z.enum(SiteKinds),
     gateId: z.string(),

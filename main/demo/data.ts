@@ -74,6 +74,13 @@ export const DEMO_RECORDS: Readonly<Record<string, CardRecordInput>> = {
   },
 };
 
+/** Demo QR tickets (people without a card): numbers the demo signs; the second is on the revocation list. */
+export const DEMO_TICKETS = [
+  { id: 'DEMO-T-0001', seat: '1塁側 B-1' },
+  { id: 'DEMO-T-0002', seat: '1塁側 B-2' },
+] as const;
+export const DEMO_REVOKED_TICKETS = ['DEMO-T-0002'] as const;
+
 /** Demo cards on the revocation list. */
 export const DEMO_REVOKED = ['revoked'] as const;
 

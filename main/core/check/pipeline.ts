@@ -74,12 +74,12 @@ export interface CheckResult {
   record: CardRecord | null;
 }
 
-interface Timer {
+export interface Timer {
   mark(stage: StageTiming['stage']): void;
   timings: StageTiming[];
 }
 
-function startTimer(): Timer {
+export function startTimer(): Timer {
   const start = performance.now();
   let last = start;
   const timings: StageTiming[] = [];
@@ -135,8 +135,8 @@ function outcomeForReason(reason: ReasonCode): Outcome {
     : 'refused';
 }
 
-function buildDecision(
-  ctx: CheckContext,
+export function buildDecision(
+  ctx: Pick<CheckContext, 'site'>,
   parts: {
     outcome: Outcome;
     reasons: ReasonCode[];
@@ -190,8 +190,8 @@ async function authenticateWithPin(
   }
 }
 
-function stalePolicyReasons(
-  ctx: CheckContext,
+export function stalePolicyReasons(
+  ctx: Pick<CheckContext, 'data' | 'config'>,
   nowMs: number,
 ): { refuse: ReasonCode | null; staff: boolean; degraded: boolean } {
   // Hub-sync age and the oldest CRL's nextUpdate + grace (whitelist/crl-status.ts).
@@ -207,7 +207,7 @@ function stalePolicyReasons(
   }
 }
 
-function presenceFor(ctx: CheckContext, subject: string): PresenceRecord | null {
+export function presenceFor(ctx: Pick<CheckContext, 'data'>, subject: string): PresenceRecord | null {
   const p = ctx.data.terminal.presence(subject);
   // The store keeps the latest state per subject; any stored state means at least one entry since the
   // last reset, which is what the re-entry rules need.

@@ -23,6 +23,7 @@ import type {
   TerminalStatus,
 } from '../../api/contract.js';
 import { withStaffGate } from '../../api/staff-gate.js';
+import type { CodeScanner } from '../scanner/scanner.js';
 import type { HidBackend } from '../actuators/index.js';
 import type { ReaderWatcherOptions } from '../card/reader-watcher.js';
 import { exportShelterRoster, siteModules, siteStaffCommands, type SitePorts } from '../sites/index.js';
@@ -58,6 +59,8 @@ export interface TerminalOptions {
   autoCheck?: boolean;
   /** The HID backend for actuator driver "software" (the demo composition passes its devices). */
   softwareHid?: HidBackend;
+  /** A barcode scanner for QR tickets (a USB HID scanner, or the software scanner of tests and demo). */
+  scanner?: CodeScanner;
 }
 
 /** What staff may switch the terminal to: site.selectable, or only what is configured. */
@@ -88,6 +91,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   private site: TerminalSite;
   private volume: number;
   private readonly wallet: DemoWallet | null;
+  private readonly scanner: CodeScanner | null;
   private readonly sitePorts: SitePorts;
   private statusTimer: unknown = null;
   private closed = false;
@@ -101,6 +105,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     this.clock = now ? { ...base, now: () => now().getTime() } : base;
     this.config = config;
     this.wallet = options.wallet ?? null;
+    this.scanner = options.scanner ?? null;
     this.volume = config.ui.volume;
     this.site = {
       kind: config.site.kind,
@@ -168,6 +173,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   async start(): Promise<void> {
     this.devices.on('change', () => this.emitStatus());
     this.devices.on('card', (reader) => void this.taps.onCard(reader));
+    this.scanner?.start((text) => void this.taps.onScan(text));
     this.devices.on('card-removed', () => {
       this.pinPad.close('card_removed', null);
       this.emitStatus();
@@ -234,6 +240,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     this.pinPad.close('cancelled', null);
     this.session.close('ended');
     await this.wallet?.close().catch(() => undefined);
+    await this.scanner?.close().catch(() => undefined);
     await this.devices.close();
     this.removeAllListeners();
   }

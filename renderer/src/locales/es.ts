@@ -97,6 +97,11 @@ export const es: Translation = {
     degraded: { headline: 'Confirmado (datos por actualizar)', hint: 'Puede pasar' },
     clock_fault: { headline: 'El reloj del terminal está mal', hint: 'Pida ayuda al personal' },
     terminal_fault: { headline: 'El terminal no puede verificar ahora', hint: 'Pida ayuda al personal' },
+    ticket_invalid: { headline: 'No se puede verificar esta entrada', hint: 'Pida ayuda al personal' },
+    ticket_not_accepted: {
+      headline: 'Aquí no se aceptan entradas QR',
+      hint: 'Acerque su tarjeta o pida ayuda al personal',
+    },
   },
   errors: {
     CONFIG_INVALID: 'El archivo de configuración tiene un error',

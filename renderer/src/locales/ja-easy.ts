@@ -113,6 +113,11 @@ export const jaEasy: Translation = {
     degraded: { headline: 'たしかめました（データが {古|ふる}い）', hint: 'どうぞ {進|すす}んで ください' },
     clock_fault: { headline: 'きかいの {時計|とけい}が おかしいです', hint: askStaff },
     terminal_fault: { headline: 'きかいが こわれて いて たしかめられません', hint: askStaff },
+    ticket_invalid: { headline: 'この チケットは たしかめられません', hint: askStaff },
+    ticket_not_accepted: {
+      headline: 'ここでは QRチケットは つかえません',
+      hint: `カードを タッチするか、${askStaff}`,
+    },
   },
   errors: {
     CONFIG_INVALID: 'きかいの せっていに まちがいが あります',

@@ -82,6 +82,11 @@ export const ko: Translation = {
     degraded: { headline: '확인했습니다(데이터 갱신 대기)', hint: '들어가세요' },
     clock_fault: { headline: '단말기 시계에 이상이 있습니다', hint: '직원에게 문의해 주세요' },
     terminal_fault: { headline: '단말기 문제로 확인할 수 없습니다', hint: '직원에게 문의해 주세요' },
+    ticket_invalid: { headline: '이 티켓은 확인할 수 없습니다', hint: '직원에게 문의해 주세요' },
+    ticket_not_accepted: {
+      headline: '여기서는 QR 티켓을 쓸 수 없습니다',
+      hint: '카드를 대거나 직원에게 문의해 주세요',
+    },
   },
   errors: {
     CONFIG_INVALID: '설정 파일에 오류가 있습니다',

@@ -94,6 +94,11 @@ export const ptBR: Translation = {
     degraded: { headline: 'Confirmado (dados a atualizar)', hint: 'Pode seguir' },
     clock_fault: { headline: 'O relógio do terminal está errado', hint: 'Fale com um atendente' },
     terminal_fault: { headline: 'O terminal não consegue verificar agora', hint: 'Fale com um atendente' },
+    ticket_invalid: { headline: 'Não foi possível verificar este ingresso', hint: 'Fale com um atendente' },
+    ticket_not_accepted: {
+      headline: 'Ingressos QR não são aceitos aqui',
+      hint: 'Encoste seu cartão ou fale com um atendente',
+    },
   },
   errors: {
     CONFIG_INVALID: 'O arquivo de configuração tem um erro',

@@ -85,6 +85,8 @@ export const vi: Translation = {
     degraded: { headline: 'Đã xác nhận (chờ cập nhật dữ liệu)', hint: 'Mời bạn đi tiếp' },
     clock_fault: { headline: 'Đồng hồ của máy bị sai', hint: 'Vui lòng hỏi nhân viên' },
     terminal_fault: { headline: 'Máy đang gặp sự cố', hint: 'Vui lòng hỏi nhân viên' },
+    ticket_invalid: { headline: 'Không thể xác minh vé này', hint: 'Vui lòng hỏi nhân viên' },
+    ticket_not_accepted: { headline: 'Nơi này không nhận vé QR', hint: 'Hãy chạm thẻ, hoặc hỏi nhân viên' },
   },
   errors: {
     CONFIG_INVALID: 'Tệp cài đặt có lỗi',

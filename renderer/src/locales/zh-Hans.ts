@@ -73,6 +73,8 @@ export const zhHans: Translation = {
     degraded: { headline: '已确认（数据待更新）', hint: '请进' },
     clock_fault: { headline: '本机时钟异常', hint: '请联系工作人员' },
     terminal_fault: { headline: '本机故障，暂时无法确认', hint: '请联系工作人员' },
+    ticket_invalid: { headline: '无法确认此门票', hint: '请联系工作人员' },
+    ticket_not_accepted: { headline: '此处不能使用二维码门票', hint: '请贴卡，或联系工作人员' },
   },
   errors: {
     CONFIG_INVALID: '设置文件有误',
