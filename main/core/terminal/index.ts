@@ -24,6 +24,8 @@ import type {
 } from '../../api/contract.js';
 import { withStaffGate } from '../../api/staff-gate.js';
 import type { CodeScanner } from '../scanner/scanner.js';
+import { HidScanner } from '../scanner/hid-scanner.js';
+import { NodeHidBackend } from '../actuators/index.js';
 import type { HidBackend } from '../actuators/index.js';
 import type { ReaderWatcherOptions } from '../card/reader-watcher.js';
 import { exportShelterRoster, siteModules, siteStaffCommands, type SitePorts } from '../sites/index.js';
@@ -61,6 +63,18 @@ export interface TerminalOptions {
   softwareHid?: HidBackend;
   /** A barcode scanner for QR tickets (a USB HID scanner, or the software scanner of tests and demo). */
   scanner?: CodeScanner;
+}
+
+/** The USB scanner the site configures for QR tickets, read through node-hid; none unless tickets are accepted. */
+function configuredScanner(config: KioskConfig, clock: Clock): CodeScanner | null {
+  const { accept, scanner } = config.site.tickets;
+  if (!accept || scanner.driver !== 'hid') return null;
+  return new HidScanner({
+    backend: new NodeHidBackend(),
+    match: { vendorId: scanner.vendorId, productId: scanner.productId, serial: null, path: null },
+    reportId: scanner.reportId,
+    clock,
+  });
 }
 
 /** What staff may switch the terminal to: site.selectable, or only what is configured. */
@@ -105,7 +119,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     this.clock = now ? { ...base, now: () => now().getTime() } : base;
     this.config = config;
     this.wallet = options.wallet ?? null;
-    this.scanner = options.scanner ?? null;
+    this.scanner = options.scanner ?? configuredScanner(config, this.clock);
     this.volume = config.ui.volume;
     this.site = {
       kind: config.site.kind,
