@@ -159,6 +159,7 @@ export function RecentDecisions(props: {
             <button type="button" class="link" onClick={() => setSelected(decision.id)}>
               {formatTime(decision.at, language)} · {value('outcome', decision.outcome, language)} ·{' '}
               {reasonHeadline(decision.publicView.headline, language)}
+              {decision.credential === 'qr_ticket' ? ` · ${t('credentialTicket', language)}` : ''}
               {decision.staffView.displayName ? ` · ${decision.staffView.displayName}` : ''}
               {annulled ? ` · ${t('staffAnnulled', language)}` : ''}
             </button>
