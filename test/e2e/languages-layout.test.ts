@@ -9,7 +9,7 @@ import { loadConfig } from '../../config/load.js';
 import { startBrowserShell, type BrowserShell } from '../../main/browser/server.js';
 import { ErrorCodes } from '../../base/errors.js';
 import { ReasonCodes, type Decision } from '../../base/decision.js';
-import { Languages, type Language } from '../../base/languages.js';
+import { Languages } from '../../base/languages.js';
 import type { TerminalStatus } from '../../main/api/contract.js';
 import { errorText, plainText, reasonHeadline, reasonHint } from '../../renderer/src/i18n.js';
 import { createFakeCore, makeDecision, type FakeCore } from '../support/fake-core.js';

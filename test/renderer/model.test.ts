@@ -46,7 +46,10 @@ describe('screen model', () => {
 
   it("a decision naming the holder's language shows it; the next person gets the site default", () => {
     let s = run(['connected', status({ language: 'es' })]);
-    s = run([{ name: 'decision', payload: makeDecision({ publicView: { headline: 'ok', language: 'vi' } }) }], s);
+    s = run(
+      [{ name: 'decision', payload: makeDecision({ publicView: { headline: 'ok', language: 'vi' } }) }],
+      s,
+    );
     expect(s.language).toBe('vi');
     expect(screenOf(s).kind).toBe('result');
     s = run([{ tick: t0 + 3000 }], s);
