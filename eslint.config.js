@@ -110,7 +110,13 @@ const rule = (...parts) => ({
   'no-restricted-syntax': ['error', ...parts.flatMap((p) => p.dynamic ?? [])],
 });
 const browserFiles = ['renderer/**', 'main/api/**'];
-const browserSafeBase = ['base/errors.ts', 'base/decision.ts', 'base/site-kinds.ts'];
+const browserSafeBase = [
+  'base/errors.ts',
+  'base/decision.ts',
+  'base/site-kinds.ts',
+  'base/languages.ts',
+  'base/relative-time.ts',
+];
 
 export default tseslint.config(
   {

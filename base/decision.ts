@@ -37,11 +37,14 @@ export const ReasonCodes = [
   'staff_visual_check',
   'clock_fault',
   'terminal_fault',
+  'ticket_invalid',
+  'ticket_not_accepted',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 
 export type { Direction, SiteKind } from './site-kinds.js';
 import type { Direction, SiteKind } from './site-kinds.js';
+import type { Language } from './languages.js';
 
 /** What the UI shows while a card is read, in the order the pipeline reaches them. */
 export const ReadingPhases = [
@@ -62,6 +65,8 @@ export interface PublicView {
   sessionSeconds?: number;
   /** Shelter: household members checked in together. */
   householdSize?: number;
+  /** The holder's language when their whitelist entry names one: the result screen speaks it. */
+  language?: Language;
 }
 
 export interface InsuranceDetails {
@@ -111,8 +116,14 @@ export interface StageTiming {
   ms: number;
 }
 
+/** What the person showed: their card, or a signed QR ticket. */
+export const CredentialKinds = ['card', 'qr_ticket'] as const;
+export type CredentialKind = (typeof CredentialKinds)[number];
+
 export interface Decision {
   id: string;
+  /** Absent: a card (every decision before QR tickets). */
+  credential?: CredentialKind;
   at: string;
   site: SiteKind;
   gateId: string;

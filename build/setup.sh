@@ -21,6 +21,7 @@ declare -A probes=(
   [chromium]=/usr/bin/chromium
   [xvfb]=/usr/bin/Xvfb
   [fonts-ipafont-gothic]=/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf
+  [fonts-noto-cjk]=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/unshare
   [libudev-dev]=/usr/include/libudev.h

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 
 import { ProfileNames, SiteKinds } from '../base/site-kinds.js';
+import { Languages } from '../base/languages.js';
 
 export { ProfileNames, SiteKinds, type ProfileName, type SiteKind } from '../base/site-kinds.js';
 
@@ -23,7 +24,29 @@ export const SiteSchema = z
     gateId: z.string().min(1).default('gate-a'),
     zone: z.string().min(1).default('main'),
     direction: z.enum(['entry', 'exit', 'both']).default('entry'),
-    language: z.enum(['ja', 'en']).default('ja'),
+    /** The screen's default language; a whitelist entry naming a language overrides it for that person. */
+    language: z.enum(Languages).default('ja'),
+    /** Signed QR tickets (people without a card): accepted here or not. Off unless the site says so. */
+    tickets: z
+      .object({
+        accept: z.boolean().default(false),
+        /** The USB barcode scanner, read through HID (keyboard reports), supervised like the gate. */
+        scanner: z
+          .object({
+            driver: z.enum(['none', 'hid']).default('none'),
+            vendorId: z.number().int().min(0).max(0xffff).nullable().default(null),
+            productId: z.number().int().min(0).max(0xffff).nullable().default(null),
+            /** Input reports carry a report id first (composite scanners). */
+            reportId: z.boolean().default(false),
+          })
+          .strict()
+          .default({ driver: 'none', vendorId: null, productId: null, reportId: false }),
+      })
+      .strict()
+      .default({
+        accept: false,
+        scanner: { driver: 'none', vendorId: null, productId: null, reportId: false },
+      }),
     /**
      * What staff may switch this terminal to (selectSite). Absent: only the configured kind and gate.
      * The demo lists every kind and its demo gates here, so the core hard-codes none.

@@ -4,6 +4,12 @@
 // trust that names it (protocol/root-of-trust.ts).
 import { createHash, type KeyObject } from 'node:crypto';
 import {
+  signTicket,
+  TICKET_ISSUER_KEY_ID,
+  ticketRevocationSerial,
+  type TicketFieldsInput,
+} from '../protocol/ticket.js';
+import {
   createReadStream,
   existsSync,
   mkdirSync,
@@ -175,6 +181,22 @@ export class Publisher {
 
   get publicKey(): KeyObject {
     return this.signer.publicKey;
+  }
+
+  /** A QR ticket for a person without a card, signed by the current publisher key (protocol/ticket.ts). */
+  issueTicket(fields: TicketFieldsInput): string {
+    return signTicket(fields, this.signer);
+  }
+
+  /** Revokes a ticket through the revocation feed: terminals refuse it after their next pull. */
+  revokeTicket(ticketId: string, at: number, note: string): PublishSummary {
+    const entry: RevocationEntry = {
+      issuerKeyId: TICKET_ISSUER_KEY_ID,
+      serial: ticketRevocationSerial(ticketId),
+      at,
+      reason: 'cessationOfOperation',
+    };
+    return this.publishRevocations(TICKET_ISSUER_KEY_ID, [entry], note);
   }
 
   /**

@@ -2,6 +2,7 @@
 // and, for shelters, live occupancy and the roster; open double-entry conflicts per site. Server-rendered
 // HTML, no script, refreshes itself.
 import { Feeds, type FeedName } from '../protocol/sync.js';
+import { relativeTime } from '../base/relative-time.js';
 import type { EntryConflict } from './conflicts.js';
 import type { HubStore } from './store.js';
 import type { CrlIssuerStatus } from '../protocol/crl-status.js';
@@ -119,11 +120,10 @@ const esc = (v: unknown): string =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   );
 
+/** How long ago, through the one relative-time helper (English: the page is for operators). */
 function age(seconds: number | null): string {
   if (seconds === null) return '—';
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${Math.round(seconds / 3600)} h`;
+  return relativeTime(-seconds * 1000, 0, 'en');
 }
 
 export function renderStatusPage(m: StatusModel): string {

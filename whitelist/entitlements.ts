@@ -3,6 +3,7 @@
 // decryption at lookup, and packed into a compact binary form so a row stays under 100 bytes on disk.
 import { z } from 'zod';
 import { KioskError } from '../base/errors.js';
+import { Languages } from '../base/languages.js';
 
 const Id = z.string().min(1).max(64);
 const Short = z.string().min(1).max(32);
@@ -76,6 +77,8 @@ export const CardRecord = z
   .object({
     subject: Id,
     entitlements: z.array(Entitlement).max(16),
+    /** The holder's language (like an order's locale): the result screen speaks it for this person. */
+    language: z.enum(Languages).optional(),
   })
   .strict();
 export type CardRecord = z.output<typeof CardRecord>;
@@ -86,10 +89,13 @@ export type CardRecordInput = z.input<typeof CardRecord>;
 // fields and the fields in a fixed order. Strings are varint length + UTF-8; digit strings (insurer
 // number, symbol, number, branch) are varint(value × 16 + length) when up to 14 digits, else 0 + string;
 // dates are days and times seconds since 1970, as varints. The seal's version byte versions this layout.
+// Optional record fields follow the entitlements as tagged values (tag byte, then the value), so rows
+// without them keep their old bytes.
 const KIND_CODE: Record<EntitlementKind, number> = { ticket: 1, insurance: 2, resident: 3, member: 4 };
 const REENTRY = ['deny', 'after-exit', 'allow'] as const;
 const STATUS = ['valid', 'expired', 'superseded'] as const;
 const DAY_MS = 86_400_000;
+const TAG_LANGUAGE = 1;
 
 class Writer {
   private buf = Buffer.allocUnsafe(128);
@@ -175,6 +181,9 @@ class Reader {
     if (text.length > len) throw new RangeError('bad digit string');
     return text.padStart(len, '0');
   }
+  atEnd(): boolean {
+    return this.pos >= this.buf.length;
+  }
   end(): void {
     if (this.pos !== this.buf.length) throw new RangeError('trailing bytes');
   }
@@ -253,6 +262,10 @@ export function encodeCardRecord(input: CardRecordInput): Buffer {
         if (e.validTo !== undefined) w.varint(dateToDays(e.validTo));
         break;
     }
+  }
+  if (rec.language !== undefined) {
+    w.u8(TAG_LANGUAGE);
+    w.u8(Languages.indexOf(rec.language));
   }
   return w.done();
 }
@@ -334,8 +347,14 @@ export function decodeCardRecord(bytes: Uint8Array): CardRecord {
         throw new RangeError(`unknown entitlement kind ${kind}`);
       }
     }
+    let language: CardRecord['language'];
+    while (!r.atEnd()) {
+      const tag = r.u8();
+      if (tag === TAG_LANGUAGE && language === undefined) language = pick(Languages, r.u8(), 'language');
+      else throw new RangeError(`unknown record tag ${tag}`);
+    }
     r.end();
-    return { subject, entitlements };
+    return language === undefined ? { subject, entitlements } : { subject, entitlements, language };
   } catch (error) {
     throw new KioskError(
       'STORE_CORRUPT',

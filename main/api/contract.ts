@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { ErrorCodes, type ErrorPayload } from '../../base/errors.js';
 import {
   AuthPaths,
+  CredentialKinds,
   Outcomes,
   ReadingPhases,
   ReasonCodes,
@@ -91,8 +92,8 @@ export const ErrorPayloadSchema = z
 export const CoreStateSchema = z.object({ up: z.boolean(), error: ErrorPayloadSchema.nullable() }).strict();
 export type CoreState = z.infer<typeof CoreStateSchema>;
 
-export const Languages = ['ja', 'en'] as const;
-export type Language = (typeof Languages)[number];
+export { Languages, type Language } from '../../base/languages.js';
+import { Languages } from '../../base/languages.js';
 
 const IsoTime = z.string().min(10).max(40);
 const Id = z.string().min(1).max(128);
@@ -123,6 +124,7 @@ const InsuranceDetailsSchema = z
 export const DecisionSchema = z
   .object({
     id: Id,
+    credential: z.enum(CredentialKinds).optional(),
     at: IsoTime,
     site: z.enum(SiteKinds),
     gateId: z.string(),
@@ -137,6 +139,7 @@ export const DecisionSchema = z
         zone: z.string().optional(),
         sessionSeconds: z.number().int().nonnegative().optional(),
         householdSize: z.number().int().nonnegative().optional(),
+        language: z.enum(Languages).optional(),
       })
       .strict(),
     staffView: z

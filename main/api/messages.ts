@@ -136,6 +136,17 @@ export const reasonWords: Record<ReasonCode, ReasonWords> = {
     headline: { ja: '端末の不具合で確認できません', en: 'The terminal cannot check right now' },
     hint: { ja: '係員にお声がけください', en: 'Please ask a staff member' },
   },
+  ticket_invalid: {
+    headline: { ja: 'このチケットは確認できません', en: 'This ticket cannot be verified' },
+    hint: { ja: '係員にお声がけください', en: 'Please ask a staff member' },
+  },
+  ticket_not_accepted: {
+    headline: { ja: 'ここではQRチケットは使えません', en: 'QR tickets are not accepted here' },
+    hint: {
+      ja: 'カードをタッチするか、係員にお声がけください',
+      en: 'Touch your card, or ask a staff member',
+    },
+  },
 };
 
 /** Plain words for each error code: what is wrong, for staff and the out-of-service screen. */

@@ -24,6 +24,8 @@ export const DEMO_RECORDS: Readonly<Record<string, CardRecordInput>> = {
   'wrong-gate': ticket('DEMO-P-0004', '3塁側 C-3', ['gate-c']),
   'already-inside': ticket('DEMO-P-0005', '外野 R-40', ['gate-a']),
   'pin-blocked': ticket('DEMO-P-0006', '1塁側 A-15', ['gate-a']),
+  // A foreign visitor: the entry names Vietnamese, so the result screen speaks it for this person.
+  'visitor-vi': { ...ticket('DEMO-P-0007', '1塁側 A-16', ['gate-a', 'gate-b']), language: 'vi' },
   insured: {
     subject: 'DEMO-H-0001',
     entitlements: [
@@ -71,6 +73,13 @@ export const DEMO_RECORDS: Readonly<Record<string, CardRecordInput>> = {
     entitlements: [{ kind: 'member', memberId: 'M-0001', tier: 'standard' }],
   },
 };
+
+/** Demo QR tickets (people without a card): numbers the demo signs; the second is on the revocation list. */
+export const DEMO_TICKETS = [
+  { id: 'DEMO-T-0001', seat: '1塁側 B-1' },
+  { id: 'DEMO-T-0002', seat: '1塁側 B-2' },
+] as const;
+export const DEMO_REVOKED_TICKETS = ['DEMO-T-0002'] as const;
 
 /** Demo cards on the revocation list. */
 export const DEMO_REVOKED = ['revoked'] as const;

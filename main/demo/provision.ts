@@ -29,7 +29,8 @@ import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import { getLogger } from '../../base/log.js';
 import { DEMO_STAFF_PIN } from './constants.js';
-import { DEMO_INSIDE, DEMO_RECORDS, DEMO_REVOKED } from './data.js';
+import { DEMO_INSIDE, DEMO_RECORDS, DEMO_REVOKED, DEMO_REVOKED_TICKETS } from './data.js';
+import { TICKET_ISSUER_KEY_ID, ticketRevocationSerial } from '../../protocol/ticket.js';
 
 const log = getLogger('demo');
 
@@ -185,6 +186,16 @@ export function ensureDemoData(
         reason: 'keyCompromise',
       });
     });
+    // A QR ticket is revoked the same way, under the ticket "issuer" and its number.
+    for (const id of DEMO_REVOKED_TICKETS)
+      ops.push(
+        revocationPutOp(indexKey, {
+          issuerKeyId: TICKET_ISSUER_KEY_ID,
+          serial: ticketRevocationSerial(id),
+          revokedAt: '2026-10-01T00:00:00Z',
+          reason: 'cessationOfOperation',
+        }),
+      );
     const batch: FeedBatch = {
       format: 'jpki-kiosk/delta/v1',
       feed: 'revocations',

@@ -31,6 +31,7 @@ export const DEMO_CARD_SHOWCASE: Readonly<Record<string, { siteKind: SiteKind | 
     untrusted: { siteKind: null, expect: 'cert_untrusted' },
     tampered: { siteKind: null, expect: 'cert_tampered' },
     'pin-blocked': { siteKind: null, expect: 'pin_blocked' },
+    'visitor-vi': { siteKind: 'stadium-gate', expect: 'ok' },
   };
 
 export interface WalletOptions {

@@ -1,14 +1,15 @@
-// The kiosk: the public screen (driven by the model), the DEGRADED banner, the language switch, the
-// staff panel behind its credential and, on demo terminals, the demo card wallet.
+// The kiosk: the public screen (driven by the model), the DEGRADED banner, the always-visible language
+// choice, the staff panel behind its credential and, on demo terminals, the demo card wallet.
 import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import { useApi } from './api/provider.js';
 import { initialModel, isDegraded, reduce, screenOf, toneFor } from './model.js';
 import { playTone } from './sound.js';
-import { t } from './i18n.js';
+import { plainText, t } from './i18n.js';
 import { PublicScreen } from './screens/public.js';
 import { StaffPanel } from './screens/staff.js';
 import { DemoWallet } from './screens/demo.js';
-import type { Language } from '../../main/api/contract.js';
+import { Languages, languageInfo, staffLanguageFor } from '../../base/languages.js';
+import { Phrase } from './phrase.js';
 
 export function App() {
   const api = useApi();
@@ -63,32 +64,40 @@ export function App() {
   }, [screen, volume]);
 
   useEffect(() => {
-    document.documentElement.lang = language;
+    document.documentElement.lang = languageInfo[language].locale;
+    document.documentElement.dataset.language = language;
     document.documentElement.dataset.screen = screen.kind;
   }, [language, screen.kind]);
 
-  const other: Language = language === 'ja' ? 'en' : 'ja';
   const status = state.status;
+  const staffLanguage = staffLanguageFor(language);
 
   return (
     <div class={`kiosk site-${status?.siteKind ?? 'none'}`}>
       <header class="topbar">
         <span class="site-label" data-testid="site-label">
-          {status ? `${status.siteId} · ${t('gate', language)} ${status.gateId}` : ''}
+          {status ? `${status.siteId} · ${plainText(t('gate', language))} ${status.gateId}` : ''}
         </span>
-        <button
-          type="button"
-          class="lang"
-          lang={other}
-          aria-label={t('switchLanguageLabel', language)}
-          onClick={() => dispatch({ type: 'language', language: other })}
-        >
-          {t('switchLanguage', language)}
-        </button>
       </header>
+      {/* Large and always there: each language named in itself, so a visitor finds their own. */}
+      <nav class="languages" aria-label={plainText(t('languageChoice', language))} data-testid="languages">
+        {Languages.map((l) => (
+          <button
+            type="button"
+            key={l}
+            class="lang"
+            lang={languageInfo[l].locale}
+            data-language={l}
+            aria-pressed={l === language}
+            onClick={() => dispatch({ type: 'language', language: l })}
+          >
+            {languageInfo[l].name}
+          </button>
+        ))}
+      </nav>
       {isDegraded(state) && screen.kind !== 'connecting' ? (
         <div class="banner degraded" role="status" data-testid="degraded-banner">
-          {t('degraded', language)}
+          <Phrase text={t('degraded', language)} />
         </div>
       ) : null}
       <main class="stage">
@@ -108,23 +117,23 @@ export function App() {
             data-testid="open-wallet"
             onClick={() => setWalletOpen(!walletOpen)}
           >
-            {t('demoWallet', language)}
+            {t('demoWallet', staffLanguage)}
           </button>
         ) : (
           <span />
         )}
         {status ? (
           <button type="button" class="quiet" data-testid="open-staff" onClick={() => setStaffOpen(true)}>
-            {t('staff', language)}
+            <Phrase text={t('staff', language)} />
           </button>
         ) : null}
       </footer>
       {/* The wallet drawer steps aside while the patron uses the PIN pad or a kiosk session. */}
       {walletOpen && status?.demo && screen.kind !== 'pin' && screen.kind !== 'session' ? (
-        <DemoWallet language={language} onClose={() => setWalletOpen(false)} />
+        <DemoWallet language={staffLanguage} onClose={() => setWalletOpen(false)} />
       ) : null}
       {staffOpen && status ? (
-        <StaffPanel status={status} language={language} onClose={() => setStaffOpen(false)} />
+        <StaffPanel status={status} language={staffLanguage} onClose={() => setStaffOpen(false)} />
       ) : null}
     </div>
   );

@@ -26,7 +26,10 @@ export interface ModelState {
   /** Why the core is down, when the shell knows (it could not start): shown as out of service. */
   coreError: ErrorPayload | null;
   status: TerminalStatus | null;
-  /** The language on screen: the patron may switch; it returns to the terminal's default after each person. */
+  /**
+   * The language on screen: the holder's entry may name it, the patron may choose it; it returns to the
+   * terminal's default after each person.
+   */
   language: Language;
   /** The patron-facing flow, ignoring out-of-service (computed in `screenOf`). */
   flow: Screen;
@@ -122,7 +125,9 @@ export function reduce(state: ModelState, action: ModelAction): ModelState {
           return state;
         case 'decision': {
           const hold = state.status?.ui.resultHoldMs ?? defaultHoldMs;
-          return { ...state, flow: { kind: 'result', decision: event.payload, until: now + hold } };
+          // The holder's own language, when their entry names one; the next person gets the default again.
+          const language = event.payload.publicView.language ?? state.language;
+          return { ...state, language, flow: { kind: 'result', decision: event.payload, until: now + hold } };
         }
         case 'session':
           return onSession(state, event.payload, now);

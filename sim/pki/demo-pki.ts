@@ -55,6 +55,7 @@ export const DEMO_CARD_SPECS: readonly DemoCardSpec[] = [
   { name: 'untrusted', purpose: 'signed by another CA with the same name', ...VALID, trust: 'untrusted-ca' },
   { name: 'tampered', purpose: 'certificate bytes altered after signing', ...VALID, trust: 'tampered' },
   { name: 'pin-blocked', purpose: 'valid card whose PIN is blocked', ...VALID, pinTriesLeft: 0 },
+  { name: 'visitor-vi', purpose: 'ticket holder whose entry names Vietnamese', ...VALID },
 ];
 
 export interface DemoCard {

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { loadConfig } from '../../config/load.js';
 import { startBrowserShell, type BrowserShell } from '../../main/browser/server.js';
-import { errorWords, reasonWords } from '../../main/api/messages.js';
+import { errorWords } from '../../main/api/messages.js';
 import type { Decision, ReasonCode } from '../../base/decision.js';
 import type { Language, TerminalStatus } from '../../main/api/contract.js';
-import { ui } from '../../renderer/src/i18n.js';
+import { reasonHeadline, reasonHint, t, ui } from '../../renderer/src/i18n.js';
 import { createFakeCore, makeDecision, type FakeCore } from '../support/fake-core.js';
 import {
   ensureRendererBuilt,
@@ -20,6 +20,7 @@ import {
   rendererDir,
   screenshot,
   waitForScreen,
+  chooseLanguage,
 } from './support.js';
 
 let browser: Browser;
@@ -49,10 +50,7 @@ afterAll(async () => {
 });
 
 async function setLanguage(language: Language) {
-  const current = await page.evaluate(() => document.documentElement.lang);
-  if (current !== language)
-    await page.getByRole('button', { name: ui.switchLanguageLabel[current as Language] }).click();
-  await page.waitForFunction((l) => document.documentElement.lang === l, language);
+  await chooseLanguage(page, language);
 }
 
 async function setSite(patch: Partial<TerminalStatus>) {
@@ -88,8 +86,8 @@ async function check(name: string) {
 }
 
 async function expectResultWords(headline: ReasonCode, language: Language) {
-  expect(await text('result-headline')).toBe(reasonWords[headline].headline[language]);
-  expect(await text('result-hint')).toBe(reasonWords[headline].hint[language]);
+  expect(await text('result-headline')).toBe(reasonHeadline(headline, language));
+  expect(await text('result-hint')).toBe(reasonHint(headline, language));
 }
 
 describe('stadium gate', () => {
@@ -150,7 +148,7 @@ describe('stadium gate', () => {
     await setLanguage('en');
     await showDecision(makeDecision());
     await waitForScreen(page, 'waiting');
-    await page.waitForFunction(() => document.documentElement.lang === 'ja');
+    await page.waitForFunction(() => document.documentElement.dataset.language === 'ja');
     core.setStatus({ ui: hold });
   });
 });
@@ -160,7 +158,7 @@ describe('PIN mode', () => {
     await setSite({ authMode: 'pin' });
     core.emit({ name: 'pinRequest', payload: { requestId: 'pin-1', triesLeft: 3, retry: false } });
     await waitForScreen(page, 'pin');
-    expect(await text('pin-tries')).toBe(ui.pinTriesLeft.ja.replace('{n}', '3'));
+    expect(await text('pin-tries')).toBe(t('pinTriesLeft', 'ja', { n: 3 }));
     await check('pin-pad-ja');
     for (const d of ['1', '2', '3', '4']) await page.locator(`[data-key="${d}"]`).click();
     expect(await page.locator('.dot.full').count()).toBe(4);
@@ -175,7 +173,7 @@ describe('PIN mode', () => {
     core.emit({ name: 'pinRequest', payload: { requestId: 'pin-2', triesLeft: 1, retry: true } });
     await waitForScreen(page, 'pin');
     expect(await page.locator('body').innerText()).toContain(ui.pinRetry.en);
-    expect(await text('pin-tries')).toBe(ui.pinTriesLeft.en.replace('{n}', '1'));
+    expect(await text('pin-tries')).toBe(t('pinTriesLeft', 'en', { n: 1 }));
     await check('pin-retry-en');
     core.emit({ name: 'pinRequest', payload: { requestId: 'pin-3', triesLeft: 0, retry: true } });
     await page.waitForSelector('[data-tries="0"]');
@@ -185,7 +183,7 @@ describe('PIN mode', () => {
     await page.getByTestId('pin-cancel').click();
     await waitForScreen(page, 'waiting');
     // Cancelling ends this person's turn: the screen is back in the default language.
-    expect(await page.evaluate(() => document.documentElement.lang)).toBe('ja');
+    expect(await page.evaluate(() => document.documentElement.dataset.language)).toBe('ja');
     await setLanguage('en');
     await showDecision(makeDecision({ outcome: 'refused', headline: 'pin_blocked' }));
     await expectResultWords('pin_blocked', 'en');
@@ -337,7 +335,7 @@ describe('convenience-store kiosk', () => {
     expect(await text('session-timer')).toMatch(/残り時間: 1[12][0-9]秒/);
     await check('kiosk-session-ja');
     await setLanguage('en');
-    expect(await text('session-timer')).toMatch(/Time left: 1[12][0-9]s/);
+    expect(await text('session-timer')).toMatch(/Time left: 1[12][0-9] seconds/);
     await check('kiosk-session-en');
     await page.getByTestId('session-end').click();
     await waitForScreen(page, 'waiting');

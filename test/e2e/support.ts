@@ -82,3 +82,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export async function waitForScreen(page: Page, kind: string): Promise<void> {
   await page.waitForFunction((k) => document.documentElement.dataset.screen === k, kind, { timeout: 10_000 });
 }
+
+/** Touches the language choice's button for `language` and waits until the screen speaks it. */
+export async function chooseLanguage(page: Page, language: string): Promise<void> {
+  const current = await page.evaluate(() => document.documentElement.dataset.language);
+  if (current !== language)
+    await page.locator(`[data-testid=languages] [data-language="${language}"]`).click();
+  await page.waitForFunction((l) => document.documentElement.dataset.language === l, language);
+}

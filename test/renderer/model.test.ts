@@ -44,6 +44,22 @@ describe('screen model', () => {
     expect(s.language).toBe('en');
   });
 
+  it("a decision naming the holder's language shows it; the next person gets the site default", () => {
+    let s = run(['connected', status({ language: 'es' })]);
+    s = run(
+      [{ name: 'decision', payload: makeDecision({ publicView: { headline: 'ok', language: 'vi' } }) }],
+      s,
+    );
+    expect(s.language).toBe('vi');
+    expect(screenOf(s).kind).toBe('result');
+    s = run([{ tick: t0 + 3000 }], s);
+    expect(s.language).toBe('es');
+    // A decision without a language keeps what the patron chose on the language bar.
+    s = reduce(s, { type: 'language', language: 'ko' });
+    s = run([{ name: 'decision', payload: makeDecision() }], s);
+    expect(s.language).toBe('ko');
+  });
+
   it('goes waiting → reading → result and holds the result for resultHoldMs', () => {
     const d = makeDecision();
     let s = run(['connected', status({ ui: { volume: 1, resultHoldMs: 5000, sessionTimeoutSeconds: 60 } })]);

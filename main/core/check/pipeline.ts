@@ -96,12 +96,12 @@ export interface CheckResult {
   record: CardRecord | null;
 }
 
-interface Timer {
+export interface Timer {
   mark(stage: StageTiming['stage']): void;
   timings: StageTiming[];
 }
 
-function startTimer(): Timer {
+export function startTimer(): Timer {
   const start = performance.now();
   let last = start;
   const timings: StageTiming[] = [];
@@ -158,8 +158,8 @@ function outcomeForReason(reason: ReasonCode): Outcome {
     : 'refused';
 }
 
-function buildDecision(
-  ctx: CheckContext,
+export function buildDecision(
+  ctx: Pick<CheckContext, 'site'>,
   parts: {
     outcome: Outcome;
     reasons: ReasonCode[];
@@ -244,8 +244,8 @@ async function authenticateCard(
   return refused ? { refused } : 'pin';
 }
 
-function stalePolicyReasons(
-  ctx: CheckContext,
+export function stalePolicyReasons(
+  ctx: Pick<CheckContext, 'data' | 'config'>,
   nowMs: number,
 ): { refuse: ReasonCode | null; staff: boolean; degraded: boolean } {
   // Hub-sync age and the oldest CRL's nextUpdate + grace (whitelist/crl-status.ts).
@@ -261,7 +261,7 @@ function stalePolicyReasons(
   }
 }
 
-function presenceFor(ctx: CheckContext, subject: string): PresenceRecord | null {
+export function presenceFor(ctx: Pick<CheckContext, 'data'>, subject: string): PresenceRecord | null {
   const p = ctx.data.terminal.presence(subject);
   // The store keeps the latest state per subject; any stored state means at least one entry since the
   // last reset, which is what the re-entry rules need.
@@ -426,6 +426,10 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
     reasons.push('staff_visual_check');
   }
   if (stale.degraded) reasons.push('degraded');
+  // The holder's entry may name their language: the result screen speaks it for this person only.
+  const shown = record?.language
+    ? { ...policy, publicView: { ...policy.publicView, language: record.language } }
+    : policy;
   timer.mark('policy');
   return {
     decision: buildDecision(ctx, {
@@ -433,7 +437,7 @@ export async function runCheck(ctx: CheckContext, transport: CardTransport): Pro
       reasons,
       degraded: stale.degraded,
       direction: policy.direction,
-      policy,
+      policy: shown,
       authPath,
       timer,
       at,

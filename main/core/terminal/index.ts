@@ -23,6 +23,9 @@ import type {
   TerminalStatus,
 } from '../../api/contract.js';
 import { eventForUi, withStaffGate } from '../../api/staff-gate.js';
+import type { CodeScanner } from '../scanner/scanner.js';
+import { HidScanner } from '../scanner/hid-scanner.js';
+import { NodeHidBackend } from '../actuators/index.js';
 import type { HidBackend } from '../actuators/index.js';
 import type { ReaderWatcherOptions } from '../card/reader-watcher.js';
 import { exportShelterRoster, siteModules, siteStaffCommands, type SitePorts } from '../sites/index.js';
@@ -59,6 +62,20 @@ export interface TerminalOptions {
   autoCheck?: boolean;
   /** The HID backend for actuator driver "software" (the demo composition passes its devices). */
   softwareHid?: HidBackend;
+  /** A barcode scanner for QR tickets (a USB HID scanner, or the software scanner of tests and demo). */
+  scanner?: CodeScanner;
+}
+
+/** The USB scanner the site configures for QR tickets, read through node-hid; none unless tickets are accepted. */
+function configuredScanner(config: KioskConfig, clock: Clock): CodeScanner | null {
+  const { accept, scanner } = config.site.tickets;
+  if (!accept || scanner.driver !== 'hid') return null;
+  return new HidScanner({
+    backend: new NodeHidBackend(),
+    match: { vendorId: scanner.vendorId, productId: scanner.productId, serial: null, path: null },
+    reportId: scanner.reportId,
+    clock,
+  });
 }
 
 /** What staff may switch the terminal to: site.selectable, or only what is configured. */
@@ -89,6 +106,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   private site: TerminalSite;
   private volume: number;
   private readonly wallet: DemoWallet | null;
+  private readonly scanner: CodeScanner | null;
   private readonly sitePorts: SitePorts;
   private statusTimer: unknown = null;
   private closed = false;
@@ -102,6 +120,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     this.clock = now ? { ...base, now: () => now().getTime() } : base;
     this.config = config;
     this.wallet = options.wallet ?? null;
+    this.scanner = options.scanner ?? configuredScanner(config, this.clock);
     this.volume = config.ui.volume;
     this.site = {
       kind: config.site.kind,
@@ -189,6 +208,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   async start(): Promise<void> {
     this.devices.on('change', () => this.emitStatus());
     this.devices.on('card', (reader) => void this.taps.onCard(reader));
+    this.scanner?.start((text) => void this.taps.onScan(text));
     this.devices.on('card-removed', () => {
       this.pinPad.close('card_removed', null);
       this.emitStatus();
@@ -255,6 +275,7 @@ export class Terminal extends EventEmitter implements KioskCore {
     this.pinPad.close('cancelled', null);
     this.session.close('ended');
     await this.wallet?.close().catch(() => undefined);
+    await this.scanner?.close().catch(() => undefined);
     await this.devices.close();
     this.removeAllListeners();
   }

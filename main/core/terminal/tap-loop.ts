@@ -8,6 +8,7 @@ import { getLogger } from '../../../base/log.js';
 import type { KioskEvent } from '../../api/contract.js';
 import { runCheck, type CardAuthentication, type CheckContext, type CheckResult } from '../check/pipeline.js';
 import { buildTime } from '../clock.js';
+import { runTicketCheck } from '../check/ticket-check.js';
 import { siteModules, type SitePorts } from '../sites/index.js';
 import type { DeviceSet } from './devices.js';
 import type { EntryLedger } from './entry-ledger.js';
@@ -56,6 +57,41 @@ export class TapLoop {
       const typed = toKioskError(error);
       log.warn({ code: typed.code, err: typed.message }, 'tap failed before a decision');
       this.options.changed();
+    } finally {
+      this.busyNow = false;
+      this.options.changed();
+    }
+  }
+
+  /**
+   * A scanned QR ticket: decided and committed like a card, one person at a time. A scan while a card
+   * is being read, or while out of service, is dropped (the scanner's beep is not an admission).
+   */
+  async onScan(text: string): Promise<Decision | null> {
+    const { devices, clock } = this.options;
+    if (this.busyNow || this.closed || devices.outOfService()) return null;
+    this.busyNow = true;
+    this.options.changed();
+    try {
+      const data = devices.stores();
+      data.refresh();
+      const result = runTicketCheck(
+        {
+          config: devices.config,
+          site: this.options.site(),
+          data,
+          buildTime: buildTime(),
+          lastHub: () => devices.lastHub,
+          recentAdmits: this.options.ledger.recentAdmits,
+          now: () => new Date(clock.now()),
+        },
+        text,
+      );
+      return this.finish(result);
+    } catch (error) {
+      const typed = toKioskError(error);
+      log.warn({ code: typed.code, err: typed.message }, 'scan failed before a decision');
+      return null;
     } finally {
       this.busyNow = false;
       this.options.changed();

@@ -1,12 +1,13 @@
 // The demo card wallet: lists the virtual cards the core provisioned and puts one on the virtual reader
 // (through the real pcscd + vpcd stack, in the core) or takes it away. Shown only on demo terminals.
 import { useEffect, useState } from 'preact/hooks';
-import type { DemoCard, Language } from '../../../main/api/contract.js';
+import type { DemoCard } from '../../../main/api/contract.js';
+import type { StaffLanguage } from '../../../base/languages.js';
 import { KioskError } from '../../../base/errors.js';
 import { useApi } from '../api/provider.js';
-import { errorText, reasonHeadline, t } from '../i18n.js';
+import { errorText, reasonHeadline, siteKindWords, t } from '../i18n.js';
 
-export function DemoWallet(props: { language: Language; onClose(): void }) {
+export function DemoWallet(props: { language: StaffLanguage; onClose(): void }) {
   const api = useApi();
   const { language } = props;
   const [cards, setCards] = useState<DemoCard[]>([]);
@@ -41,7 +42,8 @@ export function DemoWallet(props: { language: Language; onClose(): void }) {
               {t('demoInsert', language)}: {card.name}
             </button>
             <span class="expect">
-              {card.siteKind ?? '*'} → {reasonHeadline(card.expect, language)}
+              {card.siteKind ? siteKindWords[card.siteKind][language] : '*'} →{' '}
+              {reasonHeadline(card.expect, language)}
               {card.pin ? ` (PIN ${card.pin})` : ''}
             </span>
           </li>

@@ -4,7 +4,8 @@ import { useState } from 'preact/hooks';
 import type { Decision } from '../../../base/decision.js';
 import type { Language, PinRequest, TerminalStatus } from '../../../main/api/contract.js';
 import { useApi } from '../api/provider.js';
-import { errorText, reasonHeadline, reasonHint, t } from '../i18n.js';
+import { errorText, formatNumber, plainText, reasonHeadline, reasonHint, t } from '../i18n.js';
+import { Phrase } from '../phrase.js';
 import { secondsLeft, type Screen } from '../model.js';
 
 interface Props {
@@ -20,18 +21,28 @@ export function PublicScreen({ screen, status, language, now, onEndSession }: Pr
     case 'connecting':
       return (
         <section class="panel neutral" data-testid="screen-connecting">
-          <h1>{t('connecting', language)}</h1>
-          <p class="hint">{t('connectingHint', language)}</p>
+          <h1>
+            <Phrase text={t('connecting', language)} />
+          </h1>
+          <p class="hint">
+            <Phrase text={t('connectingHint', language)} />
+          </p>
         </section>
       );
     case 'out_of_service':
       return (
         <section class="panel stop" data-testid="screen-out-of-service">
-          <h1>{t('outOfService', language)}</h1>
-          <p class="reason">{errorText(screen.error.code, language)}</p>
-          <p class="hint">{t('outOfServiceHint', language)}</p>
+          <h1>
+            <Phrase text={t('outOfService', language)} />
+          </h1>
+          <p class="reason">
+            <Phrase text={errorText(screen.error.code, language)} />
+          </p>
+          <p class="hint">
+            <Phrase text={t('outOfServiceHint', language)} />
+          </p>
           <p class="code" data-testid="error-code">
-            {t('errorCode', language)}: {screen.error.code}
+            <Phrase text={t('errorCode', language)} />: {screen.error.code}
           </p>
         </section>
       );
@@ -40,11 +51,13 @@ export function PublicScreen({ screen, status, language, now, onEndSession }: Pr
     case 'reading':
       return (
         <section class="panel neutral" data-testid="screen-reading" aria-busy="true">
-          <h1>{t('reading', language)}</h1>
+          <h1>
+            <Phrase text={t('reading', language)} />
+          </h1>
           <div
             class="progress"
             role="progressbar"
-            aria-label={t('reading', language)}
+            aria-label={plainText(t('reading', language))}
             aria-valuemin={0}
             aria-valuemax={100}
             aria-valuenow={Math.round(screen.reading.progress * 100)}
@@ -73,19 +86,25 @@ function Counters({ status, language }: { status: TerminalStatus; language: Lang
   if (status.siteKind === 'shelter') {
     return (
       <p class="counters" data-testid="occupancy">
-        {t('occupancy', language)}: <strong>{status.counters.inside ?? 0}</strong> {t('persons', language)}
+        <Phrase text={t('occupancy', language)} />:{' '}
+        <strong>
+          <Phrase text={t('personCount', language, { n: status.counters.inside ?? 0 })} />
+        </strong>
       </p>
     );
   }
   if (status.siteKind !== 'stadium-gate') return null;
   return (
     <p class="counters" data-testid="counters">
-      {t('admittedCount', language)} <strong>{status.counters.admitted}</strong> ·{' '}
-      {t('refusedCount', language)} <strong>{status.counters.refused}</strong>
+      <Phrase text={t('admittedCount', language)} />{' '}
+      <strong>{formatNumber(status.counters.admitted, language)}</strong> ·{' '}
+      <Phrase text={t('refusedCount', language)} />{' '}
+      <strong>{formatNumber(status.counters.refused, language)}</strong>
       {status.counters.inside === null ? null : (
         <>
           {' '}
-          · {t('insideCount', language)} <strong>{status.counters.inside}</strong>
+          · <Phrase text={t('insideCount', language)} />{' '}
+          <strong>{formatNumber(status.counters.inside, language)}</strong>
         </>
       )}
     </p>
@@ -105,12 +124,20 @@ function Waiting({ status, language }: { status: TerminalStatus | null; language
           : null;
   return (
     <section class="panel neutral" data-testid="screen-waiting">
-      {title ? <p class="eyebrow">{title}</p> : null}
-      <h1>{t('touchCard', language)}</h1>
+      {title ? (
+        <p class="eyebrow">
+          <Phrase text={title} />
+        </p>
+      ) : null}
+      <h1>
+        <Phrase text={t('touchCard', language)} />
+      </h1>
       <div class="card-target" aria-hidden="true">
         <div class="card-shape" />
       </div>
-      <p class="hint">{t('touchHint', language)}</p>
+      <p class="hint">
+        <Phrase text={t('touchHint', language)} />
+      </p>
       {status ? <Counters status={status} language={language} /> : null}
     </section>
   );
@@ -144,37 +171,58 @@ function Result({
       aria-live="assertive"
     >
       {site === 'stadium-gate' ? (
-        <p class="bigmark" aria-hidden="true">
-          {decision.outcome === 'admitted' ? t('ok', language) : t('ng', language)}
-        </p>
+        <BigMark text={decision.outcome === 'admitted' ? t('ok', language) : t('ng', language)} />
       ) : null}
       {site === 'shelter' && decision.outcome !== 'refused' ? (
         <p class="eyebrow">
-          {decision.direction === 'exit' ? t('checkOut', language) : t('checkIn', language)}
+          <Phrase text={decision.direction === 'exit' ? t('checkOut', language) : t('checkIn', language)} />
         </p>
       ) : null}
       <h1 data-testid="result-headline">
-        {site === 'hospital-reception' && decision.outcome === 'admitted'
-          ? t('receptionDone', language)
-          : reasonHeadline(headline, language)}
+        <Phrase
+          text={
+            site === 'hospital-reception' && decision.outcome === 'admitted'
+              ? t('receptionDone', language)
+              : reasonHeadline(headline, language)
+          }
+        />
       </h1>
       <p class="hint" data-testid="result-hint">
-        {reasonHint(headline, language)}
+        <Phrase text={reasonHint(headline, language)} />
       </p>
       {pv.seat || pv.zone ? (
         <p class="seat" data-testid="seat">
-          {pv.zone ? `${t('zone', language)} ${pv.zone}` : ''}
+          {pv.zone ? (
+            <>
+              <Phrase text={t('zone', language)} /> {pv.zone}
+            </>
+          ) : null}
           {pv.zone && pv.seat ? ' · ' : ''}
-          {pv.seat ? `${t('seat', language)} ${pv.seat}` : ''}
+          {pv.seat ? (
+            <>
+              <Phrase text={t('seat', language)} /> {pv.seat}
+            </>
+          ) : null}
         </p>
       ) : null}
       {pv.householdSize ? (
         <p class="seat" data-testid="household">
-          {t('household', language)}: {pv.householdSize} {t('persons', language)}
+          <Phrase text={t('household', language)} />:{' '}
+          <Phrase text={t('personCount', language, { n: pv.householdSize })} />
         </p>
       ) : null}
       {status ? <Counters status={status} language={language} /> : null}
     </section>
+  );
+}
+
+/** OK / NG as big as the words allow: a long "no entry" in some languages must stay on one line. */
+function BigMark({ text }: { text: string }) {
+  const long = plainText(text).length > 8;
+  return (
+    <p class={long ? 'bigmark long' : 'bigmark'} aria-hidden="true">
+      <Phrase text={text} />
+    </p>
   );
 }
 
@@ -215,7 +263,7 @@ export function DigitPad(props: {
               disabled={props.disabled}
               onClick={() => setValue((v) => v.slice(0, -1))}
             >
-              {t('pinDelete', language)}
+              <Phrase text={t('pinDelete', language)} />
             </button>
           ) : key === 'ok' ? (
             <button
@@ -230,7 +278,7 @@ export function DigitPad(props: {
                 props.onSubmit(v);
               }}
             >
-              {t('pinOk', language)}
+              <Phrase text={t('pinOk', language)} />
             </button>
           ) : (
             <button
@@ -248,7 +296,7 @@ export function DigitPad(props: {
       </div>
       {props.onCancel ? (
         <button type="button" class="wide alt" data-testid="pin-cancel" onClick={props.onCancel}>
-          {t('pinCancel', language)}
+          <Phrase text={t('pinCancel', language)} />
         </button>
       ) : null}
     </div>
@@ -265,12 +313,22 @@ function PinPad({ request, language }: { request: PinRequest; language: Language
       data-testid="screen-pin"
       data-tries={request.triesLeft}
     >
-      <h1>{blocked ? t('pinBlocked', language) : t('pinTitle', language)}</h1>
-      {request.retry && !blocked ? <p class="reason">{t('pinRetry', language)}</p> : null}
+      <h1>
+        <Phrase text={blocked ? t('pinBlocked', language) : t('pinTitle', language)} />
+      </h1>
+      {request.retry && !blocked ? (
+        <p class="reason">
+          <Phrase text={t('pinRetry', language)} />
+        </p>
+      ) : null}
       <p class="hint" data-testid="pin-tries">
-        {blocked
-          ? reasonHint('pin_blocked', language)
-          : t('pinTriesLeft', language, { n: request.triesLeft })}
+        <Phrase
+          text={
+            blocked
+              ? reasonHint('pin_blocked', language)
+              : t('pinTriesLeft', language, { n: request.triesLeft })
+          }
+        />
       </p>
       {blocked ? (
         <button
@@ -279,7 +337,7 @@ function PinPad({ request, language }: { request: PinRequest; language: Language
           data-testid="pin-cancel"
           onClick={() => void api.cancelPin({ requestId: request.requestId })}
         >
-          {t('pinCancel', language)}
+          <Phrase text={t('pinCancel', language)} />
         </button>
       ) : (
         <DigitPad
@@ -311,24 +369,27 @@ function KioskSession(props: { sessionId: string; secondsLeft: number; language:
   return (
     <section class="panel neutral session" data-testid="screen-session">
       <p class="timer" data-testid="session-timer" role="timer">
-        {t('kioskTimeLeft', language)}: {props.secondsLeft}
-        {t('seconds', language)}
+        <Phrase text={t('kioskTimeLeft', language)} />:{' '}
+        <Phrase text={t('secondsLeft', language, { n: props.secondsLeft })} />
       </p>
-      <h1>{t('kioskMenu', language)}</h1>
+      <h1>
+        <Phrase text={t('kioskMenu', language)} />
+      </h1>
       <div class="menu">
         {services.map((name) => (
           <button type="button" class="wide" key={name} onClick={() => setChosen(name)}>
-            {name}
+            <Phrase text={name} />
           </button>
         ))}
       </div>
       {chosen ? (
         <p class="hint" role="status">
-          {chosen}
-          {t('kioskChosen', language)}
+          <Phrase text={t('kioskChosen', language, { service: chosen })} />
         </p>
       ) : (
-        <p class="hint">{t('kioskDontLeave', language)}</p>
+        <p class="hint">
+          <Phrase text={t('kioskDontLeave', language)} />
+        </p>
       )}
       <button
         type="button"
@@ -339,7 +400,7 @@ function KioskSession(props: { sessionId: string; secondsLeft: number; language:
           void api.endSession({ sessionId: props.sessionId }).catch(() => undefined);
         }}
       >
-        {t('kioskEnd', language)}
+        <Phrase text={t('kioskEnd', language)} />
       </button>
     </section>
   );

@@ -2,15 +2,11 @@
 // register a person, send to reception).
 import { useEffect, useState } from 'preact/hooks';
 import type { Decision } from '../../../base/decision.js';
-import {
-  AnnulReasons,
-  type CommandResponse,
-  type Language,
-  type TerminalStatus,
-} from '../../../main/api/contract.js';
+import { AnnulReasons, type CommandResponse, type TerminalStatus } from '../../../main/api/contract.js';
+import type { StaffLanguage } from '../../../base/languages.js';
 import { siteFeatures } from '../../../base/site-kinds.js';
 import { useApi } from '../api/provider.js';
-import { annulReasonWords, reasonHeadline, t } from '../i18n.js';
+import { annulReasonWords, formatTime, reasonHeadline, t, value } from '../i18n.js';
 import { useErrorText } from './staff-error-text.js';
 
 type Recent = CommandResponse<'recentDecisions'>;
@@ -23,7 +19,7 @@ const AUTH_PATH_WORDS = {
 
 function DecisionDetails(props: {
   decision: Decision;
-  language: Language;
+  language: StaffLanguage;
   onMessage(m: string | null): void;
 }) {
   const api = useApi();
@@ -65,7 +61,7 @@ function DecisionDetails(props: {
         {ins ? (
           <>
             <dt>{t('insuranceStatus', language)}</dt>
-            <dd data-testid="insurance-status">{ins.status}</dd>
+            <dd data-testid="insurance-status">{value('insurance', ins.status, language)}</dd>
             <dt>{t('insurer', language)}</dt>
             <dd>{ins.insurerNumber ?? '—'}</dd>
             <dt>{t('symbolNumber', language)}</dt>
@@ -141,7 +137,7 @@ function DecisionDetails(props: {
 
 export function RecentDecisions(props: {
   status: TerminalStatus;
-  language: Language;
+  language: StaffLanguage;
   onMessage(m: string | null): void;
 }) {
   const api = useApi();
@@ -175,8 +171,9 @@ export function RecentDecisions(props: {
             data-outcome={decision.outcome}
           >
             <button type="button" class="link" onClick={() => setSelected(decision.id)}>
-              {new Date(decision.at).toLocaleTimeString(language === 'ja' ? 'ja-JP' : 'en-GB')} ·{' '}
-              {decision.outcome} · {reasonHeadline(decision.publicView.headline, language)}
+              {formatTime(decision.at, language)} · {value('outcome', decision.outcome, language)} ·{' '}
+              {reasonHeadline(decision.publicView.headline, language)}
+              {decision.credential === 'qr_ticket' ? ` · ${t('credentialTicket', language)}` : ''}
               {decision.staffView.displayName ? ` · ${decision.staffView.displayName}` : ''}
               {annulled ? ` · ${t('staffAnnulled', language)}` : ''}
             </button>

@@ -1,29 +1,30 @@
 // Staff mode: the terminal's parts and data at a glance (reader, HSM, sync and its alarm, data age, gate).
-import { type Language, type TerminalStatus } from '../../../main/api/contract.js';
-import { errorText, t } from '../i18n.js';
+// Every value is shown in words of the staff language, with the error code kept for a support call.
+import { type TerminalStatus } from '../../../main/api/contract.js';
+import type { StaffLanguage } from '../../../base/languages.js';
+import { ago, errorText, formatDateTime, t, value } from '../i18n.js';
 
-function ago(iso: string | null, language: Language): string {
-  if (!iso) return t('never', language);
-  const minutes = Math.round((Date.now() - Date.parse(iso)) / 60_000);
-  if (!Number.isFinite(minutes)) return iso;
-  if (minutes < 60) return language === 'ja' ? `${minutes}分前` : `${minutes} min ago`;
-  const hours = Math.round(minutes / 60);
-  return language === 'ja' ? `${hours}時間前` : `${hours} h ago`;
-}
-
-export function StatusTable({ status, language }: { status: TerminalStatus; language: Language }) {
+export function StatusTable({ status, language }: { status: TerminalStatus; language: StaffLanguage }) {
+  const now = Date.now();
   const err = (e: { code: string } | null) => (e ? ` — ${e.code}` : '');
+  const data = status.data;
+  const staleText = data.stale
+    ? ` · ${t('stale', language)} (${data.staleReasons.map((r) => value('staleReason', r, language)).join(', ')})`
+    : '';
+  const crl = data.crlNextUpdate
+    ? ` · ${t('crlNextUpdate', language, { at: formatDateTime(data.crlNextUpdate, language), n: data.crlGraceHours })}`
+    : '';
   const rows: [string, string, string][] = [
     [
       'reader',
       t('reader', language),
-      `${status.reader.state}${status.reader.name ? ` (${status.reader.name})` : ''}${err(status.reader.error)}`,
+      `${value('reader', status.reader.state, language)}${status.reader.name ? ` (${status.reader.name})` : ''}${err(status.reader.error)}`,
     ],
-    ['hsm', t('hsm', language), `${status.hsm.state}${err(status.hsm.error)}`],
+    ['hsm', t('hsm', language), `${value('hsm', status.hsm.state, language)}${err(status.hsm.error)}`],
     [
       'sync',
       t('sync', language),
-      `${status.sync.state} · ${ago(status.sync.lastPullAt, language)}${err(status.sync.error)}`,
+      `${value('sync', status.sync.state, language)} · ${ago(status.sync.lastPullAt, now, language)}${err(status.sync.error)}`,
     ],
     // Sync v2: an answer refused as an attack stays visible here (and at the hub) until the terminal restarts.
     ...(status.sync.alarm
@@ -31,22 +32,22 @@ export function StatusTable({ status, language }: { status: TerminalStatus; lang
           [
             'sync-alarm',
             t('syncAlarm', language),
-            `⚠ ${status.sync.alarm.code} · ${ago(status.sync.alarm.at, language)} — ${errorText(status.sync.alarm.code, language)}`,
+            `⚠ ${status.sync.alarm.code} · ${ago(status.sync.alarm.at, now, language)} — ${errorText(status.sync.alarm.code, language)}`,
           ] as [string, string, string],
         ]
       : []),
     [
       'data',
       t('dataAge', language),
-      `${ago(status.data.revocationAt, language)}${status.data.stale ? ` · STALE (${status.data.staleReasons.join(', ')})` : ''} (max ${status.data.maxAgeHours} h, ${status.data.stalePolicy})${status.data.crlNextUpdate ? ` · CRL next update ${status.data.crlNextUpdate} + ${status.data.crlGraceHours} h` : ''}`,
+      `${ago(data.revocationAt, now, language)}${staleText} (${t('maxAge', language, { n: data.maxAgeHours })}, ${value('stalePolicy', data.stalePolicy, language)})${crl}`,
     ],
     ['queue', t('queue', language), String(status.queue.journalPending)],
-    ['gate', t('gateDevice', language), status.gate],
-    ['signal', t('signal', language), status.signal],
+    ['gate', t('gateDevice', language), value('gate', status.gate, language)],
+    ['signal', t('signal', language), value('signal', status.signal, language)],
     [
       'site',
       t('staffSite', language),
-      `${status.profile} · ${status.siteKind} · ${status.gateId} · ${status.direction} · ${status.authMode}`,
+      `${value('profile', status.profile, language)} · ${value('profile', status.siteKind, language)} · ${status.gateId} · ${value('direction', status.direction, language)} · ${value('authMode', status.authMode, language)}`,
     ],
   ];
   return (
@@ -54,10 +55,10 @@ export function StatusTable({ status, language }: { status: TerminalStatus; lang
       <h3 id="staff-status">{t('staffStatus', language)}</h3>
       <table class="status-table" data-testid="staff-status">
         <tbody>
-          {rows.map(([key, label, value]) => (
+          {rows.map(([key, label, text]) => (
             <tr key={key} data-row={key}>
               <th scope="row">{label}</th>
-              <td>{value}</td>
+              <td>{text}</td>
             </tr>
           ))}
         </tbody>

@@ -2,16 +2,17 @@
 // staff command is also refused by the core while locked (STAFF_LOCKED), so this panel is a convenience,
 // not the lock itself.
 import { useEffect, useState } from 'preact/hooks';
-import type { Language, Roster, TerminalStatus } from '../../../main/api/contract.js';
+import type { Roster, TerminalStatus } from '../../../main/api/contract.js';
+import type { StaffLanguage } from '../../../base/languages.js';
 import { SiteKinds, siteFeatures } from '../../../base/site-kinds.js';
 import { useApi } from '../api/provider.js';
-import { siteKindWords, t } from '../i18n.js';
+import { siteKindWords, t, value } from '../i18n.js';
 import { DigitPad } from './public.js';
 import { StatusTable } from './staff-status.js';
 import { useErrorText } from './staff-error-text.js';
 import { RecentDecisions } from './staff-decisions.js';
 
-export function StaffPanel(props: { status: TerminalStatus; language: Language; onClose(): void }) {
+export function StaffPanel(props: { status: TerminalStatus; language: StaffLanguage; onClose(): void }) {
   const api = useApi();
   const { status, language } = props;
   const describe = useErrorText(language);
@@ -90,7 +91,11 @@ export function StaffPanel(props: { status: TerminalStatus; language: Language; 
   );
 }
 
-function Actions(props: { status: TerminalStatus; language: Language; onMessage(m: string | null): void }) {
+function Actions(props: {
+  status: TerminalStatus;
+  language: StaffLanguage;
+  onMessage(m: string | null): void;
+}) {
   const api = useApi();
   const { status, language } = props;
   const describe = useErrorText(language);
@@ -143,7 +148,7 @@ function Actions(props: { status: TerminalStatus; language: Language; onMessage(
   );
 }
 
-function RosterView(props: { language: Language; onMessage(m: string | null): void }) {
+function RosterView(props: { language: StaffLanguage; onMessage(m: string | null): void }) {
   const api = useApi();
   const { language } = props;
   const describe = useErrorText(language);
@@ -166,7 +171,8 @@ function RosterView(props: { language: Language; onMessage(m: string | null): vo
             <tr key={e.personRef}>
               <th scope="row">{e.displayName ?? e.personRef}</th>
               <td>
-                {e.state} · {e.householdId ?? '—'} · {e.registered ? '' : 'unregistered'}
+                {value('roster', e.state, language)} · {e.householdId ?? '—'}
+                {e.registered ? '' : ` · ${t('unregistered', language)}`}
               </td>
             </tr>
           ))}
