@@ -16,7 +16,7 @@ describe('hub venue commands', () => {
   let root: string;
   beforeAll(() => {
     root = tempDir('venuecli');
-    writeFileSync(join(root, 'index-key'), 'cd'.repeat(32) + '\n');
+    writeFileSync(join(root, 'index-key'), 'cd'.repeat(32) + '\n', { mode: 0o600 });
     // File keys: this file must not open a second SoftHSM2 configuration.
     openHubDir(join(root, 'hub'), { keyStore: 'file', indexKeyFile: join(root, 'index-key') }).close();
   });
