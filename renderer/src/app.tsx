@@ -98,6 +98,7 @@ export function App() {
           language={language}
           now={now}
           onEndSession={() => dispatch({ type: 'session_end_requested' })}
+          onServiceDismissed={() => dispatch({ type: 'service_dismissed' })}
         />
       </main>
       <footer class="bottombar">
