@@ -30,7 +30,7 @@ import {
   serviceRequestMessage,
   type ServiceRefusal,
 } from '../../protocol/service-request.js';
-import { certificatePdf, DEFAULT_FONT } from './certificate-pdf.js';
+import { certificatePdf, DEFAULT_FONT, type CertificateContent } from './certificate-pdf.js';
 import { Register, type RegisterPerson } from './register.js';
 
 const log = getLogger('provider');
@@ -70,6 +70,8 @@ export interface ReferenceProviderOptions {
   /** Waits before answering (tests: a slow provider). */
   delayMs?: (serviceId: string) => number;
   fontPath?: string;
+  /** Renders the document instead of certificatePdf (a load test that checks isolation, not layout). */
+  renderDocument?: (content: CertificateContent) => Promise<Buffer>;
 }
 
 export interface ReferenceProvider {
@@ -160,18 +162,18 @@ export async function startReferenceProvider(options: ReferenceProviderOptions):
       householdHead: '世帯主',
       domicile: '本籍',
     };
-    const pdf = await certificatePdf(
-      {
-        title: service.title,
-        issuer,
-        rows: service.shows.filter((k) => person[k] !== undefined).map((k) => [labels[k], person[k]!]),
-        documentId,
-        verificationCode: code,
-        issuedAt: new Date(t),
-        terminalId: request.terminalId,
-      },
-      options.fontPath ?? DEFAULT_FONT,
-    );
+    const render =
+      options.renderDocument ??
+      ((c: CertificateContent) => certificatePdf(c, options.fontPath ?? DEFAULT_FONT));
+    const pdf = await render({
+      title: service.title,
+      issuer,
+      rows: service.shows.filter((k) => person[k] !== undefined).map((k) => [labels[k], person[k]!]),
+      documentId,
+      verificationCode: code,
+      issuedAt: new Date(t),
+      terminalId: request.terminalId,
+    });
     issued++;
     documents.set(documentId, { requestId: request.requestId, verificationCode: code, spkiSha256 });
     return { status: 200, type: 'application/pdf', body: pdf, headers: { [DOCUMENT_ID_HEADER]: documentId } };

@@ -20,6 +20,8 @@ export interface PrinterOptions {
   completionTimeoutMs: number;
   /** How often the printer's state is checked while it works. */
   checkEveryMs?: number;
+  /** How often a queued job's state is asked while waiting for it. */
+  jobPollMs?: number;
 }
 
 export type PrintOutcome =
@@ -134,7 +136,9 @@ export class Printer {
             paperOut: false,
           };
         }
-        await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), POLL_MS));
+        await new Promise((resolve) =>
+          this.clock.setTimeout(() => resolve(undefined), this.options.jobPollMs ?? POLL_MS),
+        );
       }
     } catch (error) {
       if (jobId) await this.cancelJob(jobId);

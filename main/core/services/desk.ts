@@ -76,6 +76,8 @@ interface Active {
   session: OpenSession;
   service: KioskService;
   requestId: string;
+  /** The card connection while the proof is being made: closed when the session ends under it. */
+  card: CardTransport | null;
 }
 
 export class ServiceDesk {
@@ -126,7 +128,7 @@ export class ServiceDesk {
         { reason },
       );
     const requestId = randomUUID();
-    const active: Active = { session, service, requestId };
+    const active: Active = { session, service, requestId, card: null };
     this.active = active;
     void this.run(active).finally(() => {
       if (this.active === active) this.active = null;
@@ -329,6 +331,7 @@ export class ServiceDesk {
     fields: ServiceRequestFields,
   ): Promise<{ certificate: string; signature: string }> {
     const transport = await this.options.connectCard();
+    a.card = transport;
     const client = new JpkiClient(transport, { timeoutMs: this.options.commandTimeoutMs });
     try {
       await client.selectApplet();
@@ -350,6 +353,7 @@ export class ServiceDesk {
         signature: Buffer.from(signature).toString('base64'),
       };
     } finally {
+      a.card = null;
       await client.close().catch(() => undefined);
     }
   }
@@ -382,8 +386,10 @@ export class ServiceDesk {
     const a = this.active;
     if (a && a.session.sessionId === session.sessionId) {
       this.active = null;
-      // A PIN request of this session must not stay on screen for the next person.
+      // A PIN request of this session must not stay on screen for the next person, and its card commands
+      // stop here: the next person's card is not this run's to talk to.
       this.options.cancelPin();
+      void a.card?.close().catch(() => undefined);
     }
     void this.options.printer?.forgetSession(session.sessionId);
   }

@@ -200,6 +200,8 @@ export class ProviderClient {
       const timer = setTimeout(() => {
         req.destroy(new KioskError('SERVICE_TIMEOUT', `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
+      // One small request and one answer per exchange: no Nagle wait for a segment the provider acks late.
+      req.on('socket', (socket) => socket.setNoDelay(true));
       req.on('error', (error) => {
         clearTimeout(timer);
         const code = (error as NodeJS.ErrnoException).code;
