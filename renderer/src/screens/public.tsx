@@ -361,7 +361,7 @@ function KioskSession(props: {
         aria-busy="true"
       >
         {timer}
-        <h1 role="status">{step}</h1>
+        <h1 aria-live="polite">{step}</h1>
         <p class="hint">{t('kioskDontLeave', language)}</p>
       </section>
     );
