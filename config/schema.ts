@@ -187,6 +187,10 @@ export const PrintingSchema = z
     folder: z.string().default('printed'),
     /** A job not completed by then is a failed print (staff hand-off). */
     completionTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+    /** Stadium gate: print a seat receipt (seat, gate, zone, time; no name) for each admission with a seat. */
+    seatReceipt: z.boolean().default(false),
+    /** The receipt printer's paper: an 80 mm roll or A4. */
+    slipMedia: z.enum(['receipt-80mm', 'A4']).default('receipt-80mm'),
   })
   .strict();
 

@@ -36,6 +36,7 @@ import { TapLoop } from './tap-loop.js';
 import { hsmRequestSigner } from '../sync/index.js';
 import { TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
 import { printerFromConfig, type Printer } from '../printing/index.js';
+import { seatReceipt, slipPdf } from '../printing/slips.js';
 import { ServiceDesk } from '../services/desk.js';
 import { PosHandoff } from '../services/pos-handoff.js';
 import { ProviderClient } from '../services/provider-client.js';
@@ -478,6 +479,33 @@ export class Terminal extends EventEmitter implements KioskCore {
 
   private emitEvent(event: KioskEvent): void {
     this.emit('kiosk-event', event);
+    if (event.name === 'decision') void this.printSeatReceipt(event.payload);
+  }
+
+  /** A gate that hands out seat receipts prints one per admission with a seat: the public view only. */
+  private async printSeatReceipt(decision: Decision): Promise<void> {
+    const printer = this.printer;
+    const seat = decision.publicView.seat;
+    if (!printer || !this.config.printing.seatReceipt || decision.site !== 'stadium-gate') return;
+    if (decision.outcome !== 'admitted' || !seat) return;
+    try {
+      const media = this.config.printing.slipMedia;
+      const content = seatReceipt({
+        seat,
+        gateId: decision.gateId,
+        ...(decision.publicView.zone ? { zone: decision.publicView.zone } : {}),
+        at: decision.at,
+      });
+      const outcome = await printer.print({
+        document: await slipPdf(content, media),
+        title: `slip:seat:${decision.id}`,
+        sessionId: null,
+        media,
+      });
+      if (!outcome.ok) log.warn({ code: outcome.error.code }, 'seat receipt not printed');
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'seat receipt failed');
+    }
   }
 }
 

@@ -333,8 +333,9 @@ function KioskSession(props: {
       class="wide end"
       data-testid="session-end"
       onClick={() => {
-        props.onEnd();
+        // Ask the core first: the screen forgets the session (and this button) right after.
         void api.endSession({ sessionId: props.sessionId }).catch(() => undefined);
+        props.onEnd();
       }}
     >
       {t('kioskEnd', language)}
