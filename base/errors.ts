@@ -87,6 +87,22 @@ export const ErrorCodes = [
   // peripherals
   'HID_UNAVAILABLE',
   'HID_FAILED',
+  // kiosk services and printing
+  /** A configured service cannot be used now (its provider is unreachable, the printer is down). */
+  'SERVICE_UNAVAILABLE',
+  /** The provider answered with a typed refusal (detail.refusal names it). */
+  'SERVICE_REFUSED',
+  /** The provider did not answer in time after the retries. */
+  'SERVICE_TIMEOUT',
+  /** The provider answered something that is not a document or a refusal. */
+  'SERVICE_PROTOCOL',
+  /** The session the request belonged to has ended: its result is discarded, never shown or printed. */
+  'SESSION_ENDED',
+  /** The card in the reader is not the card that opened the session. */
+  'CARD_MISMATCH',
+  'PRINTER_UNAVAILABLE',
+  /** The print job did not complete (out of paper, jam, cancelled): staff hand the document or refund. */
+  'PRINT_FAILED',
   // staff mode and UI commands
   'STAFF_LOCKED',
   'STAFF_CREDENTIAL_WRONG',

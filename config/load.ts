@@ -189,7 +189,19 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
       ...config.policy,
       hospital: { ...config.policy.hospital, folder: at(config.policy.hospital.folder) },
       shelter: { ...config.policy.shelter, rosterDir: at(config.policy.shelter.rosterDir) },
+      kiosk: {
+        ...config.policy.kiosk,
+        posHandoffDir:
+          config.policy.kiosk.posHandoffDir === null ? null : at(config.policy.kiosk.posHandoffDir),
+        providers: Object.fromEntries(
+          Object.entries(config.policy.kiosk.providers).map(([id, p]) => [
+            id,
+            { ...p, caFile: p.caFile === null ? null : at(p.caFile) },
+          ]),
+        ),
+      },
     },
+    printing: { ...config.printing, folder: at(config.printing.folder) },
     sync: {
       ...config.sync,
       rootPath: config.sync.rootPath === null ? null : at(config.sync.rootPath),
@@ -213,6 +225,7 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
   for (const anchor of resolved.trust.anchors) checkTrustFile(anchor, 'key trust.anchors');
   if (resolved.sync.rootPath) checkTrustFile(resolved.sync.rootPath, 'key sync.rootPath');
   if (resolved.sync.caFile) checkTrustFile(resolved.sync.caFile, 'key sync.caFile');
+  checkKioskServices(resolved.policy.kiosk, profile, file ?? preset);
   return deepFreeze({ ...resolved, source: { file: file ? resolve(file) : null, profile, packaged } });
 }
 
@@ -284,6 +297,42 @@ function checkHubTransport(sync: KioskConfigParsed['sync'], profile: ProfileName
       );
   }
   if (sync.caFile !== null) readSyncCa(sync.caFile);
+}
+
+/** Each service names a configured provider; providers are https: (http: only to loopback) like the hub. */
+function checkKioskServices(
+  kiosk: KioskConfigParsed['policy']['kiosk'],
+  profile: ProfileName,
+  origin: string,
+): void {
+  const ids = new Set<string>();
+  for (const [i, service] of kiosk.services.entries()) {
+    if (ids.has(service.id))
+      throw new KioskError(
+        'CONFIG_INVALID',
+        `${origin}: key policy.kiosk.services.${i}.id: ${service.id} appears twice`,
+        {
+          key: `policy.kiosk.services.${i}.id`,
+        },
+      );
+    ids.add(service.id);
+    if (!kiosk.providers[service.provider])
+      throw new KioskError(
+        'CONFIG_INVALID',
+        `${origin}: key policy.kiosk.services.${i}.provider: no provider ${JSON.stringify(service.provider)} in policy.kiosk.providers`,
+        { key: `policy.kiosk.services.${i}.provider` },
+      );
+  }
+  for (const [id, provider] of Object.entries(kiosk.providers)) {
+    const url = new URL(provider.url);
+    const plainOk = url.protocol === 'http:' && (profile === 'demo' || isLoopbackHost(url.hostname));
+    if (url.protocol !== 'https:' && !plainOk)
+      throw new KioskError(
+        'CONFIG_INVALID',
+        `${origin}: key policy.kiosk.providers.${id}.url: must be https: (plain http: only to a loopback address)`,
+        { key: `policy.kiosk.providers.${id}.url` },
+      );
+  }
 }
 
 /** The PEM bytes of `sync.caFile`, or CONFIG_INVALID naming the key when it is missing or not a certificate. */

@@ -174,6 +174,74 @@ export const AntiPassbackSchema = z
   })
   .strict();
 
+/** One kiosk service (a certificate, a local-service document). */
+export const KioskServiceSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'lower-case letters, digits and dashes'),
+    /** The name on the menu in each UI language. */
+    names: z
+      .object({
+        ja: z.string().min(1).max(40),
+        en: z.string().min(1).max(60),
+        // The other public languages; where one is missing the menu shows English (easy Japanese: Japanese).
+        'zh-Hans': z.string().min(1).max(40).optional(),
+        ko: z.string().min(1).max(40).optional(),
+        vi: z.string().min(1).max(60).optional(),
+        'pt-BR': z.string().min(1).max(60).optional(),
+        es: z.string().min(1).max(60).optional(),
+        'ja-easy': z.string().min(1).max(60).optional(),
+      })
+      .strict(),
+    /** The holder's card PIN is asked for this service (the card signs the request after it). */
+    pinRequired: z.boolean().default(true),
+    /** Needs the provider over the network: shown unavailable while the provider cannot be reached. */
+    network: z.boolean().default(true),
+    /** Fee in yen, handed to the store's POS (no payment in the kiosk); 0: free. */
+    feeYen: z.number().int().nonnegative().max(100_000).default(0),
+    /** The provider id (policy.kiosk.providers) that answers it. */
+    provider: z.string().min(1),
+    /** What is printed: an A4 certificate, or nothing (the answer is only shown). */
+    prints: z.enum(['certificate-a4', 'none']).default('certificate-a4'),
+  })
+  .strict();
+
+export const ServiceProviderSchema = z
+  .object({
+    /** `https:`; plain `http:` only to a loopback address (like sync.hubUrl). */
+    url: z.string().url(),
+    /** A PEM file of the CA(s) for a provider with a private CA; null: the system's CAs. */
+    caFile: z.string().nullable().default(null),
+    /** One attempt's time limit. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(8000),
+    /** Further attempts after a timeout or a 5xx, with the same idempotency key. */
+    retries: z.number().int().min(0).max(5).default(2),
+    /** How often reachability is checked while idle (the menu shows it). */
+    healthEverySeconds: z.number().int().positive().default(15),
+  })
+  .strict();
+
+export const PrintingSchema = z
+  .object({
+    /**
+     * cups: the system's print service through `lp`/`lpstat` (IPP); folder: PDFs written to a folder
+     * (the demo, or an archive); none: nothing is printed.
+     */
+    driver: z.enum(['cups', 'folder', 'none']).default('none'),
+    /** The CUPS queue; null: the server's default destination. */
+    queue: z.string().min(1).nullable().default(null),
+    /** CUPS server (host:port or a socket path); null: the client's default (CUPS_SERVER, client.conf). */
+    server: z.string().min(1).nullable().default(null),
+    /** The folder for driver "folder"; relative to the data folder. */
+    folder: z.string().default('printed'),
+    /** A job not completed by then is a failed print (staff hand-off). */
+    completionTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+    /** Stadium gate: print a seat receipt (seat, gate, zone, time; no name) for each admission with a seat. */
+    seatReceipt: z.boolean().default(false),
+    /** The receipt printer's paper: an 80 mm roll or A4. */
+    slipMedia: z.enum(['receipt-80mm', 'A4']).default('receipt-80mm'),
+  })
+  .strict();
+
 export const PolicySchema = z
   .object({
     stadium: z
@@ -209,9 +277,18 @@ export const PolicySchema = z
     kiosk: z
       .object({
         sessionTimeoutSeconds: z.number().int().positive().default(120),
+        /** The service menu, in the order shown; names come from here, never from code. */
+        services: z.array(KioskServiceSchema).default([]),
+        /** Service providers by id (a service names one). */
+        providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), ServiceProviderSchema).default({}),
+        /**
+         * Where the store's POS reads fee hand-off records (one JSON file each, mode 0600); relative to the
+         * data folder. Null: the journal only.
+         */
+        posHandoffDir: z.string().nullable().default('pos-handoff'),
       })
       .strict()
-      .default({ sessionTimeoutSeconds: 120 }),
+      .default({ sessionTimeoutSeconds: 120, services: [], providers: {}, posHandoffDir: 'pos-handoff' }),
   })
   .strict();
 
@@ -320,6 +397,7 @@ export const ConfigSchema = z
     server: ServerSchema.default(ServerSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
     demo: DemoSchema.default(DemoSchema.parse({})),
+    printing: PrintingSchema.default(PrintingSchema.parse({})),
   })
   .strict();
 

@@ -13,6 +13,7 @@ export const JournalKinds = [
   'annulment',
   'staff-annul',
   'staff-lockout',
+  'service',
 ] as const;
 /**
  * decision: a decision that admitted nobody (refused, staff, error);
@@ -20,11 +21,24 @@ export const JournalKinds = [
  * passage: the gate reported the person went through (ref = the grant);
  * annulment: the grant was not used (no passage in time; ref = the grant);
  * staff-annul: staff annulled a record (ref, with a note saying why);
- * staff-lockout: wrong staff PINs locked staff mode out (note: how many lockouts, for how long).
+ * staff-lockout: wrong staff PINs locked staff mode out (note: how many lockouts, for how long);
+ * service: a kiosk service step (request, document, refusal, print, fee hand-off): ids and codes only,
+ * never a name or a document's content.
  */
 export type JournalKind = (typeof JournalKinds)[number];
 
 const Text = z.string().min(1).max(64);
+
+export const ServiceJournalEvents = [
+  'request',
+  'document',
+  'refused',
+  'failed',
+  'printed',
+  'print-failed',
+  'fee-handoff',
+  'discarded',
+] as const;
 
 export const JournalEntryInput = z
   .object({
@@ -49,6 +63,20 @@ export const JournalEntryInput = z
     ref: z.number().int().positive().optional(),
     note: z.string().min(1).max(200).optional(),
     staffId: Text.optional(),
+    /** Kiosk services: what happened to which request of which session. */
+    service: z
+      .object({
+        event: z.enum(ServiceJournalEvents),
+        serviceId: Text,
+        sessionId: Text,
+        requestId: Text,
+        code: Text.optional(),
+        amountYen: z.number().int().nonnegative().optional(),
+        printJob: Text.optional(),
+        documentId: Text.optional(),
+      })
+      .strict()
+      .optional(),
     /** Wall time of the event; defaults to now. */
     wall: z.iso.datetime({ offset: true }).optional(),
   })

@@ -42,6 +42,7 @@ export const Channels = {
     getRoster: 'kiosk:cmd:getRoster',
     registerPerson: 'kiosk:cmd:registerPerson',
     sendToReception: 'kiosk:cmd:sendToReception',
+    requestService: 'kiosk:cmd:requestService',
     demoListCards: 'kiosk:cmd:demoListCards',
     demoInsertCard: 'kiosk:cmd:demoInsertCard',
     demoRemoveCard: 'kiosk:cmd:demoRemoveCard',
@@ -53,6 +54,7 @@ export const Channels = {
     pinRequest: 'kiosk:evt:pinRequest',
     pinClosed: 'kiosk:evt:pinClosed',
     session: 'kiosk:evt:session',
+    service: 'kiosk:evt:service',
   },
   /** Sent by a shell, not the core: whether the core process is up (Electron respawns it when it dies). */
   shell: {
@@ -171,6 +173,67 @@ export const SyncStates = ['disabled', 'idle', 'running', 'failed'] as const;
 export const GateStates = ['none', 'closed', 'open', 'unavailable'] as const;
 export const SignalStates = ['none', 'off', 'green', 'red', 'amber', 'unavailable'] as const;
 
+/** One entry of the kiosk's service menu as the screen needs it (names from configuration). */
+export const ServiceViewSchema = z
+  .object({
+    id: Id,
+    names: z
+      .object({
+        ja: z.string(),
+        en: z.string(),
+        'zh-Hans': z.string().optional(),
+        ko: z.string().optional(),
+        vi: z.string().optional(),
+        'pt-BR': z.string().optional(),
+        es: z.string().optional(),
+        'ja-easy': z.string().optional(),
+      })
+      .strict(),
+    pinRequired: z.boolean(),
+    feeYen: z.number().int().nonnegative(),
+    available: z.boolean(),
+    /** Why not available: the provider cannot be reached (offline), or the printer is down. */
+    unavailableReason: z.enum(['offline', 'printer']).nullable(),
+  })
+  .strict();
+export type ServiceView = z.infer<typeof ServiceViewSchema>;
+
+export const ServiceRefusalCodes = [
+  'terminal_unknown',
+  'terminal_signature',
+  'proof_invalid',
+  'card_untrusted',
+  'card_revoked',
+  'card_expired',
+  'pin_required',
+  'request_stale',
+  'service_unknown',
+  'not_in_register',
+  'idempotency_conflict',
+] as const;
+
+/** A kiosk service request's progress, for the session that asked only (sessionId is checked). */
+export const ServiceEventSchema = z
+  .object({
+    sessionId: Id,
+    requestId: Id,
+    serviceId: Id,
+    /** cancelled: the holder left the PIN pad; the menu is shown again. */
+    state: z.enum(['working', 'done', 'failed', 'cancelled']),
+    step: z.enum(['card', 'provider', 'printing']).optional(),
+    /** failed: why (SERVICE_REFUSED, SERVICE_TIMEOUT, PRINT_FAILED, PIN_BLOCKED, …). */
+    error: ErrorPayloadSchema.optional(),
+    refusal: z.enum(ServiceRefusalCodes).optional(),
+    /** failed while printing: staff hand the document over or refund (the screen says so). */
+    staffNote: z.boolean().optional(),
+    paperOut: z.boolean().optional(),
+    /** done: the fee handed to the store's register. */
+    feeYen: z.number().int().nonnegative().optional(),
+    printed: z.boolean().optional(),
+  })
+  .strict();
+export type ServiceEvent = z.infer<typeof ServiceEventSchema>;
+
 export const TerminalStatusSchema = z
   .object({
     terminalId: z.string(),
@@ -239,6 +302,13 @@ export const TerminalStatusSchema = z
       })
       .strict(),
     staff: z.object({ unlocked: z.boolean(), until: IsoTime.nullable() }).strict(),
+    /** Convenience kiosk: the configured service menu with each entry's availability now. */
+    services: z.array(ServiceViewSchema).optional(),
+    /** The printer, where one is configured. */
+    printer: z
+      .object({ state: z.enum(['ready', 'unavailable']), error: ErrorPayloadSchema.nullable() })
+      .strict()
+      .optional(),
     ui: z
       .object({
         volume: z.number().min(0).max(1),
@@ -443,6 +513,12 @@ export const Commands = {
     request: z.object({ decisionId: Id }).strict(),
     response: ReceptionResultSchema,
   },
+  /** Convenience kiosk: the patron asks for a service in their open session; progress comes as `service` events. */
+  requestService: {
+    staff: false,
+    request: z.object({ sessionId: Id, serviceId: Id }).strict(),
+    response: z.object({ requestId: Id }).strict(),
+  },
   demoListCards: { staff: false, request: Empty, response: z.array(DemoCardSchema) },
   demoInsertCard: {
     staff: false,
@@ -459,6 +535,7 @@ export const Events = {
   pinRequest: PinRequestSchema,
   pinClosed: PinClosedSchema,
   session: SessionEventSchema,
+  service: ServiceEventSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type CommandRequest<K extends CommandName> = z.infer<(typeof Commands)[K]['request']>;

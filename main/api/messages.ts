@@ -294,6 +294,29 @@ export const errorWords: Record<ErrorCode, Words> = {
     ja: 'ゲートの通過記録に対応する入場記録がありません',
     en: 'The gate reported a passage for an entry this terminal does not know',
   },
+  SERVICE_UNAVAILABLE: {
+    ja: 'このサービスは現在ご利用いただけません',
+    en: 'This service is not available right now',
+  },
+  SERVICE_REFUSED: {
+    ja: '発行元が証明書の発行を受け付けませんでした',
+    en: 'The issuing office did not accept the request',
+  },
+  SERVICE_TIMEOUT: {
+    ja: '発行元から応答がありませんでした',
+    en: 'The issuing office did not answer in time',
+  },
+  SERVICE_PROTOCOL: {
+    ja: '発行元の応答が正しくありません',
+    en: 'The issuing office answered in an unexpected way',
+  },
+  SESSION_ENDED: { ja: 'ご利用は終了しました', en: 'The session has ended' },
+  CARD_MISMATCH: {
+    ja: '最初にタッチしたカードと違うカードです',
+    en: 'This is not the card that started the session',
+  },
+  PRINTER_UNAVAILABLE: { ja: 'プリンターが使えません', en: 'The printer is not available' },
+  PRINT_FAILED: { ja: '印刷できませんでした', en: 'The document could not be printed' },
   STAFF_LOCKED: { ja: '係員モードはロックされています', en: 'Staff mode is locked' },
   STAFF_CREDENTIAL_WRONG: {
     ja: '係員の暗証番号またはカードが違います',

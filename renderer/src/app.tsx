@@ -107,6 +107,7 @@ export function App() {
           language={language}
           now={now}
           onEndSession={() => dispatch({ type: 'session_end_requested' })}
+          onServiceDismissed={() => dispatch({ type: 'service_dismissed' })}
         />
       </main>
       <footer class="bottombar">

@@ -76,14 +76,45 @@ export const ui = {
   },
   kioskTitle: { ja: 'マルチコピー機 各種証明書', en: 'Certificate service' },
   kioskMenu: { ja: 'サービスを選んでください', en: 'Choose a service' },
-  kioskResident: { ja: '住民票の写し', en: 'Residence certificate' },
-  kioskSeal: { ja: '印鑑登録証明書', en: 'Seal registration certificate' },
-  kioskTax: { ja: '課税証明書', en: 'Tax certificate' },
-  kioskChosen: {
-    ja: '{service}を選びました。この端末は見本のため印刷しません',
-    en: '{service} selected. This demonstration terminal does not print',
-  },
   kioskEnd: { ja: '終了する', en: 'End' },
+  kioskNoServices: {
+    ja: 'この端末で使えるサービスはありません',
+    en: 'No services are offered at this terminal',
+  },
+  kioskUnavailableOffline: {
+    ja: 'ただいま通信できないため使えません',
+    en: 'Not available: the service cannot be reached right now',
+  },
+  kioskUnavailablePrinter: {
+    ja: 'プリンターが使えないため使えません',
+    en: 'Not available: the printer is not working',
+  },
+  kioskFee: { ja: '手数料 {n}円', en: 'Fee ¥{n}' },
+  kioskFree: { ja: '無料', en: 'Free' },
+  kioskWorkingCard: {
+    ja: 'カードを確認しています。カードを離さないでください',
+    en: 'Checking your card. Please keep it in place',
+  },
+  kioskWorkingProvider: { ja: '発行元に請求しています', en: 'Requesting the document' },
+  kioskWorkingPrinting: { ja: '印刷しています', en: 'Printing' },
+  kioskTakeDocument: { ja: '書類とカードをお取りください', en: 'Please take your document and your card' },
+  kioskPayAtRegister: {
+    ja: '手数料 {n}円はレジでお支払いください',
+    en: 'Please pay the fee of ¥{n} at the register',
+  },
+  kioskFailed: { ja: '発行できませんでした', en: 'The document could not be issued' },
+  kioskPrintFailed: { ja: '印刷できませんでした', en: 'The document could not be printed' },
+  kioskStaffNote: {
+    ja: '係員にお声がけください。印刷されていないため手数料はかかりません',
+    en: 'Please ask a staff member. Nothing was printed, so there is no fee',
+  },
+  kioskPaperOut: { ja: 'プリンターの用紙が切れています', en: 'The printer is out of paper' },
+  kioskRefusedHint: {
+    ja: 'お住まいの市区町村の窓口でご相談ください',
+    en: 'Please contact your city office',
+  },
+  kioskTryLater: { ja: 'しばらくしてからもう一度お試しください', en: 'Please try again later' },
+  kioskBackToMenu: { ja: 'メニューに戻る', en: 'Back to the menu' },
   kioskTimeLeft: { ja: '残り時間', en: 'Time left' },
   secondsLeft: { ja: '{n}秒', en: { one: '{n} second', other: '{n} seconds' } },
   kioskDontLeave: {

@@ -8,6 +8,7 @@ import type {
   Language,
   PinRequest,
   ReadingEvent,
+  ServiceEvent,
   SessionEvent,
   TerminalStatus,
 } from '../../main/api/contract.js';
@@ -19,7 +20,16 @@ export type Screen =
   | { kind: 'reading'; reading: ReadingEvent }
   | { kind: 'pin'; request: PinRequest }
   | { kind: 'result'; decision: Decision; until: number }
-  | { kind: 'session'; sessionId: string; decision: Decision; endsAt: number };
+  | {
+      kind: 'session';
+      sessionId: string;
+      decision: Decision;
+      endsAt: number;
+      /** The card PIN asked for a service of this session (shown inside the session). */
+      pin: PinRequest | null;
+      /** The service request of this session in progress or just ended; null: the menu. */
+      service: ServiceEvent | null;
+    };
 
 export interface ModelState {
   connected: boolean;
@@ -41,7 +51,8 @@ export type ModelAction =
   | { type: 'event'; event: KioskEvent; now: number }
   | { type: 'tick'; now: number }
   | { type: 'language'; language: Language }
-  | { type: 'session_end_requested' };
+  | { type: 'session_end_requested' }
+  | { type: 'service_dismissed' };
 
 export const initialModel: ModelState = {
   connected: false,
@@ -74,6 +85,8 @@ function onSession(state: ModelState, event: SessionEvent, now: number): ModelSt
         sessionId: event.sessionId,
         decision,
         endsAt: Number.isFinite(endsAt) ? endsAt : now,
+        pin: null,
+        service: null,
       },
     };
   }
@@ -91,6 +104,8 @@ export function reduce(state: ModelState, action: ModelAction): ModelState {
       return { ...state, language: action.language };
     case 'session_end_requested':
       return state.flow.kind === 'session' ? forgetPerson(state) : state;
+    case 'service_dismissed':
+      return state.flow.kind === 'session' ? { ...state, flow: { ...state.flow, service: null } } : state;
     case 'tick': {
       const flow = state.flow;
       if (flow.kind === 'result' && action.now >= flow.until) return forgetPerson(state);
@@ -115,8 +130,14 @@ export function reduce(state: ModelState, action: ModelAction): ModelState {
           if (state.flow.kind === 'session') return state;
           return { ...state, flow: { kind: 'reading', reading: event.payload } };
         case 'pinRequest':
+          // In a kiosk session the PIN is asked for a service: it shows inside the session.
+          if (state.flow.kind === 'session') return { ...state, flow: { ...state.flow, pin: event.payload } };
           return { ...state, flow: { kind: 'pin', request: event.payload } };
         case 'pinClosed':
+          if (state.flow.kind === 'session')
+            return state.flow.pin?.requestId === event.payload.requestId
+              ? { ...state, flow: { ...state.flow, pin: null } }
+              : state;
           if (state.flow.kind === 'pin' && state.flow.request.requestId === event.payload.requestId) {
             return event.payload.reason === 'answered'
               ? { ...state, flow: { kind: 'reading', reading: { phase: 'authenticating', progress: 0.5 } } }
@@ -131,6 +152,16 @@ export function reduce(state: ModelState, action: ModelAction): ModelState {
         }
         case 'session':
           return onSession(state, event.payload, now);
+        case 'service': {
+          // Only the open session's own request: anything else (a late step of an ended session) is ignored.
+          const flow = state.flow;
+          if (flow.kind !== 'session' || flow.sessionId !== event.payload.sessionId) return state;
+          const service = event.payload.state === 'cancelled' ? null : event.payload;
+          return {
+            ...state,
+            flow: { ...flow, service, pin: service?.state === 'working' ? flow.pin : null },
+          };
+        }
       }
     }
   }

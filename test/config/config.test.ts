@@ -351,3 +351,38 @@ describe('secret and trust files', () => {
     }
   });
 });
+
+describe('kiosk services configuration', () => {
+  const service = (provider: string) => ({
+    id: 'residence',
+    names: { ja: '住民票の写し', en: 'Residence' },
+    provider,
+  });
+  const kiosk = (services: unknown[], url: string) =>
+    siteFile(`kiosk-${encodeURIComponent(url)}-${services.length}.json`, {
+      version: 1,
+      profile: 'convenience-kiosk',
+      policy: { kiosk: { services, providers: { city: { url } } } },
+    });
+
+  it('the convenience-kiosk profile lists its services with names in Japanese and English, and prints through CUPS', () => {
+    const config = loadConfig({ profile: 'convenience-kiosk', env: {} });
+    expect(config.policy.kiosk.services.map((s) => s.names.ja)).toContain('住民票の写し');
+    expect(config.printing.driver).toBe('cups');
+  });
+
+  it('refuses a service naming a provider that is not configured, and plain http: to a provider on the network', () => {
+    const unknown = refusal(() =>
+      loadConfig({ file: kiosk([service('town')], 'https://city.example/'), env: {} }),
+    );
+    expect(unknown.code).toBe('CONFIG_INVALID');
+    expect(unknown.detail).toMatchObject({ key: 'policy.kiosk.services.0.provider' });
+    const plain = refusal(() =>
+      loadConfig({ file: kiosk([service('city')], 'http://city.example/'), env: {} }),
+    );
+    expect(plain.detail).toMatchObject({ key: 'policy.kiosk.providers.city.url' });
+    expect(
+      loadConfig({ file: kiosk([service('city')], 'http://127.0.0.1:8621/'), env: {} }).policy.kiosk.services,
+    ).toHaveLength(1);
+  });
+});

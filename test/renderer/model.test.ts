@@ -98,6 +98,37 @@ describe('screen model', () => {
     ).toBe('reading');
   });
 
+  it('kiosk service: the PIN shows inside the session, only the session’s own service events show, and closing forgets them', () => {
+    const d = makeDecision({ site: 'convenience-kiosk', publicView: { headline: 'ok', sessionSeconds: 60 } });
+    let s = run(['connected', status({ siteKind: 'convenience-kiosk' }), { name: 'decision', payload: d }]);
+    const endsAt = new Date(t0 + 60_000).toISOString();
+    s = run([{ name: 'session', payload: { state: 'open', sessionId: 's1', decisionId: d.id, endsAt } }], s);
+    s = run([{ name: 'pinRequest', payload: { requestId: 'p1', triesLeft: 3, retry: false } }], s);
+    let screen = screenOf(s);
+    expect(screen.kind === 'session' && screen.pin?.requestId).toBe('p1');
+    s = run([{ name: 'pinClosed', payload: { requestId: 'p1', reason: 'answered' } }], s);
+    expect(screenOf(s).kind).toBe('session');
+    // a late event of another (ended) session never reaches this screen
+    const foreign = {
+      sessionId: 's0',
+      requestId: 'r0',
+      serviceId: 'residence',
+      state: 'done' as const,
+      printed: true,
+    };
+    expect(run([{ name: 'service', payload: foreign }], s)).toEqual(s);
+    s = run([{ name: 'service', payload: { ...foreign, sessionId: 's1', requestId: 'r1' } }], s);
+    screen = screenOf(s);
+    expect(screen.kind === 'session' && screen.service?.requestId).toBe('r1');
+    expect(reduce(s, { type: 'service_dismissed' }).flow).toMatchObject({ kind: 'session', service: null });
+    const closed = run(
+      [{ name: 'session', payload: { state: 'closed', sessionId: 's1', reason: 'card_removed' } }],
+      s,
+    );
+    expect(screenOf(closed).kind).toBe('waiting');
+    expect(JSON.stringify(closed)).not.toContain('r1');
+  });
+
   it('kiosk session: opens from its decision, counts down, and forgets the person on close or timeout', () => {
     const d = makeDecision({ site: 'convenience-kiosk', publicView: { headline: 'ok', sessionSeconds: 60 } });
     let s = run(['connected', status({ siteKind: 'convenience-kiosk' }), { name: 'decision', payload: d }]);

@@ -155,6 +155,21 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
       });
       return ok;
     },
+    async requestService(request) {
+      // The UI tests script the service's progress with core.emit({ name: 'service', … }).
+      const requestId = `svc-${request.serviceId}`;
+      core.emit({
+        name: 'service',
+        payload: {
+          sessionId: request.sessionId,
+          requestId,
+          serviceId: request.serviceId,
+          state: 'working',
+          step: 'card',
+        },
+      });
+      return { requestId };
+    },
     async staffUnlock(request) {
       if (request.method !== 'pin' || request.pin !== core.staffPin) {
         throw new KioskError('STAFF_CREDENTIAL_WRONG', 'staff credential refused');

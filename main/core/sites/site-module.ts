@@ -29,7 +29,8 @@ export interface SitePorts {
   /** A recent decision by id; throws INVALID_REQUEST when it is not among them. */
   findRecent(decisionId: string): RecentView;
   /** Opens a patron session for an admitted decision (replacing any open one). */
-  openSession(decisionId: string, seconds: number): void;
+  /** Opens the patron session, bound to the card (its serial reference) that opened it. */
+  openSession(decisionId: string, seconds: number, serialRef: string | null): void;
   /** Something the status shows has changed. */
   changed(): void;
 }

@@ -102,7 +102,12 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
 
   /** The HSM signs terminal authentication, journal seals and hub requests; PIN mode without sync needs none. */
   needsHsm(): boolean {
-    return this.config.card.authMode !== 'pin' || this.config.sync.enabled;
+    return (
+      this.config.card.authMode !== 'pin' ||
+      this.config.sync.enabled ||
+      // Kiosk service requests are signed with the terminal key.
+      this.config.policy.kiosk.services.length > 0
+    );
   }
 
   /** The PIN-less authenticator while it and its HSM are ready ('auto' falls back without it). */

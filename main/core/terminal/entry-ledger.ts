@@ -8,6 +8,7 @@ import type { Decision, Direction } from '../../../base/decision.js';
 import { KioskError } from '../../../base/errors.js';
 import type { KioskConfig } from '../../../config/load.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
+import type { JournalEntryInput } from '../../../protocol/journal-record.js';
 import type { CommandResponse } from '../../api/contract.js';
 import { contractAnnulReason, type GateOutcome, type PassageRecorder } from '../actuators/index.js';
 import type { CheckResult } from '../check/pipeline.js';
@@ -128,6 +129,31 @@ export class EntryLedger {
       presence: change && subject ? { subject, to: change.to } : null,
     });
     return { decision: committed, waitsForPassage, movesPresence: Boolean(change) };
+  }
+
+  /** A kiosk service step: ids, codes and amounts only (nothing that names the person). */
+  service(entry: {
+    decisionId: string;
+    serialRef: string | null;
+    service: NonNullable<JournalEntryInput['service']>;
+    note?: string;
+  }): { journalSeq: number } {
+    const { config } = this.options;
+    const data = this.options.stores();
+    const site = this.options.site();
+    const record = data.journal.append({
+      kind: 'service',
+      terminalId: config.site.terminalId,
+      siteId: config.site.siteId,
+      gateId: site.gateId,
+      direction: 'entry',
+      ...(entry.serialRef ? { serialRef: entry.serialRef } : {}),
+      decisionId: entry.decisionId,
+      service: entry.service,
+      ...(entry.note ? { note: entry.note } : {}),
+      wall: new Date(this.options.clock.now()).toISOString(),
+    });
+    return { journalSeq: record.seq };
   }
 
   /** Newest first. */

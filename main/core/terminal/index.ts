@@ -27,6 +27,7 @@ import type { CodeScanner } from '../scanner/scanner.js';
 import { HidScanner } from '../scanner/hid-scanner.js';
 import { NodeHidBackend } from '../actuators/index.js';
 import type { HidBackend } from '../actuators/index.js';
+import { taBinding } from '../card/terminal-auth.js';
 import type { ReaderWatcherOptions } from '../card/reader-watcher.js';
 import { exportShelterRoster, siteModules, siteStaffCommands, type SitePorts } from '../sites/index.js';
 import { DeviceSet } from './devices.js';
@@ -36,6 +37,15 @@ import { PinPad } from './pin-pad.js';
 import { StaffSession } from './staff-session.js';
 import { statusView, type TerminalSite } from './status-view.js';
 import { TapLoop } from './tap-loop.js';
+import { hsmRequestSigner } from '../sync/index.js';
+import { TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
+import { printerFromConfig, type Printer } from '../printing/index.js';
+import { seatReceipt, slipPdf } from '../printing/slips.js';
+import { ServiceDesk } from '../services/desk.js';
+import { PosHandoff } from '../services/pos-handoff.js';
+import { ProviderClient } from '../services/provider-client.js';
+import { verifyUserCertificate } from '../verify/certificate.js';
+import type { RequestSigner } from '../../../protocol/http-signature.js';
 
 const log = getLogger('terminal');
 const STATUS_REFRESH_MS = 30_000;
@@ -64,6 +74,12 @@ export interface TerminalOptions {
   softwareHid?: HidBackend;
   /** A barcode scanner for QR tickets (a USB HID scanner, or the software scanner of tests and demo). */
   scanner?: CodeScanner;
+  /** Provider id → URL, replacing the configured one (the demo's reference provider on a free port). */
+  providerUrls?: Record<string, string>;
+  /** A printer instead of the configured one (tests: a backend of their own). */
+  printer?: Printer | null;
+  /** The signer of provider requests instead of the HSM's terminal key (tests without a token). */
+  requestSigner?: RequestSigner;
 }
 
 /** The USB scanner the site configures for QR tickets, read through node-hid; none unless tickets are accepted. */
@@ -103,6 +119,9 @@ export class Terminal extends EventEmitter implements KioskCore {
   readonly staff: StaffSession;
   readonly pinPad: PinPad;
   readonly session: PatronSession;
+  readonly printer: Printer | null;
+  readonly providers: Map<string, ProviderClient>;
+  readonly services: ServiceDesk;
   private site: TerminalSite;
   private volume: number;
   private readonly wallet: DemoWallet | null;
@@ -181,13 +200,79 @@ export class Terminal extends EventEmitter implements KioskCore {
       emit: (payload) => emit({ name: 'session', payload }),
       forget: (decisionId) => this.ledger.forget(decisionId),
     });
+    this.printer = options.printer !== undefined ? options.printer : printerFromConfig(config, this.clock);
+    const signer = (): RequestSigner => {
+      if (options.requestSigner) return options.requestSigner;
+      const hsm = this.devices.hsm;
+      if (!hsm) throw new KioskError('HSM_UNAVAILABLE', 'the terminal key is not available');
+      return hsmRequestSigner(hsm, config.site.terminalId, TERMINAL_KEY_LABEL);
+    };
+    this.providers = new Map(
+      Object.entries(config.policy.kiosk.providers).map(([id, p]) => [
+        id,
+        new ProviderClient({ id, ...p, url: options.providerUrls?.[id] ?? p.url }, signer, this.clock),
+      ]),
+    );
+    let servicePinRequest: string | null = null;
+    this.services = new ServiceDesk({
+      terminalId: config.site.terminalId,
+      siteId: config.site.siteId,
+      services: config.policy.kiosk.services,
+      providers: this.providers,
+      printer: this.printer,
+      clock: this.clock,
+      session: this.session,
+      askPin: (r) => {
+        const answer = this.pinPad.ask(r);
+        servicePinRequest = this.pinPad.openRequestId;
+        return answer;
+      },
+      // Only the desk's own PIN request: the next person's (a tap being decided) is not the desk's to close.
+      cancelPin: () => {
+        if (servicePinRequest !== null && this.pinPad.openRequestId === servicePinRequest)
+          this.pinPad.close('cancelled', null);
+      },
+      connectCard: () => this.connectSessionCard(),
+      commandTimeoutMs: config.card.commandTimeoutMs,
+      identify: async (der) => {
+        const verdict = await verifyUserCertificate(der, {
+          anchors: this.devices.anchors,
+          now: new Date(this.clock.now()),
+          requiredPolicy: config.trust.requiredPolicy,
+        });
+        if (!verdict.ok)
+          return {
+            ok: false,
+            refusal: verdict.reason === 'cert_expired' ? 'card_expired' : 'card_untrusted',
+          };
+        const c = verdict.certificate;
+        const found = this.devices
+          .stores()
+          .lookup({ issuerKeyId: c.issuerKeyId, serial: c.serialHex, spkiSha256: c.spkiSha256 });
+        if (found.revoked) return { ok: false, refusal: 'card_revoked' };
+        return { ok: true, serialRef: found.serialRef };
+      },
+      unlockWithoutPin: async (client, bound) => {
+        await this.devices
+          .requireAuthenticator()
+          .authenticate(
+            { transmit: (apdu) => client.transmit(apdu) },
+            taBinding(bound.certificate, bound.digest),
+          );
+      },
+      journal: (entry) => {
+        this.ledger.service(entry);
+      },
+      pos: config.policy.kiosk.posHandoffDir ? new PosHandoff(config.policy.kiosk.posHandoffDir) : null,
+      emit: (payload) => emit({ name: 'service', payload }),
+    });
     this.sitePorts = {
       config,
       now: () => this.clock.now(),
       stores: () => this.devices.stores(),
       roster: () => this.devices.roster,
       findRecent: (decisionId) => this.ledger.find(decisionId),
-      openSession: (decisionId, seconds) => this.session.open(decisionId, seconds),
+      openSession: (decisionId, seconds, serialRef) => this.session.open(decisionId, seconds, serialRef),
       changed,
     };
     this.taps = new TapLoop({
@@ -206,14 +291,25 @@ export class Terminal extends EventEmitter implements KioskCore {
 
   /** Opens every part; each that fails becomes a visible state instead of stopping the terminal. */
   async start(): Promise<void> {
+    const changed = () => this.emitStatus();
     this.devices.on('change', () => this.emitStatus());
     this.devices.on('card', (reader) => void this.taps.onCard(reader));
     this.scanner?.start((text) => void this.taps.onScan(text));
     this.devices.on('card-removed', () => {
       this.pinPad.close('card_removed', null);
+      // The session is bound to the card that opened it: the card leaving ends it.
+      this.session.close('card_removed');
       this.emitStatus();
     });
     await this.devices.start();
+    for (const provider of this.providers.values()) {
+      provider.supervisor.on('state', changed);
+      void provider.start();
+    }
+    if (this.printer) {
+      this.printer.supervisor.on('state', changed);
+      await this.printer.start();
+    }
     this.scheduleStatusRefresh();
     this.emitStatus();
   }
@@ -221,7 +317,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   status(): TerminalStatus {
     const { devices } = this;
     const now = this.clock.now();
-    return statusView({
+    const view = statusView({
       config: this.config,
       site: this.site,
       health: devices.health(),
@@ -237,6 +333,24 @@ export class Terminal extends EventEmitter implements KioskCore {
       staffUntil: this.staff.expiresAt(),
       volume: this.volume,
     });
+    if (this.site.kind === 'convenience-kiosk' && this.config.policy.kiosk.services.length > 0)
+      view.services = this.services.menu();
+    if (this.printer) {
+      const h = this.printer.health();
+      const up = h.state === 'ready' || h.state === 'running';
+      view.printer = { state: up ? 'ready' : 'unavailable', error: up ? null : h.error };
+    }
+    return view;
+  }
+
+  /** The card of the open session, in the configured reader (or the first reader with a card). */
+  private async connectSessionCard() {
+    const wanted = this.config.card.reader;
+    const reader = this.devices.watcher
+      .list()
+      .find((r) => r.cardPresent && (!wanted || r.name.includes(wanted)));
+    if (!reader) throw new KioskError('CARD_ABSENT', 'no card in the reader');
+    return this.devices.watcher.connect(reader.name, this.config.card.commandTimeoutMs);
   }
 
   subscribe(listener: (event: KioskEvent) => void): () => void {
@@ -274,6 +388,8 @@ export class Terminal extends EventEmitter implements KioskCore {
     if (this.statusTimer !== null) this.clock.clearTimeout(this.statusTimer);
     this.pinPad.close('cancelled', null);
     this.session.close('ended');
+    await Promise.all([...this.providers.values()].map((p) => p.stop().catch(() => undefined)));
+    await this.printer?.stop().catch(() => undefined);
     await this.wallet?.close().catch(() => undefined);
     await this.scanner?.close().catch(() => undefined);
     await this.devices.close();
@@ -351,6 +467,7 @@ export class Terminal extends EventEmitter implements KioskCore {
         return { ok: true };
       },
       ...siteStaffCommands(this.sitePorts),
+      requestService: async ({ sessionId, serviceId }) => this.services.request(sessionId, serviceId),
       demoListCards: async () => this.requireWallet().list(),
       demoInsertCard: async ({ name }) => {
         await this.requireWallet().insert(name);
@@ -406,6 +523,33 @@ export class Terminal extends EventEmitter implements KioskCore {
   /** Every event to the shells passes here: staff details leave only while staff mode is unlocked. */
   private emitEvent(event: KioskEvent): void {
     this.emit('kiosk-event', eventForUi(event, this.staff.unlocked()));
+    if (event.name === 'decision') void this.printSeatReceipt(event.payload);
+  }
+
+  /** A gate that hands out seat receipts prints one per admission with a seat: the public view only. */
+  private async printSeatReceipt(decision: Decision): Promise<void> {
+    const printer = this.printer;
+    const seat = decision.publicView.seat;
+    if (!printer || !this.config.printing.seatReceipt || decision.site !== 'stadium-gate') return;
+    if (decision.outcome !== 'admitted' || !seat) return;
+    try {
+      const media = this.config.printing.slipMedia;
+      const content = seatReceipt({
+        seat,
+        gateId: decision.gateId,
+        ...(decision.publicView.zone ? { zone: decision.publicView.zone } : {}),
+        at: decision.at,
+      });
+      const outcome = await printer.print({
+        document: await slipPdf(content, media),
+        title: `slip:seat:${decision.id}`,
+        sessionId: null,
+        media,
+      });
+      if (!outcome.ok) log.warn({ code: outcome.error.code }, 'seat receipt not printed');
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'seat receipt failed');
+    }
   }
 }
 

@@ -2,7 +2,13 @@
 // side, nothing typed by the patron (the PIN pad is touch buttons).
 import { useState } from 'preact/hooks';
 import type { Decision } from '../../../base/decision.js';
-import type { Language, PinRequest, TerminalStatus } from '../../../main/api/contract.js';
+import type {
+  Language,
+  PinRequest,
+  ServiceEvent,
+  ServiceView,
+  TerminalStatus,
+} from '../../../main/api/contract.js';
 import { useApi } from '../api/provider.js';
 import { errorText, formatNumber, plainText, reasonHeadline, reasonHint, t } from '../i18n.js';
 import { Phrase } from '../phrase.js';
@@ -14,9 +20,10 @@ interface Props {
   language: Language;
   now: number;
   onEndSession(): void;
+  onServiceDismissed(): void;
 }
 
-export function PublicScreen({ screen, status, language, now, onEndSession }: Props) {
+export function PublicScreen({ screen, status, language, now, onEndSession, onServiceDismissed }: Props) {
   switch (screen.kind) {
     case 'connecting':
       return (
@@ -71,12 +78,16 @@ export function PublicScreen({ screen, status, language, now, onEndSession }: Pr
     case 'result':
       return <Result decision={screen.decision} status={status} language={language} />;
     case 'session':
+      if (screen.pin) return <PinPad request={screen.pin} language={language} />;
       return (
         <KioskSession
           sessionId={screen.sessionId}
           secondsLeft={secondsLeft(screen.endsAt, now)}
           language={language}
+          services={status?.services ?? []}
+          service={screen.service}
           onEnd={onEndSession}
+          onDismiss={onServiceDismissed}
         />
       );
   }
@@ -361,47 +372,155 @@ function PinPad({ request, language }: { request: PinRequest; language: Language
   );
 }
 
-function KioskSession(props: { sessionId: string; secondsLeft: number; language: Language; onEnd(): void }) {
+function KioskSession(props: {
+  sessionId: string;
+  secondsLeft: number;
+  language: Language;
+  services: ServiceView[];
+  service: ServiceEvent | null;
+  onEnd(): void;
+  onDismiss(): void;
+}) {
   const api = useApi();
-  const { language } = props;
-  const [chosen, setChosen] = useState<string | null>(null);
-  const services = [t('kioskResident', language), t('kioskSeal', language), t('kioskTax', language)];
+  const { language, service } = props;
+  const [asking, setAsking] = useState<string | null>(null);
+  const [refused, setRefused] = useState<string | null>(null);
+  const end = (
+    <button
+      type="button"
+      class="wide end"
+      data-testid="session-end"
+      onClick={() => {
+        // Ask the core first: the screen forgets the session (and this button) right after.
+        void api.endSession({ sessionId: props.sessionId }).catch(() => undefined);
+        props.onEnd();
+      }}
+    >
+      <Phrase text={t('kioskEnd', language)} />
+    </button>
+  );
+  const timer = (
+    <p class="timer" data-testid="session-timer" role="timer">
+      <Phrase text={t('kioskTimeLeft', language)} />:{' '}
+      <Phrase text={t('secondsLeft', language, { n: props.secondsLeft })} />
+    </p>
+  );
+  if (service?.state === 'working') {
+    const step =
+      service.step === 'printing'
+        ? t('kioskWorkingPrinting', language)
+        : service.step === 'provider'
+          ? t('kioskWorkingProvider', language)
+          : t('kioskWorkingCard', language);
+    return (
+      <section
+        class="panel neutral session"
+        data-testid="service-working"
+        data-step={service.step}
+        aria-busy="true"
+      >
+        {timer}
+        <h1 aria-live="polite">{step}</h1>
+        <p class="hint">{t('kioskDontLeave', language)}</p>
+      </section>
+    );
+  }
+  if (service?.state === 'done') {
+    return (
+      <section class="panel go session" data-testid="service-done" aria-live="assertive">
+        {timer}
+        <h1>{service.printed ? t('kioskTakeDocument', language) : reasonHeadline('ok', language)}</h1>
+        {service.feeYen ? (
+          <p class="hint" data-testid="service-fee">
+            {t('kioskPayAtRegister', language, { n: service.feeYen })}
+          </p>
+        ) : null}
+        <button type="button" class="wide" data-testid="service-back" onClick={props.onDismiss}>
+          {t('kioskBackToMenu', language)}
+        </button>
+        {end}
+      </section>
+    );
+  }
+  if (service?.state === 'failed') {
+    const code = service.error?.code ?? 'INTERNAL';
+    const printing = code === 'PRINT_FAILED' || code === 'PRINTER_UNAVAILABLE';
+    return (
+      <section
+        class="panel stop session"
+        data-testid="service-failed"
+        data-code={code}
+        data-refusal={service.refusal ?? ''}
+        aria-live="assertive"
+      >
+        {timer}
+        <h1>{printing ? t('kioskPrintFailed', language) : t('kioskFailed', language)}</h1>
+        <p class="reason">{service.paperOut ? t('kioskPaperOut', language) : errorText(code, language)}</p>
+        <p class="hint" data-testid="service-hint">
+          {service.staffNote
+            ? t('kioskStaffNote', language)
+            : service.refusal
+              ? t('kioskRefusedHint', language)
+              : t('kioskTryLater', language)}
+        </p>
+        <button type="button" class="wide" data-testid="service-back" onClick={props.onDismiss}>
+          {t('kioskBackToMenu', language)}
+        </button>
+        {end}
+      </section>
+    );
+  }
   return (
     <section class="panel neutral session" data-testid="screen-session">
-      <p class="timer" data-testid="session-timer" role="timer">
-        <Phrase text={t('kioskTimeLeft', language)} />:{' '}
-        <Phrase text={t('secondsLeft', language, { n: props.secondsLeft })} />
-      </p>
+      {timer}
       <h1>
         <Phrase text={t('kioskMenu', language)} />
       </h1>
       <div class="menu">
-        {services.map((name) => (
-          <button type="button" class="wide" key={name} onClick={() => setChosen(name)}>
-            <Phrase text={name} />
+        {props.services.length === 0 ? <p class="hint">{t('kioskNoServices', language)}</p> : null}
+        {props.services.map((s) => (
+          <button
+            type="button"
+            class="wide"
+            key={s.id}
+            data-service={s.id}
+            data-available={String(s.available)}
+            disabled={!s.available || asking !== null}
+            onClick={() => {
+              setAsking(s.id);
+              setRefused(null);
+              api
+                .requestService({ sessionId: props.sessionId, serviceId: s.id })
+                .catch((error: { code?: string }) => setRefused(error.code ?? 'INTERNAL'))
+                .finally(() => setAsking(null));
+            }}
+          >
+            <span class="service-name">
+              <Phrase text={s.names[language] ?? (language === 'ja-easy' ? s.names.ja : s.names.en)} />
+            </span>
+            <span class="service-fee">
+              {s.feeYen > 0 ? t('kioskFee', language, { n: s.feeYen }) : t('kioskFree', language)}
+            </span>
+            {s.available ? null : (
+              <span class="service-unavailable" data-testid={`unavailable-${s.id}`}>
+                {s.unavailableReason === 'printer'
+                  ? t('kioskUnavailablePrinter', language)
+                  : t('kioskUnavailableOffline', language)}
+              </span>
+            )}
           </button>
         ))}
       </div>
-      {chosen ? (
-        <p class="hint" role="status">
-          <Phrase text={t('kioskChosen', language, { service: chosen })} />
+      {refused ? (
+        <p class="reason" role="alert" data-testid="service-request-error">
+          {errorText(refused as Parameters<typeof errorText>[0], language)}
         </p>
       ) : (
         <p class="hint">
           <Phrase text={t('kioskDontLeave', language)} />
         </p>
       )}
-      <button
-        type="button"
-        class="wide end"
-        data-testid="session-end"
-        onClick={() => {
-          props.onEnd();
-          void api.endSession({ sessionId: props.sessionId }).catch(() => undefined);
-        }}
-      >
-        <Phrase text={t('kioskEnd', language)} />
-      </button>
+      {end}
     </section>
   );
 }

@@ -10,7 +10,7 @@ export const convenienceKiosk: SiteModule = {
   decide: decideKiosk,
   afterCommit: (decision, result, ports) => {
     if (decision.outcome === 'admitted' && result.policy?.sessionSeconds)
-      ports.openSession(decision.id, result.policy.sessionSeconds);
+      ports.openSession(decision.id, result.policy.sessionSeconds, result.serialRef);
   },
   occupancy: () => null,
   staffCommands: () => ({}),
