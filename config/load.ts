@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { KioskError } from '../base/errors.js';
 import { configFolder, projectRoot } from './paths.js';
+import { enrolmentLayer, readEnrolment } from './enrolment.js';
 import {
   ConfigSchema,
   ProfileNames,
@@ -146,17 +147,29 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
   const preset = presetPath(profile);
   if (!existsSync(preset))
     throw new KioskError('CONFIG_NOT_FOUND', `profile preset ${preset} is missing`, { profile });
-  const merged = mergeLayers(readJson(preset), fileLayer);
+  let merged = mergeLayers(readJson(preset), fileLayer);
 
-  const result = ConfigSchema.safeParse(merged);
-  if (!result.success) {
-    throw new KioskError('CONFIG_INVALID', describeIssues(result.error.issues, merged, file ?? preset), {
-      keys: result.error.issues.map((i) => i.path.join('.')),
-    });
-  }
-  const config = result.data;
+  const parse = (input: JsonObject) => {
+    const result = ConfigSchema.safeParse(input);
+    if (!result.success) {
+      throw new KioskError('CONFIG_INVALID', describeIssues(result.error.issues, input, file ?? preset), {
+        keys: result.error.issues.map((i) => i.path.join('.')),
+      });
+    }
+    return result.data;
+  };
+  let config = parse(merged);
   const base = file ? dirname(resolve(file)) : projectRoot();
   const dataDir = resolvePathValue(config.data.dir, base, projectRoot());
+  // A terminal enrolled at a hub runs with the binding the hub gave it (config/enrolment.ts).
+  const enrolment = readEnrolment(dataDir);
+  if (enrolment) {
+    merged = mergeLayers(
+      merged,
+      enrolmentLayer(dataDir, enrolment, config.sync.rootPath !== null) as JsonObject,
+    );
+    config = parse(merged);
+  }
   const at = (p: string) => resolvePathValue(p, base, dataDir);
   const resolved: KioskConfigParsed = {
     ...config,

@@ -19,6 +19,10 @@ export const commandGroups: Record<string, CommandGroup> = {
     summary: 'config check [--config F] [--json]: validate and print the effective configuration',
     load: () => import('./config-command.js'),
   },
+  enrol: {
+    summary: 'enrol --hub URL --code C [--id ID] [--json]: enrol this terminal at a hub with a one-time code',
+    load: () => import('./enrol-command.js'),
+  },
   hid: {
     summary:
       'hid list|status|pulse|signal <pattern> [--config F] [--json]: check the gate relay and signal tower',
@@ -26,7 +30,7 @@ export const commandGroups: Record<string, CommandGroup> = {
   },
   hub: {
     summary:
-      'hub serve|import-whitelist|import-crl|register-terminal|status|public-key: the reference sync hub',
+      'hub serve|enrol-code|terminals|import-whitelist|import-crl|register-terminal|status|root: the reference sync hub',
     load: () => import('./hub-command.js'),
   },
   hsm: {

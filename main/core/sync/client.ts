@@ -41,7 +41,10 @@ type Listener = (status: SyncStatus) => void;
 
 export class SyncClient implements Supervised {
   private readonly o: Required<
-    Omit<SyncClientOptions, 'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'clock' | 'roots'>
+    Omit<
+      SyncClientOptions,
+      'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'clock' | 'roots' | 'onRetire' | 'configVersion'
+    >
   > &
     SyncClientOptions;
   private readonly clock: Clock;
@@ -59,6 +62,10 @@ export class SyncClient implements Supervised {
   };
   private skewMs: number | null = null;
   private alarm: SyncAlarm | null = null;
+  /** The hub's order (disabled, retired): the terminal is out of service while it stands. */
+  private hubOrder: ErrorPayload | null = null;
+  /** Wiped after a retire order: final, whatever the hub answers later. */
+  private retired = false;
   private online = false;
   private lastError: ErrorPayload | null = null;
   private running = false;
@@ -175,6 +182,7 @@ export class SyncClient implements Supervised {
       clockFault: this.skewMs !== null && Math.abs(this.skewMs) > this.o.maxSkewSeconds * 1000,
       lastError: this.lastError,
       alarm: this.alarm,
+      outOfService: this.hubOrder,
     };
   }
 
@@ -317,6 +325,7 @@ export class SyncClient implements Supervised {
       state.lastError = null;
       state.failures = 0;
       this.online = true;
+      this.noteHubAccepts();
       result.sequence = sink.position().seq;
       return result;
     } catch (error) {
@@ -325,6 +334,7 @@ export class SyncClient implements Supervised {
       state.failures++;
       this.lastError = typed.toPayload();
       this.raiseAlarm(typed);
+      this.noteHubOrder(typed);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ feed, code: typed.code, msg2: typed.message }, 'pull failed');
       throw typed;
@@ -344,6 +354,9 @@ export class SyncClient implements Supervised {
       this.pushState.lastError = null;
       this.pushState.failures = 0;
       this.online = true;
+      // Retire only once the signed reply holds the whole journal: nothing personal is lost unsent.
+      if (total.retire && journal.pendingUpload() === 0) await this.retire();
+      else this.noteHubAccepts();
       return total;
     } catch (error) {
       const typed = toKioskError(error);
@@ -351,12 +364,42 @@ export class SyncClient implements Supervised {
       this.pushState.failures++;
       this.lastError = typed.toPayload();
       this.raiseAlarm(typed);
+      this.noteHubOrder(typed);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ code: typed.code, msg2: typed.message }, 'push failed');
       throw typed;
     } finally {
       this.emit();
     }
+  }
+
+  /**
+   * A refusal that is the operator's order: disabled or retired puts the terminal out of service (the
+   * loops keep asking, backing off, so that an enable is seen at the next contact); retiring asks for
+   * the journal to be pushed now.
+   */
+  private noteHubOrder(error: KioskError): void {
+    if (error.code === 'TERMINAL_DISABLED' || error.code === 'TERMINAL_RETIRED') {
+      if (this.hubOrder?.code !== error.code)
+        log.warn({ code: error.code, msg2: error.message }, 'the hub took this terminal out of service');
+      this.hubOrder = error.toPayload();
+    } else if (error.code === 'TERMINAL_RETIRING' && !this.retired) this.pushSoon();
+  }
+
+  /** The hub answered normally: an earlier disable was lifted. */
+  private noteHubAccepts(): void {
+    if (!this.retired && this.hubOrder) {
+      log.info('the hub put this terminal back in service');
+      this.hubOrder = null;
+    }
+  }
+
+  private async retire(): Promise<void> {
+    if (this.retired) return;
+    log.warn('retire ordered by the hub and the journal is acknowledged: wiping personal data');
+    await this.o.onRetire?.();
+    this.retired = true;
+    this.hubOrder = { code: 'TERMINAL_RETIRED', message: 'this terminal was retired by the hub operator' };
   }
 
   /** Keeps the latest refused attack until the client stops (it is not cleared by a later success). */
@@ -381,6 +424,7 @@ export class SyncClient implements Supervised {
       feeds,
       lastError: s.lastError ? `${s.lastError.code}: ${s.lastError.message}`.slice(0, 200) : null,
       alarm: s.alarm,
+      configVersion: this.o.configVersion?.() ?? null,
     };
   }
 }

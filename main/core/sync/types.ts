@@ -36,6 +36,13 @@ export interface SyncClientOptions {
   /** TLS: extra CA certificate(s) for an https hub with a private CA. */
   ca?: Buffer;
   now?: () => number;
+  /**
+   * The hub's signed push reply ordered this terminal retired and acknowledged its whole journal: wipe
+   * the personal data (roster, whitelist rows, outputs). The terminal then stays out of service.
+   */
+  onRetire?: () => Promise<void> | void;
+  /** The remote configuration version this terminal runs, for its status report. */
+  configVersion?: () => number | null;
   /** The backoff's jitter source (seeded in tests). */
   random?: () => number;
   /** Timers and time; `now` above still overrides the time alone. */
@@ -79,6 +86,11 @@ export interface SyncStatus {
   lastError: ErrorPayload | null;
   /** v2: the last refused attack (rollback, freeze, mix-and-match, forged reply, endless data); null if none. */
   alarm: SyncAlarm | null;
+  /**
+   * The hub operator took this terminal out of service (TERMINAL_DISABLED until enabled again,
+   * TERMINAL_RETIRED for good); null while it is in service.
+   */
+  outOfService: ErrorPayload | null;
 }
 
 export interface SyncReport {

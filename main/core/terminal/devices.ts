@@ -160,7 +160,8 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
   }
 
   outOfService(): ErrorPayload | null {
-    return outOfServiceFrom(this.health());
+    // A missing device first (staff can fix it); then the hub operator's order (disabled, retired).
+    return outOfServiceFrom(this.health()) ?? this.sync?.status().outOfService ?? null;
   }
 
   // ------------------------------------------------------------------------------------------------
