@@ -201,7 +201,17 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
     },
     ui: { ...config.ui, staffPin: resolveSecret(config.ui.staffPin, base, dataDir) },
     log: { ...config.log, dir: at(config.log.dir) },
+    metrics: {
+      ...config.metrics,
+      token: config.metrics.token === null ? null : resolveSecret(config.metrics.token, base, dataDir),
+    },
   };
+  if (resolved.metrics.enabled && !isLoopbackHost(resolved.metrics.host) && resolved.metrics.token === null)
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `${file ?? preset}: key metrics.token: found null; required when metrics.host (${resolved.metrics.host}) is not a loopback address`,
+      { key: 'metrics.token' },
+    );
   if (profile !== 'demo' && resolved.trust.allowTestCa) {
     throw new KioskError(
       'CONFIG_INVALID',

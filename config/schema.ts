@@ -256,6 +256,18 @@ export const DemoSchema = z
   })
   .strict();
 
+/** The terminal's GET /healthz and GET /metrics (Prometheus text format), main/core/metrics/. */
+export const MetricsSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Loopback by default; any other address needs `token`. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9621),
+    /** Bearer token Prometheus presents (an env variable or an owner-only file, never inline). */
+    token: SecretRef.nullable().default(null),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1),
@@ -274,6 +286,7 @@ export const ConfigSchema = z
     server: ServerSchema.default(ServerSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
     demo: DemoSchema.default(DemoSchema.parse({})),
+    metrics: MetricsSchema.default(MetricsSchema.parse({})),
   })
   .strict();
 

@@ -43,7 +43,16 @@ export class SyncClient implements Supervised {
   private readonly o: Required<
     Omit<
       SyncClientOptions,
-      'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'clock' | 'roots' | 'onRetire' | 'configVersion'
+      | 'journal'
+      | 'ca'
+      | 'sinks'
+      | 'signer'
+      | 'hubUrl'
+      | 'clock'
+      | 'roots'
+      | 'onRetire'
+      | 'configVersion'
+      | 'onExchange'
     >
   > &
     SyncClientOptions;
@@ -326,6 +335,7 @@ export class SyncClient implements Supervised {
       state.failures = 0;
       this.online = true;
       this.noteHubAccepts();
+      this.o.onExchange?.(feed, 'ok');
       result.sequence = sink.position().seq;
       return result;
     } catch (error) {
@@ -335,6 +345,7 @@ export class SyncClient implements Supervised {
       this.lastError = typed.toPayload();
       this.raiseAlarm(typed);
       this.noteHubOrder(typed);
+      this.o.onExchange?.(feed, typed.code);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ feed, code: typed.code, msg2: typed.message }, 'pull failed');
       throw typed;
@@ -357,6 +368,7 @@ export class SyncClient implements Supervised {
       // Retire only once the signed reply holds the whole journal: nothing personal is lost unsent.
       if (total.retire && journal.pendingUpload() === 0) await this.retire();
       else this.noteHubAccepts();
+      this.o.onExchange?.('push', 'ok');
       return total;
     } catch (error) {
       const typed = toKioskError(error);
@@ -365,6 +377,7 @@ export class SyncClient implements Supervised {
       this.lastError = typed.toPayload();
       this.raiseAlarm(typed);
       this.noteHubOrder(typed);
+      this.o.onExchange?.('push', typed.code);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ code: typed.code, msg2: typed.message }, 'push failed');
       throw typed;

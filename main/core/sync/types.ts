@@ -41,6 +41,8 @@ export interface SyncClientOptions {
    * the personal data (roster, whitelist rows, outputs). The terminal then stays out of service.
    */
   onRetire?: () => Promise<void> | void;
+  /** Each exchange with the hub, for the metrics: `part` a feed or `push`, `result` ok or the error code. */
+  onExchange?: (part: string, result: string) => void;
   /** The remote configuration version this terminal runs, for its status report. */
   configVersion?: () => number | null;
   /** The backoff's jitter source (seeded in tests). */

@@ -12,7 +12,7 @@ import type { KioskConfig } from '../../../config/load.js';
 import type { Hsm } from '../../../hsm/client.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
 import type { JournalSealer } from '../../../whitelist/journal.js';
-import { KioskData } from '../../../whitelist/kiosk-data.js';
+import { KioskData, storeDir } from '../../../whitelist/kiosk-data.js';
 import {
   createActuators,
   type Actuators,
@@ -26,6 +26,7 @@ import type { TerminalAuthenticator } from '../card/terminal-auth.js';
 import { buildTime, clockFault, type HubTimeObservation } from '../clock.js';
 import { openShelterRoster } from '../sites/index.js';
 import type { ShelterRoster } from '../sites/shelter/roster.js';
+import { wipePersonalData } from '../sync/retire.js';
 import { hsmRequestSigner, syncFromConfig, type SyncClient } from '../sync/index.js';
 import { loadTrustAnchors, type TrustAnchor } from '../verify/certificate.js';
 import { outOfServiceFrom } from './status-view.js';
@@ -65,6 +66,8 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
   authenticator: TerminalAuthenticator | null = null;
   actuators: Actuators | null = null;
   sync: SyncClient | null = null;
+  /** Counts each exchange with the hub (the metrics, when enabled). */
+  onSyncExchange: ((part: string, result: string) => void) | null = null;
   /** The hub's time as last seen, for the clock guard. */
   lastHub: HubTimeObservation | null = null;
   private dataError: KioskError | null = null;
@@ -253,8 +256,12 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
         this.config,
         this.data,
         hsmRequestSigner(this.hsm, this.config.site.terminalId, TERMINAL_KEY_LABEL),
-        // The terminal's one clock: data age and hub skew are read on the same "now" as decisions.
-        { clock: this.options.clock },
+        {
+          // The terminal's one clock: data age and hub skew are read on the same "now" as decisions.
+          clock: this.options.clock,
+          onExchange: (part, result) => this.onSyncExchange?.(part, result),
+          onRetire: () => this.retire(),
+        },
       );
       if (!sync) return;
       this.sync = sync;
@@ -269,6 +276,20 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
     } catch (error) {
       log.error({ err: (error as Error).message }, 'sync unavailable');
     }
+  }
+
+  /**
+   * The hub retired this terminal and holds its whole journal: close the stores (it stops deciding) and
+   * wipe the personal data (sync/retire.ts).
+   */
+  private retire(): void {
+    this.roster?.close();
+    this.roster = null;
+    this.data?.close();
+    this.data = null;
+    this.dataError = new KioskError('TERMINAL_RETIRED', 'this terminal was retired by the hub operator');
+    wipePersonalData(this.config, storeDir(this.config));
+    this.emit('change');
   }
 
   async close(): Promise<void> {

@@ -33,6 +33,8 @@ import { PinPad } from './pin-pad.js';
 import { StaffSession } from './staff-session.js';
 import { statusView, type TerminalSite } from './status-view.js';
 import { TapLoop } from './tap-loop.js';
+import { terminalMetrics, type TerminalMetrics } from '../metrics/terminal-metrics.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/http.js';
 
 const log = getLogger('terminal');
 const STATUS_REFRESH_MS = 30_000;
@@ -91,11 +93,15 @@ export class Terminal extends EventEmitter implements KioskCore {
   private readonly sitePorts: SitePorts;
   private statusTimer: unknown = null;
   private closed = false;
+  private readonly env: NodeJS.ProcessEnv;
+  private metrics: TerminalMetrics | null = null;
+  private metricsServer: MetricsServer | null = null;
 
   constructor(options: TerminalOptions) {
     super();
     const { config } = options;
     const env = options.env ?? process.env;
+    this.env = env;
     const base = options.clock ?? systemClock;
     const now = options.now;
     this.clock = now ? { ...base, now: () => now().getTime() } : base;
@@ -175,6 +181,35 @@ export class Terminal extends EventEmitter implements KioskCore {
     await this.devices.start();
     this.scheduleStatusRefresh();
     this.emitStatus();
+    if (this.config.metrics.enabled) await this.startMetrics();
+  }
+
+  /** /healthz and /metrics (main/core/metrics/): a port that cannot be bound is logged, never fatal. */
+  private async startMetrics(): Promise<void> {
+    const m = this.config.metrics;
+    this.metrics = terminalMetrics({
+      subscribe: (listener) => this.subscribe(listener),
+      status: () => this.status(),
+      now: () => this.clock.now(),
+    });
+    this.devices.onSyncExchange = this.metrics.syncExchange;
+    try {
+      this.metricsServer = await startMetricsServer({
+        host: m.host,
+        port: m.port,
+        token: m.token ? readSecret(m.token, 'metrics token', this.env) : null,
+        registry: this.metrics.registry,
+        status: () => this.status(),
+      });
+      log.info({ host: m.host, port: this.metricsServer.port }, 'serving /healthz and /metrics');
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'metrics endpoint unavailable');
+    }
+  }
+
+  /** Where /metrics is served (null when off or not bound). */
+  metricsPort(): number | null {
+    return this.metricsServer?.port ?? null;
   }
 
   status(): TerminalStatus {
@@ -234,6 +269,8 @@ export class Terminal extends EventEmitter implements KioskCore {
     this.pinPad.close('cancelled', null);
     this.session.close('ended');
     await this.wallet?.close().catch(() => undefined);
+    await this.metricsServer?.close().catch(() => undefined);
+    this.metrics?.close();
     await this.devices.close();
     this.removeAllListeners();
   }
