@@ -16,6 +16,7 @@ import { canonicalTerminalKey, issueEnrolmentCode } from '../../hub/enrolment.js
 import { terminalsCommand, TERMINALS_USAGE } from './hub-terminals.js';
 import { enrolmentUri, formatEnrolmentCode } from '../../protocol/enrolment.js';
 import { setLogLevel, type LogLevel } from '../../base/log.js';
+import { startWatchdog } from '../../base/watchdog.js';
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -163,11 +164,19 @@ export async function run(args: string[]): Promise<number> {
         process.stderr.write(
           `hub ${hub.hubId} serving ${address} (folder ${dir}); status page at ${address}/ (${statusPage})\n`,
         );
+        // Under systemd (WatchdogSec=): pings while the event loop runs on time and the store answers.
+        const watchdog = startWatchdog({
+          healthy: () => {
+            hub.store.feedInfo('whitelist');
+            return true;
+          },
+        });
         await new Promise<void>((resolveStop) => {
           const stop = () => resolveStop();
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);
         });
+        watchdog?.stop();
         await server.close();
         return 0;
       }

@@ -46,6 +46,11 @@ export const commandGroups: Record<string, CommandGroup> = {
       'sync --once | status [--json] [--config F]: one pull and push against the hub, or the stored sync state',
     load: () => import('./sync-command.js'),
   },
+  watchdog: {
+    summary:
+      "watchdog [--url URL]: ping systemd's watchdog while the kiosk's /healthz answers (its own unit)",
+    load: () => import('./watchdog-command.js'),
+  },
   whitelist: {
     summary: 'whitelist import FILE|stats|lookup [--config F] [--json]: the local whitelist and revocations',
     load: () => import('./whitelist-command.js'),
