@@ -96,3 +96,6 @@ export async function run(args: string[], deps: EnrolDeps = {}): Promise<number>
     await close();
   }
 }
+
+/** What `jpki-kiosk enrol --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

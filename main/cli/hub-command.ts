@@ -379,3 +379,6 @@ export async function run(args: string[]): Promise<number> {
     hub.close();
   }
 }
+
+/** What `jpki-kiosk hub --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

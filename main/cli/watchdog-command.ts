@@ -56,3 +56,6 @@ export async function run(args: string[]): Promise<number> {
   dog.stop();
   return 0;
 }
+
+/** What `jpki-kiosk watchdog --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

@@ -2,7 +2,7 @@
 // demo cards, SoftHSM2 signing sync requests, SQLite stores, the hub on fastify. The Prometheus text is
 // read with an independent parser; counters move with taps and syncs; /healthz turns unhealthy when the
 // reader is gone.
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -20,6 +20,9 @@ import { demoCard } from '../../sim/pki/demo-pki.js';
 import { startPcscd, type PrivatePcscd } from '../support/pcscd.js';
 import { demoCards } from '../support/demo-cards.js';
 import { histogramCount, parsePrometheus, sampleOf } from '../support/prometheus.js';
+import { captureStdout } from '../support/capture-stdout.js';
+import { run as journalCli } from '../../main/cli/journal-command.js';
+import { run as shelterCli } from '../../main/cli/shelter-command.js';
 
 const VPCD_PORT = 36410;
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-fleet-metrics-'));
@@ -187,5 +190,23 @@ describe('terminal and hub metrics', () => {
     const sick = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; reader: string };
     expect(sick).toMatchObject({ ok: false });
     expect(['unavailable', 'no_reader']).toContain(sick.reader);
+  });
+
+  it('journal verify checks the seals with the terminal key from its HSM; the roster exports as CSV', async () => {
+    const file = join(dataDir, 'terminal.json');
+    const verify = await captureStdout(() => journalCli(['verify', '--config', file, '--json']));
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
+    const human = await captureStdout(() => journalCli(['verify', '--config', file]));
+    expect(human.stdout).toMatch(/signatures verified with the terminal key in the HSM/);
+
+    const out = join(dataDir, 'exports');
+    const exported = await captureStdout(() =>
+      shelterCli(['roster', 'export', '--config', file, '--out', out, '--json']),
+    );
+    expect(exported.code).toBe(0);
+    const { file: csv } = JSON.parse(exported.stdout) as { file: string };
+    expect(csv.startsWith(out)).toBe(true);
+    expect(readFileSync(csv, 'utf8')).toMatch(/^\uFEFFperson_ref,display_name,household_id/);
   });
 });

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -8,6 +9,9 @@ import { TerminalStore } from '../../whitelist/terminal-store.js';
 import { errorCode, tempDir } from './helpers.js';
 
 const terminalKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+/** The terminal key's public half as the CLI reads it (--pubkey): seals are always checked. */
+const pubkeyFile = join(tempDir('wl-journal-key-'), 'terminal.pem');
+writeFileSync(pubkeyFile, terminalKey.publicKey.export({ type: 'spki', format: 'pem' }));
 const sealer: JournalSealer = {
   keyId: 'terminal-key-1',
   sign: async (data) => sign('sha256', data, { key: terminalKey.privateKey, dsaEncoding: 'ieee-p1363' }),
@@ -73,7 +77,29 @@ describe('journal', () => {
       records: 9,
       seals: store.journal.seals().length,
     });
-    expect((await cli(['verify', '--file', file])).code).toBe(0);
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', file])).code).toBe(0);
+    // Another key than the one that sealed: the seals are checked, so this fails.
+    const other = join(dir, 'other.pem');
+    writeFileSync(
+      other,
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    const wrong = await cli(['verify', '--pubkey', other, '--file', file]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/signature does not verify/);
+  });
+
+  it('backup: an online copy while the journal is open, which verifies like the original', async () => {
+    const { file, dir } = await journalWith(6);
+    const store = TerminalStore.open(dir);
+    stores.push(store);
+    const copy = join(dir, 'backup.db');
+    const res = await cli(['backup', copy, '--file', file, '--json']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.out)).toMatchObject({ file: copy, records: 9 });
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', copy])).code).toBe(0);
+    // An existing file is never overwritten.
+    await expect(cli(['backup', copy, '--file', file])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
   });
 
   it('refuses bad entries with typed errors and appends nothing', () => {
@@ -134,7 +160,7 @@ describe('journal', () => {
   ])('names the first bad record after %s', async (_label, sql, seq, problem) => {
     const { file } = await journalWith(6, 3);
     tamper(file, sql);
-    const res = await cli(['verify', '--file', file, '--json']);
+    const res = await cli(['verify', '--pubkey', pubkeyFile, '--file', file, '--json']);
     expect(res.code).toBe(1);
     const parsed = JSON.parse(res.out) as {
       ok: boolean;
@@ -144,7 +170,7 @@ describe('journal', () => {
     expect(parsed.firstBad.seq).toBe(seq);
     expect(parsed.firstBad.problem).toMatch(problem);
     expect(parsed.error.code).toBe('JOURNAL_BROKEN');
-    const human = await cli(['verify', '--file', file]);
+    const human = await cli(['verify', '--pubkey', pubkeyFile, '--file', file]);
     expect(human.err).toContain(`record ${seq}`);
   });
 

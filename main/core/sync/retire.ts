@@ -1,5 +1,6 @@
 // What a retired terminal removes once the hub's signed push reply ordered it retired and acknowledged
-// its whole journal (client.ts): the whitelist (personal entitlements), the shelter roster and the
+// its whole journal (client.ts): the whitelist (personal entitlements), the shelter roster (its database
+// in the store folder) and the
 // outputs it wrote (roster CSV exports, hospital reception hand-offs). The journal stays: it is the
 // audit record the hub already holds, and the revocation list holds no personal data. The stores are
 // closed first, so the terminal stops deciding; it stays out of service (TERMINAL_RETIRED).
@@ -26,7 +27,8 @@ export function wipePersonalData(config: KioskConfig, storeDir: string): WipeRes
   } catch {
     // no stores yet: nothing to remove there
   }
-  for (const name of names) if (name.startsWith('whitelist')) remove(join(storeDir, name));
+  for (const name of names)
+    if (name.startsWith('whitelist') || name.startsWith('shelter-roster')) remove(join(storeDir, name));
   remove(config.policy.shelter.rosterDir);
   remove(config.policy.hospital.folder);
   log.warn({ removed: removed.length }, 'retired: personal data wiped');
