@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { KioskError } from '../base/errors.js';
 import { configFolder, projectRoot } from './paths.js';
 import { enrolmentLayer, readEnrolment } from './enrolment.js';
+import { upgradeConfigLayer } from './upgrade.js';
 import {
   ConfigSchema,
   ProfileNames,
@@ -147,7 +148,11 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
   const preset = presetPath(profile);
   if (!existsSync(preset))
     throw new KioskError('CONFIG_NOT_FOUND', `profile preset ${preset} is missing`, { profile });
-  let merged = mergeLayers(readJson(preset), fileLayer);
+  // Each layer is brought to the current version before they merge (config/upgrade.ts).
+  let merged = mergeLayers(
+    upgradeConfigLayer(readJson(preset), preset),
+    upgradeConfigLayer(fileLayer, file ?? preset),
+  );
 
   const parse = (input: JsonObject) => {
     const result = ConfigSchema.safeParse(input);

@@ -270,7 +270,8 @@ export const MetricsSchema = z
 
 export const ConfigSchema = z
   .object({
-    version: z.literal(1),
+    /** config/upgrade.ts brings older files up to this version before the schema sees them. */
+    version: z.literal(2),
     profile: z.enum(ProfileNames),
     site: SiteSchema.default(SiteSchema.parse({})),
     trust: TrustSchema,
