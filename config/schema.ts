@@ -98,6 +98,11 @@ export const DataSchema = z
     dir: z.string().min(1).default('var'),
     /** Key that derives the keyed hashes of serials; a secret like the HSM PIN. */
     indexKey: SecretRef.nullable().default(null),
+    /**
+     * Journal records the hub has acknowledged and that are older than this many days are removed (at a
+     * sealed record; Journal.prune). Null keeps every record. Never a record the hub has not acknowledged.
+     */
+    journalRetentionDays: z.number().int().positive().nullable().default(null),
   })
   .strict();
 

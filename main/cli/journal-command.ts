@@ -7,18 +7,21 @@ import { loadConfig, type KioskConfig } from '../../config/load.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { KioskError } from '../../base/errors.js';
 import { openDb } from '../../whitelist/db.js';
-import { verifyJournal } from '../../whitelist/journal.js';
+import { Journal, verifyJournal } from '../../whitelist/journal.js';
 import { storeDir } from '../../whitelist/kiosk-data.js';
 
 const USAGE = `usage: jpki-kiosk journal verify [--config FILE | --file terminal.db] [--pubkey PEM] [--json]
        jpki-kiosk journal tail   [--config FILE | --file terminal.db] [--limit N] [--json]
        jpki-kiosk journal backup FILE [--config FILE | --file terminal.db] [--json]
+       jpki-kiosk journal prune [--older-than DAYS] [--config FILE | --file terminal.db] [--json]
 
   verify   the hash chain, and every HSM seal's signature: with the key in --pubkey, else the terminal's
            own key read from its HSM (label ${TERMINAL_KEY_LABEL}); no key at all is a failure, not a skip
   tail     the newest records
   backup   an online copy (SQLite backup API) of the journal database into FILE while the kiosk runs;
-           FILE must not exist. The copy verifies like the original.`;
+           FILE must not exist. The copy verifies like the original.
+  prune    retention: remove records the hub has acknowledged and older than DAYS (default the
+           configuration's data.journalRetentionDays), cut at a sealed record; never an unacknowledged one`;
 
 /** The terminal's own public key (the one that seals), read from its HSM; typed HSM_* errors otherwise. */
 async function terminalPublicKey(config: KioskConfig): Promise<string> {
@@ -47,15 +50,19 @@ export async function run(args: string[]): Promise<number> {
       file: { type: 'string' },
       pubkey: { type: 'string' },
       limit: { type: 'string', default: '20' },
+      'older-than': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   const command = positionals[0];
-  if (command !== 'verify' && command !== 'tail' && command !== 'backup') {
+  if (command !== 'verify' && command !== 'tail' && command !== 'backup' && command !== 'prune') {
     process.stderr.write(USAGE + '\n');
     return 2;
   }
-  const config = values.file && values.pubkey ? null : loadConfig({ file: values.config ?? null });
+  const config =
+    values.file && (values.pubkey || command !== 'verify')
+      ? null
+      : loadConfig({ file: values.config ?? null });
   const file = values.file ?? join(storeDir(config!), 'terminal.db');
   if (!existsSync(file)) throw new KioskError('STORE_UNAVAILABLE', `no journal at ${file}`);
   if (command === 'backup') {
@@ -84,6 +91,27 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     } finally {
       source.close();
+    }
+  }
+  if (command === 'prune') {
+    const days =
+      values['older-than'] !== undefined ? Number(values['older-than']) : config?.data.journalRetentionDays;
+    if (days === null || days === undefined || !Number.isFinite(days) || days <= 0)
+      throw new KioskError(
+        'INVALID_REQUEST',
+        'journal prune needs --older-than DAYS (or data.journalRetentionDays)',
+      );
+    const db = openDb(file, { durability: 'full', create: false });
+    try {
+      const r = new Journal(db).prune(new Date(Date.now() - days * 86_400_000).toISOString());
+      process.stdout.write(
+        values.json
+          ? JSON.stringify(r) + '\n'
+          : `${r.removed} records removed; the journal now starts at ${r.from}\n`,
+      );
+      return 0;
+    } finally {
+      db.close();
     }
   }
   // Seals are checked by default: with --pubkey, else with this terminal's own key from its HSM.

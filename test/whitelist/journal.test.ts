@@ -89,6 +89,48 @@ describe('journal', () => {
     expect(wrong.err).toMatch(/signature does not verify/);
   });
 
+  it('retention: only acknowledged, old records go, cut at a seal; the rest still verifies, tampering still shows', async () => {
+    const { dir, file } = await journalWith(10, 3);
+    const store = TerminalStore.open(dir);
+    stores.push(store);
+    const head = store.journal.head().seq;
+    const seals = store.journal.seals().map((x) => x.seq);
+    // Nothing is acknowledged yet: nothing goes, however old.
+    expect(store.journal.prune('9999-01-01T00:00:00.000Z')).toMatchObject({ removed: 0 });
+    store.journal.markUploaded(8);
+    // Newer than the cut-off: nothing goes.
+    expect(store.journal.prune('2000-01-01T00:00:00.000Z')).toMatchObject({ removed: 0 });
+    const keep = Math.max(...seals.filter((q) => q <= 8));
+    const r = store.journal.prune('9999-01-01T00:00:00.000Z');
+    expect(r).toEqual({ removed: keep - 1, from: keep });
+    expect(store.journal.get(keep - 1)).toBeUndefined();
+    expect(store.journal.get(keep)).toBeDefined();
+    expect(store.journal.pendingUpload()).toBe(head - 8);
+    expect(verifyJournal(store.db, { keyFor })).toMatchObject({ ok: true, records: head - keep + 1 });
+    // Appending goes on from the head; the journal still verifies.
+    store.journal.append(grant('after-prune'));
+    expect(verifyJournal(store.db, { keyFor }).ok).toBe(true);
+    store.close();
+    stores.pop();
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', file])).code).toBe(0);
+
+    // The first kept record edited: its hash no longer follows the kept start.
+    tamper(file, `UPDATE journal SET body = replace(body, '"entry"', '"exit"') WHERE seq = ${keep}`);
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', file])).code).toBe(1);
+  });
+
+  it('retention: a journal cut where there is no seal is reported', async () => {
+    const { dir, file } = await journalWith(10, 3);
+    const store = TerminalStore.open(dir);
+    store.journal.markUploaded(8);
+    const { from } = store.journal.prune('9999-01-01T00:00:00.000Z');
+    store.close();
+    tamper(file, `DELETE FROM journal_seal WHERE seq = ${from}`);
+    const res = await cli(['verify', '--pubkey', pubkeyFile, '--file', file, '--json']);
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.out).firstBad.problem).toMatch(/no seal/);
+  });
+
   it('backup: an online copy while the journal is open, which verifies like the original', async () => {
     const { file, dir } = await journalWith(6);
     const store = TerminalStore.open(dir);

@@ -259,7 +259,10 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
         {
           // The terminal's one clock: data age and hub skew are read on the same "now" as decisions.
           clock: this.options.clock,
-          onExchange: (part, result) => this.onSyncExchange?.(part, result),
+          onExchange: (part, result) => {
+            this.onSyncExchange?.(part, result);
+            if (part === 'push' && result === 'ok') this.applyRetention();
+          },
           onRetire: () => this.retire(),
         },
       );
@@ -275,6 +278,22 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
       sync.start();
     } catch (error) {
       log.error({ err: (error as Error).message }, 'sync unavailable');
+    }
+  }
+
+  private lastRetention = 0;
+
+  /** data.journalRetentionDays: after a push the hub acknowledged, at most once an hour. */
+  private applyRetention(): void {
+    const days = this.config.data.journalRetentionDays;
+    const now = this.options.clock.now();
+    if (days === null || !this.data || now - this.lastRetention < 3600_000) return;
+    this.lastRetention = now;
+    try {
+      const r = this.data.journal.prune(new Date(now - days * 86_400_000).toISOString());
+      if (r.removed > 0) log.info({ removed: r.removed, from: r.from }, 'journal retention applied');
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'journal retention failed');
     }
   }
 
