@@ -281,6 +281,7 @@ export async function run(args: string[]): Promise<number> {
           json,
           reason: values.reason ?? null,
           publicKey: values['public-key'] ?? null,
+          site: values.site ?? null,
         });
       case 'status': {
         const m = statusModel(hub.store, Date.now());

@@ -7,8 +7,9 @@ import { canonicalTerminalKey } from '../../hub/enrolment.js';
 import { fleetView, type FleetRow } from '../../hub/status-page.js';
 import type { HubStore, TerminalState } from '../../hub/store.js';
 
-export const TERMINALS_USAGE = `  terminals list [--json]      every terminal: state, version, configuration version, last contact, data
-                               age, queue length, out-of-service reason, alarms
+export const TERMINALS_USAGE = `  terminals list [--site S] [--json]
+                               every terminal (of site S): state, version, configuration version, last
+                               contact, data age, queue length, out-of-service reason, alarms
   terminals disable ID [--reason TEXT]
                                refuse the terminal from its next contact: it shows out of service and
                                stops syncing until enabled
@@ -36,14 +37,14 @@ function line(t: FleetRow): string {
 export function terminalsCommand(
   store: HubStore,
   args: string[],
-  o: { json: boolean; reason: string | null; publicKey: string | null; now?: number },
+  o: { json: boolean; reason: string | null; publicKey: string | null; site?: string | null; now?: number },
 ): number {
   const [sub, id] = args;
   const now = o.now ?? Date.now();
   const print = (value: unknown, text: string) =>
     process.stdout.write(o.json ? JSON.stringify(value, null, 2) + '\n' : text + '\n');
   if (sub === 'list' || sub === undefined) {
-    const rows = fleetView(store, now);
+    const rows = fleetView(store, now, o.site ?? undefined);
     print(rows, rows.length === 0 ? 'no terminals' : rows.map(line).join('\n'));
     return 0;
   }

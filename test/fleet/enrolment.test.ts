@@ -205,6 +205,19 @@ describe('fleet: enrolment with a one-time code', () => {
       });
       expect(row).toHaveProperty('configVersion');
       expect(row).toHaveProperty('queueLength', 0);
+      // A site's view: only that site's terminals.
+      const site = JSON.parse(
+        (await cli('terminals', 'list', '--site', 'site-1', '--json')).stdout,
+      ) as Array<{
+        siteId: string;
+        terminalId: string;
+      }>;
+      expect(site.map((x) => x.terminalId)).toContain(terminalId);
+      expect(new Set(site.map((x) => x.siteId))).toEqual(new Set(['site-1']));
+      const other = JSON.parse(
+        (await cli('terminals', 'list', '--site', 'nowhere', '--json')).stdout,
+      ) as unknown[];
+      expect(other).toEqual([]);
 
       expect((await cli('terminals', 'enable', terminalId)).code).toBe(0);
       expect((await t.client.syncNow()).ok).toBe(true);

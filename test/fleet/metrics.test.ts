@@ -23,6 +23,8 @@ import { histogramCount, parsePrometheus, sampleOf } from '../support/prometheus
 import { captureStdout } from '../support/capture-stdout.js';
 import { run as journalCli } from '../../main/cli/journal-command.js';
 import { run as shelterCli } from '../../main/cli/shelter-command.js';
+import { run as enrolCli } from '../../main/cli/enrol-command.js';
+import { issueEnrolmentCode } from '../../hub/enrolment.js';
 
 const VPCD_PORT = 36410;
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-fleet-metrics-'));
@@ -208,5 +210,20 @@ describe('terminal and hub metrics', () => {
     const { file: csv } = JSON.parse(exported.stdout) as { file: string };
     expect(csv.startsWith(out)).toBe(true);
     expect(readFileSync(csv, 'utf8')).toMatch(/^\uFEFFperson_ref,display_name,household_id/);
+  });
+
+  it('enrol through the HSM: the proof made in the token verifies, and a key already registered is refused', async () => {
+    const code = issueEnrolmentCode(
+      hubDir.store,
+      { siteId: 'site-x', gateId: 'gate-x', zone: 'main', siteKind: 'stadium-gate' },
+      600,
+      Date.now(),
+    ).code;
+    // The terminal's HSM key is registered already (beforeAll): past the proof check, the store refuses it.
+    await expect(
+      enrolCli(['--hub', hubUrl, '--code', code, '--config', join(dataDir, 'terminal.json')]),
+    ).rejects.toMatchObject({ code: 'ENROL_KEY_REGISTERED' });
+    // And the code was not spent by the refusal.
+    expect(hubDir.store.enrolmentCodes().find((c) => c.siteId === 'site-x')?.usedAt).toBeNull();
   });
 });
