@@ -5,7 +5,7 @@
 // audit record the hub already holds, and the revocation list holds no personal data. The stores are
 // closed first, so the terminal stops deciding; it stays out of service (TERMINAL_RETIRED).
 import { readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { KioskConfig } from '../../../config/load.js';
 import { getLogger } from '../../../base/log.js';
 
@@ -29,8 +29,14 @@ export function wipePersonalData(config: KioskConfig, storeDir: string): WipeRes
   }
   for (const name of names)
     if (name.startsWith('whitelist') || name.startsWith('shelter-roster')) remove(join(storeDir, name));
-  remove(config.policy.shelter.rosterDir);
-  remove(config.policy.hospital.folder);
+  // An output folder configured as (or above) the store folder would take the journal with it: skipped.
+  const holdsStore = (dir: string) => {
+    const r = relative(resolve(dir), resolve(storeDir));
+    return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+  };
+  for (const dir of [config.policy.shelter.rosterDir, config.policy.hospital.folder])
+    if (holdsStore(dir)) log.error({ dir }, 'retire: an output folder holds the stores; not removed');
+    else remove(dir);
   log.warn({ removed: removed.length }, 'retired: personal data wiped');
   return { removed };
 }
