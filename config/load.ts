@@ -8,6 +8,7 @@ import { KioskError } from '../base/errors.js';
 import { configFolder, projectRoot } from './paths.js';
 import { enrolmentLayer, readEnrolment } from './enrolment.js';
 import { upgradeConfigLayer } from './upgrade.js';
+import { readRemoteConfig } from './remote.js';
 import {
   ConfigSchema,
   ProfileNames,
@@ -174,6 +175,15 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
       enrolmentLayer(dataDir, enrolment, config.sync.rootPath !== null) as JsonObject,
     );
     config = parse(merged);
+  }
+  // The last good remote configuration from the hub (config/remote.ts), over everything else.
+  const remote = readRemoteConfig(dataDir);
+  if (remote) {
+    const withRemote = mergeLayers(merged, remote.layer as JsonObject);
+    if (ConfigSchema.safeParse(withRemote).success) {
+      merged = withRemote;
+      config = parse(merged);
+    }
   }
   const at = (p: string) => resolvePathValue(p, base, dataDir);
   const resolved: KioskConfigParsed = {

@@ -42,6 +42,18 @@ import {
 
 const log = getLogger('hub');
 
+/** Objects merge key by key; anything else from the later layer replaces. */
+function mergeJson(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const prior = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = isObj(prior) && isObj(v) ? mergeJson(prior, v) : v;
+  }
+  return out;
+}
+
 export interface HubOptions {
   store: HubStore;
   publisher: Publisher;
@@ -447,6 +459,27 @@ export function createHub(o: HubOptions): Hub {
       }
       throw error;
     }
+  });
+
+  // The remote configuration for the asking terminal: site ← gate ← terminal layers merged, the highest
+  // of their versions, signed and bound to the request's nonce.
+  app.get('/v1/config', async (req, reply) => {
+    const terminal = authenticate(req, reply, null);
+    if (!terminal) return reply;
+    const nonce = nonceOf(req.headers['signature-input']);
+    if (!nonce) return fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
+    const layers = o.store.remoteConfigsFor(terminal);
+    let layer: Record<string, unknown> = {};
+    for (const l of layers) layer = mergeJson(layer, l.layer);
+    const version = Math.max(0, ...layers.map((l) => l.version));
+    const signed = o.publisher.signRemoteConfig({
+      terminalId: terminal.terminalId,
+      nonce,
+      hubTime: now(),
+      version,
+      layer,
+    });
+    return reply.type('application/octet-stream').send(signed);
   });
 
   // Liveness for a load balancer or systemd: the store answers. No terminal data, so no token needed.

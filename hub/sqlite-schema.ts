@@ -96,4 +96,13 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS terminal_by_key ON terminal (public_key);
     `,
   },
+  {
+    // Remote configuration layers by scope (`site:<site>`, `gate:<site>/<gate>`, `terminal:<id>`); the
+    // version is the hub's counter at the time of the change, so a terminal's merged version only rises.
+    version: 21,
+    sql: `
+      CREATE TABLE IF NOT EXISTS remote_config (scope TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        layer TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+  },
 ];

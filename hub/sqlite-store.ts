@@ -208,6 +208,31 @@ export class SqliteHubStore implements HubStore {
     })();
   }
 
+  setRemoteConfig(scope: string, layer: Record<string, unknown>, at: number): number {
+    return this.db.transaction(() => {
+      const top = this.q('SELECT MAX(version) FROM remote_config').pluck().get() as number | null;
+      const version = (top ?? 0) + 1;
+      this.q(
+        `INSERT INTO remote_config (scope, version, layer, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scope) DO UPDATE SET version = excluded.version, layer = excluded.layer, at = excluded.at`,
+      ).run(scope, version, JSON.stringify(layer), at);
+      return version;
+    })();
+  }
+
+  remoteConfigsFor(
+    t: TerminalRecord,
+  ): Array<{ scope: string; version: number; layer: Record<string, unknown> }> {
+    const scopes = [`site:${t.siteId}`, `gate:${t.siteId}/${t.gateId}`, `terminal:${t.terminalId}`];
+    const rows = this.q('SELECT scope, version, layer FROM remote_config WHERE scope IN (?, ?, ?)').all(
+      ...scopes,
+    ) as Array<{ scope: string; version: number; layer: string }>;
+    return scopes.flatMap((scope) => {
+      const r = rows.find((x) => x.scope === scope);
+      return r ? [{ scope, version: r.version, layer: JSON.parse(r.layer) as Record<string, unknown> }] : [];
+    });
+  }
+
   createEnrolmentCode(c: Omit<EnrolmentCodeRecord, 'usedAt' | 'usedBy'>): void {
     this.q(
       `INSERT INTO enrolment_code (code_sha256, site_id, gate_id, zone, site_kind, created_at, expires_at)

@@ -184,6 +184,12 @@ export interface HubStore {
     t: { terminalId: string; publicKeyPem: string },
     at: number,
   ): TerminalRecord;
+  /** Stores a remote configuration layer for a scope; returns its version (above every earlier one). */
+  setRemoteConfig(scope: string, layer: Record<string, unknown>, at: number): number;
+  /** The layers that apply to a terminal, site ← gate ← terminal, with their versions. */
+  remoteConfigsFor(
+    t: TerminalRecord,
+  ): Array<{ scope: string; version: number; layer: Record<string, unknown> }>;
   terminal(terminalId: string): TerminalRecord | null;
   terminals(): TerminalRecord[];
   noteSeen(terminalId: string, at: number, status: TerminalStatusReport | null): void;

@@ -16,6 +16,7 @@ import { canonicalTerminalKey, issueEnrolmentCode } from '../../hub/enrolment.js
 import { terminalsCommand, TERMINALS_USAGE } from './hub-terminals.js';
 import { enrolmentUri, formatEnrolmentCode } from '../../protocol/enrolment.js';
 import { setLogLevel, type LogLevel } from '../../base/log.js';
+import { refusedRemoteKeys } from '../../config/remote.js';
 import { startWatchdog } from '../../base/watchdog.js';
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -32,6 +33,10 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--config FILE] [--in
                                GET /healthz (no token) and GET /metrics (Prometheus; the status token).
                                Logs JSON lines to stderr at --log-level (fatal, error, warn, info,
                                debug, trace, silent; default info)
+  config set --scope site:S|gate:S/G|terminal:T --file F.json
+                               publish a signed configuration layer (merged site ← gate ← terminal) that
+                               terminals pull, check and apply; local-only keys (paths, secrets, devices,
+                               hub and identity) are refused (config/remote.ts)
   enrol-code create --site S --gate G --zone Z --kind K [--ttl SECONDS] [--hub-url URL]
                                a one-time enrolment code bound to that site, gate, zone and kind
                                (default ttl 86400 s), printed with a QR code of it (and of URL)
@@ -92,6 +97,8 @@ export async function run(args: string[]): Promise<number> {
       ttl: { type: 'string', default: '86400' },
       'hub-url': { type: 'string' },
       reason: { type: 'string' },
+      scope: { type: 'string' },
+      file: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -274,6 +281,31 @@ export async function run(args: string[]): Promise<number> {
             `${picture}\nenrolment code ${shown} for ${values.site}/${values.gate} (zone ${values.zone}, ${values.kind}); good once, until ${expires}`,
           );
         }
+        return 0;
+      }
+      case 'config': {
+        if (rest[0] !== 'set' || !values.scope || !values.file)
+          throw new KioskError(
+            'INVALID_REQUEST',
+            'hub config set --scope site:S|gate:S/G|terminal:T --file F.json',
+          );
+        if (!/^(site:[^/\s]+|gate:[^/\s]+\/[^/\s]+|terminal:\S+)$/.test(values.scope))
+          throw new KioskError('INVALID_REQUEST', '--scope must be site:S, gate:S/G or terminal:T');
+        let layer: Record<string, unknown>;
+        try {
+          layer = JSON.parse(readFileSync(values.file, 'utf8')) as Record<string, unknown>;
+        } catch {
+          throw new KioskError('CONFIG_INVALID', `${values.file} is not a JSON object`);
+        }
+        const refused = refusedRemoteKeys(layer);
+        if (refused.length > 0)
+          throw new KioskError('CONFIG_INVALID', `a hub may not set ${refused.join(', ')} (local only)`);
+        const version = hub.store.setRemoteConfig(values.scope, layer, Date.now());
+        out(
+          json,
+          { scope: values.scope, version },
+          `configuration ${version} for ${values.scope}; terminals take it at their next pull`,
+        );
         return 0;
       }
       case 'terminals':

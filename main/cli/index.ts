@@ -72,6 +72,7 @@ export const subcommands: Record<string, string[]> = {
   hid: ['list', 'status', 'pulse', 'signal'],
   hub: [
     'serve',
+    'config',
     'enrol-code',
     'terminals',
     'import-whitelist',

@@ -13,6 +13,7 @@ import { pullOnce, type PullResult } from './pull.js';
 import { pushJournal, type PushResult } from './push.js';
 import { peerPollBackoff, SyncLoops } from './loops.js';
 import { RootUpdater } from './root-update.js';
+import { pullRemoteConfig } from './remote-config.js';
 import type { FeedStatus, SyncAlarm, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
 
 export type { PullResult } from './pull.js';
@@ -53,6 +54,7 @@ export class SyncClient implements Supervised {
       | 'onRetire'
       | 'configVersion'
       | 'onExchange'
+      | 'remoteConfig'
     >
   > &
     SyncClientOptions;
@@ -208,8 +210,16 @@ export class SyncClient implements Supervised {
     const pushPromise = this.o.journal
       ? this.push().catch((e: unknown) => toKioskError(e).toPayload())
       : null;
-    const [pulls, push] = await this.loops.inRound(() => Promise.all([pullPromise, pushPromise]));
-    const report: SyncReport = { pulls: Object.fromEntries(pulls), push, ok: true };
+    const configPromise = this.pullConfig().catch((e: unknown) => toKioskError(e).toPayload());
+    const [pulls, push, config] = await this.loops.inRound(() =>
+      Promise.all([pullPromise, pushPromise, configPromise]),
+    );
+    const report: SyncReport = {
+      pulls: Object.fromEntries(pulls),
+      push,
+      ok: true,
+      ...(config ? { config } : {}),
+    };
     report.ok = pulls.every(([, r]) => !('code' in r)) && (push === null || !('code' in push));
     return report;
   }
@@ -264,9 +274,37 @@ export class SyncClient implements Supervised {
 
   // ---- the loops ----------------------------------------------------------------------------------
 
+  /**
+   * The remote configuration once: applied when the hub has a new version, refused (CONFIG_INVALID, kept
+   * as the last error, which the next push reports to the hub) when it does not pass; the terminal runs on
+   * with the last good one either way.
+   */
+  async pullConfig(): Promise<{ version: number; applied: boolean } | null> {
+    const sink = this.o.remoteConfig;
+    if (!sink) return null;
+    try {
+      const r = await pullRemoteConfig(this.link, sink);
+      this.o.onExchange?.('config', 'ok');
+      if (this.lastError?.code === 'CONFIG_INVALID') this.lastError = null;
+      return r;
+    } catch (error) {
+      const typed = toKioskError(error);
+      this.o.onExchange?.('config', typed.code);
+      this.noteHubOrder(typed);
+      if (typed.code === 'CONFIG_INVALID') {
+        this.lastError = typed.toPayload();
+        log.warn({ msg2: typed.message }, 'remote configuration refused; the last good one stays');
+      }
+      throw typed;
+    } finally {
+      this.emit();
+    }
+  }
+
   /** Every feed once (the peers feed is left to its long poll while that runs). */
   private async pullRound(): Promise<void> {
     const feeds = this.feeds.filter((f) => !(f === 'peer-entries' && this.peerLoop));
+    await this.pullConfig().catch(() => undefined);
     const results = await Promise.allSettled(feeds.map((f) => this.pull(f)));
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -437,7 +475,7 @@ export class SyncClient implements Supervised {
       feeds,
       lastError: s.lastError ? `${s.lastError.code}: ${s.lastError.message}`.slice(0, 200) : null,
       alarm: s.alarm,
-      configVersion: this.o.configVersion?.() ?? null,
+      configVersion: this.o.configVersion?.() ?? this.o.remoteConfig?.version() ?? null,
     };
   }
 }

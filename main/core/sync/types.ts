@@ -8,6 +8,7 @@ import type { PullResult } from './pull.js';
 import type { PushResult } from './push.js';
 import type { FeedSink, JournalSource } from './sinks.js';
 import type { RootSink } from './root-update.js';
+import type { RemoteConfigSink } from './remote-config.js';
 
 export interface SyncClientOptions {
   hubUrl: string;
@@ -41,6 +42,8 @@ export interface SyncClientOptions {
    * the personal data (roster, whitelist rows, outputs). The terminal then stays out of service.
    */
   onRetire?: () => Promise<void> | void;
+  /** Remote configuration from the hub, pulled with every pull round (remote-config.ts). */
+  remoteConfig?: RemoteConfigSink | null;
   /** Each exchange with the hub, for the metrics: `part` a feed or `push`, `result` ok or the error code. */
   onExchange?: (part: string, result: string) => void;
   /** The remote configuration version this terminal runs, for its status report. */
@@ -98,5 +101,7 @@ export interface SyncStatus {
 export interface SyncReport {
   pulls: Partial<Record<FeedName, PullResult | ErrorPayload>>;
   push: PushResult | ErrorPayload | null;
+  /** The remote configuration pull (absent without a remote configuration sink). */
+  config?: { version: number; applied: boolean } | ErrorPayload;
   ok: boolean;
 }

@@ -27,6 +27,9 @@ import { buildTime, clockFault, type HubTimeObservation } from '../clock.js';
 import { openShelterRoster } from '../sites/index.js';
 import type { ShelterRoster } from '../sites/shelter/roster.js';
 import { wipePersonalData } from '../sync/retire.js';
+import type { RemoteConfigSink } from '../sync/remote-config.js';
+import { openRemoteConfig } from '../../../protocol/remote-config.js';
+import { checkRemoteLayer, readRemoteConfig, saveRemoteConfig } from '../../../config/remote.js';
 import { hsmRequestSigner, syncFromConfig, type SyncClient } from '../sync/index.js';
 import { loadTrustAnchors, type TrustAnchor } from '../verify/certificate.js';
 import { outOfServiceFrom } from './status-view.js';
@@ -264,6 +267,7 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
             if (part === 'push' && result === 'ok') this.applyRetention();
           },
           onRetire: () => this.retire(),
+          remoteConfig: this.remoteConfigSink(),
         },
       );
       if (!sync) return;
@@ -279,6 +283,40 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
     } catch (error) {
       log.error({ err: (error as Error).message }, 'sync unavailable');
     }
+  }
+
+  /** The remote configuration applied live: the terminal takes the site's gate, zone and direction. */
+  onRemoteConfig: ((layer: Record<string, unknown>, version: number) => void) | null = null;
+  private remoteVersion: number | null = null;
+
+  /**
+   * Verifies a signed remote configuration with the root of trust, checks it against the merge rules and
+   * the schema over the running configuration, keeps it as the last good one (atomically, in the data
+   * folder, where the next start reads it) and applies what can change live. Anything that fails leaves
+   * the last good one in place.
+   */
+  private remoteConfigSink(): RemoteConfigSink {
+    this.remoteVersion = readRemoteConfig(this.config.data.dir)?.version ?? null;
+    return {
+      version: () => this.remoteVersion,
+      accept: (signed, expect) => {
+        const data = this.stores();
+        const c = openRemoteConfig(signed, data.requireTrust(this.options.clock.now()), expect);
+        if (c.version === (this.remoteVersion ?? 0)) return { version: c.version, applied: false };
+        if (c.version < (this.remoteVersion ?? 0))
+          throw new KioskError(
+            'CONFIG_INVALID',
+            `remote configuration ${c.version} is older than the one running (${this.remoteVersion})`,
+          );
+        checkRemoteLayer(this.config, c.layer);
+        saveRemoteConfig(this.config.data.dir, { version: c.version, layer: c.layer });
+        this.remoteVersion = c.version;
+        log.info({ version: c.version }, 'remote configuration applied');
+        this.onRemoteConfig?.(c.layer, c.version);
+        this.emit('change');
+        return { version: c.version, applied: true };
+      },
+    };
   }
 
   private lastRetention = 0;

@@ -172,6 +172,17 @@ export class Terminal extends EventEmitter implements KioskCore {
 
   /** Opens every part; each that fails becomes a visible state instead of stopping the terminal. */
   async start(): Promise<void> {
+    // Remote configuration: the site's gate, zone and direction change at once (the next decision uses
+    // them); everything else of it takes effect at the next start, from the kept file.
+    this.devices.onRemoteConfig = (layer) => {
+      const site = (layer.site ?? {}) as Partial<TerminalSite>;
+      this.site = {
+        ...this.site,
+        ...(typeof site.gateId === 'string' ? { gateId: site.gateId } : {}),
+        ...(typeof site.zone === 'string' ? { zone: site.zone } : {}),
+        ...(site.direction ? { direction: site.direction } : {}),
+      };
+    };
     this.devices.on('change', () => this.emitStatus());
     this.devices.on('card', (reader) => void this.taps.onCard(reader));
     this.devices.on('card-removed', () => {
