@@ -59,6 +59,24 @@ export const ErrorCodes = [
   'SYNC_PROTOCOL',
   'HUB_UNKNOWN_TERMINAL',
   'HUB_STATUS_AUTH',
+  /** An enrolment code the hub does not know (mistyped, or never issued). */
+  'ENROL_CODE_UNKNOWN',
+  /** An enrolment code that has already enrolled a terminal: each code is good once. */
+  'ENROL_CODE_USED',
+  /** An enrolment code past its expiry. */
+  'ENROL_CODE_EXPIRED',
+  /** The key offered for enrolment is already registered for another terminal. */
+  'ENROL_KEY_REGISTERED',
+  /** The enrolment request's proof of possession does not verify with the key it offers. */
+  'ENROL_PROOF_INVALID',
+  /** A terminal id that is already registered: its key is changed only by an explicit key rotation. */
+  'HUB_TERMINAL_EXISTS',
+  /** The hub operator disabled this terminal: it is out of service until enabled again. */
+  'TERMINAL_DISABLED',
+  /** The hub operator is retiring this terminal: it uploads its journal, then wipes personal data. */
+  'TERMINAL_RETIRING',
+  /** This terminal was retired: its personal data is wiped and it no longer decides. */
+  'TERMINAL_RETIRED',
   /** An answer that would move a feed backwards (older sequence, as-of or epoch): refused, alarm raised. */
   'SYNC_ROLLBACK',
   /** A checkpoint, manifest or batch of another feed, scope or epoch than asked for: refused, alarm. */

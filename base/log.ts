@@ -105,8 +105,28 @@ function defaultRoot(): Logger {
   return root;
 }
 
+/** Every component logger handed out, so that a level chosen later (setLogLevel) reaches them all. */
+const components: Array<WeakRef<Logger>> = [];
+
 export function getLogger(component: string): Logger {
-  return (root ?? defaultRoot()).child({ component });
+  const child = (root ?? defaultRoot()).child({ component });
+  // Weak: some parts take a logger per instance, and a logger of a part that is gone need not be kept.
+  if (components.length > 256)
+    components.splice(0, components.length, ...components.filter((r) => r.deref()));
+  components.push(new WeakRef(child));
+  return child;
+}
+
+/**
+ * Sets the level of the root and of every component logger made so far: modules take their logger when
+ * they are loaded, before a command line has been read (`hub serve --log-level`).
+ */
+export function setLogLevel(level: LogLevel): void {
+  (root ?? defaultRoot()).level = level;
+  for (const ref of components) {
+    const c = ref.deref();
+    if (c) c.level = level;
+  }
 }
 
 /** A logger that writes into a caller's stream: used by tests to prove redaction. */

@@ -33,6 +33,8 @@ declare -A probes=(
   [cups-client]=/usr/bin/lpstat
   [printer-driver-cups-pdf]=/usr/lib/cups/backend/cups-pdf
   [poppler-utils]=/usr/bin/pdftotext
+  # systemd-analyze: the unit files in build/systemd/ are checked with `systemd-analyze verify`.
+  [systemd]=/usr/bin/systemd-analyze
 )
 missing=()
 for pkg in "${!probes[@]}"; do

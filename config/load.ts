@@ -7,6 +7,9 @@ import type { z } from 'zod';
 import { KioskError } from '../base/errors.js';
 import { configFolder, projectRoot } from './paths.js';
 import { checkTrustFile, readSecret, staffPinProblem } from './secrets.js';
+import { enrolmentLayer, readEnrolment } from './enrolment.js';
+import { upgradeConfigLayer } from './upgrade.js';
+import { readRemoteConfig } from './remote.js';
 import {
   ConfigSchema,
   ProfileNames,
@@ -155,17 +158,42 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
   const preset = presetPath(profile);
   if (!existsSync(preset))
     throw new KioskError('CONFIG_NOT_FOUND', `profile preset ${preset} is missing`, { profile });
-  const merged = mergeLayers(readJson(preset), fileLayer);
+  // Each layer is brought to the current version before they merge (config/upgrade.ts).
+  let merged = mergeLayers(
+    upgradeConfigLayer(readJson(preset), preset),
+    upgradeConfigLayer(fileLayer, file ?? preset),
+  );
 
-  const result = ConfigSchema.safeParse(merged);
-  if (!result.success) {
-    throw new KioskError('CONFIG_INVALID', describeIssues(result.error.issues, merged, file ?? preset), {
-      keys: result.error.issues.map((i) => i.path.join('.')),
-    });
-  }
-  const config = result.data;
+  const parse = (input: JsonObject) => {
+    const result = ConfigSchema.safeParse(input);
+    if (!result.success) {
+      throw new KioskError('CONFIG_INVALID', describeIssues(result.error.issues, input, file ?? preset), {
+        keys: result.error.issues.map((i) => i.path.join('.')),
+      });
+    }
+    return result.data;
+  };
+  let config = parse(merged);
   const base = file ? dirname(resolve(file)) : projectRoot();
   const dataDir = resolvePathValue(config.data.dir, base, projectRoot());
+  // A terminal enrolled at a hub runs with the binding the hub gave it (config/enrolment.ts).
+  const enrolment = readEnrolment(dataDir);
+  if (enrolment) {
+    merged = mergeLayers(
+      merged,
+      enrolmentLayer(dataDir, enrolment, config.sync.rootPath !== null) as JsonObject,
+    );
+    config = parse(merged);
+  }
+  // The last good remote configuration from the hub (config/remote.ts), over everything else.
+  const remote = readRemoteConfig(dataDir);
+  if (remote) {
+    const withRemote = mergeLayers(merged, remote.layer as JsonObject);
+    if (ConfigSchema.safeParse(withRemote).success) {
+      merged = withRemote;
+      config = parse(merged);
+    }
+  }
   const at = (p: string) => resolvePathValue(p, base, dataDir);
   const resolved: KioskConfigParsed = {
     ...config,
@@ -209,7 +237,17 @@ export function loadConfig(options: LoadOptions = {}): KioskConfig {
     },
     ui: { ...config.ui, staffPin: resolveSecret(config.ui.staffPin, base, dataDir) },
     log: { ...config.log, dir: at(config.log.dir) },
+    metrics: {
+      ...config.metrics,
+      token: config.metrics.token === null ? null : resolveSecret(config.metrics.token, base, dataDir),
+    },
   };
+  if (resolved.metrics.enabled && !isLoopbackHost(resolved.metrics.host) && resolved.metrics.token === null)
+    throw new KioskError(
+      'CONFIG_INVALID',
+      `${file ?? preset}: key metrics.token: found null; required when metrics.host (${resolved.metrics.host}) is not a loopback address`,
+      { key: 'metrics.token' },
+    );
   if (profile !== 'demo' && resolved.trust.allowTestCa) {
     throw new KioskError(
       'CONFIG_INVALID',

@@ -134,6 +134,11 @@ export const DataSchema = z
     dir: z.string().min(1).default('var'),
     /** Key that derives the keyed hashes of serials; a secret like the HSM PIN. */
     indexKey: SecretRef.nullable().default(null),
+    /**
+     * Journal records the hub has acknowledged and that are older than this many days are removed (at a
+     * sealed record; Journal.prune). Null keeps every record. Never a record the hub has not acknowledged.
+     */
+    journalRetentionDays: z.number().int().positive().nullable().default(null),
   })
   .strict();
 
@@ -379,9 +384,22 @@ export const DemoSchema = z
   })
   .strict();
 
+/** The terminal's GET /healthz and GET /metrics (Prometheus text format), main/core/metrics/. */
+export const MetricsSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Loopback by default; any other address needs `token`. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9621),
+    /** Bearer token Prometheus presents (an env variable or an owner-only file, never inline). */
+    token: SecretRef.nullable().default(null),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
-    version: z.literal(1),
+    /** config/upgrade.ts brings older files up to this version before the schema sees them. */
+    version: z.literal(2),
     profile: z.enum(ProfileNames),
     site: SiteSchema.default(SiteSchema.parse({})),
     trust: TrustSchema,
@@ -398,6 +416,7 @@ export const ConfigSchema = z
     log: LogSchema.default(LogSchema.parse({})),
     demo: DemoSchema.default(DemoSchema.parse({})),
     printing: PrintingSchema.default(PrintingSchema.parse({})),
+    metrics: MetricsSchema.default(MetricsSchema.parse({})),
   })
   .strict();
 

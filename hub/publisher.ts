@@ -61,6 +61,11 @@ import {
 } from '../protocol/checkpoint.js';
 import type { IndexKey } from '../whitelist/privacy.js';
 import { getLogger } from '../base/log.js';
+import {
+  REMOTE_CONFIG_FORMAT,
+  signRemoteConfig,
+  type SignedRemoteConfig,
+} from '../protocol/remote-config.js';
 import { CRL_STATUS_OP, type CrlIssuerStatus } from '../protocol/crl-status.js';
 import type { CrlState, FeedKey, HubStore, StateRow, StoredBatch } from './store.js';
 
@@ -251,6 +256,11 @@ export class Publisher {
   /** Signs a journal-push reply bound to the request's nonce. */
   signPushReply(r: Omit<SignedPushReply, 'format' | 'publisherKeyId'>): Buffer {
     return signPushReply({ format: PUSH_REPLY_FORMAT, publisherKeyId: this.keyId, ...r }, this.signer);
+  }
+
+  /** Signs a remote configuration answer bound to the request's nonce (protocol/remote-config.ts). */
+  signRemoteConfig(c: Omit<SignedRemoteConfig, 'format' | 'publisherKeyId'>): Buffer {
+    return signRemoteConfig({ format: REMOTE_CONFIG_FORMAT, publisherKeyId: this.keyId, ...c }, this.signer);
   }
 
   private publishOps(

@@ -47,6 +47,9 @@ import { peerFeedKey, type FeedKey, type HubStore, type TerminalRecord } from '.
 import { RequestAuthenticator } from './request-auth.js';
 import { renderStatusPage, statusModel, statusPageHeaders } from './status-page.js';
 import { JournalGroupCommit, Sightings } from './write-batching.js';
+import { enrol } from './enrolment.js';
+import { hubMetrics } from './metrics.js';
+import { readFileSync } from 'node:fs';
 import {
   STATUS_CHALLENGE,
   presentsStatusToken,
@@ -55,6 +58,18 @@ import {
 } from './status-access.js';
 
 const log = getLogger('hub');
+
+/** Objects merge key by key; anything else from the later layer replaces. */
+function mergeJson(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const prior = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = isObj(prior) && isObj(v) ? mergeJson(prior, v) : v;
+  }
+  return out;
+}
 
 export interface HubOptions {
   store: HubStore;
@@ -103,6 +118,8 @@ export interface HubOptions {
    * root signed; such a venue may forward the journals of that site's terminals (POST /v1/venue/journal).
    */
   venues?: { siteOf(venueId: string): string | null } | null;
+  /** The hub's root.json (what terminals pin): handed to a terminal at enrolment. */
+  rootFile?: string | null;
   now?: () => number;
 }
 
@@ -114,6 +131,15 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   SYNC_PROTOCOL: 409,
   SYNC_UNREACHABLE: 503,
   JOURNAL_BROKEN: 409,
+  ENROL_CODE_UNKNOWN: 403,
+  ENROL_CODE_USED: 409,
+  ENROL_CODE_EXPIRED: 410,
+  ENROL_KEY_REGISTERED: 409,
+  ENROL_PROOF_INVALID: 401,
+  HUB_TERMINAL_EXISTS: 409,
+  TERMINAL_DISABLED: 403,
+  TERMINAL_RETIRING: 409,
+  TERMINAL_RETIRED: 403,
 };
 
 export interface Hub {
@@ -165,26 +191,62 @@ export function createHub(o: HubOptions): Hub {
   const configured =
     o.authority == null ? null : typeof o.authority === 'string' ? [o.authority] : [...o.authority];
   const authorities = configured ? [...new Set(configured.flatMap(withDefaultPort))] : null;
-  const auth = new RequestAuthenticator(o.store, now, maxSkew, () => {
+  const hubAuthorities = (): string[] => {
     if (authorities) return authorities;
     const address = app.server.address();
     if (address === null || typeof address !== 'object') return [];
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return withDefaultPort(`${host}:${address.port}`);
+  };
+  const auth = new RequestAuthenticator(o.store, now, maxSkew, hubAuthorities);
+
+  const metrics = hubMetrics(o.store, now);
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
   });
 
   const sightings = new Sightings(o.store, now);
 
-  /** Checks the RFC 9421 signature; returns the registered terminal or answers the refusal. */
+  /**
+   * Checks the RFC 9421 signature and the terminal's state; returns the registered terminal or answers
+   * the refusal. A disabled or retired terminal is refused whatever it asks; a retiring one may only
+   * upload (`uploadOnly`), and is told so when it asks for anything else.
+   */
   function authenticate(
     req: FastifyRequest,
     reply: FastifyReply,
     body: Buffer | null,
+    uploadOnly = false,
   ): TerminalRecord | null {
     const result = auth.check(req, body);
-    if (result.ok) return result.terminal;
-    fail(reply, result.code, result.message);
-    return null;
+    if (!result.ok) {
+      fail(reply, result.code, result.message);
+      return null;
+    }
+    const t = result.terminal;
+    const state = t.state ?? 'active';
+    const why = t.stateReason ? `: ${t.stateReason}` : '';
+    if (state === 'disabled') {
+      sightings.note(t.terminalId, null);
+      fail(reply, 'TERMINAL_DISABLED', `terminal ${t.terminalId} is disabled by the hub operator${why}`);
+      return null;
+    }
+    if (state === 'retired') {
+      fail(reply, 'TERMINAL_RETIRED', `terminal ${t.terminalId} is retired${why}`);
+      return null;
+    }
+    if (state === 'retiring' && !uploadOnly) {
+      sightings.note(t.terminalId, null);
+      fail(
+        reply,
+        'TERMINAL_RETIRING',
+        `terminal ${t.terminalId} is being retired${why}: upload the whole journal, then wipe personal data`,
+      );
+      return null;
+    }
+    return t;
   }
 
   const journals = new JournalGroupCommit(o.store, () => events.emit('peer-entries'));
@@ -422,7 +484,7 @@ export function createHub(o: HubOptions): Hub {
   app.post('/v1/journal', async (req, reply) => {
     const raw = req.body as Buffer | undefined;
     if (!Buffer.isBuffer(raw)) return fail(reply, 'INVALID_REQUEST', 'a JSON body is required');
-    const terminal = authenticate(req, reply, raw);
+    const terminal = authenticate(req, reply, raw, true);
     if (!terminal) return reply;
     let json: unknown;
     try {
@@ -450,13 +512,21 @@ export function createHub(o: HubOptions): Hub {
         makeBatch: (fromSeq, ops) =>
           o.publisher.makeBatch('peer-entries', fromSeq, ops, peerFeedKey(terminal.siteId)),
       });
+      metrics.journalRecords.inc({ result: 'accepted' }, result.accepted);
+      metrics.journalRecords.inc({ result: 'duplicate' }, result.duplicates);
       // The terminal counted these records as queued when it sent them; what it still owes is the rest.
       const delivered = parsed.data.records.filter((r) => r.seq <= result.acked).length;
+      const owes = Math.max(0, parsed.data.status.queueLength - delivered);
+      // Retiring: the order travels in the signed reply (never in an unsigned refusal), and the terminal
+      // wipes only once this reply acknowledges its whole journal. Retired from the hub's side then.
+      const retiring = terminal.state === 'retiring';
+      if (retiring && owes === 0)
+        o.store.setTerminalState(terminal.terminalId, 'retired', terminal.stateReason ?? null, at);
       sightings.note(terminal.terminalId, {
         ...parsed.data.status,
         // v2: an alarm stays on the hub's record until the terminal reports a newer one.
         alarm: parsed.data.status.alarm ?? terminal.status?.alarm ?? null,
-        queueLength: Math.max(0, parsed.data.status.queueLength - delivered),
+        queueLength: owes,
       });
       // v2: signed and bound to the request's nonce; the terminal moves its watermark only on this.
       const answer = o.publisher.signPushReply({
@@ -466,6 +536,7 @@ export function createHub(o: HubOptions): Hub {
         acked: result.acked,
         accepted: result.accepted,
         duplicates: result.duplicates,
+        ...(retiring ? { order: 'retire' as const } : {}),
       });
       return reply.type(PUSH_REPLY_MEDIA_TYPE).send(answer);
     } catch (error) {
@@ -581,6 +652,82 @@ export function createHub(o: HubOptions): Hub {
         401,
       );
   };
+
+  // Enrolment needs no registered key (that is what it creates): the code and the proof of possession
+  // are the credentials. Refusals are typed so that the kiosk can say which one it was.
+  app.post('/v1/enrol', async (req, reply) => {
+    const raw = req.body as Buffer | undefined;
+    if (!Buffer.isBuffer(raw) || raw.length > 16 * 1024)
+      return fail(reply, 'INVALID_REQUEST', 'a JSON body (at most 16 KiB) is required');
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return fail(reply, 'INVALID_REQUEST', 'body is not JSON');
+    }
+    try {
+      const root = o.rootFile ? readFileSync(o.rootFile) : null;
+      const { answer, terminal } = enrol(o.store, json, {
+        hubId: o.hubId,
+        authorities: hubAuthorities(),
+        root,
+        now: now(),
+      });
+      metrics.enrolments.inc({ result: 'ok' });
+      log.info(
+        { terminal: terminal.terminalId, site: terminal.siteId, gate: terminal.gateId },
+        'terminal enrolled',
+      );
+      return reply.send(answer);
+    } catch (error) {
+      if (error instanceof KioskError) {
+        metrics.enrolments.inc({ result: error.code });
+        log.warn({ code: error.code }, 'enrolment refused');
+        return fail(reply, error.code, error.message);
+      }
+      throw error;
+    }
+  });
+
+  // The remote configuration for the asking terminal: site ← gate ← terminal layers merged, the highest
+  // of their versions, signed and bound to the request's nonce.
+  app.get('/v1/config', async (req, reply) => {
+    const terminal = authenticate(req, reply, null);
+    if (!terminal) return reply;
+    const nonce = nonceOf(req.headers['signature-input']);
+    if (!nonce) return fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
+    const layers = o.store.remoteConfigsFor(terminal);
+    let layer: Record<string, unknown> = {};
+    for (const l of layers) layer = mergeJson(layer, l.layer);
+    const version = Math.max(0, ...layers.map((l) => l.version));
+    const signed = o.publisher.signRemoteConfig({
+      terminalId: terminal.terminalId,
+      nonce,
+      hubTime: now(),
+      version,
+      layer,
+    });
+    return reply.type('application/octet-stream').send(signed);
+  });
+
+  // Liveness for a load balancer or systemd: the store answers. No terminal data, so no token needed.
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      o.store.feedInfo('whitelist');
+      return reply.header('cache-control', 'no-store').send({ ok: true, hubId: o.hubId });
+    } catch (error) {
+      return reply.code(503).send({ ok: false, error: (error as Error).message });
+    }
+  });
+
+  // Prometheus scrapes with the status token (Bearer) where the status page needs one.
+  app.get('/metrics', { onRequest: guardStatusPage }, async (_req, reply) => {
+    sightings.flush();
+    return reply
+      .header('cache-control', 'no-store')
+      .type(metrics.registry.contentType)
+      .send(await metrics.registry.metrics());
+  });
 
   app.get('/status.json', { onRequest: guardStatusPage }, async (_req, reply) => {
     sightings.flush();

@@ -82,4 +82,27 @@ export const hubMigrations: Migration[] = [
       DROP TABLE IF EXISTS crl;
     `,
   },
+  {
+    // A fleet: one-time enrolment codes (kept as SHA-256 digests: a leaked database lends no code), and
+    // each terminal's state as the operator set it (active, disabled, retiring, retired) with its reason.
+    version: 20,
+    sql: `
+      CREATE TABLE IF NOT EXISTS enrolment_code (code_sha256 TEXT PRIMARY KEY, site_id TEXT NOT NULL,
+        gate_id TEXT NOT NULL, zone TEXT NOT NULL, site_kind TEXT NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT) WITHOUT ROWID;
+      ALTER TABLE terminal ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+      ALTER TABLE terminal ADD COLUMN state_reason TEXT;
+      ALTER TABLE terminal ADD COLUMN state_at INTEGER;
+      CREATE INDEX IF NOT EXISTS terminal_by_key ON terminal (public_key);
+    `,
+  },
+  {
+    // Remote configuration layers by scope (`site:<site>`, `gate:<site>/<gate>`, `terminal:<id>`); the
+    // version is the hub's counter at the time of the change, so a terminal's merged version only rises.
+    version: 21,
+    sql: `
+      CREATE TABLE IF NOT EXISTS remote_config (scope TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        layer TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -19,8 +19,10 @@ import type {
   PresenceRow,
   Publication,
   StoredBatch,
+  EnrolmentCodeRecord,
   TerminalRecord,
   TerminalRegistration,
+  TerminalState,
 } from './store.js';
 import { peerFeedKey } from './store.js';
 import { conflictPolicy, presenceRecordFacts, type EntryConflict } from './conflicts.js';
@@ -40,6 +42,21 @@ interface TerminalRow {
   last_seen_at: number | null;
   status: string | null;
   acked: number;
+  state?: string;
+  state_reason?: string | null;
+  state_at?: number | null;
+}
+
+interface EnrolmentCodeRow {
+  code_sha256: string;
+  site_id: string;
+  gate_id: string;
+  zone: string;
+  site_kind: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
 }
 
 function toTerminal(r: TerminalRow): TerminalRecord {
@@ -54,6 +71,23 @@ function toTerminal(r: TerminalRow): TerminalRecord {
     lastSeenAt: r.last_seen_at,
     status: r.status ? (JSON.parse(r.status) as TerminalStatusReport) : null,
     acked: r.acked,
+    state: (r.state ?? 'active') as TerminalState,
+    stateReason: r.state_reason ?? null,
+    stateAt: r.state_at ?? null,
+  };
+}
+
+function toEnrolmentCode(r: EnrolmentCodeRow): EnrolmentCodeRecord {
+  return {
+    codeSha256: r.code_sha256,
+    siteId: r.site_id,
+    gateId: r.gate_id,
+    zone: r.zone,
+    siteKind: r.site_kind,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+    usedBy: r.used_by,
   };
 }
 
@@ -103,13 +137,154 @@ export class SqliteHubStore implements HubStore {
   }
 
   registerTerminal(t: TerminalRegistration, at: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO terminal (id, public_key, site_id, gate_id, zone, site_kind, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key, site_id = excluded.site_id,
-           gate_id = excluded.gate_id, zone = excluded.zone, site_kind = excluded.site_kind`,
-      )
-      .run(t.terminalId, t.publicKeyPem, t.siteId, t.gateId, t.zone, t.siteKind, at);
+    this.db.transaction(() => this.insertTerminal(t, at))();
+  }
+
+  /** Inside a transaction: refuses an id or a key already registered (the same registration again is a no-op). */
+  private insertTerminal(t: TerminalRegistration, at: number): void {
+    const existing = this.terminal(t.terminalId);
+    if (existing) {
+      const same =
+        existing.publicKeyPem === t.publicKeyPem &&
+        existing.siteId === t.siteId &&
+        existing.gateId === t.gateId &&
+        existing.zone === t.zone &&
+        existing.siteKind === t.siteKind;
+      if (same) return;
+      throw new KioskError(
+        'HUB_TERMINAL_EXISTS',
+        `terminal ${t.terminalId} is already registered; change its key with \`hub terminals rotate-key\``,
+      );
+    }
+    this.refuseKeyElsewhere(t.publicKeyPem, t.terminalId);
+    this.q(
+      `INSERT INTO terminal (id, public_key, site_id, gate_id, zone, site_kind, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(t.terminalId, t.publicKeyPem, t.siteId, t.gateId, t.zone, t.siteKind, at);
+  }
+
+  private refuseKeyElsewhere(publicKeyPem: string, terminalId: string): void {
+    const other = this.q('SELECT id FROM terminal WHERE public_key = ? AND id <> ?').get(
+      publicKeyPem,
+      terminalId,
+    ) as { id: string } | undefined;
+    if (other)
+      throw new KioskError('ENROL_KEY_REGISTERED', `this key is already registered for terminal ${other.id}`);
+  }
+
+  replaceTerminalKey(terminalId: string, publicKeyPem: string, at: number): TerminalRecord {
+    return this.db.transaction(() => {
+      const t = this.terminal(terminalId);
+      if (!t) throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
+      if (t.state === 'retired')
+        throw new KioskError('TERMINAL_RETIRED', `terminal ${terminalId} is retired`);
+      this.refuseKeyElsewhere(publicKeyPem, terminalId);
+      this.q('UPDATE terminal SET public_key = ?, state_at = ? WHERE id = ?').run(
+        publicKeyPem,
+        at,
+        terminalId,
+      );
+      return this.terminal(terminalId)!;
+    })();
+  }
+
+  setTerminalState(
+    terminalId: string,
+    state: TerminalState,
+    reason: string | null,
+    at: number,
+  ): TerminalRecord {
+    return this.db.transaction(() => {
+      const t = this.terminal(terminalId);
+      if (!t) throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
+      if (t.state === 'retired' && state !== 'retired')
+        throw new KioskError('TERMINAL_RETIRED', `terminal ${terminalId} is retired; enrol a new one`);
+      this.q('UPDATE terminal SET state = ?, state_reason = ?, state_at = ? WHERE id = ?').run(
+        state,
+        reason,
+        at,
+        terminalId,
+      );
+      return this.terminal(terminalId)!;
+    })();
+  }
+
+  setRemoteConfig(scope: string, layer: Record<string, unknown>, at: number): number {
+    return this.db.transaction(() => {
+      const top = this.q('SELECT MAX(version) FROM remote_config').pluck().get() as number | null;
+      const version = (top ?? 0) + 1;
+      this.q(
+        `INSERT INTO remote_config (scope, version, layer, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scope) DO UPDATE SET version = excluded.version, layer = excluded.layer, at = excluded.at`,
+      ).run(scope, version, JSON.stringify(layer), at);
+      return version;
+    })();
+  }
+
+  remoteConfigsFor(
+    t: TerminalRecord,
+  ): Array<{ scope: string; version: number; layer: Record<string, unknown> }> {
+    const scopes = [`site:${t.siteId}`, `gate:${t.siteId}/${t.gateId}`, `terminal:${t.terminalId}`];
+    const rows = this.q('SELECT scope, version, layer FROM remote_config WHERE scope IN (?, ?, ?)').all(
+      ...scopes,
+    ) as Array<{ scope: string; version: number; layer: string }>;
+    return scopes.flatMap((scope) => {
+      const r = rows.find((x) => x.scope === scope);
+      return r ? [{ scope, version: r.version, layer: JSON.parse(r.layer) as Record<string, unknown> }] : [];
+    });
+  }
+
+  createEnrolmentCode(c: Omit<EnrolmentCodeRecord, 'usedAt' | 'usedBy'>): void {
+    this.q(
+      `INSERT INTO enrolment_code (code_sha256, site_id, gate_id, zone, site_kind, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(c.codeSha256, c.siteId, c.gateId, c.zone, c.siteKind, c.createdAt, c.expiresAt);
+  }
+
+  enrolmentCodes(): EnrolmentCodeRecord[] {
+    return (this.q('SELECT * FROM enrolment_code ORDER BY created_at').all() as EnrolmentCodeRow[]).map(
+      toEnrolmentCode,
+    );
+  }
+
+  enrolTerminal(
+    codeSha256: string,
+    t: { terminalId: string; publicKeyPem: string },
+    at: number,
+  ): TerminalRecord {
+    return this.db.transaction(() => {
+      const row = this.q('SELECT * FROM enrolment_code WHERE code_sha256 = ?').get(codeSha256) as
+        EnrolmentCodeRow | undefined;
+      if (!row) throw new KioskError('ENROL_CODE_UNKNOWN', 'this enrolment code is not known to the hub');
+      if (row.used_at !== null)
+        throw new KioskError('ENROL_CODE_USED', 'this enrolment code has already enrolled a terminal');
+      if (at > row.expires_at)
+        throw new KioskError(
+          'ENROL_CODE_EXPIRED',
+          `this enrolment code expired at ${new Date(row.expires_at).toISOString()}`,
+        );
+      if (this.terminal(t.terminalId))
+        throw new KioskError(
+          'HUB_TERMINAL_EXISTS',
+          `terminal ${t.terminalId} is already registered; enrol under a new id or rotate its key`,
+        );
+      this.insertTerminal(
+        {
+          terminalId: t.terminalId,
+          publicKeyPem: t.publicKeyPem,
+          siteId: row.site_id,
+          gateId: row.gate_id,
+          zone: row.zone,
+          siteKind: row.site_kind,
+        },
+        at,
+      );
+      this.q('UPDATE enrolment_code SET used_at = ?, used_by = ? WHERE code_sha256 = ?').run(
+        at,
+        t.terminalId,
+        codeSha256,
+      );
+      return this.terminal(t.terminalId)!;
+    })();
   }
 
   terminal(terminalId: string): TerminalRecord | null {

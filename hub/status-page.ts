@@ -4,7 +4,7 @@
 import { Feeds, type FeedName } from '../protocol/sync.js';
 import { relativeTime } from '../base/relative-time.js';
 import type { EntryConflict } from './conflicts.js';
-import type { HubStore } from './store.js';
+import type { HubStore, TerminalState } from './store.js';
 import type { CrlIssuerStatus } from '../protocol/crl-status.js';
 import { createHash } from 'node:crypto';
 
@@ -49,6 +49,11 @@ export interface StatusModel {
     lastError: string | null;
     /** v2: the last answer the terminal refused as an attack (rollback, freeze, mix-and-match, …). */
     alarm: { code: string; message: string; at: string } | null;
+    /** What the operator set (hub terminals disable|enable|retire) and why. */
+    state: TerminalState;
+    stateReason: string | null;
+    /** The configuration version the terminal reports it runs (remote configuration). */
+    configVersion: number | null;
   }>;
   shelters: Array<{
     siteId: string;
@@ -101,6 +106,9 @@ export function statusModel(store: HubStore, now: number): StatusModel {
       journalAcked: t.acked,
       lastError: t.status?.lastError ?? null,
       alarm: t.status?.alarm ?? null,
+      state: t.state ?? 'active',
+      stateReason: t.stateReason ?? null,
+      configVersion: t.status?.configVersion ?? null,
     })),
     shelters: shelterSites.map((siteId) => {
       const inside = store.presence(siteId).filter((p) => p.state === 'inside');
@@ -112,6 +120,53 @@ export function statusModel(store: HubStore, now: number): StatusModel {
     }),
     conflicts: openConflictsBySite(store),
   };
+}
+
+/** Data older than this at a terminal is an alarm on the fleet view. */
+export const STALE_DATA_SECONDS = 24 * 3600;
+
+/** One terminal as the fleet view (`hub terminals list`, the status page) shows it. */
+export interface FleetRow {
+  terminalId: string;
+  siteId: string;
+  gateId: string;
+  state: TerminalState;
+  version: string | null;
+  configVersion: number | null;
+  lastSeenSecondsAgo: number | null;
+  dataAgeSeconds: number | null;
+  queueLength: number | null;
+  /** Why the terminal is out of service (the operator's state and reason), null when in service. */
+  outOfService: string | null;
+  /** Stale data, a refused sync answer, the last sync error. */
+  alarms: string[];
+}
+
+export function fleetRow(t: StatusModel['terminals'][number]): FleetRow {
+  const alarms: string[] = [];
+  if (t.dataAgeSeconds !== null && t.dataAgeSeconds > STALE_DATA_SECONDS)
+    alarms.push(`stale data (${Math.round(t.dataAgeSeconds / 3600)} h old)`);
+  if (t.alarm) alarms.push(`refused sync answer ${t.alarm.code} at ${t.alarm.at}`);
+  if (t.lastError) alarms.push(`last sync error ${t.lastError}`);
+  return {
+    terminalId: t.terminalId,
+    siteId: t.siteId,
+    gateId: t.gateId,
+    state: t.state,
+    version: t.version,
+    configVersion: t.configVersion,
+    lastSeenSecondsAgo: t.lastSeenSecondsAgo,
+    dataAgeSeconds: t.dataAgeSeconds,
+    queueLength: t.queueLength,
+    outOfService: t.state === 'active' ? null : `${t.state}${t.stateReason ? `: ${t.stateReason}` : ''}`,
+    alarms,
+  };
+}
+
+export function fleetView(store: HubStore, now: number, siteId?: string): FleetRow[] {
+  return statusModel(store, now)
+    .terminals.filter((t) => siteId === undefined || t.siteId === siteId)
+    .map(fleetRow);
 }
 
 const esc = (v: unknown): string =>
@@ -130,7 +185,9 @@ export function renderStatusPage(m: StatusModel): string {
   const rows = m.terminals
     .map(
       (t) =>
-        `<tr><td>${esc(t.terminalId)}</td><td>${esc(t.siteId)}</td><td>${esc(t.gateId)}</td><td>${age(t.lastSeenSecondsAgo)}</td>` +
+        `<tr><td>${esc(t.terminalId)}</td><td>${esc(t.siteId)}</td><td>${esc(t.gateId)}</td>` +
+        `<td class="${t.state === 'active' ? '' : 'alarm'}">${esc(fleetRow(t).outOfService ?? 'in service')}</td><td>${esc(t.configVersion)}</td>` +
+        `<td>${age(t.lastSeenSecondsAgo)}</td>` +
         `<td>${age(t.dataAgeSeconds)}</td><td>${esc(t.queueLength)}</td><td>${esc(t.version)}</td><td>${esc(t.journalAcked)}</td><td>${esc(t.lastError)}</td>` +
         `<td class="${t.alarm ? 'alarm' : ''}">${t.alarm ? `${esc(t.alarm.code)} ${esc(t.alarm.at)}: ${esc(t.alarm.message)}` : '—'}</td></tr>`,
     )
@@ -181,7 +238,7 @@ export function renderStatusPage(m: StatusModel): string {
 <p>Hub time ${esc(new Date(m.hubTime).toISOString())}. Read-only; refreshes every 10 s.</p>
 <ul>${feeds}</ul>
 <h2>Terminals</h2>
-<table><thead><tr><th>Terminal</th><th>Site</th><th>Gate</th><th>Last seen</th><th>Data age</th><th>Queue</th><th>Version</th><th>Journal</th><th>Last error</th><th>Sync alarm</th></tr></thead>
+<table><thead><tr><th>Terminal</th><th>Site</th><th>Gate</th><th>State</th><th>Config</th><th>Last seen</th><th>Data age</th><th>Queue</th><th>Version</th><th>Journal</th><th>Last error</th><th>Sync alarm</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

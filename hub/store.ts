@@ -34,7 +34,32 @@ export interface TerminalRegistration {
   siteKind: string;
 }
 
+/**
+ * What the operator has set: `disabled` terminals are refused (out of service, until enabled); a
+ * `retiring` one may only upload its journal, and is told (in the signed push reply) to wipe its personal
+ * data once everything is acknowledged; `retired` is final.
+ */
+export const TerminalStates = ['active', 'disabled', 'retiring', 'retired'] as const;
+export type TerminalState = (typeof TerminalStates)[number];
+
+/** A one-time enrolment code as the hub keeps it (the code itself only as a digest). */
+export interface EnrolmentCodeRecord {
+  codeSha256: string;
+  siteId: string;
+  gateId: string;
+  zone: string;
+  siteKind: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  usedBy: string | null;
+}
+
 export interface TerminalRecord extends TerminalRegistration {
+  /** Absent in records from stores that predate terminal states: read as active. */
+  state?: TerminalState;
+  stateReason?: string | null;
+  stateAt?: number | null;
   registeredAt: number;
   lastSeenAt: number | null;
   status: TerminalStatusReport | null;
@@ -132,7 +157,40 @@ export interface PresenceRow {
 export interface HubStore {
   close(): void;
 
+  /**
+   * Registers a new terminal. An id already registered is refused (HUB_TERMINAL_EXISTS) unless it is the
+   * same key with the same binding (idempotent); a key registered under another id is refused
+   * (ENROL_KEY_REGISTERED). A key changes only through replaceTerminalKey.
+   */
   registerTerminal(t: TerminalRegistration, at: number): void;
+  /** The operator's key rotation for a registered terminal; the new key must not be registered elsewhere. */
+  replaceTerminalKey(terminalId: string, publicKeyPem: string, at: number): TerminalRecord;
+  /** Sets a terminal's state (HUB_UNKNOWN_TERMINAL when there is none); a retired one stays retired. */
+  setTerminalState(
+    terminalId: string,
+    state: TerminalState,
+    reason: string | null,
+    at: number,
+  ): TerminalRecord;
+  /** Stores a new enrolment code (its digest). */
+  createEnrolmentCode(c: Omit<EnrolmentCodeRecord, 'usedAt' | 'usedBy'>): void;
+  enrolmentCodes(): EnrolmentCodeRecord[];
+  /**
+   * In one transaction: the code must exist, be unused and unexpired at `at`, the id and the key must be
+   * new; then the terminal is registered with the code's binding and the code is spent. Typed refusals:
+   * ENROL_CODE_UNKNOWN, ENROL_CODE_USED, ENROL_CODE_EXPIRED, ENROL_KEY_REGISTERED, HUB_TERMINAL_EXISTS.
+   */
+  enrolTerminal(
+    codeSha256: string,
+    t: { terminalId: string; publicKeyPem: string },
+    at: number,
+  ): TerminalRecord;
+  /** Stores a remote configuration layer for a scope; returns its version (above every earlier one). */
+  setRemoteConfig(scope: string, layer: Record<string, unknown>, at: number): number;
+  /** The layers that apply to a terminal, site ← gate ← terminal, with their versions. */
+  remoteConfigsFor(
+    t: TerminalRecord,
+  ): Array<{ scope: string; version: number; layer: Record<string, unknown> }>;
   terminal(terminalId: string): TerminalRecord | null;
   terminals(): TerminalRecord[];
   noteSeen(terminalId: string, at: number, status: TerminalStatusReport | null): void;

@@ -253,6 +253,11 @@ export const SignedPushReply = z
     acked: Seq,
     accepted: Seq,
     duplicates: Seq,
+    /**
+     * The operator is retiring this terminal: once `acked` covers its whole journal it wipes its
+     * personal data and stops deciding. Signed, so nobody on the path can order a wipe.
+     */
+    order: z.literal('retire').optional(),
   })
   .strict();
 export type SignedPushReply = z.output<typeof SignedPushReply>;

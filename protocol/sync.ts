@@ -88,6 +88,8 @@ export const TerminalStatusReport = z
       .strict()
       .nullable()
       .optional(),
+    /** The remote configuration version the terminal runs (null: none applied). */
+    configVersion: z.number().int().nonnegative().nullable().optional(),
   })
   .strict();
 export type TerminalStatusReport = z.infer<typeof TerminalStatusReport>;

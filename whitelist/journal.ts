@@ -176,6 +176,40 @@ export class Journal {
     return this.head().seq - this.uploadWatermark();
   }
 
+  // ---- retention ----
+
+  /**
+   * Removes old records the hub holds: those before the newest sealed record S with S ≤ the upload
+   * watermark (never a record the hub has not acknowledged) and S written before `before` (ISO time).
+   * Record S itself stays, with its seal; the hash of the record before it is kept as the chain's new
+   * start, so verifyJournal still checks S's content against its signed seal and everything after it.
+   * Returns how many records were removed.
+   */
+  prune(before: string): { removed: number; from: number } {
+    return this.db.transaction(() => {
+      const keep = this.db
+        .prepare(
+          `SELECT MAX(s.seq) FROM journal_seal s JOIN journal j ON j.seq = s.seq
+            WHERE s.seq <= ? AND json_extract(j.body, '$.wall') < ?`,
+        )
+        .pluck()
+        .get(this.uploadWatermark(), before) as number | null;
+      const first = this.db.prepare('SELECT MIN(seq) FROM journal').pluck().get() as number | null;
+      if (keep === null || first === null || keep <= first) return { removed: 0, from: first ?? 0 };
+      const prev = this.getRow.get(keep - 1) as { hash: Buffer } | undefined;
+      if (!prev) throw new KioskError('JOURNAL_BROKEN', `journal: record ${keep - 1} is missing`);
+      this.setMeta.run('chain_start', JSON.stringify({ seq: keep, prev: prev.hash.toString('hex') }));
+      // The append-only trigger stands aside for this one statement, inside the transaction.
+      this.db.exec('DROP TRIGGER journal_no_delete');
+      const removed = this.db.prepare('DELETE FROM journal WHERE seq < ?').run(keep).changes;
+      this.db.prepare('DELETE FROM journal_seal WHERE seq < ?').run(keep);
+      this.db.exec(
+        `CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;`,
+      );
+      return { removed, from: keep };
+    })();
+  }
+
   // ---- seals ----
 
   /** Signs the current head with the terminal key and stores the seal. No-op if the head is sealed. */
@@ -251,10 +285,29 @@ export function verifyJournal(
   const sealAt = new Map(seals.map((s) => [s.seq, s]));
   let prev: Buffer = ZERO_HASH;
   let expected = 1;
+  // After retention (Journal.prune) the chain starts at a sealed record, from the hash kept before it.
+  const startMeta = db.prepare("SELECT value FROM journal_meta WHERE key = 'chain_start'").pluck().get() as
+    string | undefined;
+  if (startMeta !== undefined) {
+    const start = JSON.parse(startMeta) as { seq: number; prev: string };
+    if (!sealAt.has(start.seq))
+      return {
+        ok: false,
+        records: 0,
+        seals: seals.length,
+        firstBad: {
+          seq: 1,
+          problem: `the journal was cut at record ${start.seq}, which has no seal (deleted)`,
+        },
+      };
+    prev = Buffer.from(start.prev, 'hex');
+    expected = start.seq;
+  }
   let lastMono = new Map<string, number>();
+  const firstSeq = expected;
   const bad = (seq: number, problem: string): JournalVerifyResult => ({
     ok: false,
-    records: expected - 1,
+    records: expected - firstSeq,
     seals: seals.length,
     firstBad: { seq, problem },
   });
@@ -314,7 +367,7 @@ export function verifyJournal(
   const dangling = [...sealAt.keys()].sort((a, b) => a - b)[0];
   if (dangling !== undefined)
     return bad(expected, `record ${expected} is missing: a seal covers up to record ${dangling}`);
-  return { ok: true, records: expected - 1, seals: seals.length };
+  return { ok: true, records: expected - firstSeq, seals: seals.length };
 }
 
 function stripComputed(record: JournalRecord): Record<string, unknown> {

@@ -264,6 +264,42 @@ export const errorWords: Record<ErrorCode, Words> = {
     ja: 'ハブの状況ページを見るにはアクセス用トークンが必要です',
     en: 'The hub status page needs its access token',
   },
+  ENROL_CODE_UNKNOWN: {
+    ja: '登録コードが見つかりません。入力し直すか、新しいコードを発行してください',
+    en: 'Unknown enrolment code: type it again or have a new one issued',
+  },
+  ENROL_CODE_USED: {
+    ja: 'この登録コードは使用済みです。新しいコードを発行してください',
+    en: 'This enrolment code has already been used: have a new one issued',
+  },
+  ENROL_CODE_EXPIRED: {
+    ja: 'この登録コードは有効期限切れです。新しいコードを発行してください',
+    en: 'This enrolment code has expired: have a new one issued',
+  },
+  ENROL_KEY_REGISTERED: {
+    ja: 'この端末の鍵は別の端末として登録済みです',
+    en: 'This terminal’s key is already registered for another terminal',
+  },
+  ENROL_PROOF_INVALID: {
+    ja: '端末鍵の所持証明を確認できませんでした',
+    en: 'The proof of possession of the terminal key does not verify',
+  },
+  HUB_TERMINAL_EXISTS: {
+    ja: 'この端末IDは登録済みです（鍵の変更は鍵の更新で行います）',
+    en: 'This terminal id is already registered (change its key with a key rotation)',
+  },
+  TERMINAL_DISABLED: {
+    ja: 'この端末は本部により停止されています',
+    en: 'This terminal has been disabled by the hub',
+  },
+  TERMINAL_RETIRING: {
+    ja: 'この端末は廃止手続き中です（記録を送信してから個人データを消去します）',
+    en: 'This terminal is being retired (it uploads its journal, then wipes personal data)',
+  },
+  TERMINAL_RETIRED: {
+    ja: 'この端末は廃止されました',
+    en: 'This terminal has been retired',
+  },
   CRL_INVALID: { ja: '失効リストが不正です', en: 'The revocation list is invalid' },
   CRL_EXPIRED: {
     ja: '失効リストの有効期限（次回更新日時）が過ぎています',

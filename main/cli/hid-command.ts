@@ -142,3 +142,6 @@ export async function run(args: string[]): Promise<number> {
     await actuators.stop();
   }
 }
+
+/** What `jpki-kiosk hid --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

@@ -189,3 +189,6 @@ export async function run(args: string[]): Promise<number> {
       return 2;
   }
 }
+
+/** What `jpki-kiosk hsm --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

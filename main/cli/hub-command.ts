@@ -14,15 +14,34 @@ import { loadIndexKey } from '../../whitelist/privacy.js';
 import { initVenueDir, openVenueHub } from '../../hub/venue.js';
 import { createPublicKey } from 'node:crypto';
 import { userInfo } from 'node:os';
+import { canonicalTerminalKey, issueEnrolmentCode } from '../../hub/enrolment.js';
+import { terminalsCommand, TERMINALS_USAGE } from './hub-terminals.js';
+import { enrolmentUri, formatEnrolmentCode } from '../../protocol/enrolment.js';
+import { setLogLevel, type LogLevel } from '../../base/log.js';
+import { refusedRemoteKeys } from '../../config/remote.js';
+import { startWatchdog } from '../../base/watchdog.js';
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--config FILE] [--index-key FILE] [--json]
 
   serve [--host H] [--port P] [--authority NAME:PORT]… [--tls-key F --tls-cert F] [--status-token-file F]
+        [--log-level L]
                                run the hub (default 127.0.0.1:8630); Ctrl-C stops it. Terminals sign the
                                authority of their sync.hubUrl; the hub accepts only --authority (default:
                                H:P; required when H is a wildcard address such as 0.0.0.0). The status page
                                needs the token in F (owner-only, ≥ 16 characters) as Bearer or as the
-                               Basic auth password; without F it is served only on a loopback host
+                               Basic auth password; without F it is served only on a loopback host.
+                               GET /healthz (no token) and GET /metrics (Prometheus; the status token).
+                               Logs JSON lines to stderr at --log-level (fatal, error, warn, info,
+                               debug, trace, silent; default info)
+  config set --scope site:S|gate:S/G|terminal:T --file F.json
+                               publish a signed configuration layer (merged site ← gate ← terminal) that
+                               terminals pull, check and apply; local-only keys (paths, secrets, devices,
+                               hub and identity) are refused (config/remote.ts)
+  enrol-code create --site S --gate G --zone Z --kind K [--ttl SECONDS] [--hub-url URL]
+                               a one-time enrolment code bound to that site, gate, zone and kind
+                               (default ttl 86400 s), printed with a QR code of it (and of URL)
   import-whitelist FILE        publish the difference between FILE (.csv or .ndjson) and what was published
   import-crl FILE [--ca PEM]… [--allow-partition ID]…
                                check a DER/PEM CRL against the CA (default: the config's trust anchors;
@@ -30,7 +49,9 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--conf
                                CRL of that issuer; an expired CRL is refused, a delta CRL is applied to
                                its base, a partitioned CRL (IDP) only with --allow-partition ID
   register-terminal --id ID --public-key PEM [--site S] [--gate G] [--zone Z] [--kind K]
-                               allow a terminal (its HSM key's public PEM) to sync
+                               allow a terminal (its HSM key's public PEM) to sync; an id or a key
+                               already registered is refused (enrolment codes are the usual way)
+${TERMINALS_USAGE}
   status                       terminals, feeds and shelter occupancy, as the status page shows them
   conflicts [--site S] [--all] double entries at stadium gates (open ones; --all adds resolved ones)
   resolve-conflict ID --note TEXT [--operator NAME]
@@ -84,12 +105,18 @@ export async function run(args: string[]): Promise<number> {
       id: { type: 'string' },
       'public-key': { type: 'string' },
       site: { type: 'string' },
-      gate: { type: 'string', default: 'gate-a' },
-      zone: { type: 'string', default: 'main' },
+      gate: { type: 'string' },
+      zone: { type: 'string' },
       kind: { type: 'string' },
       all: { type: 'boolean', default: false },
       note: { type: 'string' },
       operator: { type: 'string' },
+      ttl: { type: 'string', default: '86400' },
+      'hub-url': { type: 'string' },
+      reason: { type: 'string' },
+      scope: { type: 'string' },
+      file: { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h', default: false },
       venue: { type: 'boolean', default: false },
       upstream: { type: 'string' },
@@ -128,6 +155,10 @@ export async function run(args: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
+        const level = values['log-level'] as LogLevel;
+        if (!LOG_LEVELS.includes(level))
+          throw new KioskError('INVALID_REQUEST', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+        setLogLevel(level);
         const port = Number(values.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new KioskError('INVALID_REQUEST', `--port ${values.port} is not a port`);
@@ -156,6 +187,7 @@ export async function run(args: string[]): Promise<number> {
             authority ??
             (port === 0 ? null : `${values.host!.includes(':') ? `[${values.host}]` : values.host}:${port}`),
           statusToken,
+          rootFile: hub.rootFile,
         });
         const address = await server.app.listen({ host: values.host, port });
         const bound = server.app.server.address();
@@ -171,11 +203,19 @@ export async function run(args: string[]): Promise<number> {
         process.stderr.write(
           `hub ${hub.hubId} serving ${address} (folder ${dir}); status page at ${address}/ (${statusPage})\n`,
         );
+        // Under systemd (WatchdogSec=): pings while the event loop runs on time and the store answers.
+        const watchdog = startWatchdog({
+          healthy: () => {
+            hub.store.feedInfo('whitelist');
+            return true;
+          },
+        });
         await new Promise<void>((resolveStop) => {
           const stop = () => resolveStop();
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);
         });
+        watchdog?.stop();
         await server.close();
         return 0;
       }
@@ -214,14 +254,11 @@ export async function run(args: string[]): Promise<number> {
       case 'register-terminal': {
         if (!values.id || !values['public-key'])
           throw new KioskError('INVALID_REQUEST', 'register-terminal needs --id and --public-key');
-        const pem = readFileSync(values['public-key'], 'utf8');
-        const key = createPublicKey(pem);
-        if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
-          throw new KioskError('INVALID_REQUEST', 'the terminal key must be an ECDSA P-256 public key');
+        const publicKeyPem = canonicalTerminalKey(readFileSync(values['public-key'], 'utf8'));
         hub.store.registerTerminal(
           {
             terminalId: values.id,
-            publicKeyPem: key.export({ type: 'spki', format: 'pem' }) as string,
+            publicKeyPem,
             siteId: values.site ?? config.site.siteId,
             gateId: values.gate ?? 'gate-a',
             zone: values.zone ?? 'main',
@@ -232,6 +269,84 @@ export async function run(args: string[]): Promise<number> {
         out(json, { registered: values.id }, `terminal ${values.id} registered`);
         return 0;
       }
+      case 'enrol-code': {
+        if (rest[0] !== 'create')
+          throw new KioskError(
+            'INVALID_REQUEST',
+            'hub enrol-code: create --site S --gate G --zone Z --kind K',
+          );
+        if (!values.site || !values.gate || !values.zone || !values.kind)
+          throw new KioskError(
+            'INVALID_REQUEST',
+            'enrol-code create needs --site, --gate, --zone and --kind',
+          );
+        const ttl = Number(values.ttl);
+        const { code, expiresAt } = issueEnrolmentCode(
+          hub.store,
+          { siteId: values.site, gateId: values.gate, zone: values.zone, siteKind: values.kind },
+          ttl,
+          Date.now(),
+        );
+        const uri = enrolmentUri(code, values['hub-url'] ?? null);
+        const shown = formatEnrolmentCode(code);
+        const expires = new Date(expiresAt).toISOString();
+        if (json)
+          out(
+            true,
+            {
+              code: shown,
+              expires,
+              uri,
+              site: values.site,
+              gate: values.gate,
+              zone: values.zone,
+              kind: values.kind,
+            },
+            '',
+          );
+        else {
+          const { toString: qr } = await import('qrcode');
+          const picture = await qr(uri, { type: 'utf8', errorCorrectionLevel: 'M' });
+          out(
+            false,
+            null,
+            `${picture}\nenrolment code ${shown} for ${values.site}/${values.gate} (zone ${values.zone}, ${values.kind}); good once, until ${expires}`,
+          );
+        }
+        return 0;
+      }
+      case 'config': {
+        if (rest[0] !== 'set' || !values.scope || !values.file)
+          throw new KioskError(
+            'INVALID_REQUEST',
+            'hub config set --scope site:S|gate:S/G|terminal:T --file F.json',
+          );
+        if (!/^(site:[^/\s]+|gate:[^/\s]+\/[^/\s]+|terminal:\S+)$/.test(values.scope))
+          throw new KioskError('INVALID_REQUEST', '--scope must be site:S, gate:S/G or terminal:T');
+        let layer: Record<string, unknown>;
+        try {
+          layer = JSON.parse(readFileSync(values.file, 'utf8')) as Record<string, unknown>;
+        } catch {
+          throw new KioskError('CONFIG_INVALID', `${values.file} is not a JSON object`);
+        }
+        const refused = refusedRemoteKeys(layer);
+        if (refused.length > 0)
+          throw new KioskError('CONFIG_INVALID', `a hub may not set ${refused.join(', ')} (local only)`);
+        const version = hub.store.setRemoteConfig(values.scope, layer, Date.now());
+        out(
+          json,
+          { scope: values.scope, version },
+          `configuration ${version} for ${values.scope}; terminals take it at their next pull`,
+        );
+        return 0;
+      }
+      case 'terminals':
+        return terminalsCommand(hub.store, rest, {
+          json,
+          reason: values.reason ?? null,
+          publicKey: values['public-key'] ?? null,
+          site: values.site ?? null,
+        });
       case 'status': {
         const m = statusModel(hub.store, Date.now());
         out(
@@ -409,3 +524,5 @@ async function serveVenue(
   await venue.close();
   return 0;
 }
+/** What `jpki-kiosk hub --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

@@ -19,6 +19,10 @@ export const commandGroups: Record<string, CommandGroup> = {
     summary: 'config check [--config F] [--json]: validate and print the effective configuration',
     load: () => import('./config-command.js'),
   },
+  enrol: {
+    summary: 'enrol --hub URL --code C [--id ID] [--json]: enrol this terminal at a hub with a one-time code',
+    load: () => import('./enrol-command.js'),
+  },
   hid: {
     summary:
       'hid list|status|pulse|signal <pattern> [--config F] [--json]: check the gate relay and signal tower',
@@ -26,7 +30,7 @@ export const commandGroups: Record<string, CommandGroup> = {
   },
   hub: {
     summary:
-      'hub serve|import-whitelist|import-crl|register-terminal|status|public-key: the reference sync hub',
+      'hub serve|enrol-code|terminals|import-whitelist|import-crl|register-terminal|status|root: the reference sync hub',
     load: () => import('./hub-command.js'),
   },
   hsm: {
@@ -34,18 +38,56 @@ export const commandGroups: Record<string, CommandGroup> = {
     load: () => import('./hsm-command.js'),
   },
   journal: {
-    summary: 'journal verify|tail [--config F | --file DB] [--pubkey PEM] [--json]: check the entry journal',
+    summary:
+      'journal verify|tail|backup FILE [--config F | --file DB] [--pubkey PEM] [--json]: check or back up the entry journal',
     load: () => import('./journal-command.js'),
+  },
+  shelter: {
+    summary: 'shelter roster export [--out DIR] [--json]: the shelter roster as CSV (no network needed)',
+    load: () => import('./shelter-command.js'),
   },
   sync: {
     summary:
       'sync --once | status [--json] [--config F]: one pull and push against the hub, or the stored sync state',
     load: () => import('./sync-command.js'),
   },
+  watchdog: {
+    summary:
+      "watchdog [--url URL]: ping systemd's watchdog while the kiosk's /healthz answers (its own unit)",
+    load: () => import('./watchdog-command.js'),
+  },
   whitelist: {
     summary: 'whitelist import FILE|stats|lookup [--config F] [--json]: the local whitelist and revocations',
     load: () => import('./whitelist-command.js'),
   },
+};
+
+/**
+ * The subcommands of each group, for `--help` on each of them (test/fleet/help.test.ts runs them all);
+ * a group not listed has none.
+ */
+export const subcommands: Record<string, string[]> = {
+  card: ['info'],
+  config: ['check'],
+  hid: ['list', 'status', 'pulse', 'signal'],
+  hub: [
+    'serve',
+    'config',
+    'enrol-code',
+    'terminals',
+    'import-whitelist',
+    'import-crl',
+    'register-terminal',
+    'status',
+    'conflicts',
+    'resolve-conflict',
+    'root',
+  ],
+  hsm: ['status', 'init-token', 'generate-key', 'export-public', 'export-request', 'install-cert', 'audit'],
+  journal: ['verify', 'tail', 'backup'],
+  shelter: ['roster'],
+  sync: ['status'],
+  whitelist: ['import', 'stats', 'lookup'],
 };
 
 export function usage(extra: Record<string, CommandGroup> = {}): string {
@@ -80,6 +122,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const module = await found.entry.load();
+    // Every command and subcommand answers --help with its usage (the module's, else its summary line),
+    // before it parses anything or opens a device.
+    if (found.args.includes('--help') || found.args.includes('-h')) {
+      const text = (module as { usage?: string }).usage ?? `usage: jpki-kiosk ${found.entry.summary}`;
+      process.stdout.write(text + '\n');
+      return 0;
+    }
     return await module.run(found.args);
   } catch (error) {
     const typed = toKioskError(error);

@@ -238,3 +238,6 @@ export async function run(args: string[], deps: SyncCommandDeps = {}): Promise<n
     data.close();
   }
 }
+
+/** What `jpki-kiosk sync --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

@@ -147,3 +147,6 @@ export async function run(args: string[]): Promise<number> {
     data.close();
   }
 }
+
+/** What `jpki-kiosk whitelist --help` prints (main/cli/index.ts answers --help for every command). */
+export const usage = USAGE;

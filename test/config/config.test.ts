@@ -386,3 +386,18 @@ describe('kiosk services configuration', () => {
     ).toHaveLength(1);
   });
 });
+
+describe('configuration version upgrades', () => {
+  it('a version-1 file still loads (upgraded to the current version); a newer one is refused', async () => {
+    const { CONFIG_VERSION } = await import('../../config/upgrade.js');
+    const dir = mkdtempSync(join(tmpdir(), 'jpki-config-version-'));
+    const v1 = join(dir, 'v1.json');
+    writeFileSync(v1, JSON.stringify({ version: 1, profile: 'shelter', site: { siteId: 'hall-3' } }));
+    const config = loadConfig({ file: v1, env: {} });
+    expect(config.version).toBe(CONFIG_VERSION);
+    expect(config.site.siteId).toBe('hall-3');
+    const future = join(dir, 'future.json');
+    writeFileSync(future, JSON.stringify({ version: CONFIG_VERSION + 1, profile: 'shelter' }));
+    expect(() => loadConfig({ file: future, env: {} })).toThrow(/reads configuration up to version/);
+  });
+});

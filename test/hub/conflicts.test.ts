@@ -67,7 +67,8 @@ function register(store: HubStore, gate: GateJournal, siteKind: string): void {
   store.registerTerminal(
     {
       terminalId: gate.terminalId,
-      publicKeyPem: 'unused',
+      // Each terminal its own (placeholder) key: the store refuses one key for two terminals.
+      publicKeyPem: `unused-${gate.terminalId}`,
       siteId: gate.siteId,
       gateId: gate.gateId,
       zone: 'main',
@@ -269,6 +270,10 @@ describe('hub double-entry conflicts: SQLite schema upgrade', () => {
     // and the sync v2 columns (migration 3), so that the file is the schema-1 file it claims to be
     old.exec(
       'ALTER TABLE batch DROP COLUMN digest; ALTER TABLE feed DROP COLUMN digest; ALTER TABLE feed DROP COLUMN lineage;',
+    );
+    // and the fleet's (migration 20)
+    old.exec(
+      'DROP TABLE enrolment_code; DROP INDEX terminal_by_key; ALTER TABLE terminal DROP COLUMN state; ALTER TABLE terminal DROP COLUMN state_reason; ALTER TABLE terminal DROP COLUMN state_at;',
     );
     old.pragma('user_version = 1');
     old.close();

@@ -18,7 +18,10 @@ afterAll(async () => {
 
 describe('hub status page', () => {
   it('shows terminals and a shelter roster, escaping what terminals report', async () => {
-    const t = openTerminal(root, 'shelter-door', hub.dir, hub.url, { version: '<b>1.2</b>' });
+    const t = openTerminal(root, 'shelter-door', hub.dir, hub.url, {
+      version: '<b>1.2</b>',
+      register: false,
+    });
     hub.dir.store.registerTerminal(
       {
         terminalId: 'shelter-door',

@@ -62,10 +62,19 @@ const syncStatus = (patch: Partial<SyncStatus>): SyncStatus => ({
   clockFault: false,
   lastError: null,
   alarm: null,
+  outOfService: null,
   ...patch,
 });
 
 describe('status view', () => {
+  it('is out of service with the code when the hub operator disabled the terminal', () => {
+    const order = { code: 'TERMINAL_DISABLED' as const, message: 'disabled by the hub operator: stolen' };
+    expect(statusView(snapshot({}, { sync: syncStatus({ outOfService: order }) })).outOfService).toEqual(
+      order,
+    );
+    expect(statusView(snapshot({}, { sync: syncStatus({}) })).outOfService).toBeNull();
+  });
+
   it('is in service when every required part works', () => {
     expect(statusView(snapshot({})).outOfService).toBeNull();
   });

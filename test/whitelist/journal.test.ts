@@ -1,4 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -8,6 +9,9 @@ import { TerminalStore } from '../../whitelist/terminal-store.js';
 import { errorCode, tempDir } from './helpers.js';
 
 const terminalKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+/** The terminal key's public half as the CLI reads it (--pubkey): seals are always checked. */
+const pubkeyFile = join(tempDir('wl-journal-key-'), 'terminal.pem');
+writeFileSync(pubkeyFile, terminalKey.publicKey.export({ type: 'spki', format: 'pem' }));
 const sealer: JournalSealer = {
   keyId: 'terminal-key-1',
   sign: async (data) => sign('sha256', data, { key: terminalKey.privateKey, dsaEncoding: 'ieee-p1363' }),
@@ -73,7 +77,71 @@ describe('journal', () => {
       records: 9,
       seals: store.journal.seals().length,
     });
-    expect((await cli(['verify', '--file', file])).code).toBe(0);
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', file])).code).toBe(0);
+    // Another key than the one that sealed: the seals are checked, so this fails.
+    const other = join(dir, 'other.pem');
+    writeFileSync(
+      other,
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    const wrong = await cli(['verify', '--pubkey', other, '--file', file]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/signature does not verify/);
+  });
+
+  it('retention: only acknowledged, old records go, cut at a seal; the rest still verifies, tampering still shows', async () => {
+    const { dir, file } = await journalWith(10, 3);
+    const store = TerminalStore.open(dir);
+    stores.push(store);
+    const head = store.journal.head().seq;
+    const seals = store.journal.seals().map((x) => x.seq);
+    // Nothing is acknowledged yet: nothing goes, however old.
+    expect(store.journal.prune('9999-01-01T00:00:00.000Z')).toMatchObject({ removed: 0 });
+    store.journal.markUploaded(8);
+    // Newer than the cut-off: nothing goes.
+    expect(store.journal.prune('2000-01-01T00:00:00.000Z')).toMatchObject({ removed: 0 });
+    const keep = Math.max(...seals.filter((q) => q <= 8));
+    const r = store.journal.prune('9999-01-01T00:00:00.000Z');
+    expect(r).toEqual({ removed: keep - 1, from: keep });
+    expect(store.journal.get(keep - 1)).toBeUndefined();
+    expect(store.journal.get(keep)).toBeDefined();
+    expect(store.journal.pendingUpload()).toBe(head - 8);
+    expect(verifyJournal(store.db, { keyFor })).toMatchObject({ ok: true, records: head - keep + 1 });
+    // Appending goes on from the head; the journal still verifies.
+    store.journal.append(grant('after-prune'));
+    expect(verifyJournal(store.db, { keyFor }).ok).toBe(true);
+    store.close();
+    stores.pop();
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', file])).code).toBe(0);
+
+    // The first kept record edited: its hash no longer follows the kept start.
+    tamper(file, `UPDATE journal SET body = replace(body, '"entry"', '"exit"') WHERE seq = ${keep}`);
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', file])).code).toBe(1);
+  });
+
+  it('retention: a journal cut where there is no seal is reported', async () => {
+    const { dir, file } = await journalWith(10, 3);
+    const store = TerminalStore.open(dir);
+    store.journal.markUploaded(8);
+    const { from } = store.journal.prune('9999-01-01T00:00:00.000Z');
+    store.close();
+    tamper(file, `DELETE FROM journal_seal WHERE seq = ${from}`);
+    const res = await cli(['verify', '--pubkey', pubkeyFile, '--file', file, '--json']);
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.out).firstBad.problem).toMatch(/no seal/);
+  });
+
+  it('backup: an online copy while the journal is open, which verifies like the original', async () => {
+    const { file, dir } = await journalWith(6);
+    const store = TerminalStore.open(dir);
+    stores.push(store);
+    const copy = join(dir, 'backup.db');
+    const res = await cli(['backup', copy, '--file', file, '--json']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.out)).toMatchObject({ file: copy, records: 9 });
+    expect((await cli(['verify', '--pubkey', pubkeyFile, '--file', copy])).code).toBe(0);
+    // An existing file is never overwritten.
+    await expect(cli(['backup', copy, '--file', file])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
   });
 
   it('refuses bad entries with typed errors and appends nothing', () => {
@@ -134,7 +202,7 @@ describe('journal', () => {
   ])('names the first bad record after %s', async (_label, sql, seq, problem) => {
     const { file } = await journalWith(6, 3);
     tamper(file, sql);
-    const res = await cli(['verify', '--file', file, '--json']);
+    const res = await cli(['verify', '--pubkey', pubkeyFile, '--file', file, '--json']);
     expect(res.code).toBe(1);
     const parsed = JSON.parse(res.out) as {
       ok: boolean;
@@ -144,7 +212,7 @@ describe('journal', () => {
     expect(parsed.firstBad.seq).toBe(seq);
     expect(parsed.firstBad.problem).toMatch(problem);
     expect(parsed.error.code).toBe('JOURNAL_BROKEN');
-    const human = await cli(['verify', '--file', file]);
+    const human = await cli(['verify', '--pubkey', pubkeyFile, '--file', file]);
     expect(human.err).toContain(`record ${seq}`);
   });
 

@@ -12,6 +12,7 @@ import { pushJournal, type PushResult } from './push.js';
 import { peerPollBackoff, SyncLoops } from './loops.js';
 import { RootUpdater } from './root-update.js';
 import { HubChoice } from './hubs.js';
+import { pullRemoteConfig } from './remote-config.js';
 import type { FeedStatus, SyncAlarm, SyncClientOptions, SyncReport, SyncStatus } from './types.js';
 
 export type { PullResult } from './pull.js';
@@ -44,7 +45,19 @@ export class SyncClient implements Supervised {
   private readonly o: Required<
     Omit<
       SyncClientOptions,
-      'journal' | 'ca' | 'sinks' | 'signer' | 'hubUrl' | 'hubUrls' | 'site' | 'clock' | 'roots'
+      | 'journal'
+      | 'ca'
+      | 'sinks'
+      | 'signer'
+      | 'hubUrl'
+      | 'hubUrls'
+      | 'site'
+      | 'clock'
+      | 'roots'
+      | 'onRetire'
+      | 'configVersion'
+      | 'onExchange'
+      | 'remoteConfig'
     >
   > &
     SyncClientOptions;
@@ -64,6 +77,10 @@ export class SyncClient implements Supervised {
   };
   private skewMs: number | null = null;
   private alarm: SyncAlarm | null = null;
+  /** The hub's order (disabled, retired): the terminal is out of service while it stands. */
+  private hubOrder: ErrorPayload | null = null;
+  /** Wiped after a retire order: final, whatever the hub answers later. */
+  private retired = false;
   private online = false;
   private lastError: ErrorPayload | null = null;
   private running = false;
@@ -169,6 +186,7 @@ export class SyncClient implements Supervised {
       clockFault: this.skewMs !== null && Math.abs(this.skewMs) > this.o.maxSkewSeconds * 1000,
       lastError: this.lastError,
       alarm: this.alarm,
+      outOfService: this.hubOrder,
     };
   }
 
@@ -185,8 +203,16 @@ export class SyncClient implements Supervised {
     const pushPromise = this.o.journal
       ? this.push().catch((e: unknown) => toKioskError(e).toPayload())
       : null;
-    const [pulls, push] = await this.loops.inRound(() => Promise.all([pullPromise, pushPromise]));
-    const report: SyncReport = { pulls: Object.fromEntries(pulls), push, ok: true };
+    const configPromise = this.pullConfig().catch((e: unknown) => toKioskError(e).toPayload());
+    const [pulls, push, config] = await this.loops.inRound(() =>
+      Promise.all([pullPromise, pushPromise, configPromise]),
+    );
+    const report: SyncReport = {
+      pulls: Object.fromEntries(pulls),
+      push,
+      ok: true,
+      ...(config ? { config } : {}),
+    };
     report.ok = pulls.every(([, r]) => !('code' in r)) && (push === null || !('code' in push));
     return report;
   }
@@ -241,9 +267,37 @@ export class SyncClient implements Supervised {
 
   // ---- the loops ----------------------------------------------------------------------------------
 
+  /**
+   * The remote configuration once: applied when the hub has a new version, refused (CONFIG_INVALID, kept
+   * as the last error, which the next push reports to the hub) when it does not pass; the terminal runs on
+   * with the last good one either way.
+   */
+  async pullConfig(): Promise<{ version: number; applied: boolean } | null> {
+    const sink = this.o.remoteConfig;
+    if (!sink) return null;
+    try {
+      const r = await this.onHub((link) => pullRemoteConfig(link, sink));
+      this.o.onExchange?.('config', 'ok');
+      if (this.lastError?.code === 'CONFIG_INVALID') this.lastError = null;
+      return r;
+    } catch (error) {
+      const typed = toKioskError(error);
+      this.o.onExchange?.('config', typed.code);
+      this.noteHubOrder(typed);
+      if (typed.code === 'CONFIG_INVALID') {
+        this.lastError = typed.toPayload();
+        log.warn({ msg2: typed.message }, 'remote configuration refused; the last good one stays');
+      }
+      throw typed;
+    } finally {
+      this.emit();
+    }
+  }
+
   /** Every feed once (the peers feed is left to its long poll while that runs). */
   private async pullRound(): Promise<void> {
     const feeds = this.feeds.filter((f) => !(f === 'peer-entries' && this.peerLoop));
+    await this.pullConfig().catch(() => undefined);
     const results = await Promise.allSettled(feeds.map((f) => this.pull(f)));
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -333,6 +387,8 @@ export class SyncClient implements Supervised {
       state.lastError = null;
       state.failures = 0;
       this.online = true;
+      this.noteHubAccepts();
+      this.o.onExchange?.(feed, 'ok');
       result.sequence = sink.position().seq;
       return result;
     } catch (error) {
@@ -341,6 +397,8 @@ export class SyncClient implements Supervised {
       state.failures++;
       this.lastError = typed.toPayload();
       this.raiseAlarm(typed);
+      this.noteHubOrder(typed);
+      this.o.onExchange?.(feed, typed.code);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ feed, code: typed.code, msg2: typed.message }, 'pull failed');
       throw typed;
@@ -371,6 +429,10 @@ export class SyncClient implements Supervised {
       this.pushState.lastError = null;
       this.pushState.failures = 0;
       this.online = true;
+      // Retire only once the signed reply holds the whole journal: nothing personal is lost unsent.
+      if (total.retire && journal.pendingUpload() === 0) await this.retire();
+      else this.noteHubAccepts();
+      this.o.onExchange?.('push', 'ok');
       return total;
     } catch (error) {
       const typed = toKioskError(error);
@@ -378,6 +440,8 @@ export class SyncClient implements Supervised {
       this.pushState.failures++;
       this.lastError = typed.toPayload();
       this.raiseAlarm(typed);
+      this.noteHubOrder(typed);
+      this.o.onExchange?.('push', typed.code);
       if (typed.code === 'SYNC_UNREACHABLE') this.online = false;
       log.warn({ code: typed.code, msg2: typed.message }, 'push failed');
       throw typed;
@@ -414,6 +478,35 @@ export class SyncClient implements Supervised {
     return this.hubs.choose().base.href;
   }
 
+  /**
+   * A refusal that is the operator's order: disabled or retired puts the terminal out of service (the
+   * loops keep asking, backing off, so that an enable is seen at the next contact); retiring asks for
+   * the journal to be pushed now.
+   */
+  private noteHubOrder(error: KioskError): void {
+    if (error.code === 'TERMINAL_DISABLED' || error.code === 'TERMINAL_RETIRED') {
+      if (this.hubOrder?.code !== error.code)
+        log.warn({ code: error.code, msg2: error.message }, 'the hub took this terminal out of service');
+      this.hubOrder = error.toPayload();
+    } else if (error.code === 'TERMINAL_RETIRING' && !this.retired) this.pushSoon();
+  }
+
+  /** The hub answered normally: an earlier disable was lifted. */
+  private noteHubAccepts(): void {
+    if (!this.retired && this.hubOrder) {
+      log.info('the hub put this terminal back in service');
+      this.hubOrder = null;
+    }
+  }
+
+  private async retire(): Promise<void> {
+    if (this.retired) return;
+    log.warn('retire ordered by the hub and the journal is acknowledged: wiping personal data');
+    await this.o.onRetire?.();
+    this.retired = true;
+    this.hubOrder = { code: 'TERMINAL_RETIRED', message: 'this terminal was retired by the hub operator' };
+  }
+
   /** Keeps the latest refused attack until the client stops (it is not cleared by a later success). */
   private raiseAlarm(error: KioskError): void {
     if (!ALARM_CODES.has(error.code)) return;
@@ -436,6 +529,7 @@ export class SyncClient implements Supervised {
       feeds,
       lastError: s.lastError ? `${s.lastError.code}: ${s.lastError.message}`.slice(0, 200) : null,
       alarm: s.alarm,
+      configVersion: this.o.configVersion?.() ?? this.o.remoteConfig?.version() ?? null,
     };
   }
 }

@@ -13,6 +13,8 @@ export interface PushResult {
   sent: number;
   acked: number;
   duplicates: number;
+  /** The hub's signed reply ordered this terminal retired (hub terminals retire). */
+  retire?: boolean;
 }
 
 /** Pushes until nothing is pending; throws on the first refusal (the watermark keeps what was acked). */
@@ -74,6 +76,7 @@ export async function pushJournal(
     total.sent += records.length;
     total.duplicates += reply.duplicates;
     total.acked = journal.uploadWatermark();
+    if (reply.order === 'retire') total.retire = true;
     if (reply.acked < from && !rewound) {
       rewound = true;
       from = reply.acked;

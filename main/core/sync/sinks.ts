@@ -69,5 +69,5 @@ export interface JournalSource {
   openPushReply(
     signed: Buffer,
     expect: { nonce: string; terminalId: string },
-  ): { acked: number; accepted: number; duplicates: number; hubTime: number };
+  ): { acked: number; accepted: number; duplicates: number; hubTime: number; order?: 'retire' };
 }

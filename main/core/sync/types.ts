@@ -8,6 +8,7 @@ import type { PullResult } from './pull.js';
 import type { PushResult } from './push.js';
 import type { FeedSink, JournalSource } from './sinks.js';
 import type { RootSink } from './root-update.js';
+import type { RemoteConfigSink } from './remote-config.js';
 
 export interface SyncClientOptions {
   hubUrl: string;
@@ -46,6 +47,17 @@ export interface SyncClientOptions {
   /** TLS: extra CA certificate(s) for an https hub with a private CA. */
   ca?: Buffer;
   now?: () => number;
+  /**
+   * The hub's signed push reply ordered this terminal retired and acknowledged its whole journal: wipe
+   * the personal data (roster, whitelist rows, outputs). The terminal then stays out of service.
+   */
+  onRetire?: () => Promise<void> | void;
+  /** Remote configuration from the hub, pulled with every pull round (remote-config.ts). */
+  remoteConfig?: RemoteConfigSink | null;
+  /** Each exchange with the hub, for the metrics: `part` a feed or `push`, `result` ok or the error code. */
+  onExchange?: (part: string, result: string) => void;
+  /** The remote configuration version this terminal runs, for its status report. */
+  configVersion?: () => number | null;
   /** The backoff's jitter source (seeded in tests). */
   random?: () => number;
   /** Timers and time; `now` above still overrides the time alone. */
@@ -89,10 +101,17 @@ export interface SyncStatus {
   lastError: ErrorPayload | null;
   /** v2: the last refused attack (rollback, freeze, mix-and-match, forged reply, endless data); null if none. */
   alarm: SyncAlarm | null;
+  /**
+   * The hub operator took this terminal out of service (TERMINAL_DISABLED until enabled again,
+   * TERMINAL_RETIRED for good); null while it is in service.
+   */
+  outOfService: ErrorPayload | null;
 }
 
 export interface SyncReport {
   pulls: Partial<Record<FeedName, PullResult | ErrorPayload>>;
   push: PushResult | ErrorPayload | null;
+  /** The remote configuration pull (absent without a remote configuration sink). */
+  config?: { version: number; applied: boolean } | ErrorPayload;
   ok: boolean;
 }

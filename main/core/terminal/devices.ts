@@ -12,7 +12,7 @@ import type { KioskConfig } from '../../../config/load.js';
 import type { Hsm } from '../../../hsm/client.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
 import type { JournalSealer } from '../../../whitelist/journal.js';
-import { KioskData } from '../../../whitelist/kiosk-data.js';
+import { KioskData, storeDir } from '../../../whitelist/kiosk-data.js';
 import {
   createActuators,
   type Actuators,
@@ -26,6 +26,10 @@ import type { TerminalAuthenticator } from '../card/terminal-auth.js';
 import { buildTime, clockFault, type HubTimeObservation } from '../clock.js';
 import { openShelterRoster } from '../sites/index.js';
 import type { ShelterRoster } from '../sites/shelter/roster.js';
+import { wipePersonalData } from '../sync/retire.js';
+import type { RemoteConfigSink } from '../sync/remote-config.js';
+import { openRemoteConfig } from '../../../protocol/remote-config.js';
+import { checkRemoteLayer, readRemoteConfig, saveRemoteConfig } from '../../../config/remote.js';
 import { hsmRequestSigner, syncFromConfig, type SyncClient } from '../sync/index.js';
 import { loadTrustAnchors, type TrustAnchor } from '../verify/certificate.js';
 import { outOfServiceFrom } from './status-view.js';
@@ -65,6 +69,8 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
   authenticator: TerminalAuthenticator | null = null;
   actuators: Actuators | null = null;
   sync: SyncClient | null = null;
+  /** Counts each exchange with the hub (the metrics, when enabled). */
+  onSyncExchange: ((part: string, result: string) => void) | null = null;
   /** The hub's time as last seen, for the clock guard. */
   lastHub: HubTimeObservation | null = null;
   private dataError: KioskError | null = null;
@@ -171,7 +177,8 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
   }
 
   outOfService(): ErrorPayload | null {
-    return outOfServiceFrom(this.health());
+    // A missing device first (staff can fix it); then the hub operator's order (disabled, retired).
+    return outOfServiceFrom(this.health()) ?? this.sync?.status().outOfService ?? null;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -264,8 +271,16 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
         this.config,
         this.data,
         hsmRequestSigner(this.hsm, this.config.site.terminalId, TERMINAL_KEY_LABEL),
-        // The terminal's one clock: data age and hub skew are read on the same "now" as decisions.
-        { clock: this.options.clock },
+        {
+          // The terminal's one clock: data age and hub skew are read on the same "now" as decisions.
+          clock: this.options.clock,
+          onExchange: (part, result) => {
+            this.onSyncExchange?.(part, result);
+            if (part === 'push' && result === 'ok') this.applyRetention();
+          },
+          onRetire: () => this.retire(),
+          remoteConfig: this.remoteConfigSink(),
+        },
       );
       if (!sync) return;
       this.sync = sync;
@@ -280,6 +295,70 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
     } catch (error) {
       log.error({ err: (error as Error).message }, 'sync unavailable');
     }
+  }
+
+  /** The remote configuration applied live: the terminal takes the site's gate, zone and direction. */
+  onRemoteConfig: ((layer: Record<string, unknown>, version: number) => void) | null = null;
+  private remoteVersion: number | null = null;
+
+  /**
+   * Verifies a signed remote configuration with the root of trust, checks it against the merge rules and
+   * the schema over the running configuration, keeps it as the last good one (atomically, in the data
+   * folder, where the next start reads it) and applies what can change live. Anything that fails leaves
+   * the last good one in place.
+   */
+  private remoteConfigSink(): RemoteConfigSink {
+    this.remoteVersion = readRemoteConfig(this.config.data.dir)?.version ?? null;
+    return {
+      version: () => this.remoteVersion,
+      accept: (signed, expect) => {
+        const data = this.stores();
+        const c = openRemoteConfig(signed, data.requireTrust(this.options.clock.now()), expect);
+        if (c.version === (this.remoteVersion ?? 0)) return { version: c.version, applied: false };
+        if (c.version < (this.remoteVersion ?? 0))
+          throw new KioskError(
+            'CONFIG_INVALID',
+            `remote configuration ${c.version} is older than the one running (${this.remoteVersion})`,
+          );
+        checkRemoteLayer(this.config, c.layer);
+        saveRemoteConfig(this.config.data.dir, { version: c.version, layer: c.layer });
+        this.remoteVersion = c.version;
+        log.info({ version: c.version }, 'remote configuration applied');
+        this.onRemoteConfig?.(c.layer, c.version);
+        this.emit('change');
+        return { version: c.version, applied: true };
+      },
+    };
+  }
+
+  private lastRetention = 0;
+
+  /** data.journalRetentionDays: after a push the hub acknowledged, at most once an hour. */
+  private applyRetention(): void {
+    const days = this.config.data.journalRetentionDays;
+    const now = this.options.clock.now();
+    if (days === null || !this.data || now - this.lastRetention < 3600_000) return;
+    this.lastRetention = now;
+    try {
+      const r = this.data.journal.prune(new Date(now - days * 86_400_000).toISOString());
+      if (r.removed > 0) log.info({ removed: r.removed, from: r.from }, 'journal retention applied');
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'journal retention failed');
+    }
+  }
+
+  /**
+   * The hub retired this terminal and holds its whole journal: close the stores (it stops deciding) and
+   * wipe the personal data (sync/retire.ts).
+   */
+  private retire(): void {
+    this.roster?.close();
+    this.roster = null;
+    this.data?.close();
+    this.data = null;
+    this.dataError = new KioskError('TERMINAL_RETIRED', 'this terminal was retired by the hub operator');
+    wipePersonalData(this.config, storeDir(this.config));
+    this.emit('change');
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ import { KioskError } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
 import type { SiteKind } from '../../../base/site-kinds.js';
 import type { KioskConfig } from '../../../config/load.js';
-import { readStaffPin } from '../../../config/secrets.js';
+import { readSecret, readStaffPin } from '../../../config/secrets.js';
 import type {
   CommandResponse,
   DemoCard,
@@ -46,6 +46,8 @@ import { PosHandoff } from '../services/pos-handoff.js';
 import { ProviderClient } from '../services/provider-client.js';
 import { verifyUserCertificate } from '../verify/certificate.js';
 import type { RequestSigner } from '../../../protocol/http-signature.js';
+import { terminalMetrics, type TerminalMetrics } from '../metrics/terminal-metrics.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/http.js';
 
 const log = getLogger('terminal');
 const STATUS_REFRESH_MS = 30_000;
@@ -129,11 +131,15 @@ export class Terminal extends EventEmitter implements KioskCore {
   private readonly sitePorts: SitePorts;
   private statusTimer: unknown = null;
   private closed = false;
+  private readonly env: NodeJS.ProcessEnv;
+  private metrics: TerminalMetrics | null = null;
+  private metricsServer: MetricsServer | null = null;
 
   constructor(options: TerminalOptions) {
     super();
     const { config } = options;
     const env = options.env ?? process.env;
+    this.env = env;
     const base = options.clock ?? systemClock;
     const now = options.now;
     this.clock = now ? { ...base, now: () => now().getTime() } : base;
@@ -292,6 +298,17 @@ export class Terminal extends EventEmitter implements KioskCore {
   /** Opens every part; each that fails becomes a visible state instead of stopping the terminal. */
   async start(): Promise<void> {
     const changed = () => this.emitStatus();
+    // Remote configuration: the site's gate, zone and direction change at once (the next decision uses
+    // them); everything else of it takes effect at the next start, from the kept file.
+    this.devices.onRemoteConfig = (layer) => {
+      const site = (layer.site ?? {}) as Partial<TerminalSite>;
+      this.site = {
+        ...this.site,
+        ...(typeof site.gateId === 'string' ? { gateId: site.gateId } : {}),
+        ...(typeof site.zone === 'string' ? { zone: site.zone } : {}),
+        ...(site.direction ? { direction: site.direction } : {}),
+      };
+    };
     this.devices.on('change', () => this.emitStatus());
     this.devices.on('card', (reader) => void this.taps.onCard(reader));
     this.scanner?.start((text) => void this.taps.onScan(text));
@@ -312,6 +329,35 @@ export class Terminal extends EventEmitter implements KioskCore {
     }
     this.scheduleStatusRefresh();
     this.emitStatus();
+    if (this.config.metrics.enabled) await this.startMetrics();
+  }
+
+  /** /healthz and /metrics (main/core/metrics/): a port that cannot be bound is logged, never fatal. */
+  private async startMetrics(): Promise<void> {
+    const m = this.config.metrics;
+    this.metrics = terminalMetrics({
+      subscribe: (listener) => this.subscribe(listener),
+      status: () => this.status(),
+      now: () => this.clock.now(),
+    });
+    this.devices.onSyncExchange = this.metrics.syncExchange;
+    try {
+      this.metricsServer = await startMetricsServer({
+        host: m.host,
+        port: m.port,
+        token: m.token ? readSecret(m.token, 'metrics token', this.env) : null,
+        registry: this.metrics.registry,
+        status: () => this.status(),
+      });
+      log.info({ host: m.host, port: this.metricsServer.port }, 'serving /healthz and /metrics');
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'metrics endpoint unavailable');
+    }
+  }
+
+  /** Where /metrics is served (null when off or not bound). */
+  metricsPort(): number | null {
+    return this.metricsServer?.port ?? null;
   }
 
   status(): TerminalStatus {
@@ -392,6 +438,8 @@ export class Terminal extends EventEmitter implements KioskCore {
     await this.printer?.stop().catch(() => undefined);
     await this.wallet?.close().catch(() => undefined);
     await this.scanner?.close().catch(() => undefined);
+    await this.metricsServer?.close().catch(() => undefined);
+    this.metrics?.close();
     await this.devices.close();
     this.removeAllListeners();
   }

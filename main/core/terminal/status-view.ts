@@ -123,7 +123,7 @@ export function statusView(s: StatusSnapshot): TerminalStatus {
     queue: { journalPending: s.journalPending, oldestPendingAt: null },
     gate: gateStateView(s.actuators?.gate ?? null),
     signal: signalStateView(s.actuators?.signal ?? null),
-    outOfService: outOfServiceFrom(s.health),
+    outOfService: outOfServiceFrom(s.health) ?? s.sync?.outOfService ?? null,
     degraded: stale && config.revocation.stalePolicy === 'degraded',
     counters: { ...s.counters, inside: s.inside },
     staff: {
