@@ -71,7 +71,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.setDefaultTimeout(10_000);
-  await page.goto(shell.url);
+  await page.goto(shell.launchUrl());
   await waitForScreen(page, 'waiting');
 }, 180_000);
 

@@ -34,7 +34,7 @@ beforeAll(async () => {
   shell = await startBrowserShell({ config: loadConfig({ profile: 'demo' }), core, port: 0, rendererDir });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(shell.url);
+  await page.goto(shell.launchUrl());
   await waitForScreen(page, 'waiting');
 }, 120_000);
 
