@@ -1,6 +1,7 @@
-// A private nginx load balancer for a test file or a bench run: its own prefix folder (config, pid,
-// logs, temp files), a free loopback port, round robin over the given upstream ports with no
-// stickiness, stopped (and the folder removed) by `stop()`. A terminal talks to it as to one hub.
+// A private nginx for a test file or a bench run: its own prefix folder (config, pid, logs, temp files), a
+// free loopback port, round robin over the given upstream ports with no stickiness, stopped (and the
+// folder removed) by `stop()`. A terminal talks to it as to one hub. With `cache`, it also keeps what the
+// hub marks immutable (the content-addressed pieces under /v1/content/), as a site's cache or a CDN would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -10,7 +11,10 @@ import { join } from 'node:path';
 export interface Nginx {
   port: number;
   url: string;
-  /** The access log so far (one line per request: upstream address and status). */
+  /**
+   * The access log so far, one line per request: `<upstream address> <status> <method> <uri>`, or with
+   * `cache` `<uri> <cache status>`.
+   */
   accessLog(): string[];
   stop(): Promise<void>;
 }
@@ -47,6 +51,8 @@ export async function startNginx(options: {
   /** How long a long poll may be held by an upstream (s). */
   readTimeoutSeconds?: number;
   workerConnections?: number;
+  /** Cache /v1/content/ (immutable pieces) and log each request's cache status. */
+  cache?: boolean;
 }): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'jpki-nginx-'));
   mkdirSync(join(dir, 'logs'));
@@ -66,7 +72,9 @@ http {
   ${temp('uwsgi')}
   ${temp('scgi')}
   log_format upstream '$upstream_addr $status $request_method $uri';
-  access_log ${join(dir, 'logs', 'access.log')} upstream;
+  log_format cache '$uri $upstream_cache_status';
+  access_log ${join(dir, 'logs', 'access.log')} ${options.cache ? 'cache' : 'upstream'};
+  ${options.cache ? `proxy_cache_path ${join(dir, 'cache')} levels=1:2 keys_zone=content:4m max_size=256m inactive=1d use_temp_path=off;` : ''}
   upstream hub {
 ${options.upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')}
     keepalive 64;
@@ -74,6 +82,19 @@ ${options.upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeo
   server {
     listen 127.0.0.1:${port};
     client_max_body_size 16m;
+    ${
+      options.cache
+        ? `location /v1/content/ {
+      proxy_pass http://hub;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache content;
+      proxy_cache_lock on;
+      proxy_cache_key $uri;
+      add_header X-Cache $upstream_cache_status always;
+    }`
+        : ''
+    }
     location / {
       proxy_pass http://hub;
       proxy_http_version 1.1;

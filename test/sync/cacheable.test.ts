@@ -18,7 +18,7 @@ import {
   type TestHub,
   type TestTerminal,
 } from './helpers.js';
-import { startNginxCache, type NginxCache } from './nginx-cache.js';
+import { startNginx, type Nginx } from '../support/nginx.js';
 
 /** Requests the hub itself answered, by kind. */
 function countRequests(counts: Map<string, number>) {
@@ -36,7 +36,7 @@ function countRequests(counts: Map<string, number>) {
 describe('cacheable distribution through an HTTP cache', () => {
   let root: string;
   let hub: TestHub;
-  let cache: NginxCache;
+  let cache: Nginx;
   const counts = new Map<string, number>();
   const terminals: TestTerminal[] = [];
 
@@ -50,7 +50,7 @@ describe('cacheable distribution through an HTTP cache', () => {
       authority: `127.0.0.1:${cachePort}`,
       beforeListen: countRequests(counts),
     });
-    cache = await startNginxCache(join(root, 'nginx'), hub.port, cachePort);
+    cache = await startNginx({ upstreams: [hub.port], port: cachePort, cache: true });
   });
   afterEach(async () => {
     for (const t of terminals.splice(0)) await t.close();
