@@ -59,7 +59,7 @@ const SNAPSHOT_CHUNK = 1 << 20;
  * terminal has this key" is a read-then-write no unique constraint covers, so two instances registering
  * the same key under two ids must take turns.
  */
-const REGISTRY_LOCK = 0x747265; // 'tre'
+export const REGISTRY_LOCK = 0x747265; // 'tre'
 /** Advisory lock (transaction level) held while a remote configuration version is taken. */
 const REMOTE_CONFIG_LOCK = 0x726366; // 'rcf'
 

@@ -1,7 +1,8 @@
 // The HubStore contract, run on every store (SQLite and PostgreSQL): registration, sightings, feeds and
 // their chain digests, publications applied whole or not at all, consistent state reads, epochs,
 // re-signing, journals (idempotent, hash-chained, gap-free watermark, one failed push not costing the
-// others), presence, CRL state, request nonces, enrolment, terminal states, remote configuration layers, and that everything committed is there after reopening.
+// others), presence, CRL state, request nonces, enrolment codes, terminal states and keys, remote
+// configuration layers, and that everything committed is there after reopening.
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PushRecord } from '../../protocol/sync.js';
