@@ -9,6 +9,9 @@
 //   double-entry comparison see every committed entry, whichever instance took it;
 // - a publication or a journal that moves a feed's head sends NOTIFY `jpki_hub_feed` (delivered at
 //   COMMIT), which every instance LISTENs to for its long polls (`subscribe`);
+// - enrolment locks the code's row (FOR UPDATE) until COMMIT, so that one code enrols one terminal
+//   whichever instances take it; registering a terminal or changing its key holds the registry advisory
+//   lock, because "no other terminal has this key" is a read-then-write that no unique index covers;
 // - a snapshot is built once per state across instances (`snapshotOnce`: an advisory lock per snapshot,
 //   the file kept in the database for the instances that did not build it).
 import { randomBytes } from 'node:crypto';
