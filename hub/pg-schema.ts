@@ -63,6 +63,30 @@ export const pgHubMigrations: PgMigration[] = [
         at BIGINT NOT NULL);
     `,
   },
+  {
+    // A fleet, as SQLite's migration 20: one-time enrolment codes (kept as SHA-256 digests: a leaked
+    // database lends no code), and each terminal's state as the operator set it, with its reason.
+    // Numbered like SQLite's (fleet range) so that it never collides with another list's next number.
+    version: 20,
+    sql: `
+      CREATE TABLE IF NOT EXISTS enrolment_code (code_sha256 TEXT COLLATE "C" PRIMARY KEY,
+        site_id TEXT NOT NULL, gate_id TEXT NOT NULL, zone TEXT NOT NULL, site_kind TEXT NOT NULL,
+        created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT, used_by TEXT);
+      ALTER TABLE terminal ADD COLUMN IF NOT EXISTS state TEXT NOT NULL DEFAULT 'active';
+      ALTER TABLE terminal ADD COLUMN IF NOT EXISTS state_reason TEXT;
+      ALTER TABLE terminal ADD COLUMN IF NOT EXISTS state_at BIGINT;
+      CREATE INDEX IF NOT EXISTS terminal_by_key ON terminal (public_key);
+    `,
+  },
+  {
+    // Remote configuration layers by scope (`site:<site>`, `gate:<site>/<gate>`, `terminal:<id>`), as
+    // SQLite's migration 21: the version is the hub's counter at the change, so a merged version only rises.
+    version: 21,
+    sql: `
+      CREATE TABLE IF NOT EXISTS remote_config (scope TEXT COLLATE "C" PRIMARY KEY, version BIGINT NOT NULL,
+        layer TEXT NOT NULL, at BIGINT NOT NULL);
+    `,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between instances starting together. */

@@ -9,6 +9,9 @@
 //   double-entry comparison see every committed entry, whichever instance took it;
 // - a publication or a journal that moves a feed's head sends NOTIFY `jpki_hub_feed` (delivered at
 //   COMMIT), which every instance LISTENs to for its long polls (`subscribe`);
+// - enrolment locks the code's row (FOR UPDATE) until COMMIT, so that one code enrols one terminal
+//   whichever instances take it; registering a terminal or changing its key holds the registry advisory
+//   lock, because "no other terminal has this key" is a read-then-write that no unique index covers;
 // - a snapshot is built once per state across instances (`snapshotOnce`: an advisory lock per snapshot,
 //   the file kept in the database for the instances that did not build it).
 import { randomBytes } from 'node:crypto';
@@ -33,8 +36,10 @@ import type {
   PresenceRow,
   Publication,
   StoredBatch,
+  EnrolmentCodeRecord,
   TerminalRecord,
   TerminalRegistration,
+  TerminalState,
 } from './store.js';
 import { peerFeedKey } from './store.js';
 import { conflictPolicy, presenceRecordFacts, type EntryConflict } from './conflicts.js';
@@ -52,6 +57,14 @@ const JOURNAL_LOCK = 0x6a6e6c; // 'jnl'
 const BULK = 5_000;
 /** Bytes per stored snapshot chunk. */
 const SNAPSHOT_CHUNK = 1 << 20;
+/**
+ * Advisory lock (transaction level) held while a terminal is registered or its key changes: "no other
+ * terminal has this key" is a read-then-write no unique constraint covers, so two instances registering
+ * the same key under two ids must take turns.
+ */
+export const REGISTRY_LOCK = 0x747265; // 'tre'
+/** Advisory lock (transaction level) held while a remote configuration version is taken. */
+const REMOTE_CONFIG_LOCK = 0x726366; // 'rcf'
 
 interface TerminalRow {
   id: string;
@@ -64,6 +77,35 @@ interface TerminalRow {
   last_seen_at: number | null;
   status: string | null;
   acked: number;
+  state: string;
+  state_reason: string | null;
+  state_at: number | null;
+}
+
+interface EnrolmentCodeRow {
+  code_sha256: string;
+  site_id: string;
+  gate_id: string;
+  zone: string;
+  site_kind: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+function toEnrolmentCode(r: EnrolmentCodeRow): EnrolmentCodeRecord {
+  return {
+    codeSha256: r.code_sha256,
+    siteId: r.site_id,
+    gateId: r.gate_id,
+    zone: r.zone,
+    siteKind: r.site_kind,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+    usedBy: r.used_by,
+  };
 }
 
 function toTerminal(r: TerminalRow): TerminalRecord {
@@ -78,6 +120,9 @@ function toTerminal(r: TerminalRow): TerminalRecord {
     lastSeenAt: r.last_seen_at,
     status: r.status ? (JSON.parse(r.status) as TerminalStatusReport) : null,
     acked: r.acked,
+    state: r.state as TerminalState,
+    stateReason: r.state_reason,
+    stateAt: r.state_at,
   };
 }
 
@@ -187,12 +232,175 @@ export class PgHubStore implements HubStore {
   // ---- terminals -------------------------------------------------------------------------------
 
   registerTerminal(t: TerminalRegistration, at: number): void {
+    this.tx(() => this.insertTerminal(t, at));
+  }
+
+  /**
+   * Inside a transaction: refuses an id or a key already registered (the same registration again is a
+   * no-op). Under the registry lock, so that the checks see every registration committed before it.
+   */
+  private insertTerminal(t: TerminalRegistration, at: number): void {
+    this.q(`SELECT pg_advisory_xact_lock(${REGISTRY_LOCK})`);
+    const existing = this.terminal(t.terminalId);
+    if (existing) {
+      const same =
+        existing.publicKeyPem === t.publicKeyPem &&
+        existing.siteId === t.siteId &&
+        existing.gateId === t.gateId &&
+        existing.zone === t.zone &&
+        existing.siteKind === t.siteKind;
+      if (same) return;
+      throw new KioskError(
+        'HUB_TERMINAL_EXISTS',
+        `terminal ${t.terminalId} is already registered; change its key with \`hub terminals rotate-key\``,
+      );
+    }
+    this.refuseKeyElsewhere(t.publicKeyPem, t.terminalId);
     this.q(
-      `INSERT INTO terminal (id, public_key, site_id, gate_id, zone, site_kind, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key, site_id = excluded.site_id,
-         gate_id = excluded.gate_id, zone = excluded.zone, site_kind = excluded.site_kind`,
+      `INSERT INTO terminal (id, public_key, site_id, gate_id, zone, site_kind, registered_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [t.terminalId, t.publicKeyPem, t.siteId, t.gateId, t.zone, t.siteKind, at],
     );
+  }
+
+  /** Under the registry lock (insertTerminal, replaceTerminalKey). */
+  private refuseKeyElsewhere(publicKeyPem: string, terminalId: string): void {
+    const [other] = this.q<{ id: string }>(
+      'SELECT id FROM terminal WHERE public_key = $1 AND id <> $2 LIMIT 1',
+      [publicKeyPem, terminalId],
+    );
+    if (other)
+      throw new KioskError('ENROL_KEY_REGISTERED', `this key is already registered for terminal ${other.id}`);
+  }
+
+  /** Inside a transaction: the terminal's row, locked until the transaction ends. */
+  private lockTerminal(terminalId: string): TerminalRecord {
+    const [row] = this.q<TerminalRow>('SELECT * FROM terminal WHERE id = $1 FOR UPDATE', [terminalId]);
+    if (!row) throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
+    return toTerminal(row);
+  }
+
+  replaceTerminalKey(terminalId: string, publicKeyPem: string, at: number): TerminalRecord {
+    return this.tx(() => {
+      this.q(`SELECT pg_advisory_xact_lock(${REGISTRY_LOCK})`);
+      const t = this.lockTerminal(terminalId);
+      if (t.state === 'retired')
+        throw new KioskError('TERMINAL_RETIRED', `terminal ${terminalId} is retired`);
+      this.refuseKeyElsewhere(publicKeyPem, terminalId);
+      const [row] = this.q<TerminalRow>(
+        'UPDATE terminal SET public_key = $1, state_at = $2 WHERE id = $3 RETURNING *',
+        [publicKeyPem, at, terminalId],
+      );
+      return toTerminal(row!);
+    });
+  }
+
+  setTerminalState(
+    terminalId: string,
+    state: TerminalState,
+    reason: string | null,
+    at: number,
+  ): TerminalRecord {
+    return this.tx(() => {
+      const t = this.lockTerminal(terminalId);
+      if (t.state === 'retired' && state !== 'retired')
+        throw new KioskError('TERMINAL_RETIRED', `terminal ${terminalId} is retired; enrol a new one`);
+      const [row] = this.q<TerminalRow>(
+        'UPDATE terminal SET state = $1, state_reason = $2, state_at = $3 WHERE id = $4 RETURNING *',
+        [state, reason, at, terminalId],
+      );
+      return toTerminal(row!);
+    });
+  }
+
+  setRemoteConfig(scope: string, layer: Record<string, unknown>, at: number): number {
+    return this.tx(() => {
+      // Two instances must not take the same version: the next one is read and written under one lock.
+      this.q(`SELECT pg_advisory_xact_lock(${REMOTE_CONFIG_LOCK})`);
+      const [top] = this.q<{ v: number | null }>('SELECT MAX(version) AS v FROM remote_config');
+      const version = (top?.v ?? 0) + 1;
+      this.q(
+        `INSERT INTO remote_config (scope, version, layer, at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (scope) DO UPDATE SET version = excluded.version, layer = excluded.layer, at = excluded.at`,
+        [scope, version, JSON.stringify(layer), at],
+      );
+      return version;
+    });
+  }
+
+  remoteConfigsFor(
+    t: TerminalRecord,
+  ): Array<{ scope: string; version: number; layer: Record<string, unknown> }> {
+    const scopes = [`site:${t.siteId}`, `gate:${t.siteId}/${t.gateId}`, `terminal:${t.terminalId}`];
+    const rows = this.q<{ scope: string; version: number; layer: string }>(
+      'SELECT scope, version, layer FROM remote_config WHERE scope = ANY($1::text[])',
+      [scopes],
+    );
+    return scopes.flatMap((scope) => {
+      const r = rows.find((x) => x.scope === scope);
+      return r ? [{ scope, version: r.version, layer: JSON.parse(r.layer) as Record<string, unknown> }] : [];
+    });
+  }
+
+  createEnrolmentCode(c: Omit<EnrolmentCodeRecord, 'usedAt' | 'usedBy'>): void {
+    this.q(
+      `INSERT INTO enrolment_code (code_sha256, site_id, gate_id, zone, site_kind, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [c.codeSha256, c.siteId, c.gateId, c.zone, c.siteKind, c.createdAt, c.expiresAt],
+    );
+  }
+
+  enrolmentCodes(): EnrolmentCodeRecord[] {
+    return this.q<EnrolmentCodeRow>('SELECT * FROM enrolment_code ORDER BY created_at, code_sha256').map(
+      toEnrolmentCode,
+    );
+  }
+
+  enrolTerminal(
+    codeSha256: string,
+    t: { terminalId: string; publicKeyPem: string },
+    at: number,
+  ): TerminalRecord {
+    return this.tx(() => {
+      // The code's row stays locked until COMMIT: a second instance using the same code waits here and
+      // then reads it spent. A refusal below rolls back, so it never spends the code.
+      const [row] = this.q<EnrolmentCodeRow>(
+        'SELECT * FROM enrolment_code WHERE code_sha256 = $1 FOR UPDATE',
+        [codeSha256],
+      );
+      if (!row) throw new KioskError('ENROL_CODE_UNKNOWN', 'this enrolment code is not known to the hub');
+      if (row.used_at !== null)
+        throw new KioskError('ENROL_CODE_USED', 'this enrolment code has already enrolled a terminal');
+      if (at > row.expires_at)
+        throw new KioskError(
+          'ENROL_CODE_EXPIRED',
+          `this enrolment code expired at ${new Date(row.expires_at).toISOString()}`,
+        );
+      this.q(`SELECT pg_advisory_xact_lock(${REGISTRY_LOCK})`);
+      if (this.terminal(t.terminalId))
+        throw new KioskError(
+          'HUB_TERMINAL_EXISTS',
+          `terminal ${t.terminalId} is already registered; enrol under a new id or rotate its key`,
+        );
+      this.insertTerminal(
+        {
+          terminalId: t.terminalId,
+          publicKeyPem: t.publicKeyPem,
+          siteId: row.site_id,
+          gateId: row.gate_id,
+          zone: row.zone,
+          siteKind: row.site_kind,
+        },
+        at,
+      );
+      const spent = this.db.query(
+        'UPDATE enrolment_code SET used_at = $1, used_by = $2 WHERE code_sha256 = $3 AND used_at IS NULL',
+        [at, t.terminalId, codeSha256],
+      ).rowCount;
+      if (spent !== 1)
+        throw new KioskError('ENROL_CODE_USED', 'this enrolment code has already enrolled a terminal');
+      return this.terminal(t.terminalId)!;
+    });
   }
 
   terminal(terminalId: string): TerminalRecord | null {

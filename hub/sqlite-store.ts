@@ -241,9 +241,9 @@ export class SqliteHubStore implements HubStore {
   }
 
   enrolmentCodes(): EnrolmentCodeRecord[] {
-    return (this.q('SELECT * FROM enrolment_code ORDER BY created_at').all() as EnrolmentCodeRow[]).map(
-      toEnrolmentCode,
-    );
+    return (
+      this.q('SELECT * FROM enrolment_code ORDER BY created_at, code_sha256').all() as EnrolmentCodeRow[]
+    ).map(toEnrolmentCode);
   }
 
   enrolTerminal(

@@ -57,7 +57,7 @@ describe('fleet: enrolment with a one-time code', () => {
 
   beforeAll(async () => {
     root = tempDir('fleet-enrol');
-    writeFileSync(join(root, 'index-key'), 'cd'.repeat(32) + '\n');
+    writeFileSync(join(root, 'index-key'), 'cd'.repeat(32) + '\n', { mode: 0o600 });
     hub = await startHub(root, 0, { indexKeyFile: join(root, 'index-key') });
     // The running hub hands out its root at enrolment.
     await hub.stop();

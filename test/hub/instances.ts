@@ -4,10 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 
-export function bundleInstanceChild(root: string): string {
-  const bundle = join(root, 'instance.cjs');
+export function bundleInstanceChild(root: string, entry = 'pg-instance-child.ts'): string {
+  const bundle = join(root, entry.replace(/\.ts$/, '.cjs'));
   buildSync({
-    entryPoints: [resolve(import.meta.dirname, 'pg-instance-child.ts')],
+    entryPoints: [resolve(import.meta.dirname, entry)],
     bundle: true,
     platform: 'node',
     format: 'cjs',

@@ -1,6 +1,7 @@
 // Two hub instances (child processes) on one PostgreSQL database behind a real nginx load balancer
 // (round robin, terminals not pinned): a long poll held by A is answered at once when B takes a journal
-// that changes the feed; a request nonce used at A is refused at B; two instances asked for the same
+// that changes the feed; a terminal enrolled through the balancer is served, disabled and enabled at both
+// (the operator's commands on the shared database); a request nonce used at A is refused at B; two instances asked for the same
 // snapshot at once build it once; killing an instance (SIGKILL) in the middle of pushes loses nothing and
 // doubles nothing, the terminals retrying through the balancer.
 import type { ChildProcess } from 'node:child_process';
@@ -21,6 +22,7 @@ import { cardRow, cleanup, freePort, newTerminalKey, tempDir } from '../sync/hel
 import { bundleInstanceChild, spawnInstance, stopInstance } from './instances.js';
 import { run } from '../../main/cli/hub-command.js';
 import { captureStdout } from '../support/capture-stdout.js';
+import { enrolAtHub } from '../../main/core/sync/enrol.js';
 
 interface Answer {
   status: number;
@@ -239,6 +241,59 @@ describe('two hub instances on one PostgreSQL database behind nginx', () => {
         code: 'CONFIG_INVALID',
       },
     );
+  }, 30_000);
+
+  it('a terminal enrolled through the balancer is served by both instances; disabled, both refuse it', async () => {
+    const common = ['--dir', join(root, 'hub'), '--index-key', join(root, 'index-key'), '--store', url];
+    const created = await captureStdout(() =>
+      run([
+        'enrol-code',
+        'create',
+        '--site',
+        'site-1',
+        '--gate',
+        'gate-a',
+        '--zone',
+        'main',
+        '--kind',
+        'stadium-gate',
+        '--ttl',
+        '600',
+        '--json',
+        ...common,
+      ]),
+    );
+    expect(created.code).toBe(0);
+    const { code } = JSON.parse(created.stdout) as { code: string };
+    const t = new Terminal('enrolled-1');
+    const enrol = (who: Terminal) =>
+      enrolAtHub({
+        hubUrl: `http://${authority}`,
+        code,
+        publicKeyPem: who.publicPem,
+        sign: who.signer.sign,
+        terminalId: who.id,
+      });
+    expect(await enrol(t)).toMatchObject({ terminalId: t.id, siteId: 'site-1', gateId: 'gate-a' });
+    // Spent for every instance, whichever the balancer picks.
+    const late = new Terminal('enrolled-2');
+    for (let i = 0; i < 2; i++) await expect(enrol(late)).rejects.toMatchObject({ code: 'ENROL_CODE_USED' });
+    expect(hub.store.terminal(late.id)).toBeNull();
+
+    const target = '/v1/feeds/revocations?after=0';
+    for (const port of ports)
+      expect((await send(port, 'GET', target, await t.get(authority, target))).status).toBe(200);
+    const disabled = await captureStdout(() =>
+      run(['terminals', 'disable', t.id, '--reason', 'reported stolen', ...common]),
+    );
+    expect(disabled.code).toBe(0);
+    for (const port of ports) {
+      const refused = await send(port, 'GET', target, await t.get(authority, target));
+      expect(refused.json.error).toMatchObject({ code: 'TERMINAL_DISABLED' });
+    }
+    expect((await captureStdout(() => run(['terminals', 'enable', t.id, ...common]))).code).toBe(0);
+    for (const port of ports)
+      expect((await send(port, 'GET', target, await t.get(authority, target))).status).toBe(200);
   }, 30_000);
 
   it('a request nonce used at instance A is refused at instance B', async () => {

@@ -1,7 +1,8 @@
 // The HubStore contract, run on every store (SQLite and PostgreSQL): registration, sightings, feeds and
 // their chain digests, publications applied whole or not at all, consistent state reads, epochs,
 // re-signing, journals (idempotent, hash-chained, gap-free watermark, one failed push not costing the
-// others), presence, CRL state, request nonces, and that everything committed is there after reopening.
+// others), presence, CRL state, request nonces, enrolment codes, terminal states and keys, remote
+// configuration layers, and that everything committed is there after reopening.
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PushRecord } from '../../protocol/sync.js';
@@ -61,7 +62,7 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
   let store: HubStore;
   let where: string;
 
-  const register = (id: string, site = 'site-1', key = 'pem-1') =>
+  const register = (id: string, site = 'site-1', key = `pem-${id}`) =>
     store.registerTerminal(
       {
         terminalId: id,
@@ -83,13 +84,19 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     cleanup(root);
   });
 
-  it('registers terminals, updates a re-registration, lists them by site then id and keeps sightings', () => {
+  it('registers terminals, lists them by site then id and keeps sightings', () => {
     register('t-b', 'site-2');
     register('t-a', 'site-2');
     register('t-c', 'site-1');
-    register('t-a', 'site-2', 'pem-2');
     expect(store.terminals().map((t) => t.terminalId)).toEqual(['t-c', 't-a', 't-b']);
-    expect(store.terminal('t-a')).toMatchObject({ publicKeyPem: 'pem-2', registeredAt: T0, acked: 0 });
+    expect(store.terminal('t-a')).toMatchObject({
+      publicKeyPem: 'pem-t-a',
+      registeredAt: T0,
+      acked: 0,
+      state: 'active',
+      stateReason: null,
+      stateAt: null,
+    });
     expect(store.terminal('nobody')).toBeNull();
     const status = { queueLength: 3, alarm: null } as never;
     store.noteSeenMany([
@@ -99,6 +106,167 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     store.noteSeen('t-a', T0 + 5, null); // no status: the last reported one is kept
     expect(store.terminal('t-a')).toMatchObject({ lastSeenAt: T0 + 5, status });
     expect(store.terminal('t-b')).toMatchObject({ lastSeenAt: T0 + 2, status: null });
+  });
+
+  it('refuses to register an existing id or a key registered elsewhere; a key changes only by rotation', () => {
+    register('t-a');
+    register('t-b');
+    register('t-a'); // the same registration again: nothing changes
+    expect(() => register('t-a', 'site-1', 'pem-new')).toThrow(
+      expect.objectContaining({ code: 'HUB_TERMINAL_EXISTS' }),
+    );
+    expect(() => register('t-a', 'site-2')).toThrow(expect.objectContaining({ code: 'HUB_TERMINAL_EXISTS' }));
+    expect(() => register('t-c', 'site-1', 'pem-t-a')).toThrow(
+      expect.objectContaining({ code: 'ENROL_KEY_REGISTERED' }),
+    );
+    expect(store.terminals().map((t) => t.terminalId)).toEqual(['t-a', 't-b']);
+    expect(store.terminal('t-a')).toMatchObject({ publicKeyPem: 'pem-t-a', siteId: 'site-1' });
+
+    expect(() => store.replaceTerminalKey('t-a', 'pem-t-b', T0 + 1)).toThrow(
+      expect.objectContaining({ code: 'ENROL_KEY_REGISTERED' }),
+    );
+    expect(() => store.replaceTerminalKey('nobody', 'pem-x', T0 + 1)).toThrow(
+      expect.objectContaining({ code: 'HUB_UNKNOWN_TERMINAL' }),
+    );
+    expect(store.replaceTerminalKey('t-a', 'pem-rotated', T0 + 2)).toMatchObject({
+      terminalId: 't-a',
+      publicKeyPem: 'pem-rotated',
+      registeredAt: T0,
+    });
+    // The old key is free again, the new one taken.
+    register('t-c', 'site-1', 'pem-t-a');
+    expect(() => register('t-d', 'site-1', 'pem-rotated')).toThrow(
+      expect.objectContaining({ code: 'ENROL_KEY_REGISTERED' }),
+    );
+    expect(store.terminal('t-a')?.publicKeyPem).toBe('pem-rotated');
+  });
+
+  it('sets terminal states with their reason; retired is final', () => {
+    register('t1');
+    expect(store.setTerminalState('t1', 'disabled', 'reported stolen', T0 + 1)).toMatchObject({
+      state: 'disabled',
+      stateReason: 'reported stolen',
+      stateAt: T0 + 1,
+    });
+    expect(store.terminal('t1')).toMatchObject({ state: 'disabled', stateReason: 'reported stolen' });
+    expect(store.setTerminalState('t1', 'active', null, T0 + 2)).toMatchObject({
+      state: 'active',
+      stateReason: null,
+      stateAt: T0 + 2,
+    });
+    expect(() => store.setTerminalState('nobody', 'disabled', null, T0)).toThrow(
+      expect.objectContaining({ code: 'HUB_UNKNOWN_TERMINAL' }),
+    );
+    store.setTerminalState('t1', 'retiring', 'venue closed', T0 + 3);
+    expect(store.setTerminalState('t1', 'retired', 'venue closed', T0 + 4).state).toBe('retired');
+    expect(() => store.setTerminalState('t1', 'active', null, T0 + 5)).toThrow(
+      expect.objectContaining({ code: 'TERMINAL_RETIRED' }),
+    );
+    expect(() => store.replaceTerminalKey('t1', 'pem-other', T0 + 5)).toThrow(
+      expect.objectContaining({ code: 'TERMINAL_RETIRED' }),
+    );
+    expect(store.terminal('t1')).toMatchObject({ state: 'retired', stateAt: T0 + 4, publicKeyPem: 'pem-t1' });
+  });
+
+  describe('enrolment codes', () => {
+    const code = (sha: string, expiresAt = T0 + 600_000, gateId = 'north') =>
+      store.createEnrolmentCode({
+        codeSha256: sha,
+        siteId: 'stadium-1',
+        gateId,
+        zone: 'upper',
+        siteKind: 'stadium-gate',
+        createdAt: T0,
+        expiresAt,
+      });
+    const spent = (sha: string) => store.enrolmentCodes().find((c) => c.codeSha256 === sha);
+
+    it('enrols once with the code’s binding and spends the code in the same transaction', () => {
+      code('c1');
+      expect(spent('c1')).toMatchObject({ usedAt: null, usedBy: null, expiresAt: T0 + 600_000 });
+      const t = store.enrolTerminal('c1', { terminalId: 'term-a', publicKeyPem: 'pem-a' }, T0 + 10);
+      expect(t).toMatchObject({
+        terminalId: 'term-a',
+        publicKeyPem: 'pem-a',
+        siteId: 'stadium-1',
+        gateId: 'north',
+        zone: 'upper',
+        siteKind: 'stadium-gate',
+        registeredAt: T0 + 10,
+        state: 'active',
+      });
+      expect(store.terminal('term-a')).toEqual(t);
+      expect(spent('c1')).toMatchObject({ usedAt: T0 + 10, usedBy: 'term-a' });
+      // Used: refused, whatever the key and id.
+      expect(() =>
+        store.enrolTerminal('c1', { terminalId: 'term-b', publicKeyPem: 'pem-b' }, T0 + 11),
+      ).toThrow(expect.objectContaining({ code: 'ENROL_CODE_USED' }));
+      expect(store.terminal('term-b')).toBeNull();
+      expect(spent('c1')).toMatchObject({ usedAt: T0 + 10, usedBy: 'term-a' });
+    });
+
+    it('refuses an unknown, expired or clashing enrolment and leaves the code unspent', () => {
+      code('c-exp', T0 + 60_000);
+      code('c-ok', T0 + 600_000, 'south');
+      register('old', 'site-1', 'pem-old');
+      expect(() => store.enrolTerminal('nope', { terminalId: 'x', publicKeyPem: 'pem-x' }, T0)).toThrow(
+        expect.objectContaining({ code: 'ENROL_CODE_UNKNOWN' }),
+      );
+      expect(() =>
+        store.enrolTerminal('c-exp', { terminalId: 'x', publicKeyPem: 'pem-x' }, T0 + 60_001),
+      ).toThrow(expect.objectContaining({ code: 'ENROL_CODE_EXPIRED' }));
+      // A key registered elsewhere, an id already taken: refused.
+      expect(() =>
+        store.enrolTerminal('c-ok', { terminalId: 'new', publicKeyPem: 'pem-old' }, T0 + 1),
+      ).toThrow(expect.objectContaining({ code: 'ENROL_KEY_REGISTERED' }));
+      expect(() =>
+        store.enrolTerminal('c-ok', { terminalId: 'old', publicKeyPem: 'pem-fresh' }, T0 + 1),
+      ).toThrow(expect.objectContaining({ code: 'HUB_TERMINAL_EXISTS' }));
+      // None of it spent a code or registered anything.
+      expect(store.enrolmentCodes().map((c) => [c.codeSha256, c.usedAt, c.usedBy])).toEqual([
+        ['c-exp', null, null],
+        ['c-ok', null, null],
+      ]);
+      expect(store.terminals().map((t) => t.terminalId)).toEqual(['old']);
+      expect(store.terminal('old')).toMatchObject({ publicKeyPem: 'pem-old', siteId: 'site-1' });
+      // At its last moment the expiring code still enrols; the good one enrols afterwards.
+      expect(
+        store.enrolTerminal('c-exp', { terminalId: 'x', publicKeyPem: 'pem-x' }, T0 + 60_000).gateId,
+      ).toBe('north');
+      expect(store.enrolTerminal('c-ok', { terminalId: 'new', publicKeyPem: 'pem-new' }, T0 + 2).gateId).toBe(
+        'south',
+      );
+      expect(store.enrolmentCodes().map((c) => c.usedBy)).toEqual(['x', 'new']);
+    });
+  });
+
+  it('keeps one remote configuration layer per scope and gives a terminal site ← gate ← terminal', () => {
+    register('t1', 'site-1');
+    register('t2', 'site-1');
+    register('t3', 'site-2');
+    const v1 = store.setRemoteConfig('gate:site-1/g1', { gate: { direction: 'in' } }, T0);
+    const v2 = store.setRemoteConfig('site:site-1', { ui: { language: 'en' } }, T0 + 1);
+    const v3 = store.setRemoteConfig('terminal:t1', { gate: { direction: 'out' } }, T0 + 2);
+    expect(v2).toBeGreaterThan(v1);
+    expect(v3).toBeGreaterThan(v2);
+    expect(store.remoteConfigsFor(store.terminal('t1')!)).toEqual([
+      { scope: 'site:site-1', version: v2, layer: { ui: { language: 'en' } } },
+      { scope: 'gate:site-1/g1', version: v1, layer: { gate: { direction: 'in' } } },
+      { scope: 'terminal:t1', version: v3, layer: { gate: { direction: 'out' } } },
+    ]);
+    expect(store.remoteConfigsFor(store.terminal('t2')!).map((l) => l.scope)).toEqual([
+      'site:site-1',
+      'gate:site-1/g1',
+    ]);
+    // Another site's gate of the same name is another scope.
+    expect(store.remoteConfigsFor(store.terminal('t3')!)).toEqual([]);
+    // A new layer replaces its scope's, with a version above every earlier one.
+    const v4 = store.setRemoteConfig('gate:site-1/g1', { gate: { direction: 'both' } }, T0 + 3);
+    expect(v4).toBeGreaterThan(v3);
+    expect(store.remoteConfigsFor(store.terminal('t2')!)).toEqual([
+      { scope: 'site:site-1', version: v2, layer: { ui: { language: 'en' } } },
+      { scope: 'gate:site-1/g1', version: v4, layer: { gate: { direction: 'both' } } },
+    ]);
   });
 
   it('publishes state and batches as one chain; a batch that does not follow the head changes nothing', () => {
@@ -366,7 +534,21 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     store.acceptJournal('t1', journal('t1', 4), T0, noPresence, makeBatch);
     store.publish({ feed: 'whitelist', puts: [row(1), row(2)], dels: [], batches: [batch(0, 2)], note: 'x' });
     store.useNonce('t1', 'nonce-cccccccc', T0 + 1000);
+    store.setTerminalState('t1', 'disabled', 'maintenance', T0 + 1);
+    store.setRemoteConfig('site:site-1', { a: 1 }, T0 + 1);
+    store.createEnrolmentCode({
+      codeSha256: 'c9',
+      siteId: 'site-1',
+      gateId: 'g9',
+      zone: 'main',
+      siteKind: 'stadium-gate',
+      createdAt: T0,
+      expiresAt: T0 + 1000,
+    });
+    store.enrolTerminal('c9', { terminalId: 't9', publicKeyPem: 'pem-t9' }, T0 + 2);
     const info = store.feedInfo('whitelist');
+    const terminals = store.terminals();
+    const codes = store.enrolmentCodes();
     store.close();
     store = stores.reopen(kind, where);
     expect(store.feedInfo('whitelist')).toEqual(info);
@@ -374,5 +556,11 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     expect(store.terminal('t1')!.acked).toBe(4);
     expect(store.useNonce('t1', 'nonce-cccccccc', T0 + 1000)).toBe(false);
     expect(store.feedInfo('revocations').head).toBe(0);
+    expect(store.terminals()).toEqual(terminals);
+    expect(store.terminal('t1')).toMatchObject({ state: 'disabled', stateReason: 'maintenance' });
+    expect(store.enrolmentCodes()).toEqual(codes);
+    expect(store.remoteConfigsFor(store.terminal('t9')!)).toEqual([
+      { scope: 'site:site-1', version: 1, layer: { a: 1 } },
+    ]);
   });
 });
