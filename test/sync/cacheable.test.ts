@@ -3,7 +3,6 @@
 // After the first terminal has fetched a new batch, the hub itself serves the others only checkpoints.
 // A cache that serves other bytes is refused against the checkpoint and costs nothing.
 import http from 'node:http';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/server.js';
 import { IMMUTABLE_CACHE_CONTROL } from '../../protocol/content.js';
