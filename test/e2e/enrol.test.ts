@@ -8,7 +8,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { KioskConfig } from '../../config/load.js';
 import { ENROLMENT_FILE } from '../../config/enrolment.js';
@@ -138,6 +138,21 @@ describe('staff mode "enrol" through the real stack', () => {
       .waitFor({ timeout: 30_000 });
     expect(terminal.status().sync.lastPullAt).not.toBeNull();
     expect(terminal.status().sync.error).toBeNull();
+
+    // A decision made now is journaled under the hub's id for this terminal, and its upload is accepted.
+    const journal = terminal.devices.stores().journal;
+    const before = journal.head().seq;
+    await kiosk!.wallet.insert('valid');
+    await vi.waitFor(() => expect(journal.head().seq).toBeGreaterThan(before), { timeout: 20_000 });
+    expect(journal.get(journal.head().seq)).toMatchObject({
+      terminalId: status.terminalId,
+      siteId: 'shelter-7',
+      gateId: 'hall',
+    });
+    await kiosk!.wallet.remove();
+    const round = await terminal.syncNow(undefined);
+    expect(round.pushed).toBeGreaterThan(0);
+    expect(hub.dir.store.journalCount(status.terminalId)).toBeGreaterThan(0);
 
     // The same code again: refused by the hub, in words on the screen.
     const again = await enrolOnScreen(hub.url, code);

@@ -50,6 +50,8 @@ export interface EntryLedgerOptions {
   site: () => LedgerSite;
   /** Another gate should learn of a presence change soon (through the hub). */
   presenceMoved?: () => void;
+  /** Who records: the configured terminal and site unless enrolment at the screen changed them. */
+  identity?: () => { terminalId: string; siteId: string };
 }
 
 export interface Committed {
@@ -68,6 +70,11 @@ export class EntryLedger {
 
   constructor(private readonly options: EntryLedgerOptions) {}
 
+  private identity(): { terminalId: string; siteId: string } {
+    const { site } = this.options.config;
+    return this.options.identity?.() ?? { terminalId: site.terminalId, siteId: site.siteId };
+  }
+
   // ------------------------------------------------------------------------------------------------
   // Decisions
 
@@ -85,8 +92,8 @@ export class EntryLedger {
     );
     const record = data.journal.append({
       kind: waitsForPassage ? 'grant' : 'decision',
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: site.gateId,
       direction: decision.direction,
       ...(subject ? { subject } : {}),
@@ -143,8 +150,8 @@ export class EntryLedger {
     const site = this.options.site();
     const record = data.journal.append({
       kind: 'service',
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: site.gateId,
       direction: 'entry',
       ...(entry.serialRef ? { serialRef: entry.serialRef } : {}),
@@ -277,8 +284,8 @@ export class EntryLedger {
     const { config } = this.options;
     this.options.stores().journal.append({
       kind,
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: this.options.site().gateId,
       direction,
       ...(grant ? { subject: grant.subject } : {}),
@@ -297,8 +304,8 @@ export class EntryLedger {
     const { config } = this.options;
     return data.journal.append({
       kind: record.kind,
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: this.options.site().gateId,
       direction: entry.decision.direction,
       ...(entry.subject ? { subject: entry.subject } : {}),
@@ -314,7 +321,7 @@ export class EntryLedger {
     this.options.stores().terminal.setPresence({
       subject,
       state,
-      terminalId: this.options.config.site.terminalId,
+      terminalId: this.identity().terminalId,
       gateId: site.gateId,
       zone: site.zone,
       at,

@@ -167,6 +167,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       stores: () => this.devices.stores(),
       site: () => this.site,
       presenceMoved: () => this.devices.sync?.pushSoon(),
+      identity: () => this.identity(),
     });
     this.devices = new DeviceSet({
       config,
@@ -191,8 +192,7 @@ export class Terminal extends EventEmitter implements KioskCore {
           const minutes = Math.round((untilMs - this.clock.now()) / 60_000);
           data.journal.append({
             kind: 'staff-lockout',
-            terminalId: config.site.terminalId,
-            siteId: config.site.siteId,
+            ...this.identity(),
             gateId: this.site.gateId,
             direction: this.site.direction === 'exit' ? 'exit' : 'entry',
             note: `wrong staff PINs: lockout ${lockouts}, ${minutes} min`,
@@ -216,7 +216,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       if (options.requestSigner) return options.requestSigner;
       const hsm = this.devices.hsm;
       if (!hsm) throw new KioskError('HSM_UNAVAILABLE', 'the terminal key is not available');
-      return hsmRequestSigner(hsm, config.site.terminalId, TERMINAL_KEY_LABEL);
+      return hsmRequestSigner(hsm, this.identity().terminalId, TERMINAL_KEY_LABEL);
     };
     this.providers = new Map(
       Object.entries(config.policy.kiosk.providers).map(([id, p]) => [
@@ -298,6 +298,13 @@ export class Terminal extends EventEmitter implements KioskCore {
       autoCheck: options.autoCheck ?? true,
     });
     Object.assign(this, withStaffGate(this.commands(), this.staff));
+  }
+
+  /** The terminal and site the journal names: the hub's binding once enrolled at this screen. */
+  private identity(): { terminalId: string; siteId: string } {
+    return this.enrolled
+      ? { terminalId: this.enrolled.terminalId, siteId: this.enrolled.siteId }
+      : { terminalId: this.config.site.terminalId, siteId: this.config.site.siteId };
   }
 
   /** Opens every part; each that fails becomes a visible state instead of stopping the terminal. */
