@@ -145,7 +145,6 @@ export class EntryLedger {
     service: NonNullable<JournalEntryInput['service']>;
     note?: string;
   }): { journalSeq: number } {
-    const { config } = this.options;
     const data = this.options.stores();
     const site = this.options.site();
     const record = data.journal.append({
@@ -281,7 +280,6 @@ export class EntryLedger {
         'ENTRY_UNKNOWN',
         `the gate reported grant ${grantRef}, which is not a known entry`,
       );
-    const { config } = this.options;
     this.options.stores().journal.append({
       kind,
       terminalId: this.identity().terminalId,
@@ -301,7 +299,6 @@ export class EntryLedger {
     entry: RecentEntry,
     record: { kind: 'staff-annul' | 'passage'; serialRef?: string; note: string },
   ) {
-    const { config } = this.options;
     return data.journal.append({
       kind: record.kind,
       terminalId: this.identity().terminalId,
