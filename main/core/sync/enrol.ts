@@ -137,6 +137,7 @@ export async function enrolTerminal(o: {
   key: EnrolKey;
   terminalId?: string | null;
   ca?: Buffer;
+  timeoutMs?: number;
 }): Promise<EnrolmentRecord> {
   const answer = await enrolAtHub({
     hubUrl: o.hubUrl,
@@ -146,6 +147,7 @@ export async function enrolTerminal(o: {
     terminalId: o.terminalId ?? null,
     plainHttpAllowed: o.config.source.profile === 'demo',
     ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
   });
   const record: EnrolmentRecord = {
     hubUrl: o.hubUrl,

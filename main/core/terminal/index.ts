@@ -564,6 +564,8 @@ export class Terminal extends EventEmitter implements KioskCore {
         sign: hsmMessageSigner(hsm, TERMINAL_KEY_LABEL),
       },
       ...(this.config.sync.caFile ? { ca: readSyncCa(this.config.sync.caFile) } : {}),
+      // Inside the screen's own wait for an answer (15 s), so a slow hub is shown as SYNC_UNREACHABLE.
+      timeoutMs: 10_000,
     });
     log.info({ terminalId: record.terminalId, siteId: record.siteId, hub: record.hubUrl }, 'enrolled at hub');
     this.enrolled = record;
