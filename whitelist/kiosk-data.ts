@@ -116,20 +116,11 @@ export class KioskData {
       demo: config.source.profile === 'demo',
       env,
     });
-    const rootPath = config.sync.rootPath;
-    // Read when first needed: stats and lookups work before the hub's root has been provisioned.
-    const root = (): Buffer | null => {
-      if (!rootPath) return null;
-      checkTrustFile(rootPath, 'key sync.rootPath');
-      try {
-        return readFileSync(rootPath);
-      } catch (error) {
-        throw new KioskError('CONFIG_INVALID', `sync.rootPath: ${rootPath} cannot be read`, undefined, {
-          cause: error,
-        });
-      }
-    };
-    const data = KioskData.open({ dir: storeDir(config), indexKey, root });
+    const data = KioskData.open({
+      dir: storeDir(config),
+      indexKey,
+      root: pinnedRootReader(config.sync.rootPath),
+    });
     return data;
   }
 
@@ -334,4 +325,19 @@ export class KioskData {
 
 export function storeDir(config: KioskConfig): string {
   return join(config.data.dir, 'store');
+}
+
+/** The configured root's bytes (sync.rootPath), read when first needed: stats and lookups work before the hub's root has been provisioned. */
+export function pinnedRootReader(rootPath: string | null): () => Buffer | null {
+  return () => {
+    if (!rootPath) return null;
+    checkTrustFile(rootPath, 'key sync.rootPath');
+    try {
+      return readFileSync(rootPath);
+    } catch (error) {
+      throw new KioskError('CONFIG_INVALID', `sync.rootPath: ${rootPath} cannot be read`, undefined, {
+        cause: error,
+      });
+    }
+  };
 }

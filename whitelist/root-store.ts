@@ -25,7 +25,7 @@ export class RootStore {
    */
   constructor(
     dataDir: string,
-    private readonly pinned: () => Buffer | null,
+    private pinned: () => Buffer | null,
   ) {
     this.dir = dataDir;
     this.file = join(dataDir, 'root.json');
@@ -54,6 +54,15 @@ export class RootStore {
     const configured = bytes ? openPinnedRoot(bytes) : null;
     this.root = stored && (!configured || stored.version >= configured.version) ? stored : configured;
     return this.root;
+  }
+
+  /**
+   * Enrolment kept a hub's root where the configuration had pinned none: that root is the configured one
+   * from now on, as it will be at the next start. A stored successor still wins (current()).
+   */
+  repin(pinned: () => Buffer | null): void {
+    this.pinned = pinned;
+    this.root = null;
   }
 
   version(): number {

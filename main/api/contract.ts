@@ -43,6 +43,8 @@ export const Channels = {
     registerPerson: 'kiosk:cmd:registerPerson',
     sendToReception: 'kiosk:cmd:sendToReception',
     requestService: 'kiosk:cmd:requestService',
+    enrol: 'kiosk:cmd:enrol',
+    rosterExport: 'kiosk:cmd:rosterExport',
     demoListCards: 'kiosk:cmd:demoListCards',
     demoInsertCard: 'kiosk:cmd:demoInsertCard',
     demoRemoveCard: 'kiosk:cmd:demoRemoveCard',
@@ -518,6 +520,39 @@ export const Commands = {
     staff: false,
     request: z.object({ sessionId: Id, serviceId: Id }).strict(),
     response: z.object({ requestId: Id }).strict(),
+  },
+  /**
+   * Enrols this terminal at a hub with a one-time code (the CLI's `enrol` path, the HSM's terminal key).
+   * `hubUrl` may be left out when the code's QR text or the configuration names the hub. Refusals come
+   * back typed (ENROL_*, HUB_TERMINAL_EXISTS, SYNC_UNREACHABLE; INVALID_REQUEST for plain http: to a hub
+   * that is not on this machine, outside the demo). `syncing`: the terminal syncs with the new enrolment
+   * now; false means a restart is needed for it.
+   */
+  enrol: {
+    staff: true,
+    request: z
+      .object({
+        hubUrl: z.string().min(1).max(500).optional(),
+        code: z.string().min(1).max(500),
+      })
+      .strict(),
+    response: z
+      .object({
+        terminalId: Id,
+        siteId: Id,
+        gateId: Id,
+        zone: z.string(),
+        siteKind: z.enum(SiteKinds),
+        hubUrl: z.string().max(500),
+        syncing: z.boolean(),
+      })
+      .strict(),
+  },
+  /** Shelter: the roster as CSV (owner-only) in policy.shelter.rosterDir, as `shelter roster export` writes it. */
+  rosterExport: {
+    staff: true,
+    request: Empty,
+    response: z.object({ file: z.string().max(4096), rows: z.number().int().nonnegative() }).strict(),
   },
   demoListCards: { staff: false, request: Empty, response: z.array(DemoCardSchema) },
   demoInsertCard: {

@@ -5,9 +5,8 @@
 import { parseArgs } from 'node:util';
 import { KioskError } from '../../base/errors.js';
 import { loadConfig, readSyncCa } from '../../config/load.js';
-import { saveEnrolment } from '../../config/enrolment.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
-import { enrolAtHub, hsmMessageSigner } from '../core/sync/enrol.js';
+import { enrolTerminal, hsmMessageSigner } from '../core/sync/enrol.js';
 import { parseEnrolmentInput } from '../../protocol/enrolment.js';
 
 const USAGE = `usage: jpki-kiosk enrol --hub URL --code CODE [--id TERMINAL_ID] [--config F] [--json]
@@ -67,25 +66,14 @@ export async function run(args: string[], deps: EnrolDeps = {}): Promise<number>
     };
   }
   try {
-    const answer = await enrolAtHub({
+    const record = await enrolTerminal({
+      config,
       hubUrl,
       code: values.code,
-      publicKeyPem: key.publicKeyPem,
-      sign: key.sign,
+      key,
       terminalId: values.id ?? null,
       ...(config.sync.caFile ? { ca: readSyncCa(config.sync.caFile) } : {}),
     });
-    const record = {
-      hubUrl,
-      hubId: answer.hubId,
-      terminalId: answer.terminalId,
-      siteId: answer.siteId,
-      gateId: answer.gateId,
-      zone: answer.zone,
-      kind: answer.siteKind as never,
-      enrolledAt: new Date().toISOString(),
-    };
-    saveEnrolment(config.data.dir, record, answer.root ? Buffer.from(answer.root, 'base64') : null);
     process.stdout.write(
       values.json
         ? JSON.stringify({ enrolled: record }, null, 2) + '\n'

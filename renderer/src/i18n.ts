@@ -183,6 +183,27 @@ export const ui = {
   copay: { ja: '負担割合', en: 'Co-pay' },
   validity: { ja: '有効期間', en: 'Valid' },
   insuranceStatus: { ja: '資格状態', en: 'Status' },
+  staffEnrol: { ja: '本部に登録', en: 'Enrol at the hub' },
+  staffEnrolHub: { ja: '本部のURL', en: 'Hub URL' },
+  staffEnrolHubHint: {
+    ja: 'https:// で始まるURL（QRコードに含まれる場合や設定済みの場合は空欄可）',
+    en: 'An https:// address (leave empty when the QR code or the configuration names the hub)',
+  },
+  staffEnrolCode: { ja: '登録コード', en: 'Enrolment code' },
+  staffEnrolSubmit: { ja: '登録する', en: 'Enrol' },
+  staffEnrolled: {
+    ja: '{site} の {gate}（端末 {id}）として登録しました。本部と同期しています',
+    en: 'Enrolled as {id} at {site} / {gate}. Syncing with the hub now',
+  },
+  staffEnrolledRestart: {
+    ja: '{site} の {gate}（端末 {id}）として登録しました。同期を始めるには端末を再起動してください',
+    en: 'Enrolled as {id} at {site} / {gate}. Restart the terminal to start syncing with the hub',
+  },
+  staffRosterExport: { ja: '名簿を書き出す（CSV）', en: 'Export roster (CSV)' },
+  staffRosterExported: {
+    ja: '{n}人分を {file} に書き出しました',
+    en: { one: '{n} row written to {file}', other: '{n} rows written to {file}' },
+  },
 } satisfies Record<string, UiWords>;
 
 export type UiKey = keyof typeof ui;
@@ -236,6 +257,15 @@ export const staffOnlyKeys = [
   'copay',
   'validity',
   'insuranceStatus',
+  'staffEnrol',
+  'staffEnrolHub',
+  'staffEnrolHubHint',
+  'staffEnrolCode',
+  'staffEnrolSubmit',
+  'staffEnrolled',
+  'staffEnrolledRestart',
+  'staffRosterExport',
+  'staffRosterExported',
 ] as const satisfies readonly UiKey[];
 export type PublicUiKey = Exclude<UiKey, (typeof staffOnlyKeys)[number]>;
 

@@ -53,6 +53,8 @@ describe('channel table', () => {
         'sendToReception',
         'setVolume',
         'syncNow',
+        'enrol',
+        'rosterExport',
       ].sort(),
     );
   });

@@ -2,7 +2,7 @@
 // TCP, SoftHSM2 for PIN-less terminal authentication, SQLite stores, signed deltas. Every reason code of
 // the decision vocabulary (base/decision.ts) is produced by a card and asserted on the typed decision.
 import { createPublicKey, createPrivateKey } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -355,6 +355,12 @@ describe('shelter', () => {
     const csv = t.terminal.exportRoster();
     expect(existsSync(csv)).toBe(true);
     expect(readFileSync(csv, 'utf8')).toContain('避難 一郎');
+    // The staff screen's button: the same export, owner-only, with where it went and how many rows.
+    const exported = await t.terminal.rosterExport(undefined);
+    expect(exported.rows).toBe((await t.terminal.getRoster(undefined)).entries.length);
+    expect(exported.rows).toBeGreaterThan(0);
+    expect(readFileSync(exported.file, 'utf8').trim().split('\r\n')).toHaveLength(exported.rows + 1);
+    expect(statSync(exported.file).mode & 0o077).toBe(0);
   });
 });
 

@@ -388,6 +388,34 @@ describe('staff mode', () => {
     await page.getByTestId('open-wallet').click();
   });
 
+  it('shelter staff export the roster and see where and how many rows; enrol shows success or the refusal', async () => {
+    await setSite({ siteKind: 'shelter' });
+    await page.getByTestId('open-staff').click();
+    for (const digit of '2468')
+      await page.locator(`[data-testid=staff-pinpad] [data-key="${digit}"]`).click();
+    await page.locator('[data-testid=staff-pinpad] [data-testid=pin-ok]').click();
+    await page.getByTestId('staff-panel').waitFor();
+    await page.getByTestId('roster-export').click();
+    const exported = await core.rosterExport(undefined);
+    await page.getByTestId('staff-error').waitFor();
+    expect(await text('staff-error')).toBe(
+      t('staffRosterExported', 'ja', { n: exported.rows, file: exported.file }),
+    );
+    await page.getByTestId('enrol-code').fill('ABCD-EFGH-JKMN');
+    await page.getByTestId('enrol-submit').click();
+    await page.locator('[data-testid=enrol-result][data-ok=true]').waitFor();
+    expect(await text('enrol-result')).toBe(
+      t('staffEnrolled', 'ja', { id: 'kiosk-enrolled', site: 'site-enrolled', gate: core.status.gateId }),
+    );
+    await check('staff-enrol-ja');
+    await page.getByTestId('enrol-code').fill('ABCD-EFGH-JKMN');
+    await page.getByTestId('enrol-submit').click();
+    await page.locator('[data-testid=enrol-result][data-ok=false]').waitFor();
+    expect(await text('enrol-result')).toBe(`${errorWords.ENROL_CODE_USED.ja} (ENROL_CODE_USED)`);
+    await page.getByTestId('staff-lock').click();
+    await page.getByTestId('staff-panel').waitFor({ state: 'detached' });
+  });
+
   it('no Content-Security-Policy violations happened on any screen', () => {
     expect(cspViolations).toEqual([]);
   });

@@ -94,6 +94,8 @@ export interface FakeCore extends KioskCore {
   /** Set by a test to react to a demo card being inserted (the real core taps it through pcscd). */
   onInsert?: (name: string) => void;
   pinAnswers: { requestId: string; pin: string }[];
+  /** Enrolment codes already used at the fake hub: a second use is refused like the real hub's. */
+  usedEnrolCodes: Set<string>;
 }
 
 export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore {
@@ -105,6 +107,7 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
     staffPin: '2468',
     decisions: [],
     pinAnswers: [],
+    usedEnrolCodes: new Set(),
     demoCards: [
       { name: 'valid', siteKind: null, expect: 'ok', pin: '1234', inserted: false },
       { name: 'revoked', siteKind: null, expect: 'revoked', pin: '1234', inserted: false },
@@ -216,6 +219,25 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
     },
     async registerPerson() {
       return { personRef: 'p-1' };
+    },
+    async enrol(request) {
+      const code = request.code.replace(/-/g, '').toUpperCase();
+      if (core.usedEnrolCodes.has(code))
+        throw new KioskError('ENROL_CODE_USED', 'the enrolment code has been used');
+      core.usedEnrolCodes.add(code);
+      core.setStatus({ terminalId: 'kiosk-enrolled', siteId: 'site-enrolled' });
+      return {
+        terminalId: 'kiosk-enrolled',
+        siteId: 'site-enrolled',
+        gateId: core.status.gateId,
+        zone: core.status.zone,
+        siteKind: core.status.siteKind,
+        hubUrl: request.hubUrl ?? 'https://hub.example',
+        syncing: true,
+      };
+    },
+    async rosterExport() {
+      return { file: '/var/lib/jpki-kiosk/roster/roster-20260101T0000.csv', rows: 1 };
     },
     async sendToReception(request) {
       return { decisionId: request.decisionId, destination: 'folder', reference: 'coverage-1.json' };

@@ -15,6 +15,8 @@ import {
 import { authorityOf } from '../../../protocol/http-signature.js';
 import { errorFrom, readAll } from './transport.js';
 import type { DigestSigner } from './index.js';
+import { isLoopbackHost, type KioskConfig } from '../../../config/load.js';
+import { saveEnrolment, type EnrolmentRecord } from '../../../config/enrolment.js';
 
 /** Signs messages with a key in the HSM: the digest is made here, the signature in the token. */
 export function hsmMessageSigner(hsm: DigestSigner, label: string): (m: Uint8Array) => Promise<Uint8Array> {
@@ -35,6 +37,12 @@ export interface EnrolOptions {
   /** CA for an https hub with a private CA (sync.caFile). */
   ca?: Buffer;
   timeoutMs?: number;
+  /**
+   * Plain http: to a hub that is not on this machine (the demo profile only). Otherwise refused before
+   * anything is signed or sent: the hub's answer carries the root of trust the terminal keeps, and anyone
+   * on the path of a plain exchange could hand it their own.
+   */
+  plainHttpAllowed?: boolean;
 }
 
 /** Enrols at the hub; typed refusals (ENROL_*, HUB_TERMINAL_EXISTS, SYNC_UNREACHABLE) come back as KioskError. */
@@ -49,6 +57,11 @@ export async function enrolAtHub(o: EnrolOptions): Promise<EnrolAnswer> {
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:')
     throw new KioskError('INVALID_REQUEST', 'the hub URL must be http: or https:');
+  if (base.protocol === 'http:' && !isLoopbackHost(base.hostname) && !o.plainHttpAllowed)
+    throw new KioskError(
+      'INVALID_REQUEST',
+      `the hub URL must be https: (plain http: only to a loopback address): ${base.origin}`,
+    );
   const terminalId = o.terminalId ?? terminalIdForKey(o.publicKeyPem);
   const authority = authorityOf(base);
   const message = enrolProofMessage({
@@ -105,4 +118,47 @@ export async function enrolAtHub(o: EnrolOptions): Promise<EnrolAnswer> {
   if (parsed.data.terminalId !== terminalId)
     throw new KioskError('SYNC_PROTOCOL', 'the hub enrolled another terminal id than the one asked for');
   return parsed.data;
+}
+
+/** The terminal key in the HSM (or a test's software key) that enrols. */
+export interface EnrolKey {
+  publicKeyPem: string;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Enrols at the hub and keeps its answer in the data folder: the one path of `jpki-kiosk enrol` and the
+ * staff screen's "enrol". Nothing is written unless the hub accepted the code.
+ */
+export async function enrolTerminal(o: {
+  config: KioskConfig;
+  hubUrl: string;
+  code: string;
+  key: EnrolKey;
+  terminalId?: string | null;
+  ca?: Buffer;
+  timeoutMs?: number;
+}): Promise<EnrolmentRecord> {
+  const answer = await enrolAtHub({
+    hubUrl: o.hubUrl,
+    code: o.code,
+    publicKeyPem: o.key.publicKeyPem,
+    sign: o.key.sign,
+    terminalId: o.terminalId ?? null,
+    plainHttpAllowed: o.config.source.profile === 'demo',
+    ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+  });
+  const record: EnrolmentRecord = {
+    hubUrl: o.hubUrl,
+    hubId: answer.hubId,
+    terminalId: answer.terminalId,
+    siteId: answer.siteId,
+    gateId: answer.gateId,
+    zone: answer.zone,
+    kind: answer.siteKind as EnrolmentRecord['kind'],
+    enrolledAt: new Date().toISOString(),
+  };
+  saveEnrolment(o.config.data.dir, record, answer.root ? Buffer.from(answer.root, 'base64') : null);
+  return record;
 }

@@ -12,7 +12,7 @@ import type { KioskConfig } from '../../../config/load.js';
 import type { Hsm } from '../../../hsm/client.js';
 import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
 import type { JournalSealer } from '../../../whitelist/journal.js';
-import { KioskData, storeDir } from '../../../whitelist/kiosk-data.js';
+import { KioskData, pinnedRootReader, storeDir } from '../../../whitelist/kiosk-data.js';
 import {
   createActuators,
   type Actuators,
@@ -202,8 +202,16 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
     }
   }
 
-  private async openHsm(): Promise<void> {
-    if (!this.needsHsm()) return;
+  /** The HSM that holds the terminal key, for enrolment: opened now if nothing needed it before. */
+  async terminalKeyHsm(): Promise<Hsm> {
+    if (!this.hsm) await this.openHsm(true);
+    if (!this.hsm || this.hsm.status().state !== 'ready')
+      throw this.hsmError ?? new KioskError('HSM_UNAVAILABLE', 'the terminal key is not available');
+    return this.hsm;
+  }
+
+  private async openHsm(force = false): Promise<void> {
+    if (!force && !this.needsHsm()) return;
     const hsm = hsmFromConfig(this.config);
     this.hsm = hsm;
     hsm.on('state', (state) => {
@@ -264,13 +272,29 @@ export class DeviceSet extends EventEmitter<{ change: []; card: [reader: string]
     };
   }
 
-  private openSync(): void {
-    if (!this.config.sync.enabled || !this.data || !this.hsm) return;
+  /**
+   * After enrolment: sync again under the configuration the enrolment implies (the hub, its root and
+   * the terminal id the hub now knows), without a restart. True when sync runs again.
+   */
+  async followEnrolment(config: KioskConfig): Promise<boolean> {
+    const old = this.sync;
+    this.sync = null;
+    await old?.stop().catch(() => undefined);
+    // The hub's root kept at enrolment, where the configuration pinned none before.
+    if (this.data && config.sync.rootPath && config.sync.rootPath !== this.config.sync.rootPath)
+      this.data.roots.repin(pinnedRootReader(config.sync.rootPath));
+    this.openSync(config);
+    this.emit('change');
+    return this.sync !== null;
+  }
+
+  private openSync(config: KioskConfig = this.config): void {
+    if (!config.sync.enabled || !this.data || !this.hsm) return;
     try {
       const sync = syncFromConfig(
-        this.config,
+        config,
         this.data,
-        hsmRequestSigner(this.hsm, this.config.site.terminalId, TERMINAL_KEY_LABEL),
+        hsmRequestSigner(this.hsm, config.site.terminalId, TERMINAL_KEY_LABEL),
         {
           // The terminal's one clock: data age and hub skew are read on the same "now" as decisions.
           clock: this.options.clock,

@@ -50,6 +50,8 @@ export interface EntryLedgerOptions {
   site: () => LedgerSite;
   /** Another gate should learn of a presence change soon (through the hub). */
   presenceMoved?: () => void;
+  /** Who records: the configured terminal and site unless enrolment at the screen changed them. */
+  identity?: () => { terminalId: string; siteId: string };
 }
 
 export interface Committed {
@@ -68,6 +70,11 @@ export class EntryLedger {
 
   constructor(private readonly options: EntryLedgerOptions) {}
 
+  private identity(): { terminalId: string; siteId: string } {
+    const { site } = this.options.config;
+    return this.options.identity?.() ?? { terminalId: site.terminalId, siteId: site.siteId };
+  }
+
   // ------------------------------------------------------------------------------------------------
   // Decisions
 
@@ -85,8 +92,8 @@ export class EntryLedger {
     );
     const record = data.journal.append({
       kind: waitsForPassage ? 'grant' : 'decision',
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: site.gateId,
       direction: decision.direction,
       ...(subject ? { subject } : {}),
@@ -138,13 +145,12 @@ export class EntryLedger {
     service: NonNullable<JournalEntryInput['service']>;
     note?: string;
   }): { journalSeq: number } {
-    const { config } = this.options;
     const data = this.options.stores();
     const site = this.options.site();
     const record = data.journal.append({
       kind: 'service',
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: site.gateId,
       direction: 'entry',
       ...(entry.serialRef ? { serialRef: entry.serialRef } : {}),
@@ -274,11 +280,10 @@ export class EntryLedger {
         'ENTRY_UNKNOWN',
         `the gate reported grant ${grantRef}, which is not a known entry`,
       );
-    const { config } = this.options;
     this.options.stores().journal.append({
       kind,
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: this.options.site().gateId,
       direction,
       ...(grant ? { subject: grant.subject } : {}),
@@ -294,11 +299,10 @@ export class EntryLedger {
     entry: RecentEntry,
     record: { kind: 'staff-annul' | 'passage'; serialRef?: string; note: string },
   ) {
-    const { config } = this.options;
     return data.journal.append({
       kind: record.kind,
-      terminalId: config.site.terminalId,
-      siteId: config.site.siteId,
+      terminalId: this.identity().terminalId,
+      siteId: this.identity().siteId,
       gateId: this.options.site().gateId,
       direction: entry.decision.direction,
       ...(entry.subject ? { subject: entry.subject } : {}),
@@ -314,7 +318,7 @@ export class EntryLedger {
     this.options.stores().terminal.setPresence({
       subject,
       state,
-      terminalId: this.options.config.site.terminalId,
+      terminalId: this.identity().terminalId,
       gateId: site.gateId,
       zone: site.zone,
       at,

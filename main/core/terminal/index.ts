@@ -12,7 +12,10 @@ import type { Decision } from '../../../base/decision.js';
 import { KioskError } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
 import type { SiteKind } from '../../../base/site-kinds.js';
-import type { KioskConfig } from '../../../config/load.js';
+import { loadConfig, readSyncCa, type KioskConfig } from '../../../config/load.js';
+import type { EnrolmentRecord } from '../../../config/enrolment.js';
+import { parseEnrolmentInput } from '../../../protocol/enrolment.js';
+import { enrolTerminal, hsmMessageSigner } from '../sync/enrol.js';
 import { readSecret, readStaffPin } from '../../../config/secrets.js';
 import type {
   CommandResponse,
@@ -134,6 +137,8 @@ export class Terminal extends EventEmitter implements KioskCore {
   private readonly env: NodeJS.ProcessEnv;
   private metrics: TerminalMetrics | null = null;
   private metricsServer: MetricsServer | null = null;
+  /** The hub's binding after enrolment at this screen; the configuration says it from the next start. */
+  private enrolled: EnrolmentRecord | null = null;
 
   constructor(options: TerminalOptions) {
     super();
@@ -162,6 +167,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       stores: () => this.devices.stores(),
       site: () => this.site,
       presenceMoved: () => this.devices.sync?.pushSoon(),
+      identity: () => this.identity(),
     });
     this.devices = new DeviceSet({
       config,
@@ -186,8 +192,7 @@ export class Terminal extends EventEmitter implements KioskCore {
           const minutes = Math.round((untilMs - this.clock.now()) / 60_000);
           data.journal.append({
             kind: 'staff-lockout',
-            terminalId: config.site.terminalId,
-            siteId: config.site.siteId,
+            ...this.identity(),
             gateId: this.site.gateId,
             direction: this.site.direction === 'exit' ? 'exit' : 'entry',
             note: `wrong staff PINs: lockout ${lockouts}, ${minutes} min`,
@@ -211,7 +216,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       if (options.requestSigner) return options.requestSigner;
       const hsm = this.devices.hsm;
       if (!hsm) throw new KioskError('HSM_UNAVAILABLE', 'the terminal key is not available');
-      return hsmRequestSigner(hsm, config.site.terminalId, TERMINAL_KEY_LABEL);
+      return hsmRequestSigner(hsm, this.identity().terminalId, TERMINAL_KEY_LABEL);
     };
     this.providers = new Map(
       Object.entries(config.policy.kiosk.providers).map(([id, p]) => [
@@ -293,6 +298,13 @@ export class Terminal extends EventEmitter implements KioskCore {
       autoCheck: options.autoCheck ?? true,
     });
     Object.assign(this, withStaffGate(this.commands(), this.staff));
+  }
+
+  /** The terminal and site the journal names: the hub's binding once enrolled at this screen. */
+  private identity(): { terminalId: string; siteId: string } {
+    return this.enrolled
+      ? { terminalId: this.enrolled.terminalId, siteId: this.enrolled.siteId }
+      : { terminalId: this.config.site.terminalId, siteId: this.config.site.siteId };
   }
 
   /** Opens every part; each that fails becomes a visible state instead of stopping the terminal. */
@@ -379,6 +391,10 @@ export class Terminal extends EventEmitter implements KioskCore {
       staffUntil: this.staff.expiresAt(),
       volume: this.volume,
     });
+    if (this.enrolled) {
+      view.terminalId = this.enrolled.terminalId;
+      view.siteId = this.enrolled.siteId;
+    }
     if (this.site.kind === 'convenience-kiosk' && this.config.policy.kiosk.services.length > 0)
       view.services = this.services.menu();
     if (this.printer) {
@@ -515,6 +531,11 @@ export class Terminal extends EventEmitter implements KioskCore {
         return { ok: true };
       },
       ...siteStaffCommands(this.sitePorts),
+      enrol: async ({ hubUrl, code }) => this.enrolAt(hubUrl ?? null, code),
+      rosterExport: async () => {
+        const file = exportShelterRoster(this.sitePorts);
+        return { file, rows: this.devices.roster?.summary().entries.length ?? 0 };
+      },
       requestService: async ({ sessionId, serviceId }) => this.services.request(sessionId, serviceId),
       demoListCards: async () => this.requireWallet().list(),
       demoInsertCard: async ({ name }) => {
@@ -525,6 +546,52 @@ export class Terminal extends EventEmitter implements KioskCore {
         await this.requireWallet().remove();
         return { ok: true };
       },
+    };
+  }
+
+  /** Staff mode "enrol": the CLI's enrolment path with the HSM's terminal key, then sync under it. */
+  private async enrolAt(hubUrl: string | null, code: string): Promise<CommandResponse<'enrol'>> {
+    const url = hubUrl ?? parseEnrolmentInput(code)?.hubUrl ?? this.config.sync.hubUrl;
+    if (!url)
+      throw new KioskError('INVALID_REQUEST', 'enrol needs the hub URL (or a QR code that carries it)');
+    const hsm = await this.devices.terminalKeyHsm();
+    const record = await enrolTerminal({
+      config: this.config,
+      hubUrl: url,
+      code,
+      key: {
+        publicKeyPem: (await hsm.publicKey(TERMINAL_KEY_LABEL)).pem,
+        sign: hsmMessageSigner(hsm, TERMINAL_KEY_LABEL),
+      },
+      ...(this.config.sync.caFile ? { ca: readSyncCa(this.config.sync.caFile) } : {}),
+      // Inside the screen's own wait for an answer (15 s), so a slow hub is shown as SYNC_UNREACHABLE.
+      timeoutMs: 10_000,
+    });
+    log.info({ terminalId: record.terminalId, siteId: record.siteId, hub: record.hubUrl }, 'enrolled at hub');
+    this.enrolled = record;
+    this.site = {
+      kind: record.kind,
+      gateId: record.gateId,
+      zone: record.zone,
+      direction: this.site.direction,
+    };
+    let syncing = false;
+    try {
+      // The same loader as the next start: the site's file with the enrolment laid over it.
+      const next = loadConfig({ file: this.config.source.file, packaged: this.config.source.packaged });
+      syncing = await this.devices.followEnrolment(next);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'enrolled, but sync waits for a restart');
+    }
+    this.emitStatus();
+    return {
+      terminalId: record.terminalId,
+      siteId: record.siteId,
+      gateId: record.gateId,
+      zone: record.zone,
+      siteKind: record.kind,
+      hubUrl: record.hubUrl,
+      syncing,
     };
   }
 

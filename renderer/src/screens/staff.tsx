@@ -86,6 +86,7 @@ export function StaffPanel(props: { status: TerminalStatus; language: StaffLangu
         {siteFeatures[status.siteKind].keepsRoster ? (
           <RosterView language={language} onMessage={setMessage} />
         ) : null}
+        <EnrolForm language={language} />
       </div>
     </div>
   );
@@ -160,11 +161,21 @@ function RosterView(props: { language: StaffLanguage; onMessage(m: string | null
       .catch((e: unknown) => props.onMessage(describe(e)));
   }, [api]);
   if (!roster) return null;
+  const exportCsv = () =>
+    api
+      .rosterExport(undefined)
+      .then(({ file, rows }) => props.onMessage(t('staffRosterExported', language, { n: rows, file })))
+      .catch((e: unknown) => props.onMessage(describe(e)));
   return (
     <section aria-labelledby="staff-roster">
       <h3 id="staff-roster">
         {t('staffRoster', language)} — {t('occupancy', language)} {roster.inside}
       </h3>
+      <div class="row wrap">
+        <button type="button" data-testid="roster-export" onClick={exportCsv}>
+          {t('staffRosterExport', language)}
+        </button>
+      </div>
       <table class="status-table" data-testid="roster">
         <tbody>
           {roster.entries.map((e) => (
@@ -178,6 +189,85 @@ function RosterView(props: { language: StaffLanguage; onMessage(m: string | null
           ))}
         </tbody>
       </table>
+    </section>
+  );
+}
+
+/**
+ * Staff mode "enrol": the hub's address and the one-time code from the hub operator. The core enrols
+ * with the HSM's terminal key; a refusal shows its words and code here, beside the form.
+ */
+function EnrolForm(props: { language: StaffLanguage }) {
+  const api = useApi();
+  const { language } = props;
+  const describe = useErrorText(language);
+  const [hubUrl, setHubUrl] = useState('');
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  const submit = (event: Event) => {
+    event.preventDefault();
+    if (busy || code.trim() === '') return;
+    setBusy(true);
+    setResult(null);
+    const url = hubUrl.trim();
+    api
+      .enrol({ code: code.trim(), ...(url ? { hubUrl: url } : {}) })
+      .then((r) => {
+        const vars = { id: r.terminalId, site: r.siteId, gate: r.gateId };
+        setResult({
+          ok: true,
+          text: t(r.syncing ? 'staffEnrolled' : 'staffEnrolledRestart', language, vars),
+        });
+        setCode('');
+      })
+      .catch((e: unknown) => setResult({ ok: false, text: describe(e) }))
+      .finally(() => setBusy(false));
+  };
+  return (
+    <section aria-labelledby="staff-enrol">
+      <h3 id="staff-enrol">{t('staffEnrol', language)}</h3>
+      <form class="row wrap" data-testid="enrol-form" onSubmit={submit}>
+        <label>
+          {t('staffEnrolHub', language)}
+          <input
+            type="url"
+            data-testid="enrol-hub"
+            value={hubUrl}
+            placeholder="https://"
+            aria-describedby="enrol-hub-hint"
+            onInput={(e) => setHubUrl((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          {t('staffEnrolCode', language)}
+          <input
+            type="text"
+            data-testid="enrol-code"
+            value={code}
+            autocomplete="off"
+            autocapitalize="characters"
+            spellcheck={false}
+            onInput={(e) => setCode((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <button type="submit" data-testid="enrol-submit" disabled={busy}>
+          {t('staffEnrolSubmit', language)}
+        </button>
+      </form>
+      <p id="enrol-hub-hint" class="label">
+        {t('staffEnrolHubHint', language)}
+      </p>
+      {result ? (
+        <p
+          class={result.ok ? undefined : 'error'}
+          role={result.ok ? 'status' : 'alert'}
+          data-testid="enrol-result"
+          data-ok={String(result.ok)}
+        >
+          {result.text}
+        </p>
+      ) : null}
     </section>
   );
 }
