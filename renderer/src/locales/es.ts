@@ -118,6 +118,16 @@ export const es: Translation = {
     },
   },
   errors: {
+    ENROL_CODE_UNKNOWN: 'Código de registro desconocido: escríbalo de nuevo o pida uno nuevo',
+    ENROL_CODE_USED: 'Este código de registro ya se usó: pida uno nuevo',
+    ENROL_CODE_EXPIRED: 'Este código de registro ha caducado: pida uno nuevo',
+    ENROL_KEY_REGISTERED: 'La clave de este terminal ya está registrada para otro terminal',
+    ENROL_PROOF_INVALID: 'La prueba de posesión de la clave del terminal no es válida',
+    HUB_TERMINAL_EXISTS: 'Este número de terminal ya está registrado',
+    TERMINAL_DISABLED: 'La central ha desactivado este terminal',
+    TERMINAL_RETIRING:
+      'Este terminal se está retirando (envía su registro y después borra los datos personales)',
+    TERMINAL_RETIRED: 'Este terminal ha sido retirado',
     SERVICE_UNAVAILABLE: 'Este servicio no está disponible ahora',
     SERVICE_REFUSED: 'La oficina emisora no aceptó la solicitud',
     SERVICE_TIMEOUT: 'La oficina emisora no respondió a tiempo',

@@ -115,6 +115,16 @@ export const ptBR: Translation = {
     },
   },
   errors: {
+    ENROL_CODE_UNKNOWN: 'Código de registro desconhecido: digite de novo ou peça um novo',
+    ENROL_CODE_USED: 'Este código de registro já foi usado: peça um novo',
+    ENROL_CODE_EXPIRED: 'Este código de registro expirou: peça um novo',
+    ENROL_KEY_REGISTERED: 'A chave deste terminal já está registrada para outro terminal',
+    ENROL_PROOF_INVALID: 'A prova de posse da chave do terminal não confere',
+    HUB_TERMINAL_EXISTS: 'Este número de terminal já está registrado',
+    TERMINAL_DISABLED: 'Este terminal foi desativado pela central',
+    TERMINAL_RETIRING:
+      'Este terminal está sendo desativado (envia o registro e depois apaga os dados pessoais)',
+    TERMINAL_RETIRED: 'Este terminal foi desativado definitivamente',
     SERVICE_UNAVAILABLE: 'Este serviço não está disponível agora',
     SERVICE_REFUSED: 'O órgão emissor não aceitou o pedido',
     SERVICE_TIMEOUT: 'O órgão emissor não respondeu a tempo',
