@@ -516,6 +516,7 @@ export class Terminal extends EventEmitter implements KioskCore {
         return { ok: true };
       },
       ...siteStaffCommands(this.sitePorts),
+      lookupTicket: async ({ ticketNumber }) => this.taps.lookupTicket(ticketNumber),
       requestService: async ({ sessionId, serviceId }) => this.services.request(sessionId, serviceId),
       demoListCards: async () => this.requireWallet().list(),
       demoInsertCard: async ({ name }) => {
