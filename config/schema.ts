@@ -225,6 +225,38 @@ export const ServiceProviderSchema = z
   })
   .strict();
 
+/** What a reception slip may carry; a site lists the ones it prints. */
+export const ReceptionSlipFields = [
+  'receptionNumber',
+  'time',
+  'insuranceStatus',
+  'copayRatio',
+  'insurerNumber',
+  'name',
+] as const;
+/** What a shelter check-in slip may carry; a site lists the ones it prints. */
+export const ShelterSlipFields = [
+  'householdNumber',
+  'householdSize',
+  'time',
+  'shelter',
+  'careNeeds',
+  'name',
+] as const;
+
+const ReceptionSlipSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    fields: z.array(z.enum(ReceptionSlipFields)).default(['receptionNumber', 'time', 'insuranceStatus']),
+  })
+  .strict();
+const ShelterSlipSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    fields: z.array(z.enum(ShelterSlipFields)).default(['householdNumber', 'time']),
+  })
+  .strict();
+
 export const PrintingSchema = z
   .object({
     /**
@@ -244,6 +276,13 @@ export const PrintingSchema = z
     seatReceipt: z.boolean().default(false),
     /** The receipt printer's paper: an 80 mm roll or A4. */
     slipMedia: z.enum(['receipt-80mm', 'A4']).default('receipt-80mm'),
+    /**
+     * Hospital reception: a slip for the patient once the qualification is confirmed (admitted). It
+     * carries only the listed fields; the name only when a site lists it.
+     */
+    receptionSlip: ReceptionSlipSchema.default(ReceptionSlipSchema.parse({})),
+    /** Shelter: a check-in slip (household number and time by default; the name only when listed). */
+    shelterSlip: ShelterSlipSchema.default(ShelterSlipSchema.parse({})),
   })
   .strict();
 

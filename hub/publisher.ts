@@ -6,7 +6,9 @@ import { createHash, type KeyObject } from 'node:crypto';
 import {
   signTicket,
   TICKET_ISSUER_KEY_ID,
+  TICKET_NUMBER,
   ticketRevocationSerial,
+  ticketRowIdentity,
   type TicketFieldsInput,
 } from '../protocol/ticket.js';
 import {
@@ -309,9 +311,40 @@ export class Publisher {
     return { feed, puts: puts.length, dels: dels.length, unchanged, batches: batches.length, head: from };
   }
 
-  /** Replaces the published whitelist with `rows`: only the difference is published. */
+  /**
+   * Replaces the published whitelist with `rows`: only the difference is published. Ticket holder rows
+   * (publishTicketHolders) are their own scope: a card import neither lists nor deletes them.
+   */
   publishWhitelist(rows: Iterable<CardRowInput>, note: string): PublishSummary {
     const current = this.store.stateDigests('whitelist');
+    for (const k of this.store.stateDigests('whitelist', TICKET_ISSUER_KEY_ID).keys()) current.delete(k);
+    return this.publishWhitelistRows(rows, current, note);
+  }
+
+  /**
+   * Replaces the published ticket holder rows (staff find a holder by ticket number offline when the
+   * card is forgotten; protocol/ticket.ts ticketRowIdentity): one row per number, under the ticket's
+   * revocation key, sealed under the number, holding the holder's record.
+   */
+  publishTicketHolders(
+    holders: Iterable<{ ticketNumber: string; record: CardRowInput['record'] }>,
+    note: string,
+  ): PublishSummary {
+    const rows: CardRowInput[] = [];
+    for (const h of holders) {
+      if (!TICKET_NUMBER.test(h.ticketNumber))
+        throw new KioskError('IMPORT_INVALID', 'a ticket number is 4–32 letters, digits and dashes');
+      rows.push({ ...ticketRowIdentity(h.ticketNumber), record: h.record });
+    }
+    const current = this.store.stateDigests('whitelist', TICKET_ISSUER_KEY_ID);
+    return this.publishWhitelistRows(rows, current, note);
+  }
+
+  private publishWhitelistRows(
+    rows: Iterable<CardRowInput>,
+    current: Map<string, string>,
+    note: string,
+  ): PublishSummary {
     const seen = new Set<string>();
     const ops: WhitelistOp[] = [];
     const puts: StateRow[] = [];

@@ -7,7 +7,7 @@
 // The signature covers TICKET_DOMAIN ‖ the exact field bytes, which are verified before they are parsed.
 // A ticket is revoked through the revocation feed under TICKET_ISSUER_KEY_ID and its number as the
 // serial (ticketRevocationSerial), so revoking needs nothing new at the hub or on the terminal.
-import { verify as edVerify } from 'node:crypto';
+import { createHash, verify as edVerify } from 'node:crypto';
 import { z } from 'zod';
 import { Languages } from '../base/languages.js';
 import { asFeedSigner, type PublisherKey, type PublisherTrust, publisherKeyId } from './feed-format.js';
@@ -91,4 +91,29 @@ export function verifyTicket(text: string, trust: PublisherTrust): TicketVerdict
   const fields = TicketFields.safeParse(json);
   if (!fields.success) return { ok: false, why: 'malformed' };
   return { ok: true, ticket: fields.data, kid };
+}
+
+const TICKET_ROW_DOMAIN = Buffer.from('jpki-kiosk ticket row v1\n', 'utf8');
+
+/** A ticket number as printed: letters, digits and dashes (the same rule as a ticket's `id`). */
+export const TICKET_NUMBER = /^[A-Za-z0-9-]{4,32}$/;
+
+/**
+ * Where a ticket's holder row sits in the whitelist feed, so that staff can look a holder up by the
+ * ticket number offline when the card is forgotten: the row key is the ticket's revocation key (the
+ * ticket "issuer" and its number, so revoking the number covers the row), and the row is sealed under a
+ * hash of the number in place of a card's SPKI hash — a copied store opens it only for someone who
+ * already knows the number. The row is an ordinary card record (the holder's subject and the ticket
+ * entitlement), so presence and anti-passback are shared with the holder's card.
+ */
+export function ticketRowIdentity(ticketNumber: string): {
+  issuerKeyId: string;
+  serial: string;
+  spkiSha256: string;
+} {
+  return {
+    issuerKeyId: TICKET_ISSUER_KEY_ID,
+    serial: ticketRevocationSerial(ticketNumber),
+    spkiSha256: createHash('sha256').update(TICKET_ROW_DOMAIN).update(ticketNumber, 'utf8').digest('hex'),
+  };
 }

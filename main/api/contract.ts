@@ -42,6 +42,7 @@ export const Channels = {
     getRoster: 'kiosk:cmd:getRoster',
     registerPerson: 'kiosk:cmd:registerPerson',
     sendToReception: 'kiosk:cmd:sendToReception',
+    lookupTicket: 'kiosk:cmd:lookupTicket',
     requestService: 'kiosk:cmd:requestService',
     enrol: 'kiosk:cmd:enrol',
     rosterExport: 'kiosk:cmd:rosterExport',
@@ -514,6 +515,20 @@ export const Commands = {
     staff: true,
     request: z.object({ decisionId: Id }).strict(),
     response: ReceptionResultSchema,
+  },
+  /**
+   * A forgotten card: staff type the holder's ticket number; the terminal finds the ticket's holder row
+   * offline and decides with the same presence and anti-passback rules, journaled as a staff decision
+   * (authPath staff-visual). A malformed number → INVALID_REQUEST; busy with a card → NOT_AVAILABLE.
+   */
+  lookupTicket: {
+    staff: true,
+    request: z
+      .object({
+        ticketNumber: z.string().regex(/^\s*[A-Za-z0-9-]{4,32}\s*$/, 'letters, digits and dashes (4–32)'),
+      })
+      .strict(),
+    response: DecisionSchema,
   },
   /** Convenience kiosk: the patron asks for a service in their open session; progress comes as `service` events. */
   requestService: {

@@ -81,6 +81,17 @@ export const DEMO_TICKETS = [
 ] as const;
 export const DEMO_REVOKED_TICKETS = ['DEMO-T-0002'] as const;
 
+/**
+ * Ticket numbers staff may look up when the card is forgotten (holder rows in the whitelist feed,
+ * protocol/ticket.ts ticketRowIdentity): the 'valid' card holder's ticket, under the same subject, so
+ * the card and the number share one presence.
+ */
+export const DEMO_TICKET_NUMBERS: ReadonlyArray<{ number: string; record: CardRecordInput }> = [
+  { number: 'TK-1001', record: DEMO_RECORDS.valid! },
+  // The revoked QR ticket's number: revoking the number covers its holder row too.
+  { number: 'DEMO-T-0002', record: ticket('ticket:DEMO-T-0002', '1塁側 B-2', ['gate-a']) },
+];
+
 /** Demo cards on the revocation list. */
 export const DEMO_REVOKED = ['revoked'] as const;
 

@@ -29,8 +29,14 @@ import type { KioskData } from '../../whitelist/kiosk-data.js';
 import { loadIndexKey } from '../../whitelist/privacy.js';
 import { getLogger } from '../../base/log.js';
 import { DEMO_STAFF_PIN } from './constants.js';
-import { DEMO_INSIDE, DEMO_RECORDS, DEMO_REVOKED, DEMO_REVOKED_TICKETS } from './data.js';
-import { TICKET_ISSUER_KEY_ID, ticketRevocationSerial } from '../../protocol/ticket.js';
+import {
+  DEMO_INSIDE,
+  DEMO_RECORDS,
+  DEMO_REVOKED,
+  DEMO_REVOKED_TICKETS,
+  DEMO_TICKET_NUMBERS,
+} from './data.js';
+import { TICKET_ISSUER_KEY_ID, ticketRevocationSerial, ticketRowIdentity } from '../../protocol/ticket.js';
 
 const log = getLogger('demo');
 
@@ -164,6 +170,8 @@ export function ensureDemoData(
         record,
       });
     });
+    for (const { number, record } of DEMO_TICKET_NUMBERS)
+      ops.push(whitelistPutOp(indexKey, { ...ticketRowIdentity(number), record }));
     const batch: FeedBatch = {
       format: 'jpki-kiosk/delta/v1',
       feed: 'whitelist',

@@ -46,6 +46,7 @@ describe('channel table', () => {
         'annulEntry',
         'getRoster',
         'listSiteOptions',
+        'lookupTicket',
         'recentDecisions',
         'registerPerson',
         'reverseAnnulment',
@@ -77,6 +78,9 @@ describe('payload validation', () => {
     expect(validateRequest('annulEntry', { decisionId: 'd', reason: 'other', extra: 1 }).ok).toBe(false);
     expect(validateRequest('annulEntry', { decisionId: 'd', reason: 'because' }).ok).toBe(false);
     expect(validateRequest('recentDecisions', { limit: 10_000 }).ok).toBe(false);
+    expect(validateRequest('lookupTicket', { ticketNumber: 'TK-1001' }).ok).toBe(true);
+    expect(validateRequest('lookupTicket', { ticketNumber: "TK'; DROP" }).ok).toBe(false);
+    expect(validateRequest('lookupTicket', { ticketNumber: 'x'.repeat(33) }).ok).toBe(false);
     expect(validateRequest('getStatus', { anything: true }).ok).toBe(false);
     expect(validateRequest('getStatus', undefined).ok).toBe(true);
     // There is no staff card: a request for one is refused at the boundary, not answered NOT_AVAILABLE.

@@ -372,6 +372,17 @@ describe('staff mode', () => {
     // Manual sync: the core's typed error is shown in words with its code.
     await page.getByTestId('staff-sync').click();
     await page.waitForFunction(() => document.body.innerText.includes('SYNC_UNREACHABLE'));
+    // A forgotten card: staff type the ticket number, the core decides (a staff decision), the panel
+    // names the outcome; an unknown number is refused in words.
+    await page.getByTestId('staff-ticket-number').fill('TK-1001');
+    await page.getByTestId('staff-ticket-check').click();
+    const admitted = `TK-1001: ${reasonHeadline('ok', 'ja')}`;
+    await page.waitForFunction((w) => document.body.innerText.includes(w), admitted);
+    expect(core.decisions[0]!.decision).toMatchObject({ outcome: 'admitted', authPath: 'staff-visual' });
+    await page.getByTestId('staff-ticket-number').fill('T-0404');
+    await page.getByTestId('staff-ticket-check').click();
+    const refused = `T-0404: ${reasonHeadline('not_registered', 'ja')}`;
+    await page.waitForFunction((w) => document.body.innerText.includes(w), refused);
     await page.getByTestId('staff-lock').click();
     await page.getByTestId('staff-panel').waitFor({ state: 'detached' });
     expect(core.status.staff.unlocked).toBe(false);

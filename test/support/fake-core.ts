@@ -242,6 +242,19 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
     async sendToReception(request) {
       return { decisionId: request.decisionId, destination: 'folder', reference: 'coverage-1.json' };
     },
+    async lookupTicket(request) {
+      // A scripted holder row: "T-0404" is unknown, any other number is admitted as a staff decision.
+      const known = request.ticketNumber.trim() !== 'T-0404';
+      const decision = makeDecision({
+        headline: known ? 'ok' : 'not_registered',
+        outcome: known ? 'admitted' : 'refused',
+        reasons: [known ? 'ok' : 'not_registered'],
+        authPath: 'staff-visual',
+        credential: 'qr_ticket',
+      });
+      core.decide(decision);
+      return decision;
+    },
     async demoListCards() {
       requireDemo();
       return core.demoCards;

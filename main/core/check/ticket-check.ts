@@ -6,9 +6,10 @@
 import type { ReasonCode } from '../../../base/decision.js';
 import { getLogger } from '../../../base/log.js';
 import type { CardRecord } from '../../../whitelist/entitlements.js';
+import { KioskError } from '../../../base/errors.js';
 import {
-  TICKET_ISSUER_KEY_ID,
-  ticketRevocationSerial,
+  TICKET_NUMBER,
+  ticketRowIdentity,
   verifyTicket,
   type TicketFields,
 } from '../../../protocol/ticket.js';
@@ -95,11 +96,8 @@ export function runTicketCheck(ctx: TicketCheckContext, scanned: string): CheckR
     return fail('ticket_invalid');
   }
   const ticket = verdict.ticket;
-  const lookup = ctx.data.lookup({
-    issuerKeyId: TICKET_ISSUER_KEY_ID,
-    serial: ticketRevocationSerial(ticket.id),
-    spkiSha256: '',
-  });
+  // The revocation key of the ticket's number; a holder row under it (staff lookup) opens, unused.
+  const lookup = ctx.data.lookup(ticketRowIdentity(ticket.id));
   const stale = stalePolicyReasons(ctx, at.getTime());
   timer.mark('revocation');
   if (lookup.revoked) return fail('revoked', { serialRef: lookup.serialRef });
@@ -134,6 +132,91 @@ export function runTicketCheck(ctx: TicketCheckContext, scanned: string): CheckR
         degraded: stale.degraded,
         direction: policy.direction,
         policy: shown,
+        timer,
+        at,
+      }),
+      credential: 'qr_ticket',
+    },
+    policy,
+    subject: record.subject,
+    serialRef: lookup.serialRef,
+    record,
+  };
+}
+
+/**
+ * Staff look a holder up by ticket number (the card forgotten): the ticket's holder row in the whitelist
+ * feed (protocol/ticket.ts ticketRowIdentity), the revocation feed under the same key and its freshness
+ * policy, then the site policy with the holder's presence — the same rules as the card. The decision's
+ * auth path is `staff-visual`: staff, not a card or a signature, vouch for the person, and the journal
+ * says so. A number that is not well formed is INVALID_REQUEST (nothing is journaled).
+ */
+export function runTicketLookup(ctx: TicketCheckContext, ticketNumber: string): CheckResult {
+  const number = ticketNumber.trim();
+  if (!TICKET_NUMBER.test(number))
+    throw new KioskError('INVALID_REQUEST', 'a ticket number is 4–32 letters, digits and dashes');
+  const at = (ctx.now ?? (() => new Date()))();
+  const timer = startTimer();
+  const direction: 'entry' | 'exit' = ctx.site.direction === 'exit' ? 'exit' : 'entry';
+  const fail = (reason: ReasonCode, extra: Partial<CheckResult> = {}): CheckResult => ({
+    decision: {
+      ...buildDecision(ctx, {
+        outcome: reason === 'clock_fault' ? 'error' : 'refused',
+        reasons: [reason],
+        degraded: false,
+        direction,
+        authPath: 'staff-visual',
+        timer,
+        at,
+      }),
+      credential: 'qr_ticket',
+    },
+    policy: null,
+    subject: null,
+    serialRef: null,
+    record: null,
+    ...extra,
+  });
+  const fault = clockFault({
+    now: at.getTime(),
+    buildTime: ctx.buildTime,
+    lastHub: ctx.lastHub(),
+    maxSkewSeconds: ctx.config.clock.maxSkewSeconds,
+  });
+  if (fault) return fail('clock_fault');
+  const lookup = ctx.data.lookup(ticketRowIdentity(number));
+  const stale = stalePolicyReasons(ctx, at.getTime());
+  timer.mark('revocation');
+  if (lookup.revoked) return fail('revoked', { serialRef: lookup.serialRef });
+  if (stale.refuse) return fail(stale.refuse, { serialRef: lookup.serialRef });
+  const record = lookup.card;
+  timer.mark('whitelist');
+  if (!record) return fail('not_registered', { serialRef: lookup.serialRef });
+  const policy = decideForSite({
+    now: at,
+    site: ctx.site,
+    rules: ctx.config.policy,
+    record,
+    presence: presenceFor(ctx, record.subject),
+    lastAdmittedAt: ctx.recentAdmits.get(lookup.serialRef) ?? null,
+  });
+  let outcome = policy.outcome;
+  const reasons = [...policy.reasons];
+  if (stale.staff && outcome === 'admitted') {
+    outcome = 'staff';
+    reasons.push('data_too_old');
+  }
+  if (stale.degraded) reasons.push('degraded');
+  timer.mark('policy');
+  return {
+    decision: {
+      ...buildDecision(ctx, {
+        outcome,
+        reasons,
+        degraded: stale.degraded,
+        direction: policy.direction,
+        policy,
+        authPath: 'staff-visual',
         timer,
         at,
       }),

@@ -7,6 +7,7 @@ import type { KioskConfig } from '../../../config/load.js';
 import type { KioskData } from '../../../whitelist/kiosk-data.js';
 import type { KioskCommands } from '../../api/contract.js';
 import type { CheckResult } from '../check/pipeline.js';
+import type { SlipContent } from '../printing/slips.js';
 import type { PolicyInput, PolicyResult } from './policy-types.js';
 import type { ShelterRoster } from './shelter/roster.js';
 
@@ -33,6 +34,11 @@ export interface SitePorts {
   openSession(decisionId: string, seconds: number, serialRef: string | null): void;
   /** Something the status shows has changed. */
   changed(): void;
+  /**
+   * Prints a slip on the terminal's slip printer (printing.slipMedia), titled `slip:<tag>:<decision>`;
+   * in the background and never throws: a missing printer or out of paper is the printer's state.
+   */
+  printSlip(content: SlipContent, tag: string, decisionId: string): void;
 }
 
 /** The staff commands that belong to one kind of site. */

@@ -43,7 +43,7 @@ import { TapLoop } from './tap-loop.js';
 import { hsmRequestSigner } from '../sync/index.js';
 import { TERMINAL_KEY_LABEL } from '../../../hsm/config.js';
 import { printerFromConfig, type Printer } from '../printing/index.js';
-import { seatReceipt, slipPdf } from '../printing/slips.js';
+import { slipPdf, type SlipContent } from '../printing/slips.js';
 import { ServiceDesk } from '../services/desk.js';
 import { PosHandoff } from '../services/pos-handoff.js';
 import { ProviderClient } from '../services/provider-client.js';
@@ -285,6 +285,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       findRecent: (decisionId) => this.ledger.find(decisionId),
       openSession: (decisionId, seconds, serialRef) => this.session.open(decisionId, seconds, serialRef),
       changed,
+      printSlip: (content, tag, decisionId) => this.printSlip(content, tag, decisionId),
     };
     this.taps = new TapLoop({
       clock: this.clock,
@@ -536,6 +537,7 @@ export class Terminal extends EventEmitter implements KioskCore {
         const file = exportShelterRoster(this.sitePorts);
         return { file, rows: this.devices.roster?.summary().entries.length ?? 0 };
       },
+      lookupTicket: async ({ ticketNumber }) => this.taps.lookupTicket(ticketNumber),
       requestService: async ({ sessionId, serviceId }) => this.services.request(sessionId, serviceId),
       demoListCards: async () => this.requireWallet().list(),
       demoInsertCard: async ({ name }) => {
@@ -638,33 +640,22 @@ export class Terminal extends EventEmitter implements KioskCore {
   /** Every event to the shells passes here: staff details leave only while staff mode is unlocked. */
   private emitEvent(event: KioskEvent): void {
     this.emit('kiosk-event', eventForUi(event, this.staff.unlocked()));
-    if (event.name === 'decision') void this.printSeatReceipt(event.payload);
   }
 
-  /** A gate that hands out seat receipts prints one per admission with a seat: the public view only. */
-  private async printSeatReceipt(decision: Decision): Promise<void> {
+  /** A site's slip (seat receipt, reception, shelter check-in) in the background; never throws. */
+  private printSlip(content: SlipContent, tag: string, decisionId: string): void {
     const printer = this.printer;
-    const seat = decision.publicView.seat;
-    if (!printer || !this.config.printing.seatReceipt || decision.site !== 'stadium-gate') return;
-    if (decision.outcome !== 'admitted' || !seat) return;
-    try {
-      const media = this.config.printing.slipMedia;
-      const content = seatReceipt({
-        seat,
-        gateId: decision.gateId,
-        ...(decision.publicView.zone ? { zone: decision.publicView.zone } : {}),
-        at: decision.at,
-      });
+    if (!printer) return;
+    const media = this.config.printing.slipMedia;
+    void (async () => {
       const outcome = await printer.print({
         document: await slipPdf(content, media),
-        title: `slip:seat:${decision.id}`,
+        title: `slip:${tag}:${decisionId}`,
         sessionId: null,
         media,
       });
-      if (!outcome.ok) log.warn({ code: outcome.error.code }, 'seat receipt not printed');
-    } catch (error) {
-      log.warn({ err: (error as Error).message }, 'seat receipt failed');
-    }
+      if (!outcome.ok) log.warn({ code: outcome.error.code, tag }, 'slip not printed');
+    })().catch((error: unknown) => log.warn({ err: (error as Error).message, tag }, 'slip failed'));
   }
 }
 

@@ -3,12 +3,12 @@
 // early push so other gates learn of the entry). One card at a time.
 import type { Clock } from '../../../base/clock.js';
 import type { Decision } from '../../../base/decision.js';
-import { toKioskError } from '../../../base/errors.js';
+import { KioskError, toKioskError } from '../../../base/errors.js';
 import { getLogger } from '../../../base/log.js';
 import type { KioskEvent } from '../../api/contract.js';
 import { runCheck, type CardAuthentication, type CheckContext, type CheckResult } from '../check/pipeline.js';
 import { buildTime } from '../clock.js';
-import { runTicketCheck } from '../check/ticket-check.js';
+import { runTicketCheck, runTicketLookup } from '../check/ticket-check.js';
 import { siteModules, type SitePorts } from '../sites/index.js';
 import type { DeviceSet } from './devices.js';
 import type { EntryLedger } from './entry-ledger.js';
@@ -96,6 +96,30 @@ export class TapLoop {
       this.busyNow = false;
       this.options.changed();
     }
+  }
+
+  /**
+   * Staff looked a holder up by ticket number: decided with the same rules and committed like a tap.
+   * Refused (NOT_AVAILABLE) while a card or scan is being decided, so that two decisions never interleave.
+   */
+  lookupTicket(ticketNumber: string): Decision {
+    const { devices, clock } = this.options;
+    if (this.busyNow) throw new KioskError('NOT_AVAILABLE', 'a card or ticket is being checked; try again');
+    const data = devices.stores();
+    data.refresh();
+    const result = runTicketLookup(
+      {
+        config: devices.config,
+        site: this.options.site(),
+        data,
+        buildTime: buildTime(),
+        lastHub: () => devices.lastHub,
+        recentAdmits: this.options.ledger.recentAdmits,
+        now: () => new Date(clock.now()),
+      },
+      ticketNumber,
+    );
+    return this.finish(result);
   }
 
   /** Runs the pipeline for a card in `reader` and returns the committed decision (CLI and UI alike). */

@@ -6,7 +6,7 @@ import type { Roster, TerminalStatus } from '../../../main/api/contract.js';
 import type { StaffLanguage } from '../../../base/languages.js';
 import { SiteKinds, siteFeatures } from '../../../base/site-kinds.js';
 import { useApi } from '../api/provider.js';
-import { siteKindWords, t, value } from '../i18n.js';
+import { reasonHeadline, siteKindWords, t, value } from '../i18n.js';
 import { DigitPad } from './public.js';
 import { StatusTable } from './staff-status.js';
 import { useErrorText } from './staff-error-text.js';
@@ -82,6 +82,9 @@ export function StaffPanel(props: { status: TerminalStatus; language: StaffLangu
         ) : null}
         <StatusTable status={status} language={language} />
         <Actions status={status} language={language} onMessage={setMessage} />
+        {siteFeatures[status.siteKind].tracksPresence ? (
+          <TicketLookup language={language} onMessage={setMessage} />
+        ) : null}
         <RecentDecisions status={status} language={language} onMessage={setMessage} />
         {siteFeatures[status.siteKind].keepsRoster ? (
           <RosterView language={language} onMessage={setMessage} />
@@ -268,6 +271,49 @@ function EnrolForm(props: { language: StaffLanguage }) {
           {result.text}
         </p>
       ) : null}
+    </section>
+  );
+}
+
+/**
+ * A forgotten card: staff type the holder's ticket number; the core decides with the card's rules and
+ * journals a staff decision. The result shows here (its headline) and on the public screen as any decision.
+ */
+function TicketLookup(props: { language: StaffLanguage; onMessage(m: string | null): void }) {
+  const api = useApi();
+  const { language } = props;
+  const describe = useErrorText(language);
+  const [number, setNumber] = useState('');
+  const submit = (e: Event) => {
+    e.preventDefault();
+    props.onMessage(null);
+    api
+      .lookupTicket({ ticketNumber: number })
+      .then((d) => {
+        props.onMessage(`${number.trim()}: ${reasonHeadline(d.publicView.headline, language)}`);
+        setNumber('');
+      })
+      .catch((error: unknown) => props.onMessage(describe(error)));
+  };
+  return (
+    <section aria-labelledby="staff-ticket-lookup">
+      <h3 id="staff-ticket-lookup">{t('staffTicketLookup', language)}</h3>
+      <form class="row wrap" onSubmit={submit} data-testid="staff-ticket-lookup">
+        <label>
+          {t('staffTicketNumber', language)}{' '}
+          <input
+            type="text"
+            data-testid="staff-ticket-number"
+            value={number}
+            maxLength={32}
+            autocomplete="off"
+            onInput={(e) => setNumber((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <button type="submit" data-testid="staff-ticket-check" disabled={number.trim().length < 4}>
+          {t('staffTicketCheck', language)}
+        </button>
+      </form>
     </section>
   );
 }

@@ -2,6 +2,7 @@
 // as a FHIR Coverage resource (a URL, a folder, or nowhere, per policy.hospital.output).
 import { KioskError } from '../../../../base/errors.js';
 import { siteFeatures } from '../../../../base/site-kinds.js';
+import { receptionSlip } from '../../printing/slips.js';
 import type { SiteModule } from '../site-module.js';
 import { coverageFromDecision, postCoverage, writeCoverageToFolder } from './fhir.js';
 import { decideReception } from './policy.js';
@@ -11,7 +12,12 @@ export const hospitalReception: SiteModule = {
   features: siteFeatures['hospital-reception'],
   passageAtGate: false,
   decide: decideReception,
-  afterCommit: () => undefined,
+  // The patient's slip once the qualification is confirmed; only the fields the site lists.
+  afterCommit: (decision, _result, ports) => {
+    const slip = ports.config.printing.receptionSlip;
+    if (!slip.enabled || decision.outcome !== 'admitted') return;
+    ports.printSlip(receptionSlip(decision, slip.fields), 'reception', decision.id);
+  },
   occupancy: () => null,
   staffCommands: (ports) => ({
     sendToReception: async ({ decisionId }) => {

@@ -5,6 +5,7 @@ import { KioskError } from '../../../../base/errors.js';
 import { siteFeatures, type SiteKind } from '../../../../base/site-kinds.js';
 import type { KioskConfig } from '../../../../config/load.js';
 import type { CheckResult } from '../../check/pipeline.js';
+import { shelterSlip } from '../../printing/slips.js';
 import type { SiteModule, SitePorts } from '../site-module.js';
 import { decideShelter } from './policy.js';
 import type { IndexKey } from '../../../../whitelist/privacy.js';
@@ -48,12 +49,23 @@ export function exportShelterRoster(ports: SitePorts): string {
   return requireRoster(ports).exportCsv(ports.config.policy.shelter.rosterDir, new Date(ports.now()));
 }
 
+/** A check-in (not a check-out, nor a repeated touch) hands the evacuee a slip when the site prints them. */
+function printCheckInSlip(decision: Decision, result: CheckResult, ports: SitePorts): void {
+  const slip = ports.config.printing.shelterSlip;
+  if (!slip.enabled || decision.outcome !== 'admitted' || decision.direction !== 'entry') return;
+  if (result.policy?.repeat) return;
+  ports.printSlip(shelterSlip(decision, slip.fields), 'shelter', decision.id);
+}
+
 export const shelter: SiteModule = {
   kind: 'shelter',
   features: siteFeatures.shelter,
   passageAtGate: false,
   decide: decideShelter,
-  afterCommit: recordInRoster,
+  afterCommit: (decision, result, ports) => {
+    recordInRoster(decision, result, ports);
+    printCheckInSlip(decision, result, ports);
+  },
   occupancy: (ports) => ports.roster()?.summary().inside ?? null,
   staffCommands: (ports) => ({
     getRoster: async () => requireRoster(ports).summary(),
