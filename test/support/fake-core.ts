@@ -200,6 +200,9 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
     async syncNow() {
       throw new KioskError('SYNC_UNREACHABLE', 'no hub configured in this test');
     },
+    async bindCompanion() {
+      throw new KioskError('SYNC_UNREACHABLE', 'no hub configured in this test');
+    },
     async listSiteOptions() {
       return { siteKinds: ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'], gates: [] };
     },
