@@ -17,7 +17,7 @@ import {
   randomInt,
 } from 'node:crypto';
 import { KioskError } from '../base/errors.js';
-import type { SiteKind } from '../base/site-kinds.js';
+import { SiteKinds, siteFeatures, type SiteKind } from '../base/site-kinds.js';
 import {
   TRANSFER_CODE_ALPHABET,
   TRANSFER_CODE_LENGTH,
@@ -33,11 +33,13 @@ import type { HubStore, TerminalRecord } from './store.js';
 type Ticket = Extract<Entitlement, { kind: 'ticket' }>;
 
 /**
- * Site kinds whose terminals may bind a companion: a staff-attended desk (the stadium's box office is a
- * stadium-gate terminal in staff mode; a hospital reception desk). Never an unattended convenience kiosk,
- * nor a shelter (no tickets). docs/decision.md.
+ * Site kinds whose terminals may bind a companion (`siteFeatures[kind].bindsCompanions`): a staff-attended
+ * desk (the stadium's box office is a stadium-gate terminal in staff mode; a hospital reception desk).
+ * Never an unattended convenience kiosk, nor a shelter (no tickets). docs/decision.md.
  */
-export const REGISTRATION_SITE_KINDS: readonly SiteKind[] = ['stadium-gate', 'hospital-reception'];
+export const REGISTRATION_SITE_KINDS: readonly SiteKind[] = SiteKinds.filter(
+  (k) => siteFeatures[k].bindsCompanions,
+);
 
 const MAX_TTL_SECONDS = 90 * 86_400;
 const SEAL_LABEL = 'jpki-kiosk/transfer-code/v1';
