@@ -8,6 +8,9 @@ import { bindCompanion, issueTransferCodes } from '../../hub/companions.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import type { TerminalRecord } from '../../hub/store.js';
 import { openCardRecord } from '../../whitelist/privacy.js';
+import { writeFileSync } from 'node:fs';
+import { run } from '../../main/cli/hub-command.js';
+import { captureStdout } from '../support/capture-stdout.js';
 import { cleanup, ISSUER, tempDir } from '../sync/helpers.js';
 
 const EVENT = 'E-1';
@@ -165,5 +168,56 @@ describe('companion seat transfers at the hub', () => {
     expect(
       refusal(() => bindCompanion(hub, desk('stadium-gate'), { code: 'nonsense', ...card(4) }, now)),
     ).toBe('TRANSFER_CODE_UNKNOWN');
+  });
+
+  it('hub transfer-code create prints one code per seat, each good for that seat at a desk', async () => {
+    const dir = join(root, 'cli');
+    const keyFile = join(root, 'cli-index-key');
+    writeFileSync(keyFile, 'cd'.repeat(32) + '\n', { mode: 0o600 });
+    const buyer = card(1);
+    writeFileSync(
+      join(root, 'wl.ndjson'),
+      JSON.stringify({ ...buyer, subject: 'BUYER', entitlements: [ticket('B-1'), ticket('B-2')] }) + '\n',
+    );
+    const common = ['--dir', dir, '--index-key', keyFile];
+    await captureStdout(() => run(['import-whitelist', join(root, 'wl.ndjson'), ...common]));
+    const out = await captureStdout(() =>
+      run([
+        'transfer-code',
+        'create',
+        '--event',
+        EVENT,
+        '--issuer',
+        buyer.issuerKeyId,
+        '--serial',
+        buyer.serial,
+        '--spki',
+        buyer.spkiSha256,
+        '--seat',
+        'B-2',
+        '--ttl',
+        '3600',
+        ...common,
+        '--json',
+      ]),
+    );
+    const printed = JSON.parse(out.stdout) as { codes: Array<{ seat: string; code: string }> };
+    expect(printed.codes.map((c) => c.seat)).toEqual(['B-2']);
+    expect(printed.codes[0]!.code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    await expect(run(['transfer-code', 'create', '--event', EVENT, ...common])).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+    const other = openHubDir(dir, { indexKeyFile: keyFile, keyStore: 'file' });
+    try {
+      const answer = bindCompanion(
+        other,
+        desk('stadium-gate'),
+        { code: printed.codes[0]!.code, ...card(2) },
+        Date.now(),
+      );
+      expect(answer.seat).toBe('B-2');
+    } finally {
+      other.close();
+    }
   });
 });
