@@ -11,7 +11,7 @@ import { openCardRecord } from '../../whitelist/privacy.js';
 import { writeFileSync } from 'node:fs';
 import { run } from '../../main/cli/hub-command.js';
 import { captureStdout } from '../support/capture-stdout.js';
-import { cleanup, ISSUER, tempDir } from '../sync/helpers.js';
+import { cleanup, ISSUER, startHub, tempDir } from '../sync/helpers.js';
 
 const EVENT = 'E-1';
 const ticket = (seat: string) => ({
@@ -218,6 +218,36 @@ describe('companion seat transfers at the hub', () => {
       expect(answer.seat).toBe('B-2');
     } finally {
       other.close();
+    }
+  });
+
+  it('over HTTP, a bind request without a registered terminal’s signature is refused and spends nothing', async () => {
+    const other = tempDir('companions-http');
+    const h = await startHub(other, 0);
+    try {
+      h.dir.publisher.publishWhitelist(
+        [{ ...card(1), record: { subject: 'BUYER', entitlements: [ticket('A-1')] } }],
+        'import',
+      );
+      const [c] = issueTransferCodes(
+        { store: h.dir.store, indexKey: h.dir.publisher.indexKey },
+        card(1),
+        EVENT,
+        ['A-1'],
+        600,
+        Date.now(),
+      );
+      const res = await fetch(`${h.url}/v1/companions/bind`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code: c!.code, ...card(2) }),
+      });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SYNC_REFUSED');
+      expect(h.dir.store.transferCode(createHash('sha256').update(c!.code).digest('hex'))!.usedAt).toBeNull();
+    } finally {
+      await h.stop();
+      cleanup(other);
     }
   });
 });
