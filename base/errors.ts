@@ -89,6 +89,14 @@ export const ErrorCodes = [
   'SYNC_LIMIT',
   /** Content fetched by address (a cache, a CDN) whose bytes are not the ones the checkpoint names: alarm. */
   'SYNC_CONTENT_INVALID',
+  /** A seat transfer code the hub does not know (mistyped, or never issued). */
+  'TRANSFER_CODE_UNKNOWN',
+  /** A seat transfer code already used: each code moves its seat once. */
+  'TRANSFER_CODE_USED',
+  /** A seat transfer code past its expiry. */
+  'TRANSFER_CODE_EXPIRED',
+  /** The seat cannot move: no longer on the purchaser's entry, the purchaser's own card, or not a registration desk. */
+  'TRANSFER_REFUSED',
   /** A venue delegation not signed by the root, for another site, or out of its validity window. */
   'DELEGATION_INVALID',
   'CRL_INVALID',

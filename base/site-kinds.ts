@@ -27,6 +27,8 @@ export interface SiteFeatures {
   sendsToReception: boolean;
   /** An admission opens a timed patron session. */
   opensSession: boolean;
+  /** A staffed desk of this kind may bind a companion's card to a transferred seat (online, staff mode). */
+  bindsCompanions: boolean;
 }
 
 export const siteFeatures: Record<SiteKind, SiteFeatures> = {
@@ -36,6 +38,7 @@ export const siteFeatures: Record<SiteKind, SiteFeatures> = {
     registersUnlisted: false,
     sendsToReception: false,
     opensSession: false,
+    bindsCompanions: true,
   },
   'hospital-reception': {
     tracksPresence: false,
@@ -43,6 +46,7 @@ export const siteFeatures: Record<SiteKind, SiteFeatures> = {
     registersUnlisted: false,
     sendsToReception: true,
     opensSession: false,
+    bindsCompanions: true,
   },
   shelter: {
     tracksPresence: true,
@@ -50,6 +54,7 @@ export const siteFeatures: Record<SiteKind, SiteFeatures> = {
     registersUnlisted: true,
     sendsToReception: false,
     opensSession: false,
+    bindsCompanions: false,
   },
   'convenience-kiosk': {
     tracksPresence: false,
@@ -57,5 +62,6 @@ export const siteFeatures: Record<SiteKind, SiteFeatures> = {
     registersUnlisted: false,
     sendsToReception: false,
     opensSession: true,
+    bindsCompanions: false,
   },
 };

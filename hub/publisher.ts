@@ -61,7 +61,8 @@ import {
   type Checkpoint,
   type SignedPushReply,
 } from '../protocol/checkpoint.js';
-import type { IndexKey } from '../whitelist/privacy.js';
+import { sealCardRecord, type IndexKey } from '../whitelist/privacy.js';
+import type { CardRecordInput } from '../whitelist/entitlements.js';
 import { getLogger } from '../base/log.js';
 import {
   REMOTE_CONFIG_FORMAT,
@@ -69,7 +70,7 @@ import {
   type SignedRemoteConfig,
 } from '../protocol/remote-config.js';
 import { CRL_STATUS_OP, type CrlIssuerStatus } from '../protocol/crl-status.js';
-import type { CrlState, FeedKey, HubStore, StateRow, StoredBatch } from './store.js';
+import type { CrlState, FeedKey, HubStore, Publication, StateRow, StoredBatch } from './store.js';
 
 const gzip = promisify(gzipCb);
 const log = getLogger('hub');
@@ -165,7 +166,8 @@ export class Publisher {
   constructor(
     private readonly store: HubStore,
     publisherKey: PublisherKey | (() => FeedSigner),
-    private readonly indexKey: IndexKey,
+    /** The fleet index key: row keys of cards (companions.ts rewrites rows by it). */
+    readonly indexKey: IndexKey,
     private readonly snapshotDir: string,
     private readonly now: () => number = Date.now,
   ) {
@@ -273,6 +275,7 @@ export class Publisher {
     note: string,
     unchanged: number,
     crl?: CrlState & { nextUpdate: number },
+    spend?: Publication['spendTransferCode'],
   ): PublishSummary {
     let from = this.store.feedInfo(feed).head;
     // A CRL is published with the status it leaves (every scope's, on the last batch only: a terminal
@@ -305,7 +308,16 @@ export class Publisher {
       batches.push({ ...b, opCount: slice.length, publishedAt: at });
       from = b.toSeq;
     }
-    if (batches.length > 0) this.store.publish({ feed, puts, dels, batches, note, ...(crl ? { crl } : {}) });
+    if (batches.length > 0)
+      this.store.publish({
+        feed,
+        puts,
+        dels,
+        batches,
+        note,
+        ...(crl ? { crl } : {}),
+        ...(spend ? { spendTransferCode: spend } : {}),
+      });
     else if (crl) this.store.publish({ feed, puts, dels, batches, note, crl });
     log.info({ feed, puts: puts.length, dels: dels.length, batches: batches.length, note }, 'published');
     return { feed, puts: puts.length, dels: dels.length, unchanged, batches: batches.length, head: from };
@@ -375,6 +387,27 @@ export class Publisher {
     }
     sortByKey(ops, puts);
     return this.publishOps('whitelist', ops, puts, dels, note, unchanged);
+  }
+
+  /**
+   * Puts these card rows, each sealed for its row key (and only these; nothing is deleted), as one
+   * publication, with a transfer code spent in the same transaction when `spend` is given
+   * (companions.ts): all of it or nothing. `input` is what the row's digest is computed over.
+   */
+  publishSealedRows(
+    rows: Array<{ k: Buffer; spkiSha256: string; record: CardRecordInput; scope: string; input: unknown }>,
+    note: string,
+    spend?: Publication['spendTransferCode'],
+  ): PublishSummary {
+    const ops: WhitelistOp[] = [];
+    const puts: StateRow[] = [];
+    for (const r of rows) {
+      const v = sealCardRecord(r.record, r.k, r.spkiSha256);
+      ops.push({ op: 'put', k: r.k.toString('hex'), v: v.toString('base64') });
+      puts.push({ k: r.k, h: sha(canonicalJson(r.input)), v, scope: r.scope.toLowerCase() });
+    }
+    sortByKey(ops, puts);
+    return this.publishOps('whitelist', ops, puts, [], note, 0, undefined, spend);
   }
 
   /**

@@ -48,6 +48,8 @@ import { RequestAuthenticator } from './request-auth.js';
 import { renderStatusPage, statusModel, statusPageHeaders } from './status-page.js';
 import { JournalGroupCommit, Sightings } from './write-batching.js';
 import { enrol } from './enrolment.js';
+import { bindCompanion } from './companions.js';
+import { COMPANION_BIND_PATH, CompanionBindRequest } from '../protocol/companion.js';
 import { hubMetrics } from './metrics.js';
 import { readFileSync } from 'node:fs';
 import {
@@ -134,6 +136,10 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ENROL_CODE_UNKNOWN: 403,
   ENROL_CODE_USED: 409,
   ENROL_CODE_EXPIRED: 410,
+  TRANSFER_CODE_UNKNOWN: 403,
+  TRANSFER_CODE_USED: 409,
+  TRANSFER_CODE_EXPIRED: 410,
+  TRANSFER_REFUSED: 409,
   ENROL_KEY_REGISTERED: 409,
   ENROL_PROOF_INVALID: 401,
   HUB_TERMINAL_EXISTS: 409,
@@ -683,6 +689,38 @@ export function createHub(o: HubOptions): Hub {
       if (error instanceof KioskError) {
         metrics.enrolments.inc({ result: error.code });
         log.warn({ code: error.code }, 'enrolment refused');
+        return fail(reply, error.code, error.message);
+      }
+      throw error;
+    }
+  });
+
+  // A companion's card takes one seat of a purchaser's ticket (companions.ts): a registration desk sends
+  // the one-time code with the card's reference, signed like every sync request; one signed batch moves
+  // the seat. Refusals are typed (TRANSFER_*) so that the desk can say which one it was.
+  app.post(COMPANION_BIND_PATH, async (req, reply) => {
+    const raw = req.body as Buffer | undefined;
+    if (!Buffer.isBuffer(raw) || raw.length > 16 * 1024)
+      return fail(reply, 'INVALID_REQUEST', 'a JSON body (at most 16 KiB) is required');
+    const terminal = authenticate(req, reply, raw);
+    if (!terminal) return reply;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return fail(reply, 'INVALID_REQUEST', 'body is not JSON');
+    }
+    const parsed = CompanionBindRequest.safeParse(json);
+    if (!parsed.success)
+      return fail(reply, 'INVALID_REQUEST', `bind body: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    try {
+      const answer = bindCompanion(o, terminal, parsed.data, now());
+      log.info({ terminal: terminal.terminalId, seat: answer.seat }, 'seat moved to a companion');
+      events.emit('whitelist');
+      return reply.send(answer);
+    } catch (error) {
+      if (error instanceof KioskError) {
+        log.warn({ terminal: terminal.terminalId, code: error.code }, 'companion binding refused');
         return fail(reply, error.code, error.message);
       }
       throw error;

@@ -105,4 +105,14 @@ export const hubMigrations: Migration[] = [
         layer TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
     `,
   },
+  {
+    // Companion seat transfers: one-time codes (SHA-256 digests only); the purchaser's SPKI hash sealed
+    // under a key derived from the code, so the database alone opens no purchaser row.
+    version: 70,
+    sql: `
+      CREATE TABLE IF NOT EXISTS transfer_code (code_sha256 TEXT PRIMARY KEY, purchaser_k TEXT NOT NULL,
+        purchaser_scope TEXT NOT NULL, event_id TEXT NOT NULL, seat TEXT NOT NULL, sealed_spki BLOB NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT) WITHOUT ROWID;
+    `,
+  },
 ];

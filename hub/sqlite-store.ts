@@ -20,6 +20,7 @@ import type {
   Publication,
   StoredBatch,
   EnrolmentCodeRecord,
+  TransferCodeRecord,
   TerminalRecord,
   TerminalRegistration,
   TerminalState,
@@ -45,6 +46,19 @@ interface TerminalRow {
   state?: string;
   state_reason?: string | null;
   state_at?: number | null;
+}
+
+interface TransferCodeRow {
+  code_sha256: string;
+  purchaser_k: string;
+  purchaser_scope: string;
+  event_id: string;
+  seat: string;
+  sealed_spki: Buffer;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
 }
 
 interface EnrolmentCodeRow {
@@ -238,6 +252,53 @@ export class SqliteHubStore implements HubStore {
       `INSERT INTO enrolment_code (code_sha256, site_id, gate_id, zone, site_kind, created_at, expires_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ).run(c.codeSha256, c.siteId, c.gateId, c.zone, c.siteKind, c.createdAt, c.expiresAt);
+  }
+
+  createTransferCode(c: Omit<TransferCodeRecord, 'usedAt' | 'usedBy'>): void {
+    this.q(
+      `INSERT INTO transfer_code (code_sha256, purchaser_k, purchaser_scope, event_id, seat, sealed_spki,
+       created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      c.codeSha256,
+      c.purchaserK,
+      c.purchaserScope,
+      c.eventId,
+      c.seat,
+      c.sealedSpki,
+      c.createdAt,
+      c.expiresAt,
+    );
+  }
+
+  transferCode(codeSha256: string): TransferCodeRecord | null {
+    const r = this.q('SELECT * FROM transfer_code WHERE code_sha256 = ?').get(codeSha256) as
+      TransferCodeRow | undefined;
+    if (!r) return null;
+    return {
+      codeSha256: r.code_sha256,
+      purchaserK: r.purchaser_k,
+      purchaserScope: r.purchaser_scope,
+      eventId: r.event_id,
+      seat: r.seat,
+      sealedSpki: r.sealed_spki,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+      usedAt: r.used_at,
+      usedBy: r.used_by,
+    };
+  }
+
+  /** Inside publish's transaction: spends the code or throws (the whole publication rolls back). */
+  private spendTransferCode(s: { codeSha256: string; at: number; usedBy: string }): void {
+    const r = this.transferCode(s.codeSha256);
+    if (!r) throw new KioskError('TRANSFER_CODE_UNKNOWN', 'this transfer code is not known to the hub');
+    if (r.usedAt !== null) throw new KioskError('TRANSFER_CODE_USED', 'this transfer code has been used');
+    if (s.at > r.expiresAt) throw new KioskError('TRANSFER_CODE_EXPIRED', 'this transfer code has expired');
+    this.q('UPDATE transfer_code SET used_at = ?, used_by = ? WHERE code_sha256 = ? AND used_at IS NULL').run(
+      s.at,
+      s.usedBy,
+      s.codeSha256,
+    );
   }
 
   enrolmentCodes(): EnrolmentCodeRecord[] {
@@ -486,6 +547,7 @@ export class SqliteHubStore implements HubStore {
       'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
+      if (p.spendTransferCode) this.spendTransferCode(p.spendTransferCode);
       const info = this.feedInfo(p.feed);
       let head = info.head;
       let digest: string | null = info.digest;

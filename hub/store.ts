@@ -55,6 +55,24 @@ export interface EnrolmentCodeRecord {
   usedBy: string | null;
 }
 
+/** A one-time seat transfer code as the hub keeps it (companions.ts): the code only as a digest. */
+export interface TransferCodeRecord {
+  codeSha256: string;
+  /** The purchaser's whitelist row key, hex. */
+  purchaserK: string;
+  /** The purchaser's issuer key id (the row's scope; names no card). */
+  purchaserScope: string;
+  eventId: string;
+  seat: string;
+  /** The purchaser's SPKI hash, sealed under a key derived from the code (companions.ts). */
+  sealedSpki: Buffer;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  /** The companion's whitelist row key, hex. */
+  usedBy: string | null;
+}
+
 export interface TerminalRecord extends TerminalRegistration {
   /** Absent in records from stores that predate terminal states: read as active. */
   state?: TerminalState;
@@ -127,6 +145,11 @@ export interface Publication {
   note: string;
   /** Revocations from a CRL: its new state, stored in the same transaction. */
   crl?: CrlState;
+  /**
+   * A companion seat transfer: the code is spent in the same transaction, which fails with
+   * TRANSFER_CODE_USED (nothing published) when it was spent meanwhile or TRANSFER_CODE_EXPIRED.
+   */
+  spendTransferCode?: { codeSha256: string; at: number; usedBy: string };
 }
 
 export interface JournalAcceptance {
@@ -185,6 +208,10 @@ export interface HubStore {
     t: { terminalId: string; publicKeyPem: string },
     at: number,
   ): TerminalRecord;
+  /** Stores a new seat transfer code (its digest). */
+  createTransferCode(c: Omit<TransferCodeRecord, 'usedAt' | 'usedBy'>): void;
+  /** A transfer code by digest, or null. Spending happens in `publish` (Publication.spendTransferCode). */
+  transferCode(codeSha256: string): TransferCodeRecord | null;
   /** Stores a remote configuration layer for a scope; returns its version (above every earlier one). */
   setRemoteConfig(scope: string, layer: Record<string, unknown>, at: number): number;
   /** The layers that apply to a terminal, site ← gate ← terminal, with their versions. */

@@ -46,6 +46,7 @@ export const Channels = {
     requestService: 'kiosk:cmd:requestService',
     enrol: 'kiosk:cmd:enrol',
     rosterExport: 'kiosk:cmd:rosterExport',
+    bindCompanion: 'kiosk:cmd:bindCompanion',
     demoListCards: 'kiosk:cmd:demoListCards',
     demoInsertCard: 'kiosk:cmd:demoInsertCard',
     demoRemoveCard: 'kiosk:cmd:demoRemoveCard',
@@ -381,6 +382,13 @@ export const SyncResultSchema = z
     at: IsoTime,
   })
   .strict();
+/** A companion's card took a seat of a purchaser's ticket at the hub (registration desk, staff mode). */
+export const CompanionBindResultSchema = z
+  .object({
+    eventId: z.string(),
+    seat: z.string(),
+  })
+  .strict();
 export const SiteOptionsSchema = z
   .object({
     siteKinds: z.array(z.enum(SiteKinds)),
@@ -483,6 +491,12 @@ export const Commands = {
     response: AnnulResultSchema,
   },
   syncNow: { staff: true, request: Empty, response: SyncResultSchema },
+  /** Staff typed or scanned a transfer code; the card in the reader takes that seat (online, at the hub). */
+  bindCompanion: {
+    staff: true,
+    request: z.object({ code: z.string().min(1).max(64) }).strict(),
+    response: CompanionBindResultSchema,
+  },
   listSiteOptions: { staff: true, request: Empty, response: SiteOptionsSchema },
   selectSite: {
     staff: true,

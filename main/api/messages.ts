@@ -276,6 +276,22 @@ export const errorWords: Record<ErrorCode, Words> = {
     ja: 'この登録コードは有効期限切れです。新しいコードを発行してください',
     en: 'This enrolment code has expired: have a new one issued',
   },
+  TRANSFER_CODE_UNKNOWN: {
+    ja: '譲渡コードが見つかりません。もう一度入力してください',
+    en: 'Unknown transfer code: type it again',
+  },
+  TRANSFER_CODE_USED: {
+    ja: 'この譲渡コードは使用済みです',
+    en: 'This transfer code has already been used',
+  },
+  TRANSFER_CODE_EXPIRED: {
+    ja: 'この譲渡コードは有効期限切れです。購入者に新しいコードを依頼してください',
+    en: 'This transfer code has expired: ask the purchaser for a new one',
+  },
+  TRANSFER_REFUSED: {
+    ja: 'この座席は譲渡できません',
+    en: 'This seat cannot be transferred',
+  },
   ENROL_KEY_REGISTERED: {
     ja: 'この端末の鍵は別の端末として登録済みです',
     en: 'This terminal’s key is already registered for another terminal',

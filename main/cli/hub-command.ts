@@ -15,6 +15,7 @@ import { initVenueDir, openVenueHub } from '../../hub/venue.js';
 import { createPublicKey } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { canonicalTerminalKey, issueEnrolmentCode } from '../../hub/enrolment.js';
+import { issueTransferCodes } from '../../hub/companions.js';
 import { terminalsCommand, TERMINALS_USAGE } from './hub-terminals.js';
 import { enrolmentUri, formatEnrolmentCode } from '../../protocol/enrolment.js';
 import { setLogLevel, type LogLevel } from '../../base/log.js';
@@ -42,6 +43,10 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--conf
   enrol-code create --site S --gate G --zone Z --kind K [--ttl SECONDS] [--hub-url URL]
                                a one-time enrolment code bound to that site, gate, zone and kind
                                (default ttl 86400 s), printed with a QR code of it (and of URL)
+  transfer-code create --event E --issuer HEX --serial HEX --spki HEX [--seat S]… [--ttl SECONDS]
+                               one-time codes, one per seat (default: every seat the purchaser's card
+                               holds for event E), that move the seat to a companion's card at a
+                               registration desk (staff mode); the card is named as in import rows
   import-whitelist FILE        publish the difference between FILE (.csv or .ndjson) and what was published
   import-crl FILE [--ca PEM]… [--allow-partition ID]…
                                check a DER/PEM CRL against the CA (default: the config's trust anchors;
@@ -121,6 +126,11 @@ export async function run(args: string[]): Promise<number> {
       venue: { type: 'boolean', default: false },
       upstream: { type: 'string' },
       days: { type: 'string' },
+      event: { type: 'string' },
+      seat: { type: 'string', multiple: true },
+      issuer: { type: 'string' },
+      serial: { type: 'string' },
+      spki: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -313,6 +323,36 @@ export async function run(args: string[]): Promise<number> {
             `${picture}\nenrolment code ${shown} for ${values.site}/${values.gate} (zone ${values.zone}, ${values.kind}); good once, until ${expires}`,
           );
         }
+        return 0;
+      }
+      case 'transfer-code': {
+        if (rest[0] !== 'create' || !values.event || !values.issuer || !values.serial || !values.spki)
+          throw new KioskError(
+            'INVALID_REQUEST',
+            'hub transfer-code: create --event E --issuer HEX --serial HEX --spki HEX [--seat S]…',
+          );
+        const codes = issueTransferCodes(
+          { store: hub.store, indexKey: hub.publisher.indexKey },
+          {
+            issuerKeyId: values.issuer.toLowerCase(),
+            serial: values.serial.replace(/:/g, '').toLowerCase(),
+            spkiSha256: values.spki.toLowerCase(),
+          },
+          values.event,
+          (values.seat as string[] | undefined) ?? [],
+          Number(values.ttl),
+          Date.now(),
+        );
+        const shown = codes.map((c) => ({
+          seat: c.seat,
+          code: formatEnrolmentCode(c.code),
+          expires: new Date(c.expiresAt).toISOString(),
+        }));
+        out(
+          json,
+          { event: values.event, codes: shown },
+          shown.map((c) => `seat ${c.seat}: ${c.code} (good once, until ${c.expires})`).join('\n'),
+        );
         return 0;
       }
       case 'config': {

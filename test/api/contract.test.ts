@@ -44,6 +44,7 @@ describe('channel table', () => {
     expect(staff).toEqual(
       [
         'annulEntry',
+        'bindCompanion',
         'getRoster',
         'listSiteOptions',
         'lookupTicket',

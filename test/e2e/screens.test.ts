@@ -383,6 +383,18 @@ describe('staff mode', () => {
     await page.getByTestId('staff-ticket-check').click();
     const refused = `T-0404: ${reasonHeadline('not_registered', 'ja')}`;
     await page.waitForFunction((w) => document.body.innerText.includes(w), refused);
+    // A registration desk: staff type the companion's transfer code; a used one is refused in words.
+    await page.getByTestId('companion-code').fill('ABCD-EFGH-JKMN');
+    await page.getByTestId('companion-bind').click();
+    await page.waitForFunction(() =>
+      document.body.innerText.includes('座席 A-13 をこのカードに登録しました'),
+    );
+    await page.getByTestId('companion-code').fill('ABCD-EFGH-JKMN-X');
+    await page.getByTestId('companion-bind').click();
+    await page.waitForFunction(
+      (words) => document.querySelector('[data-testid=staff-error]')?.textContent?.includes(words),
+      errorWords.TRANSFER_CODE_USED.ja,
+    );
     await page.getByTestId('staff-lock').click();
     await page.getByTestId('staff-panel').waitFor({ state: 'detached' });
     expect(core.status.staff.unlocked).toBe(false);

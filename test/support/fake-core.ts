@@ -203,6 +203,10 @@ export function createFakeCore(initial: Partial<TerminalStatus> = {}): FakeCore 
     async syncNow() {
       throw new KioskError('SYNC_UNREACHABLE', 'no hub configured in this test');
     },
+    async bindCompanion(request) {
+      if (request.code === 'ABCD-EFGH-JKMN') return { eventId: 'E-1', seat: 'A-13' };
+      throw new KioskError('TRANSFER_CODE_USED', 'this transfer code has been used');
+    },
     async listSiteOptions() {
       return { siteKinds: ['stadium-gate', 'hospital-reception', 'shelter', 'convenience-kiosk'], gates: [] };
     },

@@ -47,7 +47,10 @@ import { slipPdf, type SlipContent } from '../printing/slips.js';
 import { ServiceDesk } from '../services/desk.js';
 import { PosHandoff } from '../services/pos-handoff.js';
 import { ProviderClient } from '../services/provider-client.js';
-import { verifyUserCertificate } from '../verify/certificate.js';
+import { verifyCardSignature, verifyUserCertificate } from '../verify/certificate.js';
+import { JpkiClient } from '../card/jpki-client.js';
+import { bindCompanionAtHub } from '../sync/companion.js';
+import { createHash, randomBytes } from 'node:crypto';
 import type { RequestSigner } from '../../../protocol/http-signature.js';
 import { terminalMetrics, type TerminalMetrics } from '../metrics/terminal-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/http.js';
@@ -139,6 +142,7 @@ export class Terminal extends EventEmitter implements KioskCore {
   private metricsServer: MetricsServer | null = null;
   /** The hub's binding after enrolment at this screen; the configuration says it from the next start. */
   private enrolled: EnrolmentRecord | null = null;
+  private readonly signer: () => RequestSigner;
 
   constructor(options: TerminalOptions) {
     super();
@@ -218,6 +222,7 @@ export class Terminal extends EventEmitter implements KioskCore {
       if (!hsm) throw new KioskError('HSM_UNAVAILABLE', 'the terminal key is not available');
       return hsmRequestSigner(hsm, this.identity().terminalId, TERMINAL_KEY_LABEL);
     };
+    this.signer = signer;
     this.providers = new Map(
       Object.entries(config.policy.kiosk.providers).map(([id, p]) => [
         id,
@@ -416,6 +421,58 @@ export class Terminal extends EventEmitter implements KioskCore {
     return this.devices.watcher.connect(reader.name, this.config.card.commandTimeoutMs);
   }
 
+  /**
+   * A registration desk (staff mode, online): the card in the reader takes the seat of `code` at the hub.
+   * The card proves it holds its certificate's key (PIN-less terminal authentication, then a signature
+   * over a fresh challenge, as at a gate) so that a copied certificate on another card takes no seat; its
+   * reference (issuer, serial, SPKI hash) then goes to the hub in a request signed with the HSM key.
+   */
+  private async bindCompanionCard(code: string): Promise<{ eventId: string; seat: string }> {
+    const sync = this.config.sync;
+    if (!sync.enabled || !sync.hubUrl)
+      throw new KioskError('NOT_AVAILABLE', 'a registration desk needs the hub (sync is not enabled)');
+    const transport = await this.connectSessionCard();
+    const client = new JpkiClient(transport, { timeoutMs: this.config.card.commandTimeoutMs });
+    let reference: { issuerKeyId: string; serial: string; spkiSha256: string };
+    try {
+      await client.selectApplet();
+      const der = await client.readAuthCertificate();
+      const verdict = await verifyUserCertificate(der, {
+        anchors: this.devices.anchors,
+        now: new Date(this.clock.now()),
+        requiredPolicy: this.config.trust.requiredPolicy,
+      });
+      if (!verdict.ok)
+        throw new KioskError('CARD_SECURITY_STATUS', `the card's certificate is refused: ${verdict.reason}`);
+      const nonce = randomBytes(32);
+      const digest = createHash('sha256').update(nonce).digest();
+      await this.devices
+        .requireAuthenticator()
+        .authenticate({ transmit: (apdu) => client.transmit(apdu) }, taBinding(der, digest));
+      const signature = await client.signSha256(digest);
+      if (!verifyCardSignature(verdict.certificate.publicKey, nonce, signature))
+        throw new KioskError('CARD_SECURITY_STATUS', 'the card does not hold its certificate’s key');
+      const c = verdict.certificate;
+      reference = {
+        issuerKeyId: c.issuerKeyId.toLowerCase(),
+        serial: c.serialHex.replace(/:/g, '').toLowerCase(),
+        spkiSha256: c.spkiSha256.toLowerCase(),
+      };
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+    const answer = await bindCompanionAtHub({
+      hubUrl: sync.hubUrl,
+      signer: this.signer(),
+      request: { code, ...reference },
+      ...(sync.caFile ? { ca: readSyncCa(sync.caFile) } : {}),
+    });
+    log.info({ seat: answer.seat, eventId: answer.eventId }, 'companion bound to a seat at the hub');
+    // The desk's own whitelist learns it like every gate: with the next pull (now, if it can).
+    void this.devices.sync?.syncNow().catch(() => undefined);
+    return { eventId: answer.eventId, seat: answer.seat };
+  }
+
   subscribe(listener: (event: KioskEvent) => void): () => void {
     const wrapped = (event: KioskEvent) => {
       try {
@@ -521,6 +578,7 @@ export class Terminal extends EventEmitter implements KioskCore {
         this.emitStatus();
         return { pulled, pushed, at: new Date(this.clock.now()).toISOString() };
       },
+      bindCompanion: async ({ code }) => this.bindCompanionCard(code),
       listSiteOptions: async () => selectableSites(this.config),
       selectSite: async ({ siteKind, gateId, direction }) => {
         this.applySite(siteKind, gateId, direction);

@@ -86,6 +86,9 @@ export function StaffPanel(props: { status: TerminalStatus; language: StaffLangu
           <TicketLookup language={language} onMessage={setMessage} />
         ) : null}
         <RecentDecisions status={status} language={language} onMessage={setMessage} />
+        {siteFeatures[status.siteKind].bindsCompanions && status.sync !== null ? (
+          <CompanionDesk language={language} onMessage={setMessage} />
+        ) : null}
         {siteFeatures[status.siteKind].keepsRoster ? (
           <RosterView language={language} onMessage={setMessage} />
         ) : null}
@@ -312,6 +315,51 @@ function TicketLookup(props: { language: StaffLanguage; onMessage(m: string | nu
         </label>
         <button type="submit" data-testid="staff-ticket-check" disabled={number.trim().length < 4}>
           {t('staffTicketCheck', language)}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+/** A registration desk: the companion's card in the reader takes the seat of the code staff type or scan. */
+function CompanionDesk(props: { language: StaffLanguage; onMessage(m: string | null): void }) {
+  const api = useApi();
+  const { language } = props;
+  const describe = useErrorText(language);
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (busy || code.trim() === '') return;
+    setBusy(true);
+    props.onMessage(null);
+    api
+      .bindCompanion({ code: code.trim() })
+      .then((r) => {
+        setCode('');
+        props.onMessage(t('staffCompanionDone', language, { seat: r.seat }));
+      })
+      .catch((err: unknown) => props.onMessage(describe(err)))
+      .finally(() => setBusy(false));
+  };
+  return (
+    <section aria-labelledby="staff-companion">
+      <h3 id="staff-companion">{t('staffCompanion', language)}</h3>
+      <p>{t('staffCompanionHint', language)}</p>
+      <form class="row wrap" onSubmit={submit}>
+        <label>
+          {t('staffCompanionCode', language)}{' '}
+          <input
+            data-testid="companion-code"
+            value={code}
+            maxLength={64}
+            autocomplete="off"
+            spellcheck={false}
+            onInput={(e) => setCode((e.currentTarget as HTMLInputElement).value)}
+          />
+        </label>
+        <button type="submit" data-testid="companion-bind" disabled={busy || code.trim() === ''}>
+          {t('staffCompanionBind', language)}
         </button>
       </form>
     </section>
