@@ -118,6 +118,10 @@ export const es: Translation = {
     },
   },
   errors: {
+    TRANSFER_CODE_UNKNOWN: 'Código de transferencia desconocido: escríbalo de nuevo',
+    TRANSFER_CODE_USED: 'Este código de transferencia ya se usó',
+    TRANSFER_CODE_EXPIRED: 'Este código de transferencia ha caducado: pida uno nuevo al comprador',
+    TRANSFER_REFUSED: 'Este asiento no se puede transferir',
     ENROL_CODE_UNKNOWN: 'Código de registro desconocido: escríbalo de nuevo o pida uno nuevo',
     ENROL_CODE_USED: 'Este código de registro ya se usó: pida uno nuevo',
     ENROL_CODE_EXPIRED: 'Este código de registro ha caducado: pida uno nuevo',

@@ -138,6 +138,11 @@ export const jaEasy: Translation = {
     },
   },
   errors: {
+    TRANSFER_CODE_UNKNOWN: 'この コードは ありません。もう {一度|いちど} いれて ください',
+    TRANSFER_CODE_USED: 'この コードは もう つかわれました',
+    TRANSFER_CODE_EXPIRED:
+      'この コードは {期限|きげん}が きれました。かった {人|ひと}に あたらしい コードを もらって ください',
+    TRANSFER_REFUSED: 'この {席|せき}は ゆずれません',
     ENROL_CODE_UNKNOWN: 'この コードは ありません。もう {一度|いちど} いれて ください',
     ENROL_CODE_USED: 'この コードは もう つかわれました',
     ENROL_CODE_EXPIRED: 'この コードは {期限|きげん}が きれました',

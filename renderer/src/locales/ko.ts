@@ -103,6 +103,10 @@ export const ko: Translation = {
     },
   },
   errors: {
+    TRANSFER_CODE_UNKNOWN: '알 수 없는 양도 코드입니다: 다시 입력해 주세요',
+    TRANSFER_CODE_USED: '이미 사용된 양도 코드입니다',
+    TRANSFER_CODE_EXPIRED: '양도 코드가 만료되었습니다: 구매자에게 새 코드를 받으세요',
+    TRANSFER_REFUSED: '이 좌석은 양도할 수 없습니다',
     ENROL_CODE_UNKNOWN: '알 수 없는 등록 코드입니다: 다시 입력하거나 새로 발급받으세요',
     ENROL_CODE_USED: '이미 사용된 등록 코드입니다: 새로 발급받으세요',
     ENROL_CODE_EXPIRED: '등록 코드가 만료되었습니다: 새로 발급받으세요',

@@ -115,6 +115,10 @@ export const ptBR: Translation = {
     },
   },
   errors: {
+    TRANSFER_CODE_UNKNOWN: 'Código de transferência desconhecido: digite de novo',
+    TRANSFER_CODE_USED: 'Este código de transferência já foi usado',
+    TRANSFER_CODE_EXPIRED: 'Este código de transferência expirou: peça um novo ao comprador',
+    TRANSFER_REFUSED: 'Este assento não pode ser transferido',
     ENROL_CODE_UNKNOWN: 'Código de registro desconhecido: digite de novo ou peça um novo',
     ENROL_CODE_USED: 'Este código de registro já foi usado: peça um novo',
     ENROL_CODE_EXPIRED: 'Este código de registro expirou: peça um novo',

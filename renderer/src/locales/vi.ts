@@ -103,6 +103,10 @@ export const vi: Translation = {
     ticket_not_accepted: { headline: 'Nơi này không nhận vé QR', hint: 'Hãy chạm thẻ, hoặc hỏi nhân viên' },
   },
   errors: {
+    TRANSFER_CODE_UNKNOWN: 'Mã chuyển nhượng không đúng: vui lòng nhập lại',
+    TRANSFER_CODE_USED: 'Mã chuyển nhượng này đã được dùng',
+    TRANSFER_CODE_EXPIRED: 'Mã chuyển nhượng đã hết hạn: hãy xin người mua mã mới',
+    TRANSFER_REFUSED: 'Không thể chuyển chỗ ngồi này',
     ENROL_CODE_UNKNOWN: 'Mã đăng ký không đúng: nhập lại hoặc xin mã mới',
     ENROL_CODE_USED: 'Mã đăng ký này đã được dùng: xin mã mới',
     ENROL_CODE_EXPIRED: 'Mã đăng ký này đã hết hạn: xin mã mới',

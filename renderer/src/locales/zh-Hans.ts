@@ -91,6 +91,10 @@ export const zhHans: Translation = {
     ticket_not_accepted: { headline: '此处不能使用二维码门票', hint: '请贴卡，或联系工作人员' },
   },
   errors: {
+    TRANSFER_CODE_UNKNOWN: '未知的转让码：请重新输入',
+    TRANSFER_CODE_USED: '此转让码已使用',
+    TRANSFER_CODE_EXPIRED: '此转让码已过期：请向购票人索取新的转让码',
+    TRANSFER_REFUSED: '此座位无法转让',
     ENROL_CODE_UNKNOWN: '未知的登记码：请重新输入或重新申请',
     ENROL_CODE_USED: '此登记码已使用：请重新申请',
     ENROL_CODE_EXPIRED: '此登记码已过期：请重新申请',
