@@ -87,6 +87,18 @@ export const pgHubMigrations: PgMigration[] = [
         layer TEXT NOT NULL, at BIGINT NOT NULL);
     `,
   },
+  {
+    // Companion seat transfers, as SQLite's migration 70: one-time codes (SHA-256 digests only); the
+    // purchaser's SPKI hash sealed under a key derived from the code, so the database alone opens no
+    // purchaser row.
+    version: 70,
+    sql: `
+      CREATE TABLE IF NOT EXISTS transfer_code (code_sha256 TEXT COLLATE "C" PRIMARY KEY,
+        purchaser_k TEXT NOT NULL, purchaser_scope TEXT NOT NULL, event_id TEXT NOT NULL, seat TEXT NOT NULL,
+        sealed_spki BYTEA NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT,
+        used_by TEXT);
+    `,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between instances starting together. */

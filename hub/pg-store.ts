@@ -12,6 +12,8 @@
 // - enrolment locks the code's row (FOR UPDATE) until COMMIT, so that one code enrols one terminal
 //   whichever instances take it; registering a terminal or changing its key holds the registry advisory
 //   lock, because "no other terminal has this key" is a read-then-write that no unique index covers;
+// - a publication that spends a seat transfer code locks the code's row (FOR UPDATE) first, so that one
+//   code moves one seat whichever instances take it; a refusal rolls the whole publication back;
 // - a snapshot is built once per state across instances (`snapshotOnce`: an advisory lock per snapshot,
 //   the file kept in the database for the instances that did not build it).
 import { randomBytes } from 'node:crypto';
@@ -37,6 +39,7 @@ import type {
   Publication,
   StoredBatch,
   EnrolmentCodeRecord,
+  TransferCodeRecord,
   TerminalRecord,
   TerminalRegistration,
   TerminalState,
@@ -101,6 +104,34 @@ function toEnrolmentCode(r: EnrolmentCodeRow): EnrolmentCodeRecord {
     gateId: r.gate_id,
     zone: r.zone,
     siteKind: r.site_kind,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+    usedBy: r.used_by,
+  };
+}
+
+interface TransferCodeRow {
+  code_sha256: string;
+  purchaser_k: string;
+  purchaser_scope: string;
+  event_id: string;
+  seat: string;
+  sealed_spki: Buffer;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+function toTransferCode(r: TransferCodeRow): TransferCodeRecord {
+  return {
+    codeSha256: r.code_sha256,
+    purchaserK: r.purchaser_k,
+    purchaserScope: r.purchaser_scope,
+    eventId: r.event_id,
+    seat: r.seat,
+    sealedSpki: r.sealed_spki,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     usedAt: r.used_at,
@@ -354,6 +385,48 @@ export class PgHubStore implements HubStore {
     return this.q<EnrolmentCodeRow>('SELECT * FROM enrolment_code ORDER BY created_at, code_sha256').map(
       toEnrolmentCode,
     );
+  }
+
+  createTransferCode(c: Omit<TransferCodeRecord, 'usedAt' | 'usedBy'>): void {
+    this.q(
+      `INSERT INTO transfer_code (code_sha256, purchaser_k, purchaser_scope, event_id, seat, sealed_spki,
+       created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        c.codeSha256,
+        c.purchaserK,
+        c.purchaserScope,
+        c.eventId,
+        c.seat,
+        c.sealedSpki,
+        c.createdAt,
+        c.expiresAt,
+      ],
+    );
+  }
+
+  transferCode(codeSha256: string): TransferCodeRecord | null {
+    const [row] = this.q<TransferCodeRow>('SELECT * FROM transfer_code WHERE code_sha256 = $1', [codeSha256]);
+    return row ? toTransferCode(row) : null;
+  }
+
+  /**
+   * Inside publish's transaction: spends the code or throws (the whole publication rolls back). The code's
+   * row stays locked until COMMIT, so a second instance spending the same code waits and then reads it
+   * spent.
+   */
+  private spendTransferCode(s: { codeSha256: string; at: number; usedBy: string }): void {
+    const [row] = this.q<TransferCodeRow>('SELECT * FROM transfer_code WHERE code_sha256 = $1 FOR UPDATE', [
+      s.codeSha256,
+    ]);
+    if (!row) throw new KioskError('TRANSFER_CODE_UNKNOWN', 'this transfer code is not known to the hub');
+    if (row.used_at !== null) throw new KioskError('TRANSFER_CODE_USED', 'this transfer code has been used');
+    if (s.at > row.expires_at)
+      throw new KioskError('TRANSFER_CODE_EXPIRED', 'this transfer code has expired');
+    const spent = this.db.query(
+      'UPDATE transfer_code SET used_at = $1, used_by = $2 WHERE code_sha256 = $3 AND used_at IS NULL',
+      [s.at, s.usedBy, s.codeSha256],
+    ).rowCount;
+    if (spent !== 1) throw new KioskError('TRANSFER_CODE_USED', 'this transfer code has been used');
   }
 
   enrolTerminal(
@@ -648,6 +721,7 @@ export class PgHubStore implements HubStore {
 
   publish(p: Publication): void {
     this.tx(() => {
+      if (p.spendTransferCode) this.spendTransferCode(p.spendTransferCode);
       const info = this.lockFeed(p.feed);
       let head = info.head;
       let digest: string | null = info.digest;

@@ -1,8 +1,9 @@
 // The HubStore contract, run on every store (SQLite and PostgreSQL): registration, sightings, feeds and
 // their chain digests, publications applied whole or not at all, consistent state reads, epochs,
 // re-signing, journals (idempotent, hash-chained, gap-free watermark, one failed push not costing the
-// others), presence, CRL state, request nonces, enrolment codes, terminal states and keys, remote
-// configuration layers, and that everything committed is there after reopening.
+// others), presence, CRL state, request nonces, enrolment codes, seat transfer codes spent by the
+// publication that moves the seat, terminal states and keys, remote configuration layers, and that
+// everything committed is there after reopening.
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PushRecord } from '../../protocol/sync.js';
@@ -237,6 +238,85 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
         'south',
       );
       expect(store.enrolmentCodes().map((c) => c.usedBy)).toEqual(['x', 'new']);
+    });
+  });
+
+  describe('seat transfer codes', () => {
+    const code = (sha: string, expiresAt = T0 + 600_000, seat = 'A-12') =>
+      store.createTransferCode({
+        codeSha256: sha,
+        purchaserK: 'ab'.repeat(16),
+        purchaserScope: 'issuer-1',
+        eventId: 'match-7',
+        seat,
+        sealedSpki: Buffer.from([0, 1, 2, 0xfe, 0xff, 7]),
+        createdAt: T0,
+        expiresAt,
+      });
+    /** A publication moving one row and spending the code; its batch follows the current head. */
+    const move = (sha: string, at: number, usedBy = 'term-desk') => {
+      const head = store.feedInfo('whitelist').head;
+      store.publish({
+        feed: 'whitelist',
+        puts: [row(100 + head, sha)],
+        dels: [],
+        batches: [batch(head, 1)],
+        note: `seat transfer ${sha}`,
+        spendTransferCode: { codeSha256: sha, at, usedBy },
+      });
+    };
+
+    it('stores a code as given and reads it back by digest', () => {
+      code('t1', T0 + 60_000, 'B-3');
+      expect(store.transferCode('t1')).toEqual({
+        codeSha256: 't1',
+        purchaserK: 'ab'.repeat(16),
+        purchaserScope: 'issuer-1',
+        eventId: 'match-7',
+        seat: 'B-3',
+        sealedSpki: Buffer.from([0, 1, 2, 0xfe, 0xff, 7]),
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+        usedAt: null,
+        usedBy: null,
+      });
+      expect(store.transferCode('t2')).toBeNull();
+      // The digest is the key: a second code under the same digest is refused.
+      expect(() => code('t1')).toThrow();
+    });
+
+    it('spends the code with the publication that moves the seat, once; a second spend publishes nothing', () => {
+      code('t1');
+      move('t1', T0 + 10, 'desk-1');
+      expect(store.transferCode('t1')).toMatchObject({ usedAt: T0 + 10, usedBy: 'desk-1' });
+      const after = store.feedInfo('whitelist');
+      expect(after).toMatchObject({ head: 1, rows: 1 });
+      expect(store.stateDigests('whitelist').has(row(100, 't1').k.toString('hex'))).toBe(true);
+
+      expect(() => move('t1', T0 + 11, 'desk-2')).toThrow(
+        expect.objectContaining({ code: 'TRANSFER_CODE_USED' }),
+      );
+      expect(store.feedInfo('whitelist')).toEqual(after);
+      expect(store.batchesAfter('whitelist', 1, 10)).toEqual([]);
+      expect(store.stateDigests('whitelist').has(row(101, 't1').k.toString('hex'))).toBe(false);
+      expect(store.transferCode('t1')).toMatchObject({ usedAt: T0 + 10, usedBy: 'desk-1' });
+    });
+
+    it('refuses an unknown or expired code and publishes nothing; at its last moment a code still spends', () => {
+      code('t-exp', T0 + 60_000);
+      expect(() => move('nope', T0)).toThrow(expect.objectContaining({ code: 'TRANSFER_CODE_UNKNOWN' }));
+      expect(() => move('t-exp', T0 + 60_001)).toThrow(
+        expect.objectContaining({ code: 'TRANSFER_CODE_EXPIRED' }),
+      );
+      expect(store.feedInfo('whitelist')).toMatchObject({ head: 0, rows: 0, digest: ZERO_DIGEST });
+      expect(store.batchesAfter('whitelist', 0, 10)).toEqual([]);
+      expect(store.stateDigests('whitelist').size).toBe(0);
+      expect(store.transferCode('nope')).toBeNull();
+      expect(store.transferCode('t-exp')).toMatchObject({ usedAt: null, usedBy: null });
+
+      move('t-exp', T0 + 60_000);
+      expect(store.transferCode('t-exp')).toMatchObject({ usedAt: T0 + 60_000, usedBy: 'term-desk' });
+      expect(store.feedInfo('whitelist')).toMatchObject({ head: 1, rows: 1 });
     });
   });
 
