@@ -5,7 +5,7 @@ import { createPublicKey, createPrivateKey } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 import type { Decision } from '../../base/decision.js';
@@ -372,24 +372,35 @@ describe('convenience kiosk and PIN mode', () => {
     t.terminal.subscribe((e) => {
       if (e.name === 'session') events.push(e.payload.state);
     });
-    const d = await tap(t, 'kiosk-member');
+    const memberSeen = async () =>
+      (await t.terminal.recentDecisions({ limit: 10 })).some(
+        (r) => r.decision.staffView.subjectId === 'DEMO-M-0001',
+      );
+    // At a multifunction kiosk the card stays on the reader for the whole session.
+    await t.wallet.insert('kiosk-member');
+    const d = await t.terminal.checkCard(await t.terminal.waitForCard(10_000));
     expect(d).toMatchObject({ outcome: 'admitted', publicView: { sessionSeconds: 120 } });
-    // The session is bound to the card that opened it: taking the card away (the tap's end) closes it.
-    expect(events).toEqual(['open', 'closed']);
+    expect(events).toEqual(['open']);
     await t.terminal.staffUnlock({ method: 'pin', pin: DEMO_STAFF_PIN });
     expect((await t.terminal.recentDecisions({ limit: 10 })).some((r) => r.decision.id === d.id)).toBe(true);
+    // The session is bound to the card that opened it: taking the card away ends it and forgets the member.
+    await t.wallet.remove();
+    await vi.waitFor(() => expect(events).toEqual(['open', 'closed']), { timeout: 5_000 });
+    expect(await memberSeen()).toBe(false);
+    // The end button ends it as well, with the card still there.
     let sessionId = '';
     t.terminal.subscribe((e) => {
       if (e.name === 'session' && e.payload.state === 'open') sessionId = e.payload.sessionId;
     });
-    await tap(t, 'kiosk-member');
+    await t.wallet.insert('kiosk-member');
+    await t.terminal.checkCard(await t.terminal.waitForCard(10_000));
     await t.terminal.endSession({ sessionId });
-    expect(events.at(-1)).toBe('closed');
-    expect(
-      (await t.terminal.recentDecisions({ limit: 10 })).some(
-        (r) => r.decision.staffView.subjectId === 'DEMO-M-0001',
-      ),
-    ).toBe(false);
+    expect(events.slice(-2)).toEqual(['open', 'closed']);
+    expect(await memberSeen()).toBe(false);
+    await t.wallet.remove();
+    await vi.waitFor(() => expect(t.terminal.status().reader.state).not.toBe('card_present'), {
+      timeout: 5_000,
+    });
     expect((await tap(t, 'valid')).reasons).toEqual(['not_registered']);
   });
 
