@@ -3,7 +3,7 @@
 // and its freshness policy, then the site policy with presence (anti-passback), the time window and the
 // gates — the ticket's fields stand in for the whitelist row a card would have. The result commits
 // through the same entry ledger, so the journal and the hub see it as another credential kind.
-import type { ReasonCode } from '../../../base/decision.js';
+import type { AuthPath, ReasonCode } from '../../../base/decision.js';
 import { getLogger } from '../../../base/log.js';
 import type { CardRecord } from '../../../whitelist/entitlements.js';
 import { KioskError } from '../../../base/errors.js';
@@ -22,6 +22,7 @@ import {
   startTimer,
   type CheckContext,
   type CheckResult,
+  type Timer,
 } from './pipeline.js';
 
 const log = getLogger('ticket');
@@ -56,19 +57,18 @@ export function ticketRecord(ticket: TicketFields): CardRecord {
   };
 }
 
-export function runTicketCheck(ctx: TicketCheckContext, scanned: string): CheckResult {
-  const at = (ctx.now ?? (() => new Date()))();
-  const timer = startTimer();
-  const direction: 'entry' | 'exit' = ctx.site.direction === 'exit' ? 'exit' : 'entry';
-  const fail = (reason: ReasonCode, extra: Partial<CheckResult> = {}): CheckResult => ({
+/** A refused (or, for a wrong clock, error) decision on a ticket, with nothing of a person in it. */
+function ticketRefusal(
+  ctx: TicketCheckContext,
+  parts: { direction: 'entry' | 'exit'; timer: Timer; at: Date; authPath?: AuthPath },
+): (reason: ReasonCode, extra?: Partial<CheckResult>) => CheckResult {
+  return (reason, extra = {}) => ({
     decision: {
       ...buildDecision(ctx, {
         outcome: reason === 'clock_fault' ? 'error' : 'refused',
         reasons: [reason],
         degraded: false,
-        direction,
-        timer,
-        at,
+        ...parts,
       }),
       credential: 'qr_ticket',
     },
@@ -78,14 +78,27 @@ export function runTicketCheck(ctx: TicketCheckContext, scanned: string): CheckR
     record: null,
     ...extra,
   });
+}
 
-  const fault = clockFault({
-    now: at.getTime(),
-    buildTime: ctx.buildTime,
-    lastHub: ctx.lastHub(),
-    maxSkewSeconds: ctx.config.clock.maxSkewSeconds,
-  });
-  if (fault) return fail('clock_fault');
+/** The same clock guard as a card's: a clock behind the build or the hub decides nothing. */
+function ticketClockFault(ctx: TicketCheckContext, at: Date): boolean {
+  return (
+    clockFault({
+      now: at.getTime(),
+      buildTime: ctx.buildTime,
+      lastHub: ctx.lastHub(),
+      maxSkewSeconds: ctx.config.clock.maxSkewSeconds,
+    }) !== null
+  );
+}
+
+export function runTicketCheck(ctx: TicketCheckContext, scanned: string): CheckResult {
+  const at = (ctx.now ?? (() => new Date()))();
+  const timer = startTimer();
+  const direction: 'entry' | 'exit' = ctx.site.direction === 'exit' ? 'exit' : 'entry';
+  const fail = ticketRefusal(ctx, { direction, timer, at });
+
+  if (ticketClockFault(ctx, at)) return fail('clock_fault');
   if (!ctx.config.site.tickets.accept) return fail('ticket_not_accepted');
 
   const verdict = verifyTicket(scanned, ctx.data.requireTrust(at.getTime()));
@@ -158,32 +171,8 @@ export function runTicketLookup(ctx: TicketCheckContext, ticketNumber: string): 
   const at = (ctx.now ?? (() => new Date()))();
   const timer = startTimer();
   const direction: 'entry' | 'exit' = ctx.site.direction === 'exit' ? 'exit' : 'entry';
-  const fail = (reason: ReasonCode, extra: Partial<CheckResult> = {}): CheckResult => ({
-    decision: {
-      ...buildDecision(ctx, {
-        outcome: reason === 'clock_fault' ? 'error' : 'refused',
-        reasons: [reason],
-        degraded: false,
-        direction,
-        authPath: 'staff-visual',
-        timer,
-        at,
-      }),
-      credential: 'qr_ticket',
-    },
-    policy: null,
-    subject: null,
-    serialRef: null,
-    record: null,
-    ...extra,
-  });
-  const fault = clockFault({
-    now: at.getTime(),
-    buildTime: ctx.buildTime,
-    lastHub: ctx.lastHub(),
-    maxSkewSeconds: ctx.config.clock.maxSkewSeconds,
-  });
-  if (fault) return fail('clock_fault');
+  const fail = ticketRefusal(ctx, { direction, timer, at, authPath: 'staff-visual' });
+  if (ticketClockFault(ctx, at)) return fail('clock_fault');
   const lookup = ctx.data.lookup(ticketRowIdentity(number));
   const stale = stalePolicyReasons(ctx, at.getTime());
   timer.mark('revocation');
