@@ -70,6 +70,7 @@ import {
   type SignedRemoteConfig,
 } from '../protocol/remote-config.js';
 import { CRL_STATUS_OP, type CrlIssuerStatus } from '../protocol/crl-status.js';
+import { VENUE_ROSTER_FORMAT, signVenueRoster, type SignedVenueRoster } from '../protocol/venue-roster.js';
 import type { CrlState, FeedKey, HubStore, Publication, StateRow, StoredBatch } from './store.js';
 
 const gzip = promisify(gzipCb);
@@ -265,6 +266,11 @@ export class Publisher {
   /** Signs a remote configuration answer bound to the request's nonce (protocol/remote-config.ts). */
   signRemoteConfig(c: Omit<SignedRemoteConfig, 'format' | 'publisherKeyId'>): Buffer {
     return signRemoteConfig({ format: REMOTE_CONFIG_FORMAT, publisherKeyId: this.keyId, ...c }, this.signer);
+  }
+
+  /** Signs the roster of a venue's site, bound to the venue's request nonce (protocol/venue-roster.ts). */
+  signVenueRoster(r: Omit<SignedVenueRoster, 'format' | 'publisherKeyId'>): Buffer {
+    return signVenueRoster({ format: VENUE_ROSTER_FORMAT, publisherKeyId: this.keyId, ...r }, this.signer);
   }
 
   private publishOps(

@@ -613,10 +613,13 @@ export function createHub(o: HubOptions): Hub {
     }
   });
 
-  // A venue hub learns which terminals its site has (and their keys) from the central hub.
+  // A venue hub learns which terminals its site has, their keys and states, from the central hub: signed
+  // and bound to its nonce, since the venue admits its site's terminals by this list alone.
   app.get('/v1/venue/terminals', async (req, reply) => {
     const venue = authenticate(req, reply, null);
     if (!venue) return reply;
+    const nonce = nonceOf(req.headers['signature-input']);
+    if (!nonce) return fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
     const site = o.venues?.siteOf(venue.terminalId) ?? null;
     if (site === null)
       return fail(reply, 'SYNC_REFUSED', `${venue.terminalId} holds no delegation for a site`, 403);
@@ -630,8 +633,17 @@ export function createHub(o: HubOptions): Hub {
         gateId: t.gateId,
         zone: t.zone,
         siteKind: t.siteKind,
+        state: t.state ?? 'active',
+        stateReason: t.stateReason ?? null,
       }));
-    return reply.send({ site, terminals, hubTime: now() });
+    const signed = o.publisher.signVenueRoster({
+      venueId: venue.terminalId,
+      nonce,
+      site,
+      hubTime: now(),
+      terminals,
+    });
+    return reply.type('application/octet-stream').send(signed);
   });
 
   // Decided per request from the socket actually bound, so an embedder that listens on 0.0.0.0 without a

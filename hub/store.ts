@@ -39,8 +39,8 @@ export interface TerminalRegistration {
  * `retiring` one may only upload its journal, and is told (in the signed push reply) to wipe its personal
  * data once everything is acknowledged; `retired` is final.
  */
-export const TerminalStates = ['active', 'disabled', 'retiring', 'retired'] as const;
-export type TerminalState = (typeof TerminalStates)[number];
+export { TerminalStates, type TerminalState } from '../protocol/venue-roster.js';
+import type { TerminalState } from '../protocol/venue-roster.js';
 
 /** A one-time enrolment code as the hub keeps it (the code itself only as a digest). */
 export interface EnrolmentCodeRecord {

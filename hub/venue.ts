@@ -21,11 +21,12 @@ import { softwareFeedSigner } from '../protocol/feed-format.js';
 import { softwareSigner } from '../protocol/http-signature.js';
 import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
 import { PROTOCOL_VERSION } from '../protocol/sync.js';
+import { openVenueRoster, type RosterTerminal } from '../protocol/venue-roster.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { Publisher } from './publisher.js';
 import { createHub, type Hub, type HubOptions } from './server.js';
 import { SqliteHubStore } from './sqlite-store.js';
-import type { TerminalRegistration } from './store.js';
+import type { HubStore, TerminalRegistration } from './store.js';
 import { VenueMirror } from './venue-mirror.js';
 import { Upstream, upstreamError } from './venue-upstream.js';
 
@@ -187,13 +188,12 @@ export function openVenueHub(o: VenueOptions): VenueHub {
   async function registrations(): Promise<void> {
     const a = await upstream.signed('GET', '/v1/venue/terminals');
     if (a.status !== 200) throw upstreamError(a);
-    const parsed = JSON.parse(a.body.toString('utf8')) as {
-      site?: string;
-      terminals?: TerminalRegistration[];
-    };
-    if (parsed.site !== o.site)
-      throw new KioskError('SYNC_PROTOCOL', `the central hub lists site ${parsed.site}`);
-    for (const t of parsed.terminals ?? []) if (t.siteId === o.site) store.registerTerminal(t, now());
+    const roster = openVenueRoster(a.body, centralTrust(), {
+      nonce: a.nonce,
+      venueId: o.venueId,
+      site: o.site,
+    });
+    applyVenueRoster(store, roster.terminals, now());
   }
 
   /** Forwards every terminal's journal rows the central hub has not acknowledged; returns rows sent. */
@@ -297,4 +297,44 @@ export function openVenueHub(o: VenueOptions): VenueHub {
       store.close();
     },
   };
+}
+
+/**
+ * Brings the venue's copy of its site's terminals to what the central hub's signed roster says: new
+ * terminals registered, rotated keys replaced (the old key stops working at the venue too), states
+ * (disabled, retiring, retired, enabled again) followed, and a terminal the central hub no longer lists
+ * disabled. One terminal that cannot be applied (its key registered under another id here) is logged and
+ * skipped; the others still follow.
+ */
+export function applyVenueRoster(store: HubStore, roster: readonly RosterTerminal[], at: number): void {
+  const listed = new Set<string>();
+  for (const t of roster) {
+    listed.add(t.terminalId);
+    try {
+      let held = store.terminal(t.terminalId);
+      if (!held) {
+        const registration: TerminalRegistration = {
+          terminalId: t.terminalId,
+          publicKeyPem: t.publicKeyPem,
+          siteId: t.siteId,
+          gateId: t.gateId,
+          zone: t.zone,
+          siteKind: t.siteKind,
+        };
+        store.registerTerminal(registration, at);
+        held = store.terminal(t.terminalId)!;
+      } else if (held.publicKeyPem !== t.publicKeyPem && held.state !== 'retired') {
+        held = store.replaceTerminalKey(t.terminalId, t.publicKeyPem, at);
+        log.info({ terminalId: t.terminalId }, 'terminal key rotated at the central hub');
+      }
+      if ((held.state ?? 'active') !== t.state && held.state !== 'retired')
+        store.setTerminalState(t.terminalId, t.state, t.stateReason, at);
+    } catch (error) {
+      const e = toKioskError(error);
+      log.warn({ terminalId: t.terminalId, code: e.code, err: e.message }, 'venue roster entry not applied');
+    }
+  }
+  for (const held of store.terminals())
+    if (!listed.has(held.terminalId) && (held.state ?? 'active') === 'active')
+      store.setTerminalState(held.terminalId, 'disabled', 'not listed by the central hub', at);
 }

@@ -4,7 +4,8 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initVenueDir, openVenueHub, type VenueHub } from '../../hub/venue.js';
-import { openTerminal, register, startHub, type TestHub, type TestTerminal } from './helpers.js';
+import { freePort, openTerminal, register, startHub, type TestHub, type TestTerminal } from './helpers.js';
+import { startMitm, type Mitm } from './mitm.js';
 import type { SyncClientOptions } from '../../main/core/sync/client.js';
 
 export const SITE = 'site-1';
@@ -16,6 +17,8 @@ export interface VenueSite {
   centralPort: number;
   venue: VenueHub;
   venueUrl: string;
+  /** The man in the middle between venue and central hub, when asked for. */
+  mitm: Mitm | null;
   /** A terminal of the site registered at the central hub, hubs [venue, central]. */
   terminal(id: string, gate: string, options?: Partial<SyncClientOptions>): TestTerminal;
   /** Stops the central hub (the WAN is cut); its folder stays. */
@@ -27,10 +30,21 @@ export interface VenueSite {
 
 export async function startVenueSite(
   root: string,
-  o: { intervalMs?: number; mirrorEveryMs?: number; start?: boolean } = {},
+  o: {
+    intervalMs?: number;
+    mirrorEveryMs?: number;
+    start?: boolean;
+    /** The venue reaches the central hub through a man in the middle (`site.mitm`), not directly. */
+    mitm?: boolean;
+  } = {},
 ): Promise<VenueSite> {
-  let central = await startHub(root, 0);
+  // Through a man in the middle the venue signs the proxy's address as @authority (it believes that is
+  // the central hub), so the central hub is told both names.
+  const ports = o.mitm ? [await freePort(), await freePort()] : null;
+  const centralOptions = ports ? { authority: ports.map((p) => `127.0.0.1:${p}`) } : {};
+  let central = await startHub(root, ports?.[0] ?? 0, centralOptions);
   const centralPort = central.port;
+  const mitm = ports ? await startMitm(centralPort, ports[1]) : null;
   const venueDir = join(root, 'venue');
   const keys = initVenueDir(venueDir);
   register(central.dir, VENUE_ID, keys.requestPublicPem, SITE, 'venue', 'stadium-gate');
@@ -45,7 +59,7 @@ export async function startVenueSite(
     dir: venueDir,
     site: SITE,
     venueId: VENUE_ID,
-    upstreamUrl: central.url,
+    upstreamUrl: mitm?.url ?? central.url,
     intervalMs: o.intervalMs ?? 200,
     mirrorEveryMs: o.mirrorEveryMs ?? 500,
   });
@@ -59,6 +73,7 @@ export async function startVenueSite(
       return central;
     },
     centralPort,
+    mitm,
     venue,
     venueUrl,
     terminal(id, gate, options = {}) {
@@ -78,13 +93,14 @@ export async function startVenueSite(
       centralUp = false;
     },
     async healWan() {
-      central = await startHub(root, centralPort);
+      central = await startHub(root, centralPort, centralOptions);
       centralUp = true;
     },
     async close() {
       for (const t of terminals.splice(0)) await t.close().catch(() => undefined);
       await venue.close();
       if (centralUp) await central.stop();
+      await mitm?.close();
     },
   } as VenueSite;
 }
