@@ -4,7 +4,7 @@
 // root of trust, the chain digest), and keeps the pieces byte for byte: the site's terminals get exactly
 // the central publisher's signed batches and snapshots, under checkpoints the venue key signs.
 // State in `<venue dir>/venue.db` (schema versions 60–69), pieces in `<venue dir>/content/<sha256>`.
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -21,7 +21,6 @@ import {
 import {
   contentPath,
   parseContentPath,
-  sha256Hex,
   type ContentLocator,
   type ContentRef,
 } from '../protocol/content.js';
@@ -91,6 +90,9 @@ export class VenueMirror implements ContentSource {
     migrate(this.db, MIGRATIONS, file);
     this.contentDir = join(dir, 'content');
     mkdirSync(this.contentDir, { recursive: true, mode: 0o700 });
+    // Downloads a stop interrupted: never named by a row, fetched again when needed.
+    for (const f of readdirSync(this.contentDir))
+      if (f.endsWith('.part')) rmSync(join(this.contentDir, f), { force: true });
   }
 
   close(): void {
@@ -219,15 +221,24 @@ export class VenueMirror implements ContentSource {
       const loc = parseContentPath(ref.path);
       if (!loc || loc.feed !== feed || loc.sha256 !== ref.sha256)
         throw new KioskError('SYNC_PROTOCOL', `central hub: ${ref.path} is not a ${feed} content address`);
-      const bytes = await this.upstream.content(ref.path, Math.min(ref.bytes, MAX_PIECE_BYTES));
-      if (bytes.length !== ref.bytes || sha256Hex(bytes) !== ref.sha256)
-        throw new KioskError(
-          'SYNC_CONTENT_INVALID',
-          `central content at ${ref.path} is not what its checkpoint names`,
-        );
+      // Streamed to a part file and checked against the checkpoint before anything reads it: a piece may
+      // be a snapshot of a national whitelist, far larger than the memory a relay should need.
+      const file = join(this.contentDir, ref.sha256);
+      const part = `${file}.part`;
+      if (!existsSync(file)) {
+        const got = await this.upstream.contentToFile(ref.path, part, Math.min(ref.bytes, MAX_PIECE_BYTES));
+        if (got.bytes !== ref.bytes || got.sha256 !== ref.sha256) {
+          rmSync(part, { force: true });
+          throw new KioskError(
+            'SYNC_CONTENT_INVALID',
+            `central content at ${ref.path} is not what its checkpoint names`,
+          );
+        }
+        renameSync(part, file);
+      }
       // Only the first frame matters here (a batch, or a snapshot's manifest): the rows stay compressed.
       let first: { type: number; payload: Buffer } | null = null;
-      const inflating = Readable.from([bytes]).pipe(createGunzip());
+      const inflating = createReadStream(file).pipe(createGunzip());
       for await (const f of frames(inflating)) {
         first = f;
         break;
@@ -274,11 +285,6 @@ export class VenueMirror implements ContentSource {
           digest,
         });
       }
-      const file = join(this.contentDir, ref.sha256);
-      if (!existsSync(file)) {
-        writeFileSync(`${file}.tmp`, bytes, { mode: 0o600 });
-        renameSync(`${file}.tmp`, file);
-      }
     }
     // The central statement must describe exactly what the mirror now holds (its own rules for terminals).
     checkCheckpoint(
@@ -317,9 +323,34 @@ export class VenueMirror implements ContentSource {
         )
         .run(feed, c.epoch, c.position, c.digest, c.head, c.expires, c.hubTime);
     })();
-    if (rows.length > 0)
+    if (rows.length > 0) {
       log.info({ feed, position: c.position, pieces: rows.length }, 'mirrored from the central hub');
+      this.prune(feed);
+    }
     return c.position;
+  }
+
+  /**
+   * Keeps what terminals can still be served: the newest snapshot of the feed's epoch and the batches
+   * (a terminal a few batches behind takes them rather than a whole snapshot). Older snapshots, pieces of
+   * an earlier epoch and files no row names (a fetch that failed its check, an interrupted download) go.
+   */
+  prune(feed: SnapshotFeedName): { rows: number; files: number } {
+    const rows = this.db
+      .prepare(
+        `DELETE FROM mirror_piece WHERE feed = ? AND kind = 'snapshot' AND from_seq < (
+           SELECT max(from_seq) FROM mirror_piece WHERE feed = ? AND kind = 'snapshot')`,
+      )
+      .run(feed, feed).changes;
+    const named = new Set(this.db.prepare('SELECT sha256 FROM mirror_piece').pluck().all() as string[]);
+    let files = 0;
+    for (const f of readdirSync(this.contentDir)) {
+      if (named.has(f) || f.endsWith('.part')) continue; // a .part may be a download in progress
+      rmSync(join(this.contentDir, f), { force: true });
+      files++;
+    }
+    if (rows + files > 0) log.info({ feed, rows, files }, 'mirror pruned');
+    return { rows, files };
   }
 
   // ---- journal forwarding watermarks ------------------------------------------------------------

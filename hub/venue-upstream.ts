@@ -3,6 +3,10 @@
 // import the terminal's sync module, so this is the small client a relay needs, nothing more.
 import http from 'node:http';
 import https from 'node:https';
+import { createHash } from 'node:crypto';
+import { createWriteStream, rmSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { KioskError, ErrorCodes, type ErrorCode } from '../base/errors.js';
 import { authorityOf, signRequest, type RequestSigner } from '../protocol/http-signature.js';
@@ -60,19 +64,67 @@ export class Upstream {
     return { status, body: bytes, nonce };
   }
 
-  /** A content piece (unsigned GET), at most `limit` bytes. */
-  async content(path: string, limit: number): Promise<Buffer> {
+  /**
+   * A content piece (unsigned GET) streamed into `file` (created owner-only), at most `limit` bytes: the
+   * piece is never held in memory, whatever its size. Answers its length and SHA-256; the caller compares
+   * them with what the signed checkpoint names before it uses the file.
+   */
+  async contentToFile(path: string, file: string, limit: number): Promise<{ bytes: number; sha256: string }> {
     const full = this.base.pathname.replace(/\/$/, '') + path;
-    const { status, bytes } = await this.request(
-      'GET',
-      full,
-      { 'accept-encoding': 'identity' },
-      undefined,
-      limit,
-    );
-    if (status !== 200)
-      throw new KioskError('SYNC_UNREACHABLE', `central hub: content ${path}: HTTP ${status}`);
-    return bytes;
+    const lib = this.base.protocol === 'https:' ? https : http;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = lib.request(
+        {
+          protocol: this.base.protocol,
+          hostname: this.base.hostname,
+          port: this.base.port || undefined,
+          method: 'GET',
+          path: full,
+          headers: { 'accept-encoding': 'identity' },
+          agent: this.agent,
+          ...(this.o.ca ? { ca: this.o.ca } : {}),
+        },
+        resolve,
+      );
+      req.setTimeout(this.idleMs, () =>
+        req.destroy(new KioskError('SYNC_UNREACHABLE', 'central hub did not answer')),
+      );
+      req.on('error', (e: Error) =>
+        reject(
+          e instanceof KioskError
+            ? e
+            : new KioskError('SYNC_UNREACHABLE', `central hub unreachable: ${e.message}`),
+        ),
+      );
+      req.end();
+    });
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw new KioskError('SYNC_UNREACHABLE', `central hub: content ${path}: HTTP ${res.statusCode ?? 0}`);
+    }
+    res.setTimeout(this.idleMs, () => res.destroy(new KioskError('SYNC_UNREACHABLE', 'central hub stalled')));
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        if (bytes > limit) {
+          done(new KioskError('SYNC_LIMIT', `central content ${path} is past ${limit} bytes`));
+          return;
+        }
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(res, meter, createWriteStream(file, { mode: 0o600 }));
+    } catch (error) {
+      rmSync(file, { force: true });
+      throw error instanceof KioskError
+        ? error
+        : new KioskError('SYNC_UNREACHABLE', `central hub: content ${path}: ${(error as Error).message}`);
+    }
+    return { bytes, sha256: hash.digest('hex') };
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { initVenueDir, openVenueHub, type VenueHub } from '../../hub/venue.js';
 import { freePort, openTerminal, register, startHub, type TestHub, type TestTerminal } from './helpers.js';
 import { startMitm, type Mitm } from './mitm.js';
+import type { HubOptions } from '../../hub/server.js';
 import type { SyncClientOptions } from '../../main/core/sync/client.js';
 
 export const SITE = 'site-1';
@@ -36,12 +37,17 @@ export async function startVenueSite(
     start?: boolean;
     /** The venue reaches the central hub through a man in the middle (`site.mitm`), not directly. */
     mitm?: boolean;
+    /** Options of the central hub (e.g. when it sends a snapshot rather than batches). */
+    central?: Partial<HubOptions>;
   } = {},
 ): Promise<VenueSite> {
   // Through a man in the middle the venue signs the proxy's address as @authority (it believes that is
   // the central hub), so the central hub is told both names.
   const ports = o.mitm ? [await freePort(), await freePort()] : null;
-  const centralOptions = ports ? { authority: ports.map((p) => `127.0.0.1:${p}`) } : {};
+  const centralOptions = {
+    ...o.central,
+    ...(ports ? { authority: ports.map((p) => `127.0.0.1:${p}`) } : {}),
+  };
   let central = await startHub(root, ports?.[0] ?? 0, centralOptions);
   const centralPort = central.port;
   const mitm = ports ? await startMitm(centralPort, ports[1]) : null;
