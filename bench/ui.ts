@@ -35,7 +35,7 @@ const status: TerminalStatus = {
   demo: false,
   reader: { state: 'ready', name: 'bench', error: null },
   hsm: { state: 'ready', error: null },
-  sync: { state: 'disabled', lastPullAt: null, lastPushAt: null, error: null, alarm: null },
+  sync: { state: 'disabled', lastPullAt: null, lastPushAt: null, error: null, alarm: null, hub: null },
   data: {
     revocationAt: null,
     whitelistAt: null,

@@ -267,6 +267,16 @@ export const TerminalStatusSchema = z
         error: ErrorPayloadSchema.nullable(),
         /** Sync v2: the last answer refused as an attack (rollback, freeze, mix-and-match, …); null if none. */
         alarm: ErrorPayloadSchema.extend({ at: IsoTime }).nullable(),
+        /** The hub that answered last (its origin), its place in the fail-over order, how many there are. */
+        hub: z
+          .object({
+            origin: z.string(),
+            index: z.number().int().nonnegative(),
+            of: z.number().int().positive(),
+            answeredAt: IsoTime,
+          })
+          .strict()
+          .nullable(),
       })
       .strict(),
     data: z

@@ -33,6 +33,7 @@ export function baseStatus(overrides: Partial<TerminalStatus> = {}): TerminalSta
       lastPushAt: null,
       error: null,
       alarm: null,
+      hub: null,
     },
     data: {
       revocationAt: new Date().toISOString(),

@@ -25,8 +25,11 @@ describe('hub fail-over order', () => {
         ReturnType<HubChoice['choose']>,
       ];
       expect(hubs.choose()).toBe(venue);
+      expect(hubs.active()).toBeNull();
       hubs.failed(venue);
       expect(hubs.choose()).toBe(central);
+      hubs.ok(central);
+      expect(hubs.active()).toEqual({ url: 'https://hub.example/', index: 1, of: 2, answeredAt: clock.time });
       clock.time += 999;
       expect(hubs.choose()).toBe(central);
       clock.time += 2_001; // past the first wait (at most the 2 s backoff ceiling, at least 1 s)
@@ -37,6 +40,7 @@ describe('hub fail-over order', () => {
       clock.time += 500;
       hubs.ok(venue);
       expect(hubs.choose()).toBe(venue);
+      expect(hubs.active()).toMatchObject({ url: 'https://venue.lan/', index: 0, of: 2 });
       expect(venue.signal?.aborted).toBe(false);
     } finally {
       hubs.destroy();

@@ -70,6 +70,7 @@ describe('venue hub: the WAN is cut at a site', () => {
       const report = await t.client.syncNow();
       expect(report.ok).toBe(true);
       expect(t.client.currentHub()).toBe(site.venueUrl + '/');
+      expect(t.client.status().hub).toMatchObject({ url: site.venueUrl + '/', index: 0, of: 2 });
       expect(lookup(t, rows[17]!).card?.subject).toBe('S17');
     }
     journalEntry(a, 'P0');
@@ -135,6 +136,7 @@ describe('venue hub: the WAN is cut at a site', () => {
     const direct = await a.client.push();
     expect(direct.acked).toBe(aRows + 1);
     expect(a.client.currentHub()).toBe(site.central.url + '/');
+    expect(a.client.status().hub).toMatchObject({ url: site.central.url + '/', index: 1, of: 2 });
     expect(site.central.dir.store.journalCount('gate-a-1')).toBe(aRows + 1);
     // Gate B fails over too and reads the central hub's own peer feed from its start.
     await b.client.pull('peer-entries');

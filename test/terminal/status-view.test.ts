@@ -63,6 +63,7 @@ const syncStatus = (patch: Partial<SyncStatus>): SyncStatus => ({
   lastError: null,
   alarm: null,
   outOfService: null,
+  hub: null,
   ...patch,
 });
 
@@ -118,6 +119,18 @@ describe('status view', () => {
     const view = statusView(snapshot({ sync: ok('sync') }, { sync: syncStatus({ alarm }) }));
     expect(view.sync.alarm).toEqual(alarm);
     expect(statusView(snapshot({ sync: ok('sync') }, { sync: syncStatus({}) })).sync.alarm).toBeNull();
+  });
+
+  it('names the hub that answered last, by origin, with its place in the fail-over order', () => {
+    const hub = { url: 'https://hub.example:8443/jpki/', index: 1, of: 2, answeredAt: Date.UTC(2026, 11, 4) };
+    const view = statusView(snapshot({ sync: ok('sync') }, { sync: syncStatus({ hub }) }));
+    expect(view.sync.hub).toEqual({
+      origin: 'https://hub.example:8443',
+      index: 1,
+      of: 2,
+      answeredAt: '2026-12-04T00:00:00.000Z',
+    });
+    expect(statusView(snapshot({ sync: ok('sync') }, { sync: syncStatus({}) })).sync.hub).toBeNull();
   });
 
   it('shows staff mode open until its expiry', () => {

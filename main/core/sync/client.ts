@@ -187,6 +187,7 @@ export class SyncClient implements Supervised {
       lastError: this.lastError,
       alarm: this.alarm,
       outOfService: this.hubOrder,
+      hub: this.hubs.active(),
     };
   }
 

@@ -81,10 +81,24 @@ export class HubChoice {
   }
 
   ok(link: HubLink): void {
-    const e = this.entries.find((x) => x.link === link);
+    const index = this.entries.findIndex((x) => x.link === link);
+    const e = this.entries[index];
     if (!e) return;
     e.backoff.reset();
     e.retryAt = 0;
+    this.lastAnswer = { index, at: this.clock.now() };
+  }
+
+  private lastAnswer: { index: number; at: number } | null = null;
+
+  /**
+   * The hub that answered last (staff see whether the gate talks to the venue hub or, failed over, to
+   * the central one), its place in the order and how many there are; null before any hub answered.
+   */
+  active(): { url: string; index: number; of: number; answeredAt: number } | null {
+    if (!this.lastAnswer) return null;
+    const { index, at } = this.lastAnswer;
+    return { url: this.entries[index]!.link.base.href, index, of: this.entries.length, answeredAt: at };
   }
 
   failed(link: HubLink): void {

@@ -106,6 +106,11 @@ export interface SyncStatus {
    * TERMINAL_RETIRED for good); null while it is in service.
    */
   outOfService: ErrorPayload | null;
+  /**
+   * The hub that answered last (index 0 is `sync.hubUrl`, then `sync.hubUrls` in order) and how many the
+   * terminal may fail over between; null before any hub answered.
+   */
+  hub: { url: string; index: number; of: number; answeredAt: number } | null;
 }
 
 export interface SyncReport {

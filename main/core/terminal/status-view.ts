@@ -84,6 +84,14 @@ function syncView(health: Health | null, status: SyncStatus | null): TerminalSta
     lastPushAt: isoOrNull(status?.push.lastSuccessAt ?? 0),
     error: health?.error ?? null,
     alarm: status?.alarm ?? null,
+    hub: status?.hub
+      ? {
+          origin: new URL(status.hub.url).origin,
+          index: status.hub.index,
+          of: status.hub.of,
+          answeredAt: new Date(status.hub.answeredAt).toISOString(),
+        }
+      : null,
   };
 }
 

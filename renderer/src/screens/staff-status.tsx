@@ -14,6 +14,10 @@ export function StatusTable({ status, language }: { status: TerminalStatus; lang
   const crl = data.crlNextUpdate
     ? ` · ${t('crlNextUpdate', language, { at: formatDateTime(data.crlNextUpdate, language), n: data.crlGraceHours })}`
     : '';
+  // Which hub answered last, e.g. the venue hub (1/2) or, failed over, the central one (2/2).
+  const hub = status.sync.hub
+    ? ` · ${status.sync.hub.origin} (${status.sync.hub.index + 1}/${status.sync.hub.of})`
+    : '';
   const rows: [string, string, string][] = [
     [
       'reader',
@@ -24,7 +28,7 @@ export function StatusTable({ status, language }: { status: TerminalStatus; lang
     [
       'sync',
       t('sync', language),
-      `${value('sync', status.sync.state, language)} · ${ago(status.sync.lastPullAt, now, language)}${err(status.sync.error)}`,
+      `${value('sync', status.sync.state, language)} · ${ago(status.sync.lastPullAt, now, language)}${hub}${err(status.sync.error)}`,
     ],
     // Sync v2: an answer refused as an attack stays visible here (and at the hub) until the terminal restarts.
     ...(status.sync.alarm
