@@ -70,6 +70,13 @@ export function openHubDir(dirIn: string, options: HubDirOptions = {}): HubDir {
     keys.close();
     throw error;
   }
+  try {
+    keys.share(store);
+  } catch (error) {
+    store.close();
+    keys.close();
+    throw error;
+  }
   const publisher = new Publisher(
     store,
     () => keys.publisher(),

@@ -41,6 +41,19 @@ import {
   type Delegation,
 } from '../protocol/delegation.js';
 import { ensureSoftHsmConf } from '../hsm/provision.js';
+import { getLogger } from '../base/log.js';
+import { rootConflict, type SharedRoot } from './store.js';
+
+const log = getLogger('hub');
+
+/** Where instances of one store share their roots (HubStore.putRoot / rootsAfter). */
+export interface SharedRoots {
+  putRoot(r: SharedRoot, at: number): void;
+  rootsAfter(after: number): SharedRoot[];
+}
+
+/** How often a running hub looks for a root another instance put in the shared store. */
+export const SHARED_ROOT_CHECK_MS = 5_000;
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const DAY = 24 * 3600 * 1000;
@@ -287,11 +300,78 @@ export class HubKeys {
     return versions.map((v) => readFileSync(join(this.rootsDir, `${v}.json`)));
   }
 
+  private shared: { source: SharedRoots; everyMs: number; checkedAt: number; warned: string } | null = null;
+
+  /**
+   * Shares this folder's roots through the hub's store and follows the ones another instance puts there
+   * (a publisher rotation made on another machine; the new key reaches this one through the replicated
+   * HSM): looked for at most every `everyMs`, when a signature is due. The folder and the store must
+   * agree on every version both hold (CONFIG_INVALID otherwise: the instances were set up apart).
+   */
+  share(source: SharedRoots, everyMs = SHARED_ROOT_CHECK_MS): void {
+    const newest = this.root().version;
+    for (let v = 1; v <= newest; v++)
+      source.putRoot(
+        {
+          version: v,
+          bytes: readFileSync(join(this.rootsDir, `${v}.json`)),
+          // Only the newest root's key is ever used again; older labels are not kept in keys.json.
+          publisherLabel: v === newest ? this.config.publisherLabel : '',
+        },
+        this.now(),
+      );
+    this.shared = { source, everyMs, checkedAt: Number.NEGATIVE_INFINITY, warned: '' };
+    this.followShared();
+  }
+
+  /** Takes the roots another instance put in the shared store, and the publisher key the newest names. */
+  private followShared(): void {
+    const s = this.shared;
+    if (!s || this.now() - s.checkedAt < s.everyMs) return;
+    s.checkedAt = this.now();
+    try {
+      let root = this.root();
+      // The newest root this folder holds comes back too: its key may not have been here when it came.
+      const rows = s.source.rootsAfter(root.version - 1);
+      const newer = rows.filter((r) => r.version > root.version);
+      for (const r of newer) {
+        root = openSuccessorRoot(r.bytes, root); // each one signed by the root keys of the one before
+        const file = join(this.rootsDir, `${r.version}.json`);
+        // An instance on this same folder may have written it already.
+        if (!existsSync(file)) this.saveRoot(r.version, r.bytes);
+        else if (!readFileSync(file).equals(r.bytes)) throw rootConflict(r.version);
+      }
+      if (newer.length > 0) log.info({ version: root.version }, 'root of trust taken from the shared store');
+      if (rows.length === 0) return;
+      const label = rows[rows.length - 1]!.publisherLabel;
+      if (label === '' || label === this.config.publisherLabel) return;
+      const signer = this.backend.has(label) ? this.backend.signer(label) : null;
+      if (!signer || !root.publishers.some((p) => p.keyId === signer.keyId)) {
+        throw new KioskError(
+          'CONFIG_INVALID',
+          `root v${root.version} names publisher key ${label}, which this hub's key store does not hold`,
+        );
+      }
+      this.config = { ...this.config, publisherLabel: label };
+      writeAtomic(this.keysFile, JSON.stringify(this.config, null, 2) + '\n', 0o600);
+      this.readConfig();
+      this.current = signer;
+      log.info({ keyId: signer.keyId, label }, 'publisher key rotated by another instance');
+    } catch (error) {
+      // Signing goes on with the key held (terminals on the older root still accept it); said once.
+      const message = (error as Error).message;
+      if (message !== s.warned) log.error({ err: message }, 'cannot follow the shared root of trust');
+      s.warned = message;
+    }
+  }
+
   /**
    * The key the hub publishes with now. Follows keys.json, so a `hub root rotate-publisher` run by
-   * another process takes effect at the next signature of a running hub.
+   * another process takes effect at the next signature of a running hub; and, when the roots are shared
+   * through the store (`share`), a rotation made by an instance on another machine.
    */
   publisher(): FeedSigner {
+    this.followShared();
     const stamp = statSync(this.keysFile, { throwIfNoEntry: false });
     if (stamp && `${stamp.mtimeMs}:${stamp.size}:${stamp.ino}` !== this.configStamp) {
       const next = this.readConfig();
@@ -328,6 +408,9 @@ export class HubKeys {
       [rootKey],
     );
     openSuccessorRoot(bytes, trusted); // what a terminal will check
+    // The other instances learn of it from the store: put there first, so that a store that cannot take
+    // it leaves this folder unrotated too.
+    this.shared?.source.putRoot({ version: trusted.version + 1, bytes, publisherLabel: label }, this.now());
     this.saveRoot(trusted.version + 1, bytes);
     this.config = { ...this.config, publisherLabel: label };
     writeAtomic(this.keysFile, JSON.stringify(this.config, null, 2) + '\n', 0o600);

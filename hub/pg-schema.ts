@@ -99,6 +99,15 @@ export const pgHubMigrations: PgMigration[] = [
         used_by TEXT);
     `,
   },
+  {
+    // Signed roots of trust, as SQLite's migration 95: instances on this database follow a publisher
+    // rotation made by one of them without a restart (hub-keys.ts).
+    version: 95,
+    sql: `
+      CREATE TABLE IF NOT EXISTS hub_root (version INTEGER PRIMARY KEY, bytes BYTEA NOT NULL,
+        publisher_label TEXT NOT NULL, at BIGINT NOT NULL);
+    `,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between instances starting together. */

@@ -44,7 +44,7 @@ import type {
   TerminalRegistration,
   TerminalState,
 } from './store.js';
-import { peerFeedKey } from './store.js';
+import { peerFeedKey, rootConflict, type SharedRoot } from './store.js';
 import { conflictPolicy, presenceRecordFacts, type EntryConflict } from './conflicts.js';
 import { PgBridge, PgError, type PgRow, type PgValue } from './pg-bridge.js';
 import { PgConflictTable } from './pg-conflicts.js';
@@ -996,6 +996,27 @@ export class PgHubStore implements HubStore {
         [terminalId, nonce, expires],
       ) === 1
     );
+  }
+
+  putRoot(r: SharedRoot, at: number): void {
+    this.q(
+      `INSERT INTO hub_root (version, bytes, publisher_label, at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (version) DO NOTHING`,
+      [r.version, r.bytes, r.publisherLabel, at],
+    );
+    const [held] = this.q<{ bytes: Buffer }>('SELECT bytes FROM hub_root WHERE version = $1', [r.version]);
+    if (!held || !Buffer.from(held.bytes).equals(r.bytes)) throw rootConflict(r.version);
+  }
+
+  rootsAfter(after: number): SharedRoot[] {
+    return this.q<{ version: number; bytes: Buffer; publisher_label: string }>(
+      'SELECT version, bytes, publisher_label FROM hub_root WHERE version > $1 ORDER BY version',
+      [after],
+    ).map((r) => ({
+      version: Number(r.version),
+      bytes: Buffer.from(r.bytes),
+      publisherLabel: r.publisher_label,
+    }));
   }
 
   pruneNonces(now: number): number {

@@ -115,4 +115,13 @@ export const hubMigrations: Migration[] = [
         expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT) WITHOUT ROWID;
     `,
   },
+  {
+    // Signed roots of trust with the publisher key label each names: instances sharing this store follow
+    // a publisher rotation made by one of them without a restart (hub-keys.ts).
+    version: 95,
+    sql: `
+      CREATE TABLE IF NOT EXISTS hub_root (version INTEGER PRIMARY KEY, bytes BLOB NOT NULL,
+        publisher_label TEXT NOT NULL, at INTEGER NOT NULL);
+    `,
+  },
 ];

@@ -25,7 +25,7 @@ import type {
   TerminalRegistration,
   TerminalState,
 } from './store.js';
-import { peerFeedKey } from './store.js';
+import { peerFeedKey, rootConflict, type SharedRoot } from './store.js';
 import { conflictPolicy, presenceRecordFacts, type EntryConflict } from './conflicts.js';
 import { ConflictTable } from './sqlite-conflicts.js';
 import { hubMigrations } from './sqlite-schema.js';
@@ -730,6 +730,31 @@ export class SqliteHubStore implements HubStore {
 
   useNonce(terminalId: string, nonce: string, expires: number): boolean {
     return this.nonces().use.run(terminalId, nonce, expires).changes === 1;
+  }
+
+  putRoot(r: SharedRoot, at: number): void {
+    this.db.transaction(() => {
+      const held = this.q('SELECT bytes FROM hub_root WHERE version = ?').pluck().get(r.version) as
+        Buffer | undefined;
+      if (held) {
+        if (!held.equals(r.bytes)) throw rootConflict(r.version);
+        return;
+      }
+      this.q('INSERT INTO hub_root (version, bytes, publisher_label, at) VALUES (?, ?, ?, ?)').run(
+        r.version,
+        r.bytes,
+        r.publisherLabel,
+        at,
+      );
+    })();
+  }
+
+  rootsAfter(after: number): SharedRoot[] {
+    return (
+      this.q('SELECT version, bytes, publisher_label FROM hub_root WHERE version > ? ORDER BY version').all(
+        after,
+      ) as Array<{ version: number; bytes: Buffer; publisher_label: string }>
+    ).map((r) => ({ version: r.version, bytes: r.bytes, publisherLabel: r.publisher_label }));
   }
 
   pruneNonces(now: number): number {

@@ -1,6 +1,7 @@
 // The hub's storage contract, implemented on SQLite (sqlite-store.ts, the default) and on PostgreSQL
 // (pg-store.ts, for several hub instances on one database). Every method is one transaction; a write
 // method returns only after its transaction is durable. README.md says how to add a method to both.
+import { KioskError } from '../base/errors.js';
 import type { FeedName } from '../protocol/sync.js';
 import type { TerminalStatusReport, PushRecord } from '../protocol/sync.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
@@ -21,6 +22,14 @@ export interface CrlState {
   thisUpdate: number;
   /** ms since 1970; null for a CRL imported before the hub kept it. */
   nextUpdate: number | null;
+}
+
+/** A signed root of trust as instances of one store share it (hub-keys.ts). */
+export interface SharedRoot {
+  version: number;
+  bytes: Buffer;
+  /** The label of the publisher key the root names, in the (shared or replicated) key store. */
+  publisherLabel: string;
 }
 
 export interface TerminalRegistration {
@@ -90,6 +99,14 @@ export interface TerminalRecord extends TerminalRegistration {
  * (`peer-entries@<siteId>`) so that a gate only learns of entries at its own site.
  */
 export type FeedKey = FeedName | `peer-entries@${string}`;
+
+/** Two different roots under one version: instances not provisioned from one hub folder. */
+export function rootConflict(version: number): KioskError {
+  return new KioskError(
+    'CONFIG_INVALID',
+    `the store holds another root v${version} than this hub folder: every instance of a store must be set up from one hub folder (its root key)`,
+  );
+}
 
 export function peerFeedKey(siteId: string): FeedKey {
   return `peer-entries@${siteId}`;
@@ -293,6 +310,15 @@ export interface HubStore {
   useNonce(terminalId: string, nonce: string, expires: number): boolean;
   /** Forgets nonces whose `expires` is before `now`; returns how many. */
   pruneNonces(now: number): number;
+
+  /**
+   * Keeps a signed root of trust and the label of the publisher key it names, so that every instance on
+   * this store follows a rotation made by one of them (hub-keys.ts). The same version again with the
+   * same bytes is a no-op; other bytes are CONFIG_INVALID (`rootConflict`).
+   */
+  putRoot(r: SharedRoot, at: number): void;
+  /** The kept roots above `after`, in version order. */
+  rootsAfter(after: number): SharedRoot[];
 
   /**
    * Stores shared by several hub processes: calls `onFeed` when any of them commits a change to a feed

@@ -241,6 +241,26 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     });
   });
 
+  describe('shared roots', () => {
+    it('keeps each root version once, in order; the same bytes again are a no-op, other bytes refused', () => {
+      const v = (n: number, tag = 'a') => ({
+        version: n,
+        bytes: Buffer.from(`root ${n} ${tag}\n\u0000\u00ff`, 'latin1'),
+        publisherLabel: n === 2 ? 'hub-publisher-2' : '',
+      });
+      store.putRoot(v(2), T0);
+      store.putRoot(v(1), T0);
+      store.putRoot(v(1), T0 + 1);
+      expect(store.rootsAfter(0)).toEqual([v(1), v(2)]);
+      expect(store.rootsAfter(1)).toEqual([v(2)]);
+      expect(store.rootsAfter(2)).toEqual([]);
+      expect(() => store.putRoot(v(2, 'other'), T0)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+      expect(store.rootsAfter(1)).toEqual([v(2)]);
+    });
+  });
+
   describe('seat transfer codes', () => {
     const code = (sha: string, expiresAt = T0 + 600_000, seat = 'A-12') =>
       store.createTransferCode({
