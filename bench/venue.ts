@@ -89,7 +89,7 @@ export async function venueCut(
     const c = await listen(central.hub);
     let centralUp = true;
     const venueDir = join(root, 'venue');
-    const keys = initVenueDir(venueDir);
+    const keys = initVenueDir(venueDir, { keyStore: 'file' }); // one process runs every suite: no second SoftHSM2 configuration
     registerAt(central.dir, { id: VENUE_ID, publicPem: keys.requestPublicPem } as Terminal, 'venue');
     writeFileSync(
       join(venueDir, 'delegation.json'),

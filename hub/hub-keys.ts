@@ -82,6 +82,47 @@ type KeysFile = z.output<typeof KeysFile>;
 
 export type HubKeyStore = 'pkcs11' | 'file';
 
+/** Where a folder's PKCS#11 token is: module, SoftHSM2 configuration (null for another HSM), label, PIN file. */
+export interface TokenPlace {
+  module: string;
+  softhsmConf: string | null;
+  tokenLabel: string;
+  pinFile: string;
+}
+
+/**
+ * A folder's own SoftHSM2 token under `<dir>/hsm` (its configuration and owner-only user and SO PINs),
+ * initialised the first time. Production names its HSM's module and token in the folder's key file instead.
+ */
+export function ownSoftHsmToken(dir: string, tokenLabel: string): TokenPlace {
+  const hsmDir = join(dir, 'hsm');
+  const conf = join(hsmDir, 'softhsm2.conf');
+  ensureSoftHsmConf(conf);
+  const pinFile = join(hsmDir, 'user-pin');
+  const soPinFile = join(hsmDir, 'so-pin');
+  ensureSecret(pinFile);
+  ensureSecret(soPinFile);
+  if (!tokensHere(SOFTHSM_MODULE, conf).some((t) => t.initialized && t.label === tokenLabel))
+    initTokenHere(
+      SOFTHSM_MODULE,
+      conf,
+      tokenLabel,
+      readSecret({ file: soPinFile }, `${tokenLabel} token SO PIN`),
+      readSecret({ file: pinFile }, `${tokenLabel} token user PIN`),
+    );
+  return { module: SOFTHSM_MODULE, softhsmConf: conf, tokenLabel, pinFile };
+}
+
+/** Opens (logs in to) a folder's token on this thread. */
+export function openToken(p: TokenPlace): InThreadToken {
+  return InThreadToken.open({
+    module: p.module,
+    softhsmConf: p.softhsmConf,
+    tokenLabel: p.tokenLabel,
+    pin: () => readSecret({ file: p.pinFile }, `${p.tokenLabel} token user PIN`),
+  });
+}
+
 /** Where a hub's keys live: a token (the default) or PEM files in the folder (tests, benchmarks). */
 interface KeyBackend {
   has(label: string): boolean;
@@ -202,15 +243,7 @@ export class HubKeys {
 
   private openBackend(c: KeysFile): KeyBackend {
     if (c.store === 'file') return new FileBackend(this.dir);
-    const pinFile = c.pinFile;
-    return new TokenBackend(
-      InThreadToken.open({
-        module: c.module,
-        softhsmConf: c.softhsmConf,
-        tokenLabel: c.tokenLabel,
-        pin: () => readSecret({ file: pinFile }, 'hub token user PIN'),
-      }),
-    );
+    return new TokenBackend(openToken(c));
   }
 
   /** A fresh folder: the SoftHSM2 token (or the file keys), the publisher and root keys. */
@@ -220,28 +253,9 @@ export class HubKeys {
     if (store === 'file') {
       config = { store: 'file', publisherLabel: 'hub-publisher-1', rootLabel: 'hub-root-1' };
     } else {
-      const hsmDir = join(this.dir, 'hsm');
-      const conf = join(hsmDir, 'softhsm2.conf');
-      ensureSoftHsmConf(conf);
-      const pinFile = join(hsmDir, 'user-pin');
-      const soPinFile = join(hsmDir, 'so-pin');
-      ensureSecret(pinFile);
-      ensureSecret(soPinFile);
-      const tokenLabel = 'jpki-hub';
-      if (!tokensHere(SOFTHSM_MODULE, conf).some((t) => t.initialized && t.label === tokenLabel))
-        initTokenHere(
-          SOFTHSM_MODULE,
-          conf,
-          tokenLabel,
-          readSecret({ file: soPinFile }, 'hub token SO PIN'),
-          readSecret({ file: pinFile }, 'hub token user PIN'),
-        );
       config = {
         store: 'pkcs11',
-        module: SOFTHSM_MODULE,
-        softhsmConf: conf,
-        tokenLabel,
-        pinFile,
+        ...ownSoftHsmToken(this.dir, 'jpki-hub'),
         publisherLabel: 'hub-publisher-1',
         rootLabel: 'hub-root-1',
       };

@@ -6,7 +6,8 @@
 // whenever the central hub answers. One supervised loop (base/supervisor.ts backoff) does the upstream work.
 //
 // Folder: hub.db (SQLite HubStore: terminals, journals, peer entries, nonces), venue.db + content/ (the
-// mirror), venue-key.pem (Ed25519, the delegated key), request-key.pem (P-256, its terminal key at the
+// mirror), venue-keys.json + hsm/ (the delegated Ed25519 venue key in the folder's own SoftHSM2 token, or
+// another HSM the file names; venue-key.pem in test folders), request-key.pem (P-256, its terminal key at the
 // central hub), delegation.json (from the central hub), root.json + roots/ (the central root of trust).
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,10 @@ import { getLogger } from '../base/log.js';
 import { Backoff } from '../base/supervisor.js';
 import { openPushReply } from '../protocol/checkpoint.js';
 import { openDelegation, type Delegation } from '../protocol/delegation.js';
-import { softwareFeedSigner } from '../protocol/feed-format.js';
+import { softwareFeedSigner, type FeedSigner } from '../protocol/feed-format.js';
+import { readSecretFile } from '../config/secrets.js';
+import { ownSoftHsmToken, openToken, type HubKeyStore } from './hub-keys.js';
+import { z } from 'zod';
 import { softwareSigner } from '../protocol/http-signature.js';
 import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
 import { PROTOCOL_VERSION } from '../protocol/sync.js';
@@ -40,17 +44,85 @@ export interface VenueDir {
   requestPublicPem: string;
 }
 
-/** Creates (or opens) a venue folder's keys; the delegation and the root come from the central hub. */
-export function initVenueDir(dirIn: string): VenueDir {
+const VENUE_KEY_LABEL = 'venue-key';
+
+/** `<venue>/venue-keys.json`: where the delegated venue key lives. */
+const VenueKeysFile = z.discriminatedUnion('store', [
+  z
+    .object({
+      store: z.literal('pkcs11'),
+      module: z.string(),
+      softhsmConf: z.string().nullable(),
+      tokenLabel: z.string().min(1).max(32),
+      pinFile: z.string(),
+      label: z.string().min(1),
+    })
+    .strict(),
+  z.object({ store: z.literal('file') }).strict(),
+]);
+type VenueKeysFile = z.output<typeof VenueKeysFile>;
+
+function readVenueKeys(dir: string): VenueKeysFile {
+  const file = join(dir, 'venue-keys.json');
+  // A folder made before the key file existed keeps its venue key in venue-key.pem.
+  if (!existsSync(file)) return { store: 'file' };
+  let parsed;
+  try {
+    parsed = VenueKeysFile.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    parsed = null;
+  }
+  if (!parsed?.success) throw new KioskError('CONFIG_INVALID', `${file} is not a venue key file`);
+  return parsed.data;
+}
+
+/** The delegated venue key: its signer (in the token, or the PEM file of test folders) and how to let go. */
+export function openVenueKey(dir: string): { signer: FeedSigner; close(): void } {
+  const c = readVenueKeys(dir);
+  if (c.store === 'file')
+    return {
+      signer: softwareFeedSigner(createPrivateKey(readSecretFile(join(dir, 'venue-key.pem'), 'venue key'))),
+      close: () => undefined,
+    };
+  const token = openToken(c);
+  try {
+    return { signer: token.signer(c.label), close: () => token.close() };
+  } catch (error) {
+    token.close();
+    throw error;
+  }
+}
+
+/**
+ * Creates (or opens) a venue folder's keys; the delegation and the root come from the central hub. The
+ * delegated Ed25519 venue key is made in the folder's own SoftHSM2 token (`keyStore` pkcs11, the
+ * default) and never leaves it; `file` keeps it in venue-key.pem (tests that run several venues in one
+ * process: SoftHSM2 reads one configuration per process).
+ */
+export function initVenueDir(dirIn: string, o: { keyStore?: HubKeyStore } = {}): VenueDir {
   const dir = resolve(dirIn);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keysFile = join(dir, 'venue-keys.json');
   const venueKeyFile = join(dir, 'venue-key.pem');
-  if (!existsSync(venueKeyFile)) {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    writeFileSync(venueKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
-      mode: 0o600,
-      flag: 'wx',
-    });
+  if (!existsSync(keysFile) && !existsSync(venueKeyFile)) {
+    let config: VenueKeysFile;
+    if ((o.keyStore ?? 'pkcs11') === 'file') {
+      const { privateKey } = generateKeyPairSync('ed25519');
+      writeFileSync(venueKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
+        mode: 0o600,
+        flag: 'wx',
+      });
+      config = { store: 'file' };
+    } else {
+      config = { store: 'pkcs11', ...ownSoftHsmToken(dir, 'jpki-venue'), label: VENUE_KEY_LABEL };
+      const token = openToken(config);
+      try {
+        if (!token.has(VENUE_KEY_LABEL)) token.generateEd25519(VENUE_KEY_LABEL);
+      } finally {
+        token.close();
+      }
+    }
+    writeFileSync(keysFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   }
   const requestKeyFile = join(dir, 'request-key.pem');
   if (!existsSync(requestKeyFile)) {
@@ -60,13 +132,18 @@ export function initVenueDir(dirIn: string): VenueDir {
       flag: 'wx',
     });
   }
-  return {
-    dir,
-    venueKey: createPublicKey(createPrivateKey(readFileSync(venueKeyFile))),
-    requestPublicPem: createPublicKey(createPrivateKey(readFileSync(requestKeyFile)))
-      .export({ type: 'spki', format: 'pem' })
-      .toString(),
-  };
+  const venueKey = openVenueKey(dir);
+  try {
+    return {
+      dir,
+      venueKey: venueKey.signer.publicKey,
+      requestPublicPem: createPublicKey(createPrivateKey(readFileSync(requestKeyFile)))
+        .export({ type: 'spki', format: 'pem' })
+        .toString(),
+    };
+  } finally {
+    venueKey.close();
+  }
 }
 
 export interface VenueOptions {
@@ -124,14 +201,19 @@ export function openVenueHub(o: VenueOptions): VenueHub {
     );
   const delegationBytes = readFileSync(delegationFile);
   const delegation = openDelegation(delegationBytes, root, { site: o.site, now: now() });
-  const venueSigner = softwareFeedSigner(createPrivateKey(readFileSync(join(dir, 'venue-key.pem'))));
-  if (venueSigner.keyId !== delegation.venueKeyId)
-    throw new KioskError('DELEGATION_INVALID', `${delegationFile} names another key than venue-key.pem`);
-  if (delegation.venueId !== o.venueId)
+  const venueKey = openVenueKey(dir);
+  const venueSigner = venueKey.signer;
+  if (venueSigner.keyId !== delegation.venueKeyId) {
+    venueKey.close();
+    throw new KioskError('DELEGATION_INVALID', `${delegationFile} names another key than this venue's key`);
+  }
+  if (delegation.venueId !== o.venueId) {
+    venueKey.close();
     throw new KioskError(
       'DELEGATION_INVALID',
       `the delegation names venue ${delegation.venueId}, not ${o.venueId}`,
     );
+  }
 
   const store = new SqliteHubStore(join(dir, 'hub.db'));
   const upstream = new Upstream({
@@ -295,6 +377,7 @@ export function openVenueHub(o: VenueOptions): VenueHub {
       upstream.close();
       mirror.close();
       store.close();
+      venueKey.close();
     },
   };
 }

@@ -52,7 +52,8 @@ export async function startVenueSite(
   const centralPort = central.port;
   const mitm = ports ? await startMitm(centralPort, ports[1]) : null;
   const venueDir = join(root, 'venue');
-  const keys = initVenueDir(venueDir);
+  // Key files: a test file starts several venues, and SoftHSM2 reads one configuration per process.
+  const keys = initVenueDir(venueDir, { keyStore: 'file' });
   register(central.dir, VENUE_ID, keys.requestPublicPem, SITE, 'venue', 'stadium-gate');
   const delegation = central.dir.keys.delegateVenue({
     site: SITE,
