@@ -60,16 +60,21 @@ const DAY = 24 * 3600 * 1000;
 /** A root is signed for a year; `hub root rotate-publisher` (or renew) signs the next one. */
 export const ROOT_VALIDITY_MS = 365 * DAY;
 
+/** A key file's fields that say where its PKCS#11 token is (TokenPlace). */
+export const TokenPlaceFields = {
+  store: z.literal('pkcs11'),
+  module: z.string(),
+  /** SoftHSM2 configuration (null for another HSM's module). */
+  softhsmConf: z.string().nullable(),
+  tokenLabel: z.string().min(1).max(32),
+  /** File holding the user PIN (owner-only). */
+  pinFile: z.string(),
+};
+
 const KeysFile = z.discriminatedUnion('store', [
   z
     .object({
-      store: z.literal('pkcs11'),
-      module: z.string(),
-      /** SoftHSM2 configuration (null for another HSM's module). */
-      softhsmConf: z.string().nullable(),
-      tokenLabel: z.string().min(1).max(32),
-      /** File holding the user PIN (owner-only). */
-      pinFile: z.string(),
+      ...TokenPlaceFields,
       publisherLabel: z.string().min(1),
       rootLabel: z.string().min(1),
     })

@@ -43,7 +43,7 @@ import { getLogger } from '../base/log.js';
 import { normalizeAuthority } from '../protocol/http-signature.js';
 import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
-import { peerFeedKey, type FeedKey, type HubStore, type TerminalRecord } from './store.js';
+import { peerFeedKey, registrationOf, type FeedKey, type HubStore, type TerminalRecord } from './store.js';
 import { RequestAuthenticator } from './request-auth.js';
 import { renderStatusPage, statusModel, statusPageHeaders } from './status-page.js';
 import { JournalGroupCommit, Sightings } from './write-batching.js';
@@ -627,12 +627,7 @@ export function createHub(o: HubOptions): Hub {
       .terminals()
       .filter((t) => t.siteId === site && t.terminalId !== venue.terminalId)
       .map((t) => ({
-        terminalId: t.terminalId,
-        publicKeyPem: t.publicKeyPem,
-        siteId: t.siteId,
-        gateId: t.gateId,
-        zone: t.zone,
-        siteKind: t.siteKind,
+        ...registrationOf(t),
         state: t.state ?? 'active',
         stateReason: t.stateReason ?? null,
       }));

@@ -24,6 +24,12 @@ export interface CrlState {
   nextUpdate: number | null;
 }
 
+/** Only the registration fields of a terminal record (or of anything carrying them). */
+export function registrationOf(t: TerminalRegistration): TerminalRegistration {
+  const { terminalId, publicKeyPem, siteId, gateId, zone, siteKind } = t;
+  return { terminalId, publicKeyPem, siteId, gateId, zone, siteKind };
+}
+
 /** A signed root of trust as instances of one store share it (hub-keys.ts). */
 export interface SharedRoot {
   version: number;

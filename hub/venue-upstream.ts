@@ -71,38 +71,11 @@ export class Upstream {
    */
   async contentToFile(path: string, file: string, limit: number): Promise<{ bytes: number; sha256: string }> {
     const full = this.base.pathname.replace(/\/$/, '') + path;
-    const lib = this.base.protocol === 'https:' ? https : http;
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = lib.request(
-        {
-          protocol: this.base.protocol,
-          hostname: this.base.hostname,
-          port: this.base.port || undefined,
-          method: 'GET',
-          path: full,
-          headers: { 'accept-encoding': 'identity' },
-          agent: this.agent,
-          ...(this.o.ca ? { ca: this.o.ca } : {}),
-        },
-        resolve,
-      );
-      req.setTimeout(this.idleMs, () =>
-        req.destroy(new KioskError('SYNC_UNREACHABLE', 'central hub did not answer')),
-      );
-      req.on('error', (e: Error) =>
-        reject(
-          e instanceof KioskError
-            ? e
-            : new KioskError('SYNC_UNREACHABLE', `central hub unreachable: ${e.message}`),
-        ),
-      );
-      req.end();
-    });
+    const res = await this.send('GET', full, { 'accept-encoding': 'identity' }, undefined);
     if (res.statusCode !== 200) {
       res.resume();
       throw new KioskError('SYNC_UNREACHABLE', `central hub: content ${path}: HTTP ${res.statusCode ?? 0}`);
     }
-    res.setTimeout(this.idleMs, () => res.destroy(new KioskError('SYNC_UNREACHABLE', 'central hub stalled')));
     const hash = createHash('sha256');
     let bytes = 0;
     const meter = new Transform({
@@ -131,13 +104,13 @@ export class Upstream {
     this.agent.destroy();
   }
 
-  private request(
+  /** One request; resolves with the answer's head (its body still to read), typed errors otherwise. */
+  private send(
     method: string,
     path: string,
     headers: Record<string, string | number>,
     body: Buffer | undefined,
-    limit: number,
-  ): Promise<{ status: number; bytes: Buffer }> {
+  ): Promise<http.IncomingMessage> {
     const lib = this.base.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = lib.request(
@@ -155,24 +128,7 @@ export class Upstream {
           res.setTimeout(this.idleMs, () =>
             res.destroy(new KioskError('SYNC_UNREACHABLE', 'central hub stalled')),
           );
-          const stream = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
-          const parts: Buffer[] = [];
-          let size = 0;
-          stream.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > limit) {
-              res.destroy();
-              reject(new KioskError('SYNC_LIMIT', `central hub answer past ${limit} bytes`));
-              return;
-            }
-            parts.push(c);
-          });
-          stream.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: Buffer.concat(parts) }));
-          stream.on('error', (e: Error) =>
-            reject(
-              e instanceof KioskError ? e : new KioskError('SYNC_UNREACHABLE', `central hub: ${e.message}`),
-            ),
-          );
+          resolve(res);
         },
       );
       req.setTimeout(this.idleMs, () =>
@@ -187,6 +143,33 @@ export class Upstream {
       );
       req.end(body);
     });
+  }
+
+  /** One request with its answer read whole, at most `limit` bytes (decompressed). */
+  private async request(
+    method: string,
+    path: string,
+    headers: Record<string, string | number>,
+    body: Buffer | undefined,
+    limit: number,
+  ): Promise<{ status: number; bytes: Buffer }> {
+    const res = await this.send(method, path, headers, body);
+    const stream = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
+    const parts: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const c of stream as AsyncIterable<Buffer>) {
+        size += c.length;
+        if (size > limit) throw new KioskError('SYNC_LIMIT', `central hub answer past ${limit} bytes`);
+        parts.push(c);
+      }
+    } catch (e) {
+      res.destroy();
+      throw e instanceof KioskError
+        ? e
+        : new KioskError('SYNC_UNREACHABLE', `central hub: ${(e as Error).message}`);
+    }
+    return { status: res.statusCode ?? 0, bytes: Buffer.concat(parts) };
   }
 }
 

@@ -20,7 +20,7 @@ import { openPushReply } from '../protocol/checkpoint.js';
 import { openDelegation, type Delegation } from '../protocol/delegation.js';
 import { softwareFeedSigner, type FeedSigner } from '../protocol/feed-format.js';
 import { readSecretFile } from '../config/secrets.js';
-import { ownSoftHsmToken, openToken, type HubKeyStore } from './hub-keys.js';
+import { TokenPlaceFields, ownSoftHsmToken, openToken, type HubKeyStore } from './hub-keys.js';
 import { z } from 'zod';
 import { softwareSigner } from '../protocol/http-signature.js';
 import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
@@ -30,7 +30,7 @@ import { IndexKey } from '../whitelist/privacy.js';
 import { Publisher } from './publisher.js';
 import { createHub, type Hub, type HubOptions } from './server.js';
 import { SqliteHubStore } from './sqlite-store.js';
-import type { HubStore, TerminalRegistration } from './store.js';
+import { registrationOf, type HubStore } from './store.js';
 import { VenueMirror } from './venue-mirror.js';
 import { Upstream, upstreamError } from './venue-upstream.js';
 
@@ -48,16 +48,7 @@ const VENUE_KEY_LABEL = 'venue-key';
 
 /** `<venue>/venue-keys.json`: where the delegated venue key lives. */
 const VenueKeysFile = z.discriminatedUnion('store', [
-  z
-    .object({
-      store: z.literal('pkcs11'),
-      module: z.string(),
-      softhsmConf: z.string().nullable(),
-      tokenLabel: z.string().min(1).max(32),
-      pinFile: z.string(),
-      label: z.string().min(1),
-    })
-    .strict(),
+  z.object({ ...TokenPlaceFields, label: z.string().min(1) }).strict(),
   z.object({ store: z.literal('file') }).strict(),
 ]);
 type VenueKeysFile = z.output<typeof VenueKeysFile>;
@@ -396,15 +387,7 @@ export function applyVenueRoster(store: HubStore, roster: readonly RosterTermina
     try {
       let held = store.terminal(t.terminalId);
       if (!held) {
-        const registration: TerminalRegistration = {
-          terminalId: t.terminalId,
-          publicKeyPem: t.publicKeyPem,
-          siteId: t.siteId,
-          gateId: t.gateId,
-          zone: t.zone,
-          siteKind: t.siteKind,
-        };
-        store.registerTerminal(registration, at);
+        store.registerTerminal(registrationOf(t), at);
         held = store.terminal(t.terminalId)!;
       } else if (held.publicKeyPem !== t.publicKeyPem && held.state !== 'retired') {
         held = store.replaceTerminalKey(t.terminalId, t.publicKeyPem, at);
