@@ -810,9 +810,14 @@ export class PgHubStore implements HubStore {
           [terminalId, sorted[0]!.seq - 1, sorted[sorted.length - 1]!.seq],
         ))
           known.set(r.seq, r);
+      // The range read above is complete (the terminal's row is locked, so no other push of it runs
+      // meanwhile): a seq inside it that is not there is not held, without asking again.
+      const lo = sorted.length > 0 ? sorted[0]!.seq - 1 : 0;
+      const hi = sorted.length > 0 ? sorted[sorted.length - 1]!.seq : -1;
       const lookup = (seq: number): PushRecord | null => {
         const hit = known.get(seq);
         if (hit) return hit;
+        if (seq >= lo && seq <= hi) return null;
         const [r] = this.q<PushRecord>(
           'SELECT seq, body, hash FROM journal WHERE terminal_id = $1 AND seq = $2',
           [terminalId, seq],
@@ -880,13 +885,29 @@ export class PgHubStore implements HubStore {
           [key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz, digest],
         );
         this.q('UPDATE feed SET head = $1, digest = $2 WHERE feed = $3', [b.toSeq, digest, key]);
-        for (const op of presence)
-          this.q(
-            `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,
-               terminal_id = excluded.terminal_id, at = excluded.at WHERE excluded.at >= presence.at`,
-            [site, op.subject, op.state, op.gateId, op.terminalId, op.at],
-          );
+        // One statement for the push: per subject the op that applying them in order would leave (the
+        // latest, a later one winning a tie), since one INSERT may not touch a row twice.
+        const last = new Map<string, PeerEntryOp>();
+        for (const op of presence) {
+          const prior = last.get(op.subject);
+          if (!prior || op.at >= prior.at) last.set(op.subject, op);
+        }
+        const ops = [...last.values()];
+        this.q(
+          `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at)
+           SELECT $1, u.subject, u.state, u.gate_id, u.terminal_id, u.at
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(subject, state, gate_id, terminal_id, at)
+           ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,
+             terminal_id = excluded.terminal_id, at = excluded.at WHERE excluded.at >= presence.at`,
+          [
+            site,
+            ops.map((op) => op.subject),
+            ops.map((op) => op.state),
+            ops.map((op) => op.gateId),
+            ops.map((op) => op.terminalId),
+            ops.map((op) => op.at),
+          ],
+        );
         if (conflictPolicy(t.site_kind) === 'record')
           for (const { op, row } of presenceRows) {
             const facts = presenceRecordFacts(row);
