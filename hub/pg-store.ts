@@ -1019,6 +1019,28 @@ export class PgHubStore implements HubStore {
     );
   }
 
+  useNonceFor(
+    terminalId: string,
+    nonce: string,
+    expires: number,
+  ): { fresh: boolean; terminal: TerminalRecord | null } {
+    if (!this.nonceReady) {
+      this.db.query('SET synchronous_commit = off', [], 'nonce');
+      this.nonceReady = true;
+    }
+    // The nonce row is inserted whether or not the terminal exists (as useNonce does); the terminal's
+    // row is read in the same statement, on the nonce connection (autocommit: its committed state).
+    const [row] = this.db.query(
+      `WITH n AS (INSERT INTO request_nonce (terminal_id, nonce, expires) VALUES ($1, $2, $3)
+                  ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT (SELECT count(*) FROM n)::int AS fresh, t.* FROM (SELECT 1) AS one
+         LEFT JOIN terminal t ON t.id = $1`,
+      [terminalId, nonce, expires],
+      'nonce',
+    ).rows as unknown as Array<TerminalRow & { fresh: number }>;
+    return { fresh: row!.fresh === 1, terminal: row!.id ? toTerminal(row!) : null };
+  }
+
   pruneNonces(now: number): number {
     return this.nonceQuery('DELETE FROM request_nonce WHERE expires < $1', [now]);
   }

@@ -731,6 +731,14 @@ export class SqliteHubStore implements HubStore {
     return this.nonces().use.run(terminalId, nonce, expires).changes === 1;
   }
 
+  useNonceFor(
+    terminalId: string,
+    nonce: string,
+    expires: number,
+  ): { fresh: boolean; terminal: TerminalRecord | null } {
+    return { fresh: this.useNonce(terminalId, nonce, expires), terminal: this.terminal(terminalId) };
+  }
+
   pruneNonces(now: number): number {
     return this.nonces().prune.run(now).changes;
   }

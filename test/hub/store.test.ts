@@ -599,6 +599,22 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     expect(store.feedInfo('peer-entries@site-9').head).toBe(2);
   });
 
+  it('uses a nonce and reads the terminal in one call: refused the second time, state and key current', () => {
+    register('t1');
+    expect(store.useNonceFor!('t1', 'nonce-cccccccc', T0 + 10)).toMatchObject({
+      fresh: true,
+      terminal: { terminalId: 't1', publicKeyPem: 'pem-t1', state: 'active' },
+    });
+    store.setTerminalState('t1', 'disabled', 'lost', T0 + 1);
+    store.replaceTerminalKey('t1', 'pem-t1-new', T0 + 2);
+    expect(store.useNonceFor!('t1', 'nonce-cccccccc', T0 + 10)).toMatchObject({
+      fresh: false,
+      terminal: { publicKeyPem: 'pem-t1-new', state: 'disabled', stateReason: 'lost' },
+    });
+    expect(store.useNonce('t1', 'nonce-cccccccc', T0 + 10)).toBe(false); // the same nonce table
+    expect(store.useNonceFor!('nobody', 'nonce-dddddddd', T0 + 10)).toEqual({ fresh: true, terminal: null });
+  });
+
   it('refuses a request nonce used before by the same terminal, and forgets expired ones', () => {
     expect(store.useNonce('t1', 'nonce-aaaaaaaa', T0 + 10)).toBe(true);
     expect(store.useNonce('t1', 'nonce-aaaaaaaa', T0 + 10)).toBe(false);
