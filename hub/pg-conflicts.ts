@@ -63,22 +63,50 @@ export class PgConflictTable {
     return this.db.query(sql, params).rows as PgRow[] as T[];
   }
 
-  track(site: string, op: PeerEntryOp, facts: PresenceRecordFacts, detectedAt: number): void {
-    if (facts.kind !== 'annulment' && op.state !== 'outside') {
-      // An entry: recorded and checked against the neighbouring events by the server (migration 90).
-      this.db.query('SELECT hub_track_entry($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-        site,
-        op.terminalId,
-        op.journalSeq ?? null,
-        op.subject,
-        op.state,
-        op.gateId,
-        op.at,
-        facts.grantSeq,
-        detectedAt,
-      ]);
-      return;
+  /**
+   * A push's presence events in their order. Each run of entries is recorded and checked against the
+   * neighbouring events by the server, in one statement (hub_track_entry, migration 90, called per row in
+   * order; each call sees the ones before it); an exit or annulment is handled here between the runs.
+   */
+  trackAll(
+    site: string,
+    events: Array<{ op: PeerEntryOp; facts: PresenceRecordFacts }>,
+    detectedAt: number,
+  ): void {
+    let run: Array<{ op: PeerEntryOp; facts: PresenceRecordFacts }> = [];
+    const flush = () => {
+      if (run.length === 0) return;
+      this.db.query(
+        `SELECT hub_track_entry($1, u.terminal_id, u.seq, u.subject, u.state, u.gate_id, u.at, u.grant_seq, $2)
+         FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+           WITH ORDINALITY AS u(terminal_id, seq, subject, state, gate_id, at, grant_seq, n)
+         ORDER BY u.n`,
+        [
+          site,
+          detectedAt,
+          run.map((e) => e.op.terminalId),
+          run.map((e) => e.op.journalSeq ?? null),
+          run.map((e) => e.op.subject),
+          run.map((e) => e.op.state),
+          run.map((e) => e.op.gateId),
+          run.map((e) => e.op.at),
+          run.map((e) => e.facts.grantSeq),
+        ],
+      );
+      run = [];
+    };
+    for (const e of events) {
+      if (e.facts.kind !== 'annulment' && e.op.state !== 'outside') run.push(e);
+      else {
+        flush();
+        this.track(site, e.op, e.facts, detectedAt);
+      }
     }
+    flush();
+  }
+
+  /** An exit or an annulment (entries go through trackAll). */
+  private track(site: string, op: PeerEntryOp, facts: PresenceRecordFacts, detectedAt: number): void {
     this.db.query(
       `INSERT INTO presence_event (terminal_id, seq, site_id, subject, state, gate_id, at, grant_seq, annulled)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,

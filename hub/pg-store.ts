@@ -880,13 +880,9 @@ export class PgHubStore implements HubStore {
         const info = this.lockFeed(key);
         const b = makeBatch(info.head, presence);
         const digest = PgHubStore.chained(info.digest, b);
-        this.q(
-          'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz, digest],
-        );
-        this.q('UPDATE feed SET head = $1, digest = $2 WHERE feed = $3', [b.toSeq, digest, key]);
-        // One statement for the push: per subject the op that applying them in order would leave (the
-        // latest, a later one winning a tie), since one INSERT may not touch a row twice.
+        // The batch, the feed's head, the presence and the wake-up of other instances' long polls
+        // (delivered at commit) in one statement. Presence: per subject the op that applying them in order
+        // would leave (the latest, a later one winning a tie), since one INSERT may not touch a row twice.
         const last = new Map<string, PeerEntryOp>();
         for (const op of presence) {
           const prior = last.get(op.subject);
@@ -894,26 +890,43 @@ export class PgHubStore implements HubStore {
         }
         const ops = [...last.values()];
         this.q(
-          `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at)
-           SELECT $1, u.subject, u.state, u.gate_id, u.terminal_id, u.at
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(subject, state, gate_id, terminal_id, at)
-           ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,
-             terminal_id = excluded.terminal_id, at = excluded.at WHERE excluded.at >= presence.at`,
+          `WITH b AS (INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7)),
+                f AS (UPDATE feed SET head = $2, digest = $7 WHERE feed = $1),
+                p AS (INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at)
+                      SELECT $8, u.subject, u.state, u.gate_id, u.terminal_id, u.at
+                      FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])
+                        AS u(subject, state, gate_id, terminal_id, at)
+                      ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state,
+                        gate_id = excluded.gate_id, terminal_id = excluded.terminal_id, at = excluded.at
+                      WHERE excluded.at >= presence.at)
+           SELECT pg_notify($14, $1)`,
           [
+            key,
+            b.toSeq,
+            b.fromSeq,
+            presence.length,
+            at,
+            b.frameGz,
+            digest,
             site,
             ops.map((op) => op.subject),
             ops.map((op) => op.state),
             ops.map((op) => op.gateId),
             ops.map((op) => op.terminalId),
             ops.map((op) => op.at),
+            FEED_CHANNEL,
           ],
         );
         if (conflictPolicy(t.site_kind) === 'record')
-          for (const { op, row } of presenceRows) {
-            const facts = presenceRecordFacts(row);
-            if (facts) this.conflictTable.track(site, op, facts, at);
-          }
-        this.q('SELECT pg_notify($1, $2)', [FEED_CHANNEL, key]);
+          this.conflictTable.trackAll(
+            site,
+            presenceRows.flatMap(({ op, row }) => {
+              const facts = presenceRecordFacts(row);
+              return facts ? [{ op, facts }] : [];
+            }),
+            at,
+          );
       }
       return { accepted, duplicates, acked, presence };
     });
