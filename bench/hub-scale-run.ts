@@ -171,7 +171,14 @@ export async function runScale(
       for (const [i, c] of clients.entries())
         for (let k = 0; k < RECORDS_PER_ROUND; k++) c.journal.append(`H${i}-${round}-${k}`);
       const t0 = performance.now();
-      const reports = await pool(clients, o.concurrency, (c) => c.client.syncNow());
+      // A terminal's connections close after its sync: in the field syncs are a minute or two apart, longer
+      // than a hub keeps an idle connection, and ten thousand terminals' idle sockets would otherwise
+      // exhaust this process's (and the hub's) file descriptors.
+      const reports = await pool(clients, o.concurrency, async (c) => {
+        const r = await c.client.syncNow();
+        c.client.closeIdleConnections();
+        return r;
+      });
       rounds.push(performance.now() - t0);
       for (const r of reports) {
         requests += 3;

@@ -77,9 +77,12 @@ export async function spawnHub(
   /** More `hub serve` options (--store, --authority). */
   extra: string[] = [],
 ): Promise<ChildProcess> {
+  // JPKI_BENCH_HUB_NODE_FLAGS: node options for the hub child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeFlags = (process.env.JPKI_BENCH_HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
     [
+      ...nodeFlags,
       join(projectRoot(), 'bin', 'jpki-kiosk.js'),
       'hub',
       'serve',

@@ -1,20 +1,12 @@
 // Double entries across terminals on the PostgreSQL tables `presence_event` and `entry_conflict`: the
-// same policy and queries as sqlite-conflicts.ts (read that file for the why), in PostgreSQL's dialect.
+// same policy and queries as sqlite-conflicts.ts (read that file for the why), in PostgreSQL's dialect;
+// an entry's check runs as one server-side function (pg-schema.ts, migration 90).
 // The store calls `track` inside the transaction that accepts a journal; that transaction holds the
 // journal lock (pg-store.ts), so two instances never compare against each other's uncommitted entries.
 import { KioskError } from '../base/errors.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
-import type { ConflictEntry, EntryConflict, PresenceRecordFacts } from './conflicts.js';
+import type { EntryConflict, PresenceRecordFacts } from './conflicts.js';
 import type { PgBridge, PgRow } from './pg-bridge.js';
-
-interface PresenceEventRow {
-  terminal_id: string;
-  seq: number;
-  state: 'inside' | 'outside';
-  gate_id: string;
-  at: number;
-  grant_seq: number;
-}
 
 interface ConflictRow {
   id: number;
@@ -71,7 +63,50 @@ export class PgConflictTable {
     return this.db.query(sql, params).rows as PgRow[] as T[];
   }
 
-  track(site: string, op: PeerEntryOp, facts: PresenceRecordFacts, detectedAt: number): void {
+  /**
+   * A push's presence events in their order. Each run of entries is recorded and checked against the
+   * neighbouring events by the server, in one statement (hub_track_entry, migration 90, called per row in
+   * order; each call sees the ones before it); an exit or annulment is handled here between the runs.
+   */
+  trackAll(
+    site: string,
+    events: Array<{ op: PeerEntryOp; facts: PresenceRecordFacts }>,
+    detectedAt: number,
+  ): void {
+    let run: Array<{ op: PeerEntryOp; facts: PresenceRecordFacts }> = [];
+    const flush = () => {
+      if (run.length === 0) return;
+      this.db.query(
+        `SELECT hub_track_entry($1, u.terminal_id, u.seq, u.subject, u.state, u.gate_id, u.at, u.grant_seq, $2)
+         FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+           WITH ORDINALITY AS u(terminal_id, seq, subject, state, gate_id, at, grant_seq, n)
+         ORDER BY u.n`,
+        [
+          site,
+          detectedAt,
+          run.map((e) => e.op.terminalId),
+          run.map((e) => e.op.journalSeq ?? null),
+          run.map((e) => e.op.subject),
+          run.map((e) => e.op.state),
+          run.map((e) => e.op.gateId),
+          run.map((e) => e.op.at),
+          run.map((e) => e.facts.grantSeq),
+        ],
+      );
+      run = [];
+    };
+    for (const e of events) {
+      if (e.facts.kind !== 'annulment' && e.op.state !== 'outside') run.push(e);
+      else {
+        flush();
+        this.track(site, e.op, e.facts, detectedAt);
+      }
+    }
+    flush();
+  }
+
+  /** An exit or an annulment (entries go through trackAll). */
+  private track(site: string, op: PeerEntryOp, facts: PresenceRecordFacts, detectedAt: number): void {
     this.db.query(
       `INSERT INTO presence_event (terminal_id, seq, site_id, subject, state, gate_id, at, grant_seq, annulled)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
@@ -113,72 +148,6 @@ export class PgConflictTable {
       );
       return;
     }
-    if (this.firstOfGrant(op.terminalId, facts.grantSeq).seq !== op.journalSeq) return;
-    const self: ConflictEntry = {
-      terminalId: op.terminalId,
-      gateId: op.gateId,
-      at: op.at,
-      journalSeq: facts.grantSeq,
-    };
-    const [before] = this.rows<PresenceEventRow>(
-      `SELECT * FROM presence_event WHERE site_id = $1 AND subject = $2 AND annulled = 0 AND at <= $3
-         AND NOT (terminal_id = $4 AND grant_seq = $5) ORDER BY at DESC, seq DESC LIMIT 1`,
-      [site, op.subject, op.at, op.terminalId, facts.grantSeq],
-    );
-    if (before && before.state === 'inside' && before.terminal_id !== op.terminalId) {
-      const earlier = this.firstOfGrant(before.terminal_id, before.grant_seq);
-      this.recordConflict(site, op.subject, this.asEntry(earlier), self, detectedAt);
-    }
-    const [after] = this.rows<PresenceEventRow>(
-      `SELECT * FROM presence_event WHERE site_id = $1 AND subject = $2 AND annulled = 0 AND at > $3
-         AND NOT (terminal_id = $4 AND grant_seq = $5) ORDER BY at, seq LIMIT 1`,
-      [site, op.subject, op.at, op.terminalId, facts.grantSeq],
-    );
-    if (
-      after &&
-      after.state === 'inside' &&
-      after.terminal_id !== op.terminalId &&
-      this.firstOfGrant(after.terminal_id, after.grant_seq).seq === after.seq
-    )
-      this.recordConflict(site, op.subject, self, this.asEntry(after), detectedAt);
-  }
-
-  private firstOfGrant(terminalId: string, grantSeq: number): PresenceEventRow {
-    return this.rows<PresenceEventRow>(
-      'SELECT * FROM presence_event WHERE terminal_id = $1 AND grant_seq = $2 ORDER BY at, seq LIMIT 1',
-      [terminalId, grantSeq],
-    )[0]!;
-  }
-
-  private asEntry(e: PresenceEventRow): ConflictEntry {
-    return { terminalId: e.terminal_id, gateId: e.gate_id, at: e.at, journalSeq: e.grant_seq };
-  }
-
-  private recordConflict(
-    site: string,
-    subject: string,
-    earlier: ConflictEntry,
-    later: ConflictEntry,
-    detectedAt: number,
-  ): void {
-    this.db.query(
-      `INSERT INTO entry_conflict (site_id, subject, earlier_terminal_id, earlier_gate_id, earlier_seq,
-         earlier_at, later_terminal_id, later_gate_id, later_seq, later_at, detected_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
-      [
-        site,
-        subject,
-        earlier.terminalId,
-        earlier.gateId,
-        earlier.journalSeq,
-        earlier.at,
-        later.terminalId,
-        later.gateId,
-        later.journalSeq,
-        later.at,
-        detectedAt,
-      ],
-    );
   }
 
   conflicts(filter: { siteId?: string; openOnly?: boolean } = {}): EntryConflict[] {

@@ -810,9 +810,14 @@ export class PgHubStore implements HubStore {
           [terminalId, sorted[0]!.seq - 1, sorted[sorted.length - 1]!.seq],
         ))
           known.set(r.seq, r);
+      // The range read above is complete (the terminal's row is locked, so no other push of it runs
+      // meanwhile): a seq inside it that is not there is not held, without asking again.
+      const lo = sorted.length > 0 ? sorted[0]!.seq - 1 : 0;
+      const hi = sorted.length > 0 ? sorted[sorted.length - 1]!.seq : -1;
       const lookup = (seq: number): PushRecord | null => {
         const hit = known.get(seq);
         if (hit) return hit;
+        if (seq >= lo && seq <= hi) return null;
         const [r] = this.q<PushRecord>(
           'SELECT seq, body, hash FROM journal WHERE terminal_id = $1 AND seq = $2',
           [terminalId, seq],
@@ -875,24 +880,53 @@ export class PgHubStore implements HubStore {
         const info = this.lockFeed(key);
         const b = makeBatch(info.head, presence);
         const digest = PgHubStore.chained(info.digest, b);
+        // The batch, the feed's head, the presence and the wake-up of other instances' long polls
+        // (delivered at commit) in one statement. Presence: per subject the op that applying them in order
+        // would leave (the latest, a later one winning a tie), since one INSERT may not touch a row twice.
+        const last = new Map<string, PeerEntryOp>();
+        for (const op of presence) {
+          const prior = last.get(op.subject);
+          if (!prior || op.at >= prior.at) last.set(op.subject, op);
+        }
+        const ops = [...last.values()];
         this.q(
-          'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz, digest],
+          `WITH b AS (INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7)),
+                f AS (UPDATE feed SET head = $2, digest = $7 WHERE feed = $1),
+                p AS (INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at)
+                      SELECT $8, u.subject, u.state, u.gate_id, u.terminal_id, u.at
+                      FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])
+                        AS u(subject, state, gate_id, terminal_id, at)
+                      ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state,
+                        gate_id = excluded.gate_id, terminal_id = excluded.terminal_id, at = excluded.at
+                      WHERE excluded.at >= presence.at)
+           SELECT pg_notify($14, $1)`,
+          [
+            key,
+            b.toSeq,
+            b.fromSeq,
+            presence.length,
+            at,
+            b.frameGz,
+            digest,
+            site,
+            ops.map((op) => op.subject),
+            ops.map((op) => op.state),
+            ops.map((op) => op.gateId),
+            ops.map((op) => op.terminalId),
+            ops.map((op) => op.at),
+            FEED_CHANNEL,
+          ],
         );
-        this.q('UPDATE feed SET head = $1, digest = $2 WHERE feed = $3', [b.toSeq, digest, key]);
-        for (const op of presence)
-          this.q(
-            `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (site_id, subject) DO UPDATE SET state = excluded.state, gate_id = excluded.gate_id,
-               terminal_id = excluded.terminal_id, at = excluded.at WHERE excluded.at >= presence.at`,
-            [site, op.subject, op.state, op.gateId, op.terminalId, op.at],
-          );
         if (conflictPolicy(t.site_kind) === 'record')
-          for (const { op, row } of presenceRows) {
-            const facts = presenceRecordFacts(row);
-            if (facts) this.conflictTable.track(site, op, facts, at);
-          }
-        this.q('SELECT pg_notify($1, $2)', [FEED_CHANNEL, key]);
+          this.conflictTable.trackAll(
+            site,
+            presenceRows.flatMap(({ op, row }) => {
+              const facts = presenceRecordFacts(row);
+              return facts ? [{ op, facts }] : [];
+            }),
+            at,
+          );
       }
       return { accepted, duplicates, acked, presence };
     });
@@ -1017,6 +1051,28 @@ export class PgHubStore implements HubStore {
       bytes: Buffer.from(r.bytes),
       publisherLabel: r.publisher_label,
     }));
+  }
+
+  useNonceFor(
+    terminalId: string,
+    nonce: string,
+    expires: number,
+  ): { fresh: boolean; terminal: TerminalRecord | null } {
+    if (!this.nonceReady) {
+      this.db.query('SET synchronous_commit = off', [], 'nonce');
+      this.nonceReady = true;
+    }
+    // The nonce row is inserted whether or not the terminal exists (as useNonce does); the terminal's
+    // row is read in the same statement, on the nonce connection (autocommit: its committed state).
+    const [row] = this.db.query(
+      `WITH n AS (INSERT INTO request_nonce (terminal_id, nonce, expires) VALUES ($1, $2, $3)
+                  ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT (SELECT count(*) FROM n)::int AS fresh, t.* FROM (SELECT 1) AS one
+         LEFT JOIN terminal t ON t.id = $1`,
+      [terminalId, nonce, expires],
+      'nonce',
+    ).rows as unknown as Array<TerminalRow & { fresh: number }>;
+    return { fresh: row!.fresh === 1, terminal: row!.id ? toTerminal(row!) : null };
   }
 
   pruneNonces(now: number): number {

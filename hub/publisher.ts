@@ -255,12 +255,14 @@ export class Publisher {
 
   /** Signs a pull answer's checkpoint (protocol/checkpoint.ts) with the publisher key. */
   signCheckpoint(c: Omit<Checkpoint, 'format' | 'publisherKeyId'>): Buffer {
-    return signCheckpoint({ format: CHECKPOINT_FORMAT, publisherKeyId: this.keyId, ...c }, this.signer);
+    const signer = this.signer; // once: looking up the current key checks the key file
+    return signCheckpoint({ format: CHECKPOINT_FORMAT, publisherKeyId: signer.keyId, ...c }, signer);
   }
 
   /** Signs a journal-push reply bound to the request's nonce. */
   signPushReply(r: Omit<SignedPushReply, 'format' | 'publisherKeyId'>): Buffer {
-    return signPushReply({ format: PUSH_REPLY_FORMAT, publisherKeyId: this.keyId, ...r }, this.signer);
+    const signer = this.signer;
+    return signPushReply({ format: PUSH_REPLY_FORMAT, publisherKeyId: signer.keyId, ...r }, signer);
   }
 
   /** Signs a remote configuration answer bound to the request's nonce (protocol/remote-config.ts). */

@@ -365,10 +365,13 @@ export function createHub(o: HubOptions): Hub {
         snapshot = got;
         from = got.seq;
       }
-      const batches = o.store.batchesAfter(key, from, max);
+      // Nothing to send (the steady case: a terminal that is current): the head read above is the answer,
+      // without reading batches and the head again (each a round trip on a shared store).
+      const upToDate = snapshot === null && from >= info.head && !wrongEpoch;
+      const batches = upToDate ? [] : o.store.batchesAfter(key, from, max);
       const lastBatch = batches[batches.length - 1];
       const last = lastBatch?.toSeq ?? from;
-      const current = o.store.feedInfo(key);
+      const current = upToDate ? info : o.store.feedInfo(key);
       const head = current.head;
       const digest = lastBatch?.digest ?? (last === head ? current.digest : o.store.digestAt(key, last));
       if (digest === null)
@@ -387,14 +390,10 @@ export function createHub(o: HubOptions): Hub {
         for (const b of batches) content.push(batchRef(f, current.epoch, b));
       }
 
-      async function* body(): AsyncGenerator<Buffer> {
-        yield gzipSync(jsonFrame(FrameType.hello, hello));
-        if (snapshot && !content)
-          for await (const chunk of createReadStream(snapshot.file)) yield chunk as Buffer;
-        if (!content) for (const b of batches) yield b.frameGz;
-        // Signed at the end, so its hub time is when the answer was complete (a long snapshot included).
+      // Signed last, so its hub time is when the answer was complete (a long snapshot included).
+      const signedCheckpoint = (): Buffer => {
         const hubTime = now();
-        const checkpoint = o.publisher.signCheckpoint({
+        return o.publisher.signCheckpoint({
           feed,
           scope,
           epoch: current.epoch,
@@ -407,7 +406,25 @@ export function createHub(o: HubOptions): Hub {
           nonce: nonce!,
           ...(content ? { content } : {}),
         });
-        yield gzipSync(frame(FrameType.checkpoint, checkpoint));
+      };
+      // Only a hello and a checkpoint (about 1 KB): one plain write; gzip buys nothing on it and costs both
+      // ends more than the rest of the answer. HTTP leaves the encoding to the server; terminals take both.
+      if (batches.length === 0 && snapshot === null)
+        return reply
+          .type(MEDIA_TYPE)
+          .send(
+            Buffer.concat([
+              jsonFrame(FrameType.hello, hello),
+              frame(FrameType.checkpoint, signedCheckpoint()),
+            ]),
+          );
+
+      async function* body(): AsyncGenerator<Buffer> {
+        yield gzipSync(jsonFrame(FrameType.hello, hello));
+        if (snapshot && !content)
+          for await (const chunk of createReadStream(snapshot.file)) yield chunk as Buffer;
+        if (!content) for (const b of batches) yield b.frameGz;
+        yield gzipSync(frame(FrameType.checkpoint, signedCheckpoint()));
       }
       reply.header('content-encoding', 'gzip').type(MEDIA_TYPE);
       return reply.send(Readable.from(body()));

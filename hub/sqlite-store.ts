@@ -369,9 +369,11 @@ export class SqliteHubStore implements HubStore {
 
   private noteOne(terminalId: string, at: number, status: TerminalStatusReport | null): void {
     if (status)
-      this.db
-        .prepare('UPDATE terminal SET last_seen_at = ?, status = ? WHERE id = ?')
-        .run(at, JSON.stringify(status), terminalId);
+      this.q('UPDATE terminal SET last_seen_at = ?, status = ? WHERE id = ?').run(
+        at,
+        JSON.stringify(status),
+        terminalId,
+      );
     else this.q('UPDATE terminal SET last_seen_at = ? WHERE id = ?').run(at, terminalId);
   }
 
@@ -438,11 +440,9 @@ export class SqliteHubStore implements HubStore {
 
   batchesAfter(feed: FeedKey, after: number, limit: number): StoredBatch[] {
     return (
-      this.db
-        .prepare(
-          'SELECT from_seq, to_seq, frame_gz, digest FROM batch WHERE feed = ? AND to_seq > ? ORDER BY to_seq LIMIT ?',
-        )
-        .all(feed, after, limit) as Array<{
+      this.q(
+        'SELECT from_seq, to_seq, frame_gz, digest FROM batch WHERE feed = ? AND to_seq > ? ORDER BY to_seq LIMIT ?',
+      ).all(feed, after, limit) as Array<{
         from_seq: number;
         to_seq: number;
         frame_gz: Buffer;
@@ -475,9 +475,10 @@ export class SqliteHubStore implements HubStore {
   }
 
   opsAfter(feed: FeedKey, after: number): number {
-    const r = this.db
-      .prepare('SELECT COALESCE(SUM(ops), 0) AS n FROM batch WHERE feed = ? AND to_seq > ?')
-      .get(feed, after) as {
+    const r = this.q('SELECT COALESCE(SUM(ops), 0) AS n FROM batch WHERE feed = ? AND to_seq > ?').get(
+      feed,
+      after,
+    ) as {
       n: number;
     };
     return r.n;
@@ -630,11 +631,9 @@ export class SqliteHubStore implements HubStore {
         const info = this.feedInfo(key);
         const b = makeBatch(info.head, presence);
         const digest = SqliteHubStore.chained(info.digest, b);
-        this.db
-          .prepare(
-            'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest) VALUES (?, ?, ?, ?, ?, ?, ?)',
-          )
-          .run(key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz, digest);
+        this.q(
+          'INSERT INTO batch (feed, to_seq, from_seq, ops, published_at, frame_gz, digest) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ).run(key, b.toSeq, b.fromSeq, presence.length, at, b.frameGz, digest);
         this.q('UPDATE feed SET head = ?, digest = ? WHERE feed = ?').run(b.toSeq, digest, key);
         const setPresence = this.q(
           `INSERT INTO presence (site_id, subject, state, gate_id, terminal_id, at) VALUES (?, ?, ?, ?, ?, ?)
@@ -755,6 +754,14 @@ export class SqliteHubStore implements HubStore {
         after,
       ) as Array<{ version: number; bytes: Buffer; publisher_label: string }>
     ).map((r) => ({ version: r.version, bytes: r.bytes, publisherLabel: r.publisher_label }));
+  }
+
+  useNonceFor(
+    terminalId: string,
+    nonce: string,
+    expires: number,
+  ): { fresh: boolean; terminal: TerminalRecord | null } {
+    return { fresh: this.useNonce(terminalId, nonce, expires), terminal: this.terminal(terminalId) };
   }
 
   pruneNonces(now: number): number {

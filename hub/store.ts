@@ -314,6 +314,16 @@ export interface HubStore {
    * that terminal already used it: the request is a replay.
    */
   useNonce(terminalId: string, nonce: string, expires: number): boolean;
+  /**
+   * `useNonce` and `terminal` in one step (one round trip on a shared store), for a request already
+   * verified against the key the hub had for that terminal: the caller checks that the record read here
+   * still holds that key, and takes the terminal's state from it. Optional; without it the two calls.
+   */
+  useNonceFor?(
+    terminalId: string,
+    nonce: string,
+    expires: number,
+  ): { fresh: boolean; terminal: TerminalRecord | null };
   /** Forgets nonces whose `expires` is before `now`; returns how many. */
   pruneNonces(now: number): number;
 

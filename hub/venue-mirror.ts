@@ -18,12 +18,7 @@ import {
   openCheckpoint,
   type Checkpoint,
 } from '../protocol/checkpoint.js';
-import {
-  contentPath,
-  parseContentPath,
-  type ContentLocator,
-  type ContentRef,
-} from '../protocol/content.js';
+import { contentPath, parseContentPath, type ContentLocator, type ContentRef } from '../protocol/content.js';
 import {
   openBatch,
   openManifest,

@@ -22,6 +22,13 @@ import { setLogLevel, type LogLevel } from '../../base/log.js';
 import { refusedRemoteKeys } from '../../config/remote.js';
 import { startWatchdog } from '../../base/watchdog.js';
 
+/**
+ * Connections the kernel holds for a hub whose event loop is busy (a fleet syncing or reconnecting at
+ * once). Node's default, 511, drops the rest, which terminals see as resets; the kernel caps it at
+ * net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--config FILE] [--index-key FILE] [--json]
@@ -199,7 +206,7 @@ export async function run(args: string[]): Promise<number> {
           statusToken,
           rootFile: hub.rootFile,
         });
-        const address = await server.app.listen({ host: values.host, port });
+        const address = await server.app.listen({ host: values.host, port, backlog: LISTEN_BACKLOG });
         const bound = server.app.server.address();
         const access = statusAccessPolicy(
           bound !== null && typeof bound === 'object' ? bound.address : null,
@@ -552,7 +559,7 @@ async function serveVenue(
       statusToken: statusTokenFile ? readStatusToken(statusTokenFile) : null,
     },
   });
-  const address = await venue.hub.app.listen({ host, port });
+  const address = await venue.hub.app.listen({ host, port, backlog: LISTEN_BACKLOG });
   venue.start();
   process.stderr.write(
     `venue hub for site ${site} serving ${address} (folder ${dir}), upstream ${upstream}\n`,

@@ -586,6 +586,30 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     expect(store.journalCount()).toBe(4);
   });
 
+  it('leaves per subject the presence that applying a push’s ops in order gives (latest wins, a tie the later)', () => {
+    register('t1', 'site-8');
+    const plan: Record<number, { subject: string; state: 'inside' | 'outside'; at: number }> = {
+      1: { subject: 'A', state: 'inside', at: T0 + 10 },
+      2: { subject: 'A', state: 'outside', at: T0 + 20 },
+      3: { subject: 'B', state: 'outside', at: T0 + 30 },
+      4: { subject: 'B', state: 'inside', at: T0 + 5 }, // older than the exit before it: the exit stays
+      5: { subject: 'C', state: 'inside', at: T0 + 7 },
+      6: { subject: 'C', state: 'outside', at: T0 + 7 }, // same time: the later one
+    };
+    const toPresence = (r: PushRecord): PeerEntryOp | null => ({
+      op: 'presence',
+      ...plan[r.seq]!,
+      terminalId: 't1',
+      gateId: 'g1',
+      zone: 'main',
+      journalSeq: r.seq,
+    });
+    store.acceptJournal('t1', journal('t1', 6), T0, toPresence, makeBatch);
+    expect(
+      Object.fromEntries(store.presence('site-8').map((p) => [p.subject, [p.state, p.at - T0]])),
+    ).toEqual({ A: ['outside', 20], B: ['outside', 30], C: ['outside', 7] });
+  });
+
   it('turns accepted rows into presence and a batch of the site’s peer-entries feed', () => {
     register('t1', 'site-9');
     const rows = journal('t1', 3);
@@ -617,6 +641,22 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
       presence: [],
     });
     expect(store.feedInfo('peer-entries@site-9').head).toBe(2);
+  });
+
+  it('uses a nonce and reads the terminal in one call: refused the second time, state and key current', () => {
+    register('t1');
+    expect(store.useNonceFor!('t1', 'nonce-cccccccc', T0 + 10)).toMatchObject({
+      fresh: true,
+      terminal: { terminalId: 't1', publicKeyPem: 'pem-t1', state: 'active' },
+    });
+    store.setTerminalState('t1', 'disabled', 'lost', T0 + 1);
+    store.replaceTerminalKey('t1', 'pem-t1-new', T0 + 2);
+    expect(store.useNonceFor!('t1', 'nonce-cccccccc', T0 + 10)).toMatchObject({
+      fresh: false,
+      terminal: { publicKeyPem: 'pem-t1-new', state: 'disabled', stateReason: 'lost' },
+    });
+    expect(store.useNonce('t1', 'nonce-cccccccc', T0 + 10)).toBe(false); // the same nonce table
+    expect(store.useNonceFor!('nobody', 'nonce-dddddddd', T0 + 10)).toEqual({ fresh: true, terminal: null });
   });
 
   it('refuses a request nonce used before by the same terminal, and forgets expired ones', () => {

@@ -474,6 +474,15 @@ export class SyncClient implements Supervised {
     }
   }
 
+  /**
+   * Closes the connections kept alive to the hub(s) while no request uses them; the next exchange opens
+   * a new one. For a terminal that will not sync for longer than the hub keeps an idle connection, and
+   * for the fleet benchmark, whose thousands of simulated terminals would otherwise each hold theirs open.
+   */
+  closeIdleConnections(): void {
+    this.hubs.closeIdle();
+  }
+
   /** The hub the next request goes to. */
   currentHub(): string {
     return this.hubs.choose().base.href;

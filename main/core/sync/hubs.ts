@@ -107,6 +107,13 @@ export class HubChoice {
     e.retryAt = this.clock.now() + Math.max(MIN_PASS_OVER_MS, e.backoff.fail());
   }
 
+  /** Closes kept-alive connections that no request is using (the next request opens a new one). */
+  closeIdle(): void {
+    for (const e of this.entries)
+      for (const sockets of Object.values(e.link.agent.freeSockets))
+        for (const socket of sockets ?? []) socket.destroy();
+  }
+
   destroy(): void {
     this.stopping.abort();
     for (const e of this.entries) e.link.agent.destroy();
