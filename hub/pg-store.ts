@@ -654,6 +654,24 @@ export class PgHubStore implements HubStore {
     }
   }
 
+  stateDigestPage(
+    feed: FeedName,
+    after: Buffer,
+    limit: number,
+    scope?: { only: string } | { except: string },
+  ): Array<{ k: Buffer; h: Buffer }> {
+    const base = 'SELECT k, h FROM state WHERE feed = $1 AND k > $2';
+    if (scope === undefined)
+      return this.q<{ k: Buffer; h: Buffer }>(`${base} ORDER BY k LIMIT $3`, [feed, after, limit]);
+    const only = 'only' in scope;
+    return this.q<{ k: Buffer; h: Buffer }>(`${base} AND scope ${only ? '=' : '<>'} $4 ORDER BY k LIMIT $3`, [
+      feed,
+      after,
+      limit,
+      only ? scope.only : scope.except,
+    ]);
+  }
+
   readState(feed: FeedName): {
     seq: number;
     epoch: string;
