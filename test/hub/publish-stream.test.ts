@@ -6,11 +6,12 @@
 // nothing, ticket holder rows are left alone by card imports, and a publication that fails between chunks
 // leaves a consistent state (whole chunks, the previous CRL state) that running the import again completes.
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Publisher, canonicalJson, type RevocationEntry } from '../../hub/publisher.js';
+import { importWhitelist } from '../../hub/import-whitelist.js';
 import type { CrlState, HubStore, Publication } from '../../hub/store.js';
 import { RevocationReasons, encodeRevocationValue, type FeedBatch } from '../../protocol/feed-format.js';
 import { FRAME_HEADER_BYTES, type FeedName } from '../../protocol/sync.js';
@@ -91,6 +92,9 @@ function batchesAfter(store: HubStore, feed: FeedName, head: number): FeedBatch[
   });
 }
 
+const opsOf = (batches: FeedBatch[]) =>
+  batches.flatMap((b) => b.ops as unknown as Array<{ op: string; k: string; v?: string }>);
+
 function crlState(n: number): CrlState & { nextUpdate: number } {
   return {
     scope: ISSUER,
@@ -134,7 +138,7 @@ describe.each(hubStoreKinds)('streamed publication (%s)', (kind) => {
       expect(b.ops.length).toBeLessThanOrEqual(4);
       seq = b.toSeq;
     }
-    const ops = batches.flatMap((b) => b.ops) as Array<{ op: string; k: string }>;
+    const ops = opsOf(batches);
     const keys = ops.map((o) => o.k);
     expect(keys).toEqual([...keys].sort());
     expect(ops.filter((o) => o.op === 'put').map((o) => o.k)).toEqual(m.puts);
@@ -200,7 +204,7 @@ describe.each(hubStoreKinds)('streamed publication (%s)', (kind) => {
     const batches = expectOps('whitelist', head, m2);
     // Each put carries the row sealed for its card: it opens with the card's SPKI hash to its record.
     const byKey = new Map(next.map((r) => [indexKey.cardKey(r.issuerKeyId, r.serial).toString('hex'), r]));
-    for (const op of batches.flatMap((b) => b.ops) as Array<{ op: string; k: string; v?: string }>) {
+    for (const op of opsOf(batches)) {
       if (op.op !== 'put') continue;
       const r = byKey.get(op.k)!;
       expect(
@@ -222,6 +226,39 @@ describe.each(hubStoreKinds)('streamed publication (%s)', (kind) => {
     );
     expect(store.feedInfo('whitelist')).toEqual(before);
     expect(store.stateDigests('whitelist')).toEqual(digests);
+    expect(readdirSync(join(root, 'snapshots', 'staging'))).toEqual([]);
+  });
+
+  it('imports a whitelist file as it reads it; a bad row on the last line publishes nothing', async () => {
+    const line = (r: CardRowInput) =>
+      JSON.stringify({
+        issuerKeyId: r.issuerKeyId,
+        serial: r.serial,
+        spkiSha256: r.spkiSha256,
+        subject: r.record.subject,
+        entitlements: r.record.entitlements,
+      });
+    const rows = Array.from({ length: 25 }, (_, i) => card(i, 'a'));
+    const good = join(root, 'wl.ndjson');
+    writeFileSync(good, rows.map(line).join('\n') + '\n');
+    const r = await importWhitelist(publisher, good);
+    expect(r).toMatchObject({ rows: 25, puts: 25, dels: 0 });
+    expect(store.stateDigests('whitelist')).toEqual(model(new Map(), cardRows(rows)).after);
+
+    const before = store.feedInfo('whitelist');
+    const bad = join(root, 'bad.ndjson');
+    writeFileSync(
+      bad,
+      [
+        ...rows.slice(5).map((x) => line(card(Number.parseInt(x.serial, 16) - 0x7000, 'b'))),
+        '{"serial":"zz"}',
+      ].join('\n'),
+    );
+    await expect(importWhitelist(publisher, bad)).rejects.toMatchObject({
+      code: 'IMPORT_INVALID',
+      message: expect.stringContaining('bad.ndjson:21'),
+    });
+    expect(store.feedInfo('whitelist')).toEqual(before);
     expect(readdirSync(join(root, 'snapshots', 'staging'))).toEqual([]);
   });
 
@@ -256,10 +293,7 @@ describe.each(hubStoreKinds)('streamed publication (%s)', (kind) => {
     expect(calls).toBe(2);
     // The first chunk is published whole: its batches follow the head, its rows are the model's for its keys.
     const chunk = committed as unknown as Publication;
-    const ops = batchesAfter(store, 'revocations', head).flatMap((b) => b.ops) as Array<{
-      op: string;
-      k: string;
-    }>;
+    const ops = opsOf(batchesAfter(store, 'revocations', head));
     expect(ops.length).toBe(8);
     expect(store.feedInfo('revocations').head).toBe(head + 8);
     expect(chunk.crl).toBeUndefined();
