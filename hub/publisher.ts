@@ -191,7 +191,7 @@ export class Publisher {
    * `chunkBatches` signed batches of `batchOps` ops (tests make them small to see several chunks).
    */
   batchOps = HUB_BATCH_OPS;
-  chunkBatches = 5;
+  chunkBatches = 2;
   /** Where an import's rows are staged while it is published (scratch files, removed afterwards). */
   private get stagingDir(): string {
     return join(this.snapshotDir, 'staging');
