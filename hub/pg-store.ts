@@ -672,6 +672,17 @@ export class PgHubStore implements HubStore {
     ]);
   }
 
+  stateDigestsOf(feed: FeedName, keys: readonly Buffer[], scope: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += BULK)
+      for (const r of this.q<{ k: Buffer; h: Buffer }>(
+        'SELECT k, h FROM state WHERE feed = $1 AND k = ANY($2::bytea[]) AND scope = $3',
+        [feed, keys.slice(i, i + BULK), scope],
+      ))
+        out.set(r.k.toString('hex'), r.h.toString('hex'));
+    return out;
+  }
+
   readState(feed: FeedName): {
     seq: number;
     epoch: string;

@@ -643,12 +643,19 @@ export class Publisher {
     crl: CrlState & { nextUpdate: number },
   ): PublishSummary {
     const issuer = issuerKeyId.toLowerCase();
-    const current = this.store.stateDigests('revocations', crl.scope);
+    // Only the rows the delta names are looked up: the scope may hold millions.
+    const added = [...additions];
+    const removing = [...removals];
+    const current = this.store.stateDigestsOf(
+      'revocations',
+      [...added.map((e) => e.serial), ...removing].map((serial) => this.indexKey.cardKey(issuer, serial)),
+      crl.scope,
+    );
     const seen = new Set<string>();
-    const { ops, puts, unchanged } = this.revocationPuts(issuer, additions, current, seen, crl.scope);
+    const { ops, puts, unchanged } = this.revocationPuts(issuer, added, current, seen, crl.scope);
     const dels: Buffer[] = [];
     const removed = new Set<string>();
-    for (const serial of removals) {
+    for (const serial of removing) {
       const kHex = this.indexKey.cardKey(issuer, serial).toString('hex');
       if (seen.has(kHex) || removed.has(kHex) || !current.has(kHex)) continue;
       removed.add(kHex);

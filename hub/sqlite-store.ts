@@ -512,6 +512,16 @@ export class SqliteHubStore implements HubStore {
     ) as Array<{ k: Buffer; h: Buffer }>;
   }
 
+  stateDigestsOf(feed: FeedName, keys: readonly Buffer[], scope: string): Map<string, string> {
+    const get = this.q('SELECT h FROM state WHERE feed = ? AND k = ? AND scope = ?').pluck();
+    const out = new Map<string, string>();
+    for (const k of keys) {
+      const h = get.get(feed, k, scope) as Buffer | undefined;
+      if (h) out.set(k.toString('hex'), h.toString('hex'));
+    }
+    return out;
+  }
+
   readState(feed: FeedName): {
     seq: number;
     epoch: string;

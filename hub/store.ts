@@ -243,6 +243,8 @@ export interface HubStore {
     limit: number,
     scope?: { only: string } | { except: string },
   ): Array<{ k: Buffer; h: Buffer }>;
+  /** The digests (by row key, hex) of these row keys where the scope holds them: a small delta's lookups. */
+  stateDigestsOf(feed: FeedName, keys: readonly Buffer[], scope: string): Map<string, string>;
   /** The current state in key order, read inside one consistent transaction, with its sequence. */
   readState(feed: FeedName): {
     seq: number;

@@ -262,6 +262,32 @@ describe.each(hubStoreKinds)('streamed publication (%s)', (kind) => {
     expect(readdirSync(join(root, 'snapshots', 'staging'))).toEqual([]);
   });
 
+  it('applies a delta CRL by looking up only the rows it names', () => {
+    const base = Array.from({ length: 12 }, (_, i) => revocation(i, 1_700_000_000, i));
+    publisher.publishRevocations(ISSUER, base, 'crl 1', crlState(1));
+    // Another issuer's row with a serial the delta removes: not in the scope, not touched.
+    publisher.publishRevocations(
+      '0f'.repeat(20),
+      [{ ...revocation(3, 1_700_000_000, 0), issuerKeyId: '0f'.repeat(20) }],
+      'other',
+    );
+    const before = store.stateDigests('revocations');
+    const additions = [
+      revocation(1, 1_700_000_000, 1),
+      revocation(2, 1_700_000_500, 2),
+      revocation(40, 1_700_000_000, 0),
+    ];
+    const removals = [revocation(3, 0, 0).serial, revocation(41, 0, 0).serial, revocation(40, 0, 0).serial];
+    const s = publisher.applyRevocationDelta(ISSUER, additions, removals, 'delta 2', crlState(2));
+    // 1 unchanged, 2 changed, 40 new (and its removal ignored: listed as added), 3 removed, 41 not held.
+    expect(s).toMatchObject({ puts: 2, dels: 1, unchanged: 1 });
+    const want = new Map(before);
+    for (const r of revocationRows([additions[1]!, additions[2]!])) want.set(r.k, r.h);
+    want.delete(indexKey.cardKey(ISSUER, revocation(3, 0, 0).serial).toString('hex'));
+    expect(store.stateDigests('revocations')).toEqual(want);
+    expect(store.crlState(ISSUER)).toMatchObject({ crlNumber: '2' });
+  });
+
   it('leaves whole chunks and the previous CRL state when it fails between chunks; running it again completes it', () => {
     const rand = seededRandom(1503);
     const first = randomCrl(rand, 30, 1_700_000_000);
