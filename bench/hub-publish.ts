@@ -26,6 +26,8 @@ const INDEX_SECRET = 'hubpublish bench index key, 32 characters or more';
 
 interface StepResult {
   seconds: number;
+  /** CPU seconds (user + system) of the step's process: the machine is shared, wall time is not all ours. */
+  cpuSeconds: number;
   peakRssMb: number;
   puts: number;
   dels: number;
@@ -57,6 +59,10 @@ function publisher(dir: string): { publisher: Publisher; store: SqliteHubStore }
 }
 
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 async function childStep(step: string, dir: string, n: number): Promise<StepResult> {
   const t0 = performance.now();
@@ -79,6 +85,7 @@ async function childStep(step: string, dir: string, n: number): Promise<StepResu
     return {
       seconds: (performance.now() - t0) / 1000,
       peakRssMb: peakRssMb(),
+      cpuSeconds: cpuSeconds(),
       puts: n,
       dels: 0,
       unchanged: 0,
@@ -94,6 +101,7 @@ async function childStep(step: string, dir: string, n: number): Promise<StepResu
     return {
       seconds: (performance.now() - t0) / 1000,
       peakRssMb: peakRssMb(),
+      cpuSeconds: cpuSeconds(),
       puts: s.puts,
       dels: s.dels,
       unchanged: s.unchanged,
@@ -161,15 +169,20 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
     return {
       'hubpublish.revocations': n,
       'hubpublish.revocations_publish_s': first.seconds,
+      'hubpublish.revocations_publish_cpu_s': first.cpuSeconds,
       'hubpublish.revocations_peak_rss_mb': first.peakRssMb,
       'hubpublish.revocations_batches': first.batches,
       'hubpublish.revocations_diff_publish_s': diff.seconds,
+      'hubpublish.revocations_diff_publish_cpu_s': diff.cpuSeconds,
       'hubpublish.revocations_diff_peak_rss_mb': diff.peakRssMb,
       'hubpublish.baseline_bulk_insert_s': base.seconds,
+      'hubpublish.baseline_bulk_insert_cpu_s': base.cpuSeconds,
       'hubpublish.baseline_peak_rss_mb': base.peakRssMb,
       'hubpublish.revocations_publish_vs_baseline_ratio': first.seconds / base.seconds,
+      'hubpublish.revocations_publish_vs_baseline_cpu_ratio': first.cpuSeconds / base.cpuSeconds,
       'hubpublish.whitelist_rows': w,
       'hubpublish.whitelist_import_s': wl.seconds,
+      'hubpublish.whitelist_import_cpu_s': wl.cpuSeconds,
       'hubpublish.whitelist_peak_rss_mb': wl.peakRssMb,
     };
   } finally {
