@@ -125,56 +125,40 @@ export class Staging {
   }
 
   /** One bucket's rows in key order (stable: rows of one key in the order they were staged). */
-  private bucket(b: number): StagedRow[] {
-    if (this.fds[b] !== -1) return [];
+  private bucket(b: number): Generator<StagedRow> {
+    if (this.fds[b] !== -1) return [][Symbol.iterator]() as unknown as Generator<StagedRow>;
     const data = readFileSync(join(this.dir, `b${b}`));
-    const rows: StagedRow[] = [];
-    for (let o = 0; o < data.length;) {
-      const size = data.readUInt32LE(o);
-      const end = o + size;
-      let p = o + 5;
-      const k = data.subarray(p, (p += data[o + 4]!));
-      const flags = data[p++]!;
-      const h = flags & F_H ? data.subarray(p, (p += KEY_BYTES)) : null;
-      const spki = flags & F_SPKI ? data.subarray(p, (p += KEY_BYTES)) : null;
-      let at: number | null = null;
-      if (flags & F_AT) {
-        at = data.readDoubleLE(p);
-        p += 8;
-      }
-      const vLen = data.readUInt32LE(p);
-      p += 4;
-      const v = data.subarray(p, (p += vLen));
-      let scope: string | null = null;
-      if (flags & F_SCOPE) {
-        const n = data.readUInt16LE(p);
-        scope = data.toString('utf8', p + 2, p + 2 + n);
-        p += 2 + n;
-      }
-      let label: string | null = null;
-      if (flags & F_LABEL) {
-        const n = data.readUInt16LE(p);
-        label = data.toString('utf8', p + 2, p + 2 + n);
-        p += 2 + n;
-      }
-      rows.push({ k, h, v, scope, label, spki, at });
-      o = end;
+    // Offsets and sort keys in typed arrays, rows decoded only as they are taken: a bucket of 40,000 rows
+    // makes no long-lived objects for the garbage collector to promote.
+    let n = 0;
+    for (let o = 0; o < data.length; o += data.readUInt32LE(o)) n++;
+    const offsets = new Uint32Array(n);
+    const lead = new Float64Array(n);
+    for (let o = 0, i = 0; o < data.length; o += data.readUInt32LE(o), i++) {
+      offsets[i] = o;
+      lead[i] = data.readUIntBE(o + 6, 6); // bytes 1..6 of the key decide almost every comparison
     }
-    // Bytes 1..6 of the key as a number decide almost every comparison without a native call.
-    const lead = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) lead[i] = rows[i]!.k.readUIntBE(1, 6);
-    const order = Array.from(rows.keys());
-    order.sort((x, y) => lead[x]! - lead[y]! || Buffer.compare(rows[x]!.k, rows[y]!.k) || x - y);
-    return order.map((i) => rows[i]!);
+    const keyOf = (i: number) => {
+      const o = offsets[i]!;
+      return data.subarray(o + 5, o + 5 + data[o + 4]!);
+    };
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((x, y) => lead[x]! - lead[y]! || Buffer.compare(keyOf(x), keyOf(y)) || x - y);
+    return (function* () {
+      for (const i of order) yield decodeRow(data, offsets[i]!);
+    })();
   }
 
   /** The label of the second row of the first key staged twice (what the operator listed twice), or null. */
   firstDuplicate(): string | null {
     this.endLoading();
     for (let b = 0; b < BUCKETS; b++) {
-      const rows = this.bucket(b);
-      for (let i = 1; i < rows.length; i++)
-        if (rows[i]!.k.equals(rows[i - 1]!.k)) return rows[i]!.label ?? '(unnamed row)';
+      let previous: Buffer | null = null;
+      for (const r of this.bucket(b)) {
+        if (previous?.equals(r.k)) return r.label ?? '(unnamed row)';
+        previous = r.k;
+      }
     }
     return null;
   }
@@ -193,4 +177,32 @@ export class Staging {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function decodeRow(data: Buffer, o: number): StagedRow {
+  let p = o + 5;
+  const k = data.subarray(p, (p += data[o + 4]!));
+  const flags = data[p++]!;
+  const h = flags & F_H ? data.subarray(p, (p += KEY_BYTES)) : null;
+  const spki = flags & F_SPKI ? data.subarray(p, (p += KEY_BYTES)) : null;
+  let at: number | null = null;
+  if (flags & F_AT) {
+    at = data.readDoubleLE(p);
+    p += 8;
+  }
+  const vLen = data.readUInt32LE(p);
+  p += 4;
+  const v = data.subarray(p, (p += vLen));
+  let scope: string | null = null;
+  if (flags & F_SCOPE) {
+    const n = data.readUInt16LE(p);
+    scope = data.toString('utf8', p + 2, p + 2 + n);
+    p += 2 + n;
+  }
+  let label: string | null = null;
+  if (flags & F_LABEL) {
+    const n = data.readUInt16LE(p);
+    label = data.toString('utf8', p + 2, p + 2 + n);
+  }
+  return { k, h, v, scope, label, spki, at };
 }
