@@ -17,6 +17,9 @@ import Database from 'better-sqlite3';
 import { runBenchChild, type BenchContext, type Metrics } from './harness.js';
 import { Publisher, type RevocationEntry } from '../hub/publisher.js';
 import { SqliteHubStore } from '../hub/sqlite-store.js';
+import { PgHubStore } from '../hub/pg-store.js';
+import type { HubStore } from '../hub/store.js';
+import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { importWhitelist } from '../hub/import-whitelist.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { RevocationReasons } from '../protocol/feed-format.js';
@@ -49,8 +52,8 @@ function* revocations(n: number, diff: boolean): Generator<RevocationEntry> {
   }
 }
 
-function publisher(dir: string): { publisher: Publisher; store: SqliteHubStore } {
-  const store = new SqliteHubStore(join(dir, 'hub.db'));
+function publisher(dir: string, url: string | undefined): { publisher: Publisher; store: HubStore } {
+  const store = url ? new PgHubStore(url) : new SqliteHubStore(join(dir, 'hub.db'));
   const { privateKey } = generateKeyPairSync('ed25519');
   return {
     store,
@@ -59,13 +62,15 @@ function publisher(dir: string): { publisher: Publisher; store: SqliteHubStore }
 }
 
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
+/** CPU seconds of this process since `from` (process.cpuUsage() at the step's start). */
+const cpuSeconds = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
   return (u.user + u.system) / 1e6;
 };
 
-async function childStep(step: string, dir: string, n: number): Promise<StepResult> {
+async function childStep(step: string, dir: string, n: number, url?: string): Promise<StepResult> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   if (step === 'baseline') {
     const db = new Database(join(dir, 'baseline.db'));
     db.pragma('journal_mode = WAL');
@@ -85,14 +90,14 @@ async function childStep(step: string, dir: string, n: number): Promise<StepResu
     return {
       seconds: (performance.now() - t0) / 1000,
       peakRssMb: peakRssMb(),
-      cpuSeconds: cpuSeconds(),
+      cpuSeconds: cpuSeconds(c0),
       puts: n,
       dels: 0,
       unchanged: 0,
       batches: 0,
     };
   }
-  const { publisher: p, store } = publisher(dir);
+  const { publisher: p, store } = publisher(dir, url);
   try {
     const s =
       step === 'whitelist'
@@ -101,7 +106,7 @@ async function childStep(step: string, dir: string, n: number): Promise<StepResu
     return {
       seconds: (performance.now() - t0) / 1000,
       peakRssMb: peakRssMb(),
-      cpuSeconds: cpuSeconds(),
+      cpuSeconds: cpuSeconds(c0),
       puts: s.puts,
       dels: s.dels,
       unchanged: s.unchanged,
@@ -134,11 +139,17 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
   const n = env('JPKI_BENCH_HUBPUBLISH_REVOCATIONS', 10_000_000, 100_000);
   const w = env('JPKI_BENCH_HUBPUBLISH_WHITELIST', 1_000_000, 20_000);
   const root = mkdtempSync(join(tmpdir(), 'jpki-bench-hubpublish-'));
-  const step = (name: string, dir: string, count: number) => {
+  let cluster: PgCluster | null = null;
+  const step = (name: string, dir: string, count: number, url?: string) => {
     mkdirSync(dir, { recursive: true });
-    return runBenchChild<StepResult>(import.meta.url, [name, dir, String(count)], `hubpublish ${name}`, {
-      forwardStderr: true,
-    });
+    return runBenchChild<StepResult>(
+      import.meta.url,
+      [name, dir, String(count), ...(url ? [url] : [])],
+      `hubpublish ${name}`,
+      {
+        forwardStderr: true,
+      },
+    );
   };
   try {
     const hub = join(root, 'hub');
@@ -166,7 +177,28 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
       wl.puts !== w
     )
       throw new Error(`hubpublish: unexpected counts ${JSON.stringify({ first, diff, wl })}`);
+    // Optionally the same on PostgreSQL (a private cluster, default durability), report only.
+    const pgN = Number(process.env.JPKI_BENCH_HUBPUBLISH_PG_REVOCATIONS ?? 0);
+    const pg: Metrics = {};
+    if (pgN > 0) {
+      cluster = await startPostgres();
+      const url = await cluster.createDatabase('hubpublish');
+      const pgFirst = await step('revocations', join(root, 'pg'), pgN, url);
+      const pgDiff = await step('diff', join(root, 'pg'), pgN, url);
+      ctx.log(
+        `hubpublish: PostgreSQL ${pgN} revocations in ${pgFirst.seconds.toFixed(1)} s (peak RSS ${pgFirst.peakRssMb.toFixed(0)} MB), diff ${pgDiff.seconds.toFixed(1)} s (${pgDiff.peakRssMb.toFixed(0)} MB)`,
+      );
+      Object.assign(pg, {
+        'hubpublish.pg_revocations': pgN,
+        'hubpublish.pg_revocations_publish_s': pgFirst.seconds,
+        'hubpublish.pg_revocations_publish_cpu_s': pgFirst.cpuSeconds,
+        'hubpublish.pg_revocations_peak_rss_mb': pgFirst.peakRssMb,
+        'hubpublish.pg_revocations_diff_publish_s': pgDiff.seconds,
+        'hubpublish.pg_revocations_diff_peak_rss_mb': pgDiff.peakRssMb,
+      });
+    }
     return {
+      ...pg,
       'hubpublish.revocations': n,
       'hubpublish.revocations_publish_s': first.seconds,
       'hubpublish.revocations_publish_cpu_s': first.cpuSeconds,
@@ -186,12 +218,13 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
       'hubpublish.whitelist_peak_rss_mb': wl.peakRssMb,
     };
   } finally {
+    cluster?.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--child') {
-  childStep(process.argv[3]!, process.argv[4]!, Number(process.argv[5])).then(
+  childStep(process.argv[3]!, process.argv[4]!, Number(process.argv[5]), process.argv[6]).then(
     (r) => process.stdout.write(JSON.stringify(r) + '\n'),
     (error: unknown) => {
       process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
