@@ -10,6 +10,7 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   hsm: () => import('./hsm.js'),
   sync: () => import('./sync.js'),
   hubscale: () => import('./hub-scale.js'),
+  hubpublish: () => import('./hub-publish.js'),
   whitelist: () => import('./whitelist.js'),
   venue: () => import('./venue.js'),
   ui: () => import('./ui.js'),

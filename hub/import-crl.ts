@@ -13,12 +13,14 @@
 // same transaction (protocol/crl-status.ts): terminals judge revocation age from them.
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as x509 from '@peculiar/x509';
 import { KioskError } from '../base/errors.js';
 import { requireSha256WithRsa } from '../base/signature-algorithm.js';
 import { RevocationReasons, type RevocationReason } from '../protocol/feed-format.js';
 import type { Publisher, PublishSummary, RevocationEntry } from './publisher.js';
 import type { CrlState, HubStore } from './store.js';
+import { bufferSource, crlEntries, crlLayout, fileSource, verifyTbs, type DerSource } from './crl-stream.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
@@ -146,19 +148,18 @@ function hasCrlSign(ca: x509.X509Certificate): boolean {
   return ku !== null && (ku.usages & x509.KeyUsageFlags.cRLSign) !== 0;
 }
 
+/** The parts of a CRL the import checks before its entries, and who signed it. */
+export type CrlHeader = Omit<ParsedCrl, 'entries' | 'removals'>;
+
 /**
- * Parses and verifies a CRL against the CA certificates (PEM): CRL_INVALID (not a CRL, not signed by a
- * configured CA), CRL_SIGNER_USAGE (the signing CA's keyUsage lacks cRLSign), CRL_UNSUPPORTED (a
- * critical extension the hub does not process, an indirect CRL).
+ * Checks a parsed CRL (RFC 5280 §6.3.3: algorithm, a configured CA with cRLSign, critical extensions,
+ * number, delta base, partition); `verify` says whether a CA's key signed it.
  */
-export async function readCrl(bytes: Buffer, caPems: readonly string[]): Promise<ParsedCrl> {
-  let crl: x509.X509Crl;
-  try {
-    const text = bytes.subarray(0, 64).toString('latin1');
-    crl = new x509.X509Crl(text.includes('-----BEGIN') ? bytes.toString('latin1') : new Uint8Array(bytes));
-  } catch (error) {
-    throw new KioskError('CRL_INVALID', 'not a DER or PEM X.509 CRL', undefined, { cause: error });
-  }
+async function checkCrl(
+  crl: x509.X509Crl,
+  caPems: readonly string[],
+  verify: (ca: x509.X509Certificate, pem: string) => Promise<boolean>,
+): Promise<CrlHeader> {
   // JPKI signs its CRLs with sha256WithRSAEncryption; anything else is not the CA's list.
   const algorithm = requireSha256WithRsa(new Uint8Array(crl.rawData));
   if (!algorithm.ok)
@@ -176,7 +177,7 @@ export async function readCrl(bytes: Buffer, caPems: readonly string[]): Promise
     if (ca.subject !== crl.issuer) continue;
     let ok = false;
     try {
-      ok = await crl.verify({ publicKey: ca.publicKey });
+      ok = await verify(ca, pem);
     } catch {
       ok = false;
     }
@@ -237,6 +238,33 @@ export async function readCrl(bytes: Buffer, caPems: readonly string[]): Promise
       { issuer: crl.issuer },
     );
 
+  return {
+    issuer: crl.issuer,
+    issuerKeyId,
+    crlNumber,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate ?? null,
+    deltaBase,
+    partition,
+    indirect,
+  };
+}
+
+/**
+ * Parses and verifies a CRL against the CA certificates (PEM): CRL_INVALID (not a CRL, not signed by a
+ * configured CA), CRL_SIGNER_USAGE (the signing CA's keyUsage lacks cRLSign), CRL_UNSUPPORTED (a
+ * critical extension the hub does not process, an indirect CRL).
+ */
+export async function readCrl(bytes: Buffer, caPems: readonly string[]): Promise<ParsedCrl> {
+  let crl: x509.X509Crl;
+  try {
+    const text = bytes.subarray(0, 64).toString('latin1');
+    crl = new x509.X509Crl(text.includes('-----BEGIN') ? bytes.toString('latin1') : new Uint8Array(bytes));
+  } catch (error) {
+    throw new KioskError('CRL_INVALID', 'not a DER or PEM X.509 CRL', undefined, { cause: error });
+  }
+  const header = await checkCrl(crl, caPems, (ca) => crl.verify({ publicKey: ca.publicKey }));
+  const { issuerKeyId } = header;
   const entries: RevocationEntry[] = [];
   const removals: string[] = [];
   for (const e of crl.entries) {
@@ -261,18 +289,81 @@ export async function readCrl(bytes: Buffer, caPems: readonly string[]): Promise
       reason,
     });
   }
-  return {
-    issuer: crl.issuer,
-    issuerKeyId,
-    crlNumber,
-    thisUpdate: crl.thisUpdate,
-    nextUpdate: crl.nextUpdate ?? null,
-    entries,
-    removals,
-    deltaBase,
-    partition,
-    indirect,
-  };
+  return { ...header, entries, removals };
+}
+
+/** A CRL as DER: PEM is decoded; DER is taken as it is. */
+function derOf(bytes: Buffer): Buffer {
+  const text = bytes.subarray(0, 64).toString('latin1');
+  if (!text.includes('-----BEGIN')) return bytes;
+  const m = /-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]+)-----END X509 CRL-----/.exec(
+    bytes.toString('latin1'),
+  );
+  if (!m) throw new KioskError('CRL_INVALID', 'not a DER or PEM X.509 CRL');
+  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+}
+
+type CrlItem = { removal: false; entry: RevocationEntry } | { removal: true; serial: string };
+
+/**
+ * readCrl without holding the entries: the CRL is checked as readCrl checks it (the signature over the
+ * original tbsCertList, streamed), and its entries are decoded one at a time when `items` is iterated
+ * (a critical entry extension the hub does not process ends it with CRL_UNSUPPORTED).
+ */
+export async function openCrl(
+  src: DerSource,
+  caPems: readonly string[],
+): Promise<{ header: CrlHeader; items: () => Generator<CrlItem> }> {
+  let layout: ReturnType<typeof crlLayout>;
+  let crl: x509.X509Crl;
+  try {
+    layout = crlLayout(src);
+    crl = new x509.X509Crl(new Uint8Array(layout.skeleton));
+  } catch (error) {
+    throw new KioskError('CRL_INVALID', 'not a DER or PEM X.509 CRL', undefined, { cause: error });
+  }
+  const header = await checkCrl(crl, caPems, (_ca, pem) => Promise.resolve(verifyTbs(src, layout, pem)));
+  function* items(): Generator<CrlItem> {
+    let raw: Generator<ReturnType<typeof crlEntries> extends Generator<infer T> ? T : never>;
+    try {
+      raw = crlEntries(src, layout, PROCESSED_ENTRY_EXTENSIONS);
+    } catch (error) {
+      throw new KioskError('CRL_INVALID', 'not a DER X.509 CRL', undefined, { cause: error });
+    }
+    for (;;) {
+      let next: IteratorResult<ReturnType<typeof crlEntries> extends Generator<infer T> ? T : never>;
+      try {
+        next = raw.next();
+      } catch (error) {
+        throw new KioskError(
+          'CRL_INVALID',
+          `the CRL of ${header.issuer}: ${(error as Error).message}`,
+          undefined,
+          {
+            cause: error,
+          },
+        );
+      }
+      if (next.done) return;
+      const e = next.value;
+      if (e.unprocessedCritical !== null)
+        throw new KioskError(
+          'CRL_UNSUPPORTED',
+          `the CRL of ${header.issuer} lists ${e.serial} with a critical entry extension ${e.unprocessedCritical} the hub does not process: refused`,
+          { issuer: header.issuer, extension: e.unprocessedCritical },
+        );
+      if (e.reason === 8) {
+        yield { removal: true, serial: e.serial }; // removeFromCRL: no longer revoked (delta CRLs only)
+        continue;
+      }
+      const reason: RevocationReason = RevocationReasons[e.reason] ?? 'unspecified';
+      yield {
+        removal: false,
+        entry: { issuerKeyId: header.issuerKeyId, serial: e.serial, at: e.at, reason },
+      };
+    }
+  }
+  return { header, items };
 }
 
 export interface CrlImportOptions {
@@ -300,13 +391,43 @@ const num = (n: bigint | null): string => (n === null ? '-' : n.toString());
 export async function importCrl(
   store: HubStore,
   publisher: Publisher,
-  bytes: Buffer,
+  input: Buffer | { file: string },
   caPems: readonly string[],
   source: string,
   options: CrlImportOptions = {},
 ): Promise<CrlImportResult> {
+  // A file is read where it lies, a window at a time: a CRL of millions of entries is never in memory.
+  let src: DerSource;
+  if (Buffer.isBuffer(input)) src = bufferSource(derOf(input));
+  else
+    try {
+      src = fileSource(input.file);
+      if (src.read(0, 64).toString('latin1').includes('-----BEGIN')) {
+        // PEM is decoded whole (a CRL of millions of entries comes as DER).
+        src.close();
+        src = bufferSource(derOf(readFileSync(input.file)));
+      }
+    } catch (error) {
+      if (error instanceof KioskError) throw error;
+      throw new KioskError('CRL_INVALID', `${input.file} cannot be read`);
+    }
+  try {
+    return await importOpenedCrl(store, publisher, src, caPems, source, options);
+  } finally {
+    src.close();
+  }
+}
+
+async function importOpenedCrl(
+  store: HubStore,
+  publisher: Publisher,
+  src: DerSource,
+  caPems: readonly string[],
+  source: string,
+  options: CrlImportOptions,
+): Promise<CrlImportResult> {
   const now = (options.now ?? Date.now)();
-  const crl = await readCrl(bytes, caPems);
+  const { header: crl, items } = await openCrl(src, caPems);
   const what = `${crl.deltaBase !== null ? 'delta ' : ''}CRL ${num(crl.crlNumber)} of ${crl.issuer}`;
 
   if (crl.partition !== null && !(options.allowPartitions ?? []).includes(crl.partition))
@@ -360,6 +481,9 @@ export async function importCrl(
     nextUpdate: crl.nextUpdate.getTime(),
   };
   let summary: PublishSummary;
+  let entries = 0;
+  const additions: RevocationEntry[] = [];
+  const removals: string[] = [];
   if (crl.deltaBase !== null) {
     // RFC 5280 §5.2.4: usable only with a complete CRL numbered at least BaseCRLNumber.
     if (crl.crlNumber === null)
@@ -376,18 +500,34 @@ export async function importCrl(
         `${what} is a delta against complete CRL ${crl.deltaBase}, newer than the CRL the hub holds (${prior.crlNumber}): import complete CRL ${crl.deltaBase} or later first`,
         { issuer: crl.issuer, base: crl.deltaBase.toString(), held: prior.crlNumber },
       );
+    // A delta is small: its entries are collected.
+    for (const item of items()) {
+      if (item.removal) removals.push(item.serial);
+      else additions.push(item.entry);
+    }
+    entries = additions.length;
     summary = publisher.applyRevocationDelta(
       crl.issuerKeyId,
-      crl.entries,
-      crl.removals,
+      additions,
+      removals,
       `delta CRL ${num(crl.crlNumber)} (base ${crl.deltaBase}) from ${source}`,
       state,
     );
   } else {
     // removeFromCRL in a complete CRL means nothing more than "not listed".
+    // Streamed into the publication as they are decoded; nothing is published before the last is read.
+    function* listed(): Generator<RevocationEntry> {
+      for (const item of items()) {
+        if (item.removal) removals.push(item.serial);
+        else {
+          entries++;
+          yield item.entry;
+        }
+      }
+    }
     summary = publisher.publishRevocations(
       crl.issuerKeyId,
-      crl.entries,
+      listed(),
       `CRL ${num(crl.crlNumber)} from ${source}`,
       state,
     );
@@ -398,8 +538,8 @@ export async function importCrl(
     crlNumber: state.crlNumber,
     kind: crl.deltaBase !== null ? 'delta' : 'complete',
     partition: crl.partition,
-    entries: crl.entries.length,
-    removals: crl.removals.length,
+    entries,
+    removals: removals.length,
     thisUpdate: crl.thisUpdate.toISOString(),
     nextUpdate: crl.nextUpdate.toISOString(),
   };

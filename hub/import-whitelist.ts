@@ -63,12 +63,14 @@ function toRow(value: unknown, where: string): CardRowInput {
   };
 }
 
-/** Reads a whitelist file; the format comes from the extension (.csv, .ndjson/.jsonl). */
-export async function readWhitelistFile(file: string): Promise<CardRowInput[]> {
+/**
+ * Reads a whitelist file row by row (a file of any size; nothing is kept); the format comes from the
+ * extension (.csv, .ndjson/.jsonl). A bad row ends the iteration with IMPORT_INVALID naming its line.
+ */
+export async function* readWhitelistFile(file: string): AsyncGenerator<CardRowInput> {
   const csv = /\.csv$/i.test(file);
   if (!csv && !/\.(nd)?jsonl?$/i.test(file) && !/\.ndjson$/i.test(file))
     throw new KioskError('IMPORT_INVALID', `${file}: expected a .csv or .ndjson file`);
-  const rows: CardRowInput[] = [];
   let header: string[] | null = null;
   let n = 0;
   const input = createReadStream(file, { encoding: 'utf8' });
@@ -105,7 +107,7 @@ export async function readWhitelistFile(file: string): Promise<CardRowInput[]> {
         } catch {
           throw new KioskError('IMPORT_INVALID', `${where}: entitlements is not a JSON array`);
         }
-        rows.push(toRow(obj, where));
+        yield toRow(obj, where);
       } else {
         let obj: unknown;
         try {
@@ -113,20 +115,21 @@ export async function readWhitelistFile(file: string): Promise<CardRowInput[]> {
         } catch {
           throw new KioskError('IMPORT_INVALID', `${where}: not JSON`);
         }
-        rows.push(toRow(obj, where));
+        yield toRow(obj, where);
       }
     }
   } catch (error) {
     if (error instanceof KioskError) throw error;
     throw new KioskError('IMPORT_INVALID', `${file} cannot be read: ${(error as Error).message}`);
+  } finally {
+    input.destroy();
   }
-  return rows;
 }
 
 export async function importWhitelist(
   publisher: Publisher,
   file: string,
 ): Promise<PublishSummary & { rows: number }> {
-  const rows = await readWhitelistFile(file);
-  return { ...publisher.publishWhitelist(rows, `whitelist from ${file}`), rows: rows.length };
+  // Streamed: the rows are staged as they are read; nothing is published unless the whole file is valid.
+  return publisher.publishWhitelistFrom(readWhitelistFile(file), `whitelist from ${file}`);
 }

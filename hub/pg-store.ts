@@ -654,6 +654,35 @@ export class PgHubStore implements HubStore {
     }
   }
 
+  stateDigestPage(
+    feed: FeedName,
+    after: Buffer,
+    limit: number,
+    scope?: { only: string } | { except: string },
+  ): Array<{ k: Buffer; h: Buffer }> {
+    const base = 'SELECT k, h FROM state WHERE feed = $1 AND k > $2';
+    if (scope === undefined)
+      return this.q<{ k: Buffer; h: Buffer }>(`${base} ORDER BY k LIMIT $3`, [feed, after, limit]);
+    const only = 'only' in scope;
+    return this.q<{ k: Buffer; h: Buffer }>(`${base} AND scope ${only ? '=' : '<>'} $4 ORDER BY k LIMIT $3`, [
+      feed,
+      after,
+      limit,
+      only ? scope.only : scope.except,
+    ]);
+  }
+
+  stateDigestsOf(feed: FeedName, keys: readonly Buffer[], scope: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += BULK)
+      for (const r of this.q<{ k: Buffer; h: Buffer }>(
+        'SELECT k, h FROM state WHERE feed = $1 AND k = ANY($2::bytea[]) AND scope = $3',
+        [feed, keys.slice(i, i + BULK), scope],
+      ))
+        out.set(r.k.toString('hex'), r.h.toString('hex'));
+    return out;
+  }
+
   readState(feed: FeedName): {
     seq: number;
     epoch: string;

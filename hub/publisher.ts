@@ -50,7 +50,7 @@ import {
   type SnapshotFeedName,
   type WhitelistOp,
 } from '../protocol/feed-format.js';
-import { whitelistRow, type CardRowInput } from '../whitelist/feed-ops.js';
+import type { CardRowInput } from '../whitelist/feed-ops.js';
 import { SnapshotWriter } from '../protocol/snapshot-rows.js';
 import {
   batchContentHash,
@@ -61,7 +61,9 @@ import {
   type Checkpoint,
   type SignedPushReply,
 } from '../protocol/checkpoint.js';
-import { sealCardRecord, type IndexKey } from '../whitelist/privacy.js';
+import { sealCardRecord, sealEncodedRecord, type IndexKey } from '../whitelist/privacy.js';
+import { encodeCardRecord } from '../whitelist/entitlements.js';
+import { Staging, type StagedRow } from './publish-staging.js';
 import type { CardRecordInput } from '../whitelist/entitlements.js';
 import { getLogger } from '../base/log.js';
 import {
@@ -170,7 +172,7 @@ export class Publisher {
     /** The fleet index key: row keys of cards (companions.ts rewrites rows by it). */
     readonly indexKey: IndexKey,
     private readonly snapshotDir: string,
-    private readonly now: () => number = Date.now,
+    readonly now: () => number = Date.now,
   ) {
     if (typeof publisherKey === 'function') this.source = publisherKey;
     else {
@@ -183,6 +185,17 @@ export class Publisher {
 
   private get signer(): FeedSigner {
     return this.source();
+  }
+
+  /**
+   * A complete import (whitelist, CRL) is published in chunks, each one store transaction of up to
+   * `chunkBatches` signed batches of `batchOps` ops (tests make them small to see several chunks).
+   */
+  batchOps = HUB_BATCH_OPS;
+  chunkBatches = 2;
+  /** Where an import's rows are staged while it is published (scratch files, removed afterwards). */
+  private get stagingDir(): string {
+    return join(this.snapshotDir, 'staging');
   }
 
   get keyId(): string {
@@ -248,7 +261,9 @@ export class Publisher {
     return {
       fromSeq,
       toSeq: batch.toSeq,
-      frameGz: gzipSync(frame(FrameType.batch, signed), { level: 6 }),
+      // Level 3: within a few per cent of level 6's size at less than half its time (a 10-million-row
+      // import gzips a gigabyte of ops). Any level is the same gzip to a terminal.
+      frameGz: gzipSync(frame(FrameType.batch, signed), { level: 3 }),
       sha256: batchContentHash(signed),
     };
   }
@@ -291,15 +306,9 @@ export class Publisher {
     // still moves the status: one status-only op, unless the status is already what terminals hold.
     let issuers: CrlIssuerStatus[] | undefined;
     if (crl) {
-      const status = crlStatusOf(crl);
-      const before = this.store.crlStatuses();
-      const others = before.filter(
-        (s) => s.issuerKeyId !== status.issuerKeyId || s.partition !== status.partition,
-      );
-      issuers = [...others, status].sort((a, b) =>
-        a.issuerKeyId + '#' + (a.partition ?? '') < b.issuerKeyId + '#' + (b.partition ?? '') ? -1 : 1,
-      );
-      if (ops.length === 0 && canonicalJson(before) !== canonicalJson(issuers)) ops = [{ op: CRL_STATUS_OP }];
+      const after = this.crlIssuersAfter(crl);
+      issuers = after.issuers;
+      if (ops.length === 0 && after.moved) ops = [{ op: CRL_STATUS_OP }];
     }
     const batches: Array<{
       fromSeq: number;
@@ -336,9 +345,27 @@ export class Publisher {
    * (publishTicketHolders) are their own scope: a card import neither lists nor deletes them.
    */
   publishWhitelist(rows: Iterable<CardRowInput>, note: string): PublishSummary {
-    const current = this.store.stateDigests('whitelist');
-    for (const k of this.store.stateDigests('whitelist', TICKET_ISSUER_KEY_ID).keys()) current.delete(k);
-    return this.publishWhitelistRows(rows, current, note);
+    return this.staged((st) => {
+      for (const input of rows) this.stageCard(st, input);
+      return this.publishStagedWhitelist(st, { except: TICKET_ISSUER_KEY_ID }, note);
+    });
+  }
+
+  /** publishWhitelist for rows read as they come (a whitelist file of any size); `rows` counts them. */
+  async publishWhitelistFrom(
+    rows: AsyncIterable<CardRowInput>,
+    note: string,
+  ): Promise<PublishSummary & { rows: number }> {
+    const st = new Staging(this.stagingDir);
+    try {
+      for await (const input of rows) this.stageCard(st, input);
+      return {
+        ...this.publishStagedWhitelist(st, { except: TICKET_ISSUER_KEY_ID }, note),
+        rows: st.count,
+      };
+    } finally {
+      st.close();
+    }
   }
 
   /**
@@ -350,51 +377,137 @@ export class Publisher {
     holders: Iterable<{ ticketNumber: string; record: CardRowInput['record'] }>,
     note: string,
   ): PublishSummary {
-    const rows: CardRowInput[] = [];
-    for (const h of holders) {
-      if (!TICKET_NUMBER.test(h.ticketNumber))
-        throw new KioskError('IMPORT_INVALID', 'a ticket number is 4–32 letters, digits and dashes');
-      rows.push({ ...ticketRowIdentity(h.ticketNumber), record: h.record });
-    }
-    const current = this.store.stateDigests('whitelist', TICKET_ISSUER_KEY_ID);
-    return this.publishWhitelistRows(rows, current, note);
+    return this.staged((st) => {
+      for (const h of holders) {
+        if (!TICKET_NUMBER.test(h.ticketNumber))
+          throw new KioskError('IMPORT_INVALID', 'a ticket number is 4–32 letters, digits and dashes');
+        this.stageCard(st, { ...ticketRowIdentity(h.ticketNumber), record: h.record });
+      }
+      return this.publishStagedWhitelist(st, { only: TICKET_ISSUER_KEY_ID }, note);
+    });
   }
 
-  private publishWhitelistRows(
-    rows: Iterable<CardRowInput>,
-    current: Map<string, string>,
+  private staged<T>(fn: (st: Staging) => T): T {
+    const st = new Staging(this.stagingDir);
+    try {
+      return fn(st);
+    } finally {
+      st.close();
+    }
+  }
+
+  /**
+   * Stages one card row, validated and encoded (a bad row fails the import before any of it is
+   * published); it is sealed only if it changed.
+   */
+  private stageCard(st: Staging, input: CardRowInput): void {
+    const k = this.indexKey.cardKey(input.issuerKeyId, input.serial);
+    const plain = encodeCardRecord(input.record);
+    st.add({
+      k,
+      h: sha(canonicalJson(input)),
+      v: plain,
+      scope: input.issuerKeyId.toLowerCase(),
+      label: `${input.issuerKeyId}/${input.serial}`,
+      spki: spkiBytes(input.spkiSha256),
+      at: null,
+    });
+  }
+
+  private publishStagedWhitelist(
+    st: Staging,
+    current: { only: string } | { except: string },
     note: string,
   ): PublishSummary {
-    const seen = new Set<string>();
-    const ops: WhitelistOp[] = [];
-    const puts: StateRow[] = [];
+    const dup = st.firstDuplicate();
+    if (dup !== null) throw new KioskError('IMPORT_INVALID', `card ${dup} appears twice in the import`);
+    return this.publishStaged('whitelist', st, current, note, (r) => ({
+      h: r.h!,
+      put: (h) => {
+        const v = sealEncodedRecord(r.v, r.k, r.spki!);
+        return {
+          op: { op: 'put', k: r.k.toString('hex'), v: v.toString('base64') },
+          row: { k: r.k, h, v, scope: r.scope! },
+        };
+      },
+    }));
+  }
+
+  /**
+   * The streamed publication of a complete import: the staged rows and the current rows of the scope,
+   * both in key order, merge into ops in key order (a put for a new or changed row, a del for a row
+   * gone, an unchanged row only counted; of a key staged twice the first row counts), and the ops are
+   * published a chunk at a time, each chunk one store transaction of whole signed batches. Every chunk
+   * leaves a consistent published state (the import applied below some key); the CRL state moves with
+   * the last one only. A run stopped between chunks is completed by running the import again.
+   */
+  private publishStaged(
+    feed: 'whitelist' | 'revocations',
+    st: Staging,
+    scope: { only: string } | { except: string },
+    note: string,
+    row: (r: StagedRow) => { h: Buffer; put: (h: Buffer) => { op: AnyOp; row: StateRow } },
+    crl?: CrlState & { nextUpdate: number },
+  ): PublishSummary {
+    const out = new ChunkedPublication(this, this.store, feed, note, crl);
+    const current = this.currentDigests(feed, scope);
+    let c = current.next();
+    let previous: Buffer | null = null;
     let unchanged = 0;
-    for (const input of rows) {
-      const k = this.indexKey.cardKey(input.issuerKeyId, input.serial);
-      const kHex = k.toString('hex');
-      if (seen.has(kHex))
-        throw new KioskError(
-          'IMPORT_INVALID',
-          `card ${input.issuerKeyId}/${input.serial} appears twice in the import`,
-        );
-      seen.add(kHex);
-      const h = sha(canonicalJson(input));
-      if (current.get(kHex) === h.toString('hex')) {
-        unchanged++;
-        continue;
+    for (const r of st.sorted()) {
+      if (previous !== null && previous.equals(r.k)) continue;
+      previous = r.k;
+      while (!c.done && Buffer.compare(c.value.k, r.k) < 0) {
+        out.del(c.value.k);
+        c = current.next();
       }
-      const row = whitelistRow(this.indexKey, input);
-      ops.push({ op: 'put', k: kHex, v: row.v.toString('base64') });
-      puts.push({ k, h, v: row.v, scope: input.issuerKeyId.toLowerCase() });
+      const { h, put } = row(r);
+      if (!c.done && c.value.k.equals(r.k)) {
+        const same = c.value.h.equals(h);
+        c = current.next();
+        if (same) {
+          unchanged++;
+          continue;
+        }
+      }
+      const p = put(h);
+      out.put(p.op, p.row);
     }
-    const dels: Buffer[] = [];
-    for (const kHex of [...current.keys()].sort()) {
-      if (seen.has(kHex)) continue;
-      ops.push({ op: 'del', k: kHex });
-      dels.push(Buffer.from(kHex, 'hex'));
+    while (!c.done) {
+      out.del(c.value.k);
+      c = current.next();
     }
-    sortByKey(ops, puts);
-    return this.publishOps('whitelist', ops, puts, dels, note, unchanged);
+    return out.finish(unchanged);
+  }
+
+  /**
+   * The current (k, h) of a scope in key order, a page at a time. A page is read only once the merge
+   * has passed the previous one, so the chunks already committed (all below it) never move it.
+   */
+  private *currentDigests(
+    feed: FeedName,
+    scope: { only: string } | { except: string },
+  ): Generator<{ k: Buffer; h: Buffer }> {
+    let after: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const page = this.store.stateDigestPage(feed, after, DIGEST_PAGE, scope);
+      yield* page;
+      if (page.length < DIGEST_PAGE) return;
+      after = page[page.length - 1]!.k;
+    }
+  }
+
+  /** Issuers as terminals will hold them once `crl` is applied, and whether that changes anything. */
+  crlIssuersAfter(crl: CrlState & { nextUpdate: number }): { issuers: CrlIssuerStatus[]; moved: boolean } {
+    const status = crlStatusOf(crl);
+    const before = this.store.crlStatuses();
+    const others = before.filter(
+      (s) => s.issuerKeyId !== status.issuerKeyId || s.partition !== status.partition,
+    );
+    const issuers = [...others, status].sort((a, b) =>
+      a.issuerKeyId + '#' + (a.partition ?? '') < b.issuerKeyId + '#' + (b.partition ?? '') ? -1 : 1,
+    );
+    return { issuers, moved: canonicalJson(before) !== canonicalJson(issuers) };
   }
 
   /**
@@ -429,19 +542,72 @@ export class Publisher {
     note: string,
     crl?: CrlState & { nextUpdate: number },
   ): PublishSummary {
-    const issuer = issuerKeyId.toLowerCase();
-    const scope = crl?.scope ?? issuer;
-    const current = this.store.stateDigests('revocations', scope);
-    const seen = new Set<string>();
-    const { ops, puts, unchanged } = this.revocationPuts(issuer, entries, current, seen, scope);
-    const dels: Buffer[] = [];
-    for (const kHex of [...current.keys()].sort()) {
-      if (seen.has(kHex)) continue;
-      ops.push({ op: 'del', k: kHex });
-      dels.push(Buffer.from(kHex, 'hex'));
+    return this.staged((st) => {
+      for (const e of entries) this.stageRevocation(st, issuerKeyId, e);
+      return this.publishStagedRevocations(st, issuerKeyId, note, crl);
+    });
+  }
+
+  /** publishRevocations for entries read as they come (a CRL of any size). */
+  async publishRevocationsFrom(
+    issuerKeyId: string,
+    entries: AsyncIterable<RevocationEntry>,
+    note: string,
+    crl?: CrlState & { nextUpdate: number },
+  ): Promise<PublishSummary & { entries: number }> {
+    const st = new Staging(this.stagingDir);
+    try {
+      for await (const e of entries) this.stageRevocation(st, issuerKeyId, e);
+      return { ...this.publishStagedRevocations(st, issuerKeyId, note, crl), entries: st.count };
+    } finally {
+      st.close();
     }
-    sortByKey(ops, puts);
-    return this.publishOps('revocations', ops, puts, dels, note, unchanged, crl);
+  }
+
+  private stageRevocation(st: Staging, issuerKeyId: string, e: RevocationEntry): void {
+    st.add({
+      k: this.indexKey.cardKey(issuerKeyId.toLowerCase(), e.serial),
+      h: null,
+      v: encodeRevocationValue(e.at, e.reason),
+      scope: null,
+      label: e.reason,
+      spki: null,
+      at: e.at,
+    });
+  }
+
+  private publishStagedRevocations(
+    st: Staging,
+    issuerKeyId: string,
+    note: string,
+    crl?: CrlState & { nextUpdate: number },
+  ): PublishSummary {
+    const scope = crl?.scope ?? issuerKeyId.toLowerCase();
+    // A revocation's digest is that of its 5-byte value; a CRL repeats values (dates, reasons) a lot.
+    const digests = new Map<string, Buffer>();
+    const digestOf = (v: Buffer): Buffer => {
+      const key = v.toString('latin1');
+      let h = digests.get(key);
+      if (!h) {
+        if (digests.size >= 100_000) digests.clear();
+        digests.set(key, (h = sha(v)));
+      }
+      return h;
+    };
+    return this.publishStaged(
+      'revocations',
+      st,
+      { only: scope },
+      note,
+      (r) => ({
+        h: digestOf(r.v),
+        put: (h) => ({
+          op: { op: 'put', k: r.k.toString('hex'), at: r.at!, reason: r.label as RevocationReason },
+          row: { k: r.k, h, v: r.v, scope },
+        }),
+      }),
+      crl,
+    );
   }
 
   /**
@@ -487,12 +653,19 @@ export class Publisher {
     crl: CrlState & { nextUpdate: number },
   ): PublishSummary {
     const issuer = issuerKeyId.toLowerCase();
-    const current = this.store.stateDigests('revocations', crl.scope);
+    // Only the rows the delta names are looked up: the scope may hold millions.
+    const added = [...additions];
+    const removing = [...removals];
+    const current = this.store.stateDigestsOf(
+      'revocations',
+      [...added.map((e) => e.serial), ...removing].map((serial) => this.indexKey.cardKey(issuer, serial)),
+      crl.scope,
+    );
     const seen = new Set<string>();
-    const { ops, puts, unchanged } = this.revocationPuts(issuer, additions, current, seen, crl.scope);
+    const { ops, puts, unchanged } = this.revocationPuts(issuer, added, current, seen, crl.scope);
     const dels: Buffer[] = [];
     const removed = new Set<string>();
-    for (const serial of removals) {
+    for (const serial of removing) {
       const kHex = this.indexKey.cardKey(issuer, serial).toString('hex');
       if (seen.has(kHex) || removed.has(kHex) || !current.has(kHex)) continue;
       removed.add(kHex);
@@ -588,5 +761,116 @@ export class Publisher {
   /** Writes the publisher's public key (what terminals pin) as PEM. */
   writePublicKey(file: string): void {
     writeFileSync(file, this.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  }
+}
+
+const DIGEST_PAGE = 10_000;
+
+/** An SPKI hash as bytes, checked while an import is staged (sealing it later cannot fail). */
+function spkiBytes(value: string | Uint8Array): Buffer {
+  const bytes =
+    typeof value === 'string'
+      ? /^[0-9a-fA-F]{64}$/.test(value)
+        ? Buffer.from(value, 'hex')
+        : null
+      : Buffer.from(value);
+  if (bytes === null || bytes.length !== 32)
+    throw new KioskError('INVALID_REQUEST', 'SPKI hash must be 32 bytes (SHA-256)');
+  return bytes;
+}
+
+/**
+ * The ops of one streamed publication as they come, in key order: cut into signed batches of
+ * `batchOps` and committed `chunkBatches` batches at a time (store.publish, one transaction each, with
+ * exactly the puts and dels of its batches). A batch is signed only once the next op exists, so the last
+ * batch is known when it is signed: it carries the CRL status, and the last commit the CRL state.
+ */
+class ChunkedPublication {
+  private ops: AnyOp[] = [];
+  private puts: StateRow[] = [];
+  private dels: Buffer[] = [];
+  private batches: Publication['batches'] = [];
+  private from: number;
+  private readonly at: number;
+  private nPuts = 0;
+  private nDels = 0;
+  private nBatches = 0;
+
+  constructor(
+    private readonly publisher: Publisher,
+    private readonly store: HubStore,
+    private readonly feed: FeedName,
+    private readonly note: string,
+    private readonly crl?: CrlState & { nextUpdate: number },
+  ) {
+    this.from = store.feedInfo(feed).head;
+    this.at = publisher.now();
+  }
+
+  put(op: AnyOp, row: StateRow): void {
+    this.room();
+    this.ops.push(op);
+    this.puts.push(row);
+    this.nPuts++;
+  }
+
+  del(k: Buffer): void {
+    this.room();
+    this.ops.push({ op: 'del', k: k.toString('hex') });
+    this.dels.push(k);
+    this.nDels++;
+  }
+
+  private room(): void {
+    if (this.ops.length < this.publisher.batchOps) return;
+    this.sign(undefined);
+    if (this.batches.length >= this.publisher.chunkBatches) this.commit(false);
+  }
+
+  private sign(issuers: CrlIssuerStatus[] | undefined): void {
+    const b = this.publisher.makeBatch(this.feed, this.from, this.ops, this.feed, issuers);
+    this.batches.push({ ...b, opCount: this.ops.length, publishedAt: this.at });
+    this.from = b.toSeq;
+    this.ops = [];
+    this.nBatches++;
+  }
+
+  private commit(last: boolean): void {
+    this.store.publish({
+      feed: this.feed,
+      puts: this.puts,
+      dels: this.dels,
+      batches: this.batches,
+      note: this.note,
+      ...(last && this.crl ? { crl: this.crl } : {}),
+    });
+    this.puts = [];
+    this.dels = [];
+    this.batches = [];
+  }
+
+  finish(unchanged: number): PublishSummary {
+    let issuers: CrlIssuerStatus[] | undefined;
+    if (this.crl) {
+      const after = this.publisher.crlIssuersAfter(this.crl);
+      issuers = after.issuers;
+      // A CRL that changes no serial still moves the status: one status-only op, unless terminals
+      // already hold it.
+      if (this.nPuts + this.nDels === 0 && after.moved) this.ops.push({ op: CRL_STATUS_OP });
+    }
+    if (this.ops.length > 0) this.sign(issuers);
+    if (this.batches.length > 0 || this.crl) this.commit(true);
+    log.info(
+      { feed: this.feed, puts: this.nPuts, dels: this.nDels, batches: this.nBatches, note: this.note },
+      'published',
+    );
+    return {
+      feed: this.feed,
+      puts: this.nPuts,
+      dels: this.nDels,
+      unchanged,
+      batches: this.nBatches,
+      head: this.from,
+    };
   }
 }

@@ -254,6 +254,20 @@ export interface HubStore {
   opsAfter(feed: FeedKey, after: number): number;
   /** The current state as digests by row key (hex), within one scope or all. */
   stateDigests(feed: FeedName, scope?: string): Map<string, string>;
+  /**
+   * One page of a feed's current (row key, digest) pairs in key order: the `limit` rows after `after`
+   * (exclusive; an empty Buffer starts at the beginning), within `scope.only`, or outside `scope.except`.
+   * Each page is its own short read, so a streamed publication can merge against a scope of any size in
+   * bounded memory while it commits its own chunks below the page it reads next.
+   */
+  stateDigestPage(
+    feed: FeedName,
+    after: Buffer,
+    limit: number,
+    scope?: { only: string } | { except: string },
+  ): Array<{ k: Buffer; h: Buffer }>;
+  /** The digests (by row key, hex) of these row keys where the scope holds them: a small delta's lookups. */
+  stateDigestsOf(feed: FeedName, keys: readonly Buffer[], scope: string): Map<string, string>;
   /** The current state in key order, read inside one consistent transaction, with its sequence. */
   readState(feed: FeedName): {
     seq: number;

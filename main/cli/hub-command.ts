@@ -252,13 +252,7 @@ export async function run(args: string[]): Promise<number> {
         if (!file) throw new KioskError('INVALID_REQUEST', 'import-crl needs a file');
         const caFiles = values.ca && values.ca.length > 0 ? values.ca : [...config.trust.anchors];
         const cas = caFiles.map((f) => readFileSync(f, 'latin1'));
-        let bytes: Buffer;
-        try {
-          bytes = readFileSync(file);
-        } catch {
-          throw new KioskError('CRL_INVALID', `${file} cannot be read`);
-        }
-        const r = await importCrl(hub.store, hub.publisher, bytes, cas, file, {
+        const r = await importCrl(hub.store, hub.publisher, { file }, cas, file, {
           allowPartitions: values['allow-partition'] ?? [],
         });
         out(

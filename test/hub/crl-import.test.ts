@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importCrl } from '../../hub/import-crl.js';
+import { importCrl, openCrl, readCrl } from '../../hub/import-crl.js';
+import { fileSource } from '../../hub/crl-stream.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { openBatch, type FeedBatch } from '../../protocol/feed-format.js';
 import { openPinnedRoot, trustFromRoot } from '../../protocol/root-of-trust.js';
@@ -413,5 +414,55 @@ describe('hub import-crl with CRLs from `openssl ca`', () => {
     const late = statusModel(hub.store, T0 + 43 * HOUR); // the partition's CRL: nextUpdate T0 + 42 h
     expect(late.crl.find((c) => c.partition)?.expired).toBe(true);
     expect(renderStatusPage(late)).toContain('EXPIRED: import the new CRL');
+  });
+});
+
+describe('a CRL read where it lies (the DER walked a window at a time, entries decoded one by one)', () => {
+  const der = (pem: Buffer) =>
+    Buffer.from(pem.toString('latin1').replace(/-----[A-Z0-9 ]+-----|\s+/g, ''), 'base64');
+  const many: Revoked[] = [
+    { serial: '2001', reason: 'keyCompromise', at: '261130120000Z' },
+    { serial: 'FF02', reason: 'certificateHold' },
+    { serial: '7F03', reason: 'removeFromCRL' },
+    { serial: '2004', reason: 'unspecified' },
+    { serial: '00A5', reason: 'cessationOfOperation' },
+    { serial: '2006', reason: 'superseded' },
+  ];
+
+  it('gives what the whole-CRL parser gives: header, entries and removals, from a DER file', async () => {
+    const file = join(root, 'many.der');
+    writeFileSync(file, der(ca.crl(many, { lastHours: 10, nextHours: 40 })));
+    const whole = await readCrl(readFileSync(file), cas());
+    const src = fileSource(file);
+    try {
+      const { header, items } = await openCrl(src, cas());
+      const { entries, removals, ...rest } = whole;
+      expect(header).toEqual(rest);
+      const got = [...items()];
+      expect(got.filter((i) => !i.removal).map((i) => (i.removal ? null : i.entry))).toEqual(entries);
+      expect(got.filter((i) => i.removal).map((i) => (i.removal ? i.serial : null))).toEqual(removals);
+      expect(entries).toHaveLength(5);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('refuses a CRL whose entry was altered (the signature covers the entries it no longer parses whole)', async () => {
+    const bytes = der(ca.crl(many, { lastHours: 11, nextHours: 41 }));
+    const at = bytes.indexOf(Buffer.from('02022004', 'hex'));
+    expect(at).toBeGreaterThan(0);
+    const altered = Buffer.from(bytes);
+    altered[at + 3] = 0x09; // serial 2004 → 2009, same length
+    const held = hubSnapshot();
+    await expect(imp(altered, { now: T0 + 11 * HOUR })).rejects.toMatchObject({
+      code: 'CRL_INVALID',
+      message: expect.stringContaining('is not signed by a configured CA'),
+    });
+    expect(hubSnapshot()).toEqual(held);
+    await expect(imp(Buffer.concat([bytes.subarray(0, 100)]), { now: T0 + 11 * HOUR })).rejects.toMatchObject(
+      {
+        code: 'CRL_INVALID',
+      },
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,28 @@ describe('privacy of rows', () => {
     expect(IndexKey.fromSecret('22'.repeat(32)).cardKey('0a0b', 'f2')).not.toEqual(
       indexKey.cardKey('0a0b', 'f2'),
     );
+  });
+
+  it('keys a card with HMAC-SHA256 of domain, issuer and serial (the fast path equals createHmac)', () => {
+    const secret = '5a'.repeat(32);
+    const key = IndexKey.fromSecret(secret);
+    for (const [issuer, serial] of [
+      ['0a0b', '01f2'],
+      ['ff'.repeat(64), 'ab'.repeat(40)],
+      ['01', '00'],
+    ] as const) {
+      const i = Buffer.from(issuer, 'hex');
+      const s = serialBytes(serial);
+      const want = createHmac('sha256', Buffer.from(secret, 'hex'))
+        .update('jpki-kiosk/card-key/v1\0')
+        .update(Buffer.of(i.length))
+        .update(i)
+        .update(Buffer.of(s.length))
+        .update(s)
+        .digest()
+        .subarray(0, 16);
+      expect(key.cardKey(issuer, serial)).toEqual(want);
+    }
   });
 
   it('refuses malformed entitlements with a typed error naming the field', () => {
