@@ -12,5 +12,6 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   hubscale: () => import('./hub-scale.js'),
   whitelist: () => import('./whitelist.js'),
   venue: () => import('./venue.js'),
+  national: () => import('./national.js'),
   ui: () => import('./ui.js'),
 };
