@@ -1,6 +1,6 @@
 // The hub's snapshot builder (hub/snapshot-build.ts) against the format terminals verify: the rows it
-// signs are byte for byte what SnapshotWriter writes for the same state (on SQLite, framed by the
-// database, and on PostgreSQL, framed from readState's rows), a snapshot it builds installs on a
+// signs are byte for byte what SnapshotWriter writes for the same state (framed by the database on both
+// stores, or framed from readState's rows by the builder), a snapshot it builds installs on a
 // terminal with the exact rows, two concurrent requests build it once, and malformed state is refused
 // before anything is signed.
 import { generateKeyPairSync } from 'node:crypto';
@@ -96,6 +96,12 @@ describe.each(hubStoreKinds)('snapshot build (%s store)', (kind) => {
         trustFromPem(key.publicKey.export({ type: 'spki', format: 'pem' })),
       );
       expect(manifest).toEqual(expected.manifest);
+
+      // A store without readStateFramed: its rows are framed by the builder, to the same bytes.
+      const plain = Object.create(store, { readStateFramed: { value: undefined } }) as typeof store;
+      const file2 = join(root, 'whitelist-plain.frames.gz');
+      await buildSnapshotFile({ store: plain, feed: 'whitelist', epoch, file: file2, signer, now: () => 0 });
+      expect(splitSnapshot(file2).rows.equals(got.rows)).toBe(true);
     } finally {
       store.close();
     }
