@@ -49,6 +49,8 @@ export interface TerminalArgs {
   keyFile: string;
   rows: number;
   samples: number;
+  /** Fetch the snapshot by content address (default true, as configured terminals do) or inline. */
+  contentAddressed?: boolean;
 }
 
 export interface TerminalResult {
@@ -142,8 +144,10 @@ async function terminal(a: TerminalArgs, log: (l: string) => void): Promise<Term
     journal: kioskDataJournal(data),
     roots: kioskDataRoots(data),
     stagingDir: join(a.root, a.terminalId, 'staging'),
-    idleTimeoutMs: 600_000,
-    answerDeadlineMs: 6 * 3600_000,
+    // As a terminal is configured by default (config/schema.ts sync.contentAddressed): the checkpoint
+    // first, then the snapshot fetched by address and staged whole before it is installed. Timeouts are
+    // the client's defaults.
+    contentAddressed: a.contentAddressed ?? true,
   });
   try {
     const t0 = performance.now();

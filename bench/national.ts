@@ -8,6 +8,8 @@
 //          (default 10,000,000; --quick 100,000): national.snapshot_build_direct_s.
 // JPKI_BENCH_NATIONAL_IMPORT=direct writes the e2e hub state directly too (the cards' real rows, no
 // batches): the terminal side at sizes where the publish path's memory or time does not fit the run.
+// JPKI_BENCH_NATIONAL_CONTENT=0: the terminal takes the snapshot inline in the pull answer instead of by
+// content address (its configured default).
 // JPKI_BENCH_NATIONAL_DIR: where the data goes (default the temp folder; 100 M rows need ~60 GB).
 // Targets (docs/sync.md): 100 M rows ≤ 100 bytes/row, install ≤ 10 min, terminal RSS ≤ 300 MB, hit p99 ≤ 50 µs;
 // 10 M-row snapshot build ≤ 30 s.
@@ -154,7 +156,17 @@ export async function endToEnd(
     const terminal = await runStep<TerminalResult>(
       runner,
       'terminal',
-      { root, hubUrl, rootFile, indexKeyFile, terminalId, keyFile, rows, samples } satisfies TerminalArgs,
+      {
+        root,
+        hubUrl,
+        rootFile,
+        indexKeyFile,
+        terminalId,
+        keyFile,
+        rows,
+        samples,
+        contentAddressed: process.env.JPKI_BENCH_NATIONAL_CONTENT !== '0',
+      } satisfies TerminalArgs,
       log,
     );
     return { hub, hubServePeakRssMb: peakRssMb(serve.pid!), terminal };
