@@ -13,5 +13,6 @@ export const suites: Record<string, () => Promise<BenchSuite>> = {
   hubpublish: () => import('./hub-publish.js'),
   whitelist: () => import('./whitelist.js'),
   venue: () => import('./venue.js'),
+  national: () => import('./national.js'),
   ui: () => import('./ui.js'),
 };

@@ -39,6 +39,7 @@ import type {
   Publication,
   StoredBatch,
   EnrolmentCodeRecord,
+  FramedStateRead,
   TransferCodeRecord,
   TerminalRecord,
   TerminalRegistration,
@@ -692,11 +693,79 @@ export class PgHubStore implements HubStore {
     issuers: CrlIssuerStatus[];
     close(): void;
   } {
+    const { conn, head, open, close } = this.stateReader(feed);
+    const db = this.db;
+    try {
+      db.query(
+        `DECLARE state_rows NO SCROLL CURSOR FOR SELECT k, v FROM state WHERE feed = '${feed}' ORDER BY k`,
+        [],
+        conn,
+      );
+      function* rows(): Generator<{ k: Buffer; v: Buffer }> {
+        for (;;) {
+          if (!open()) return;
+          const page = db.query(`FETCH ${BULK} FROM state_rows`, [], conn).rows as Array<{
+            k: Buffer;
+            v: Buffer;
+          }>;
+          yield* page;
+          if (page.length < BULK) return;
+        }
+      }
+      return { ...head, rows: rows(), close };
+    } catch (error) {
+      close();
+      throw error;
+    }
+  }
+
+  readStateFramed(feed: FeedName, maxRows: number): FramedStateRead {
+    const { conn, head, open, close } = this.stateReader(feed);
+    const db = this.db;
+    // PostgreSQL lays the rows out itself (key length, key, varint value length, value; values are at most
+    // 65,536 bytes, so three varint bytes at most): one bytea per block crosses the bridge, not two
+    // buffers per row. The builder walks each block (framing, key length and order).
+    const len = 'length(v)';
+    const b = (e: string) => `set_byte('\\x00'::bytea, 0, ${e})`;
+    const varint =
+      `CASE WHEN ${len} < 128 THEN ${b(len)}` +
+      ` WHEN ${len} < 16384 THEN ${b(`(${len} & 127) | 128`)} || ${b(`${len} >> 7`)}` +
+      ` ELSE ${b(`(${len} & 127) | 128`)} || ${b(`((${len} >> 7) & 127) | 128`)} || ${b(`${len} >> 14`)} END`;
+    const sql =
+      `WITH s AS (SELECT k, v FROM state WHERE feed = $1 AND k > $2 ORDER BY k LIMIT $3)` +
+      ` SELECT string_agg(${b('length(k)')} || k || ${varint} || v, ''::bytea ORDER BY k) AS bytes,` +
+      ` count(*)::int AS rows, (SELECT k FROM s ORDER BY k DESC LIMIT 1) AS "lastKey" FROM s`;
+    function* blocks(): Generator<{ bytes: Buffer; rows: number; lastKey: Buffer }> {
+      let after: Buffer = Buffer.alloc(0);
+      for (;;) {
+        if (!open()) return;
+        const [r] = db.query(sql, [feed, after, maxRows], conn).rows as Array<{
+          bytes: Buffer | null;
+          rows: number;
+          lastKey: Buffer | null;
+        }>;
+        if (!r || r.rows === 0 || !r.bytes || !r.lastKey) return;
+        yield { bytes: r.bytes, rows: r.rows, lastKey: r.lastKey };
+        if (r.rows < maxRows) return;
+        after = r.lastKey;
+      }
+    }
+    return { ...head, blocks: blocks(), close };
+  }
+
+  /**
+   * Its own connection in a repeatable-read transaction: the rows and the sequence are one snapshot of
+   * the database while imports and journals keep committing; the rows come a page or a block at a time,
+   * so a 100-million-row state never sits in memory.
+   */
+  private stateReader(feed: FeedName): {
+    conn: string;
+    head: { seq: number; epoch: string; digest: string; lineage: string[]; issuers: CrlIssuerStatus[] };
+    open: () => boolean;
+    close: () => void;
+  } {
     if (!(Feeds as readonly string[]).includes(feed))
       throw new KioskError('INTERNAL', `unknown feed ${feed}`);
-    // Its own connection in a repeatable-read transaction: the rows and the sequence are one snapshot of
-    // the database while imports and journals keep committing; the rows come through a cursor, a page
-    // at a time, so a 100-million-row state never sits in memory.
     const conn = `reader-${++readers}`;
     const db = this.db;
     db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], conn);
@@ -717,29 +786,16 @@ export class PgHubStore implements HubStore {
         feed === 'revocations'
           ? crlStatusesOf(db.query(CRL_STATUS_SQL, [], conn).rows as unknown as CrlRow[])
           : [];
-      db.query(
-        `DECLARE state_rows NO SCROLL CURSOR FOR SELECT k, v FROM state WHERE feed = '${feed}' ORDER BY k`,
-        [],
-        conn,
-      );
-      function* rows(): Generator<{ k: Buffer; v: Buffer }> {
-        for (;;) {
-          if (!open) return;
-          const page = db.query(`FETCH ${BULK} FROM state_rows`, [], conn).rows as Array<{
-            k: Buffer;
-            v: Buffer;
-          }>;
-          yield* page;
-          if (page.length < BULK) return;
-        }
-      }
       return {
-        seq: head!.head,
-        epoch: head!.epoch,
-        digest: head!.digest ?? ZERO_DIGEST,
-        lineage: JSON.parse(head!.lineage) as string[],
-        rows: rows(),
-        issuers,
+        conn,
+        head: {
+          seq: head!.head,
+          epoch: head!.epoch,
+          digest: head!.digest ?? ZERO_DIGEST,
+          lineage: JSON.parse(head!.lineage) as string[],
+          issuers,
+        },
+        open: () => open,
         close,
       };
     } catch (error) {

@@ -11,31 +11,11 @@ import {
   ticketRowIdentity,
   type TicketFieldsInput,
 } from '../protocol/ticket.js';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  openSync,
-  writeSync,
-  closeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { gzip as gzipCb, gunzipSync, gzipSync, constants as zc } from 'node:zlib';
-import { setImmediate as yieldNow } from 'node:timers/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { KioskError } from '../base/errors.js';
-import {
-  FRAME_HEADER_BYTES,
-  FrameType,
-  HUB_BATCH_OPS,
-  ROWS_CHUNK_BYTES,
-  frame,
-  type FeedName,
-} from '../protocol/sync.js';
+import { FRAME_HEADER_BYTES, FrameType, HUB_BATCH_OPS, frame, type FeedName } from '../protocol/sync.js';
 import {
   BATCH_FORMAT,
   asFeedSigner,
@@ -51,7 +31,7 @@ import {
   type WhitelistOp,
 } from '../protocol/feed-format.js';
 import type { CardRowInput } from '../whitelist/feed-ops.js';
-import { SnapshotWriter } from '../protocol/snapshot-rows.js';
+import { buildSnapshotFile } from './snapshot-build.js';
 import {
   batchContentHash,
   CHECKPOINT_FORMAT,
@@ -75,7 +55,6 @@ import { CRL_STATUS_OP, type CrlIssuerStatus } from '../protocol/crl-status.js';
 import { VENUE_ROSTER_FORMAT, signVenueRoster, type SignedVenueRoster } from '../protocol/venue-roster.js';
 import type { CrlState, FeedKey, HubStore, Publication, StateRow, StoredBatch } from './store.js';
 
-const gzip = promisify(gzipCb);
 const log = getLogger('hub');
 
 export interface PublishSummary {
@@ -712,50 +691,20 @@ export class Publisher {
     name: string,
   ): Promise<{ file: string; seq: number }> {
     const started = this.now();
-    const rowsFile = `${file}.rows.tmp`;
-    const state = this.store.readState(feed);
-    let manifestSigned: Buffer;
-    try {
-      if (state.epoch !== epoch) throw new KioskError('STORE_UNAVAILABLE', `${feed}: a new epoch started`);
-      const writer = new SnapshotWriter(rowsFile, feed);
-      let n = 0;
-      for (const r of state.rows) {
-        writer.add(r.k, r.v);
-        if (++n % 50_000 === 0) await yieldNow(); // keep serving other terminals while building
-      }
-      manifestSigned = writer.finish(
-        {
-          epoch: state.epoch,
-          seq: state.seq,
-          asOf: new Date(this.now()).toISOString(),
-          digest: state.digest,
-          lineage: state.lineage,
-          ...(feed === 'revocations' ? { issuers: state.issuers } : {}),
-        },
-        this.signer,
-      ).signed;
-    } finally {
-      state.close();
-    }
-    const out = `${file}.tmp`;
-    const fd = openSync(out, 'w', 0o600);
-    try {
-      writeSync(fd, gzipSync(frame(FrameType.manifest, manifestSigned)));
-      for await (const chunk of createReadStream(rowsFile, { highWaterMark: ROWS_CHUNK_BYTES })) {
-        writeSync(fd, await gzip(frame(FrameType.rows, chunk as Buffer), { level: zc.Z_BEST_SPEED }));
-      }
-      writeSync(fd, gzipSync(frame(FrameType.rowsEnd, Buffer.alloc(0))));
-    } finally {
-      closeSync(fd);
-      rmSync(rowsFile, { force: true });
-    }
-    renameSync(out, file);
+    const built = await buildSnapshotFile({
+      store: this.store,
+      feed,
+      epoch,
+      file,
+      signer: this.signer,
+      now: this.now,
+    });
     // Older snapshots of this feed are no longer served.
     for (const old of readdirSync(this.snapshotDir))
       if (old.startsWith(`${feed}-`) && old !== name && old.endsWith('.frames.gz'))
         rmSync(join(this.snapshotDir, old), { force: true });
-    log.info({ feed, seq: state.seq, ms: this.now() - started }, 'snapshot built');
-    return { file, seq: state.seq };
+    log.info({ feed, seq: built.seq, rows: built.rows, ms: this.now() - started }, 'snapshot built');
+    return { file, seq: built.seq };
   }
 
   /** Writes the publisher's public key (what terminals pin) as PEM. */

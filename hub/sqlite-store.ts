@@ -20,6 +20,7 @@ import type {
   Publication,
   StoredBatch,
   EnrolmentCodeRecord,
+  FramedStateRead,
   TransferCodeRecord,
   TerminalRecord,
   TerminalRegistration,
@@ -532,39 +533,111 @@ export class SqliteHubStore implements HubStore {
     issuers: CrlIssuerStatus[];
     close(): void;
   } {
-    // A second connection holding a read transaction: the rows and the sequence are one consistent view
-    // while imports keep committing on the main connection.
-    const reader = openDb(this.file, { durability: 'full', readonly: true });
-    reader.exec('BEGIN');
-    const head = reader.prepare('SELECT head, epoch, digest, lineage FROM feed WHERE feed = ?').get(feed) as {
-      head: number;
-      epoch: string;
-      digest: string | null;
-      lineage: string;
-    };
-    const issuers = feed === 'revocations' ? crlStatusesOf(reader) : [];
-    const rows = reader
-      .prepare('SELECT k, v FROM state WHERE feed = ? ORDER BY k')
-      .iterate(feed) as IterableIterator<{
-      k: Buffer;
-      v: Buffer;
-    }>;
-    return {
-      seq: head.head,
-      epoch: head.epoch,
-      digest: head.digest ?? ZERO_DIGEST,
-      lineage: JSON.parse(head.lineage) as string[],
-      rows,
-      issuers,
-      close: () => {
-        try {
+    const { reader, head, close } = this.stateReader(feed);
+    try {
+      const rows = reader
+        .prepare('SELECT k, v FROM state WHERE feed = ? ORDER BY k')
+        .iterate(feed) as IterableIterator<{
+        k: Buffer;
+        v: Buffer;
+      }>;
+      return {
+        ...head,
+        rows,
+        close: () => {
           rows.return?.();
-          reader.exec('COMMIT');
-        } finally {
-          reader.close();
+          close();
+        },
+      };
+    } catch (error) {
+      close();
+      throw error;
+    }
+  }
+
+  readStateFramed(feed: FeedName, maxRows: number): FramedStateRead {
+    const { reader, head, close } = this.stateReader(feed);
+    try {
+      // SQLite lays the rows out itself (one string of rows per block instead of two buffers per row in
+      // JavaScript, the builder's main cost). Values are at most 65,536 bytes: three varint bytes at most.
+      // The caller walks each block (hub/snapshot-build.ts checkRowsBlock): framing, key length and order.
+      const len = 'length(v)';
+      const varint =
+        `CASE WHEN ${len} < 128 THEN unhex(printf('%02x', ${len}))` +
+        ` WHEN ${len} < 16384 THEN unhex(printf('%02x%02x', (${len} & 127) | 128, ${len} >> 7))` +
+        ` ELSE unhex(printf('%02x%02x%02x', (${len} & 127) | 128, ((${len} >> 7) & 127) | 128, ${len} >> 14)) END`;
+      const block = reader.prepare(
+        `SELECT CAST(group_concat(unhex(printf('%02x', length(k))) || k || ${varint} || v, x'') AS BLOB) AS bytes,
+           count(*) AS rows, max(k) AS lastKey
+         FROM (SELECT k, v FROM state WHERE feed = ? AND k > ? ORDER BY k LIMIT ?)`,
+      );
+      function* blocks(): Generator<{ bytes: Buffer; rows: number; lastKey: Buffer }> {
+        let after: Buffer = Buffer.alloc(0);
+        for (;;) {
+          const r = block.get(feed, after, maxRows) as {
+            bytes: Buffer | null;
+            rows: number;
+            lastKey: Buffer | null;
+          };
+          if (r.rows === 0 || !r.bytes || !r.lastKey) return;
+          yield { bytes: r.bytes, rows: r.rows, lastKey: r.lastKey };
+          if (r.rows < maxRows) return;
+          after = r.lastKey;
         }
-      },
+      }
+      return { ...head, blocks: blocks(), close };
+    } catch (error) {
+      close();
+      throw error;
+    }
+  }
+
+  /**
+   * A second connection holding a read transaction: the rows and the sequence are one consistent view
+   * while imports keep committing on the main connection.
+   */
+  private stateReader(feed: FeedName): {
+    reader: Db;
+    head: { seq: number; epoch: string; digest: string; lineage: string[]; issuers: CrlIssuerStatus[] };
+    close: () => void;
+  } {
+    const reader = openDb(this.file, { durability: 'full', readonly: true });
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      try {
+        if (reader.inTransaction) reader.exec('COMMIT');
+      } finally {
+        reader.close();
+      }
     };
+    try {
+      reader.exec('BEGIN');
+      const head = reader
+        .prepare('SELECT head, epoch, digest, lineage FROM feed WHERE feed = ?')
+        .get(feed) as {
+        head: number;
+        epoch: string;
+        digest: string | null;
+        lineage: string;
+      };
+      const issuers = feed === 'revocations' ? crlStatusesOf(reader) : [];
+      return {
+        reader,
+        head: {
+          seq: head.head,
+          epoch: head.epoch,
+          digest: head.digest ?? ZERO_DIGEST,
+          lineage: JSON.parse(head.lineage) as string[],
+          issuers,
+        },
+        close,
+      };
+    } catch (error) {
+      close();
+      throw error;
+    }
   }
 
   publish(p: Publication): void {

@@ -364,4 +364,23 @@ export interface HubStore {
     file: string,
     build: () => Promise<{ file: string; seq: number }>,
   ): Promise<{ file: string; seq: number }>;
+  /**
+   * readState with the rows already laid out as a snapshot rows file (protocol/snapshot-rows.ts: key length,
+   * key, varint value length, value; no magic), a block of at most `maxRows` rows at a time, in key order.
+   * Stores that can frame rows inside the database offer it: the snapshot builder then handles blocks,
+   * not rows (hub/snapshot-build.ts falls back to readState).
+   */
+  readStateFramed?(feed: FeedName, maxRows: number): FramedStateRead;
+}
+
+/** A consistent read of a feed's state as blocks of snapshot rows (HubStore.readStateFramed). */
+export interface FramedStateRead {
+  seq: number;
+  epoch: string;
+  digest: string;
+  lineage: string[];
+  issuers: CrlIssuerStatus[];
+  /** Each block holds `rows` whole rows; `lastKey` is the greatest key in it. */
+  blocks: Iterable<{ bytes: Buffer; rows: number; lastKey: Buffer }>;
+  close(): void;
 }

@@ -31,6 +31,28 @@ function varintBytes(n: number): Buffer {
   return Buffer.from(out);
 }
 
+/**
+ * Writes one row in the layout above into `out` at `at` and returns the offset after it, or -1 when it does
+ * not fit (nothing is written then). For builders that frame rows into their own buffers.
+ */
+export function encodeRowInto(out: Buffer, at: number, k: Uint8Array, v: Uint8Array): number {
+  let n = v.length;
+  const varint = n < 0x80 ? 1 : n < 0x4000 ? 2 : 3;
+  const end = at + 1 + k.length + varint + n;
+  if (end > out.length) return -1;
+  let p = at;
+  out[p++] = k.length;
+  out.set(k, p);
+  p += k.length;
+  while (n >= 0x80) {
+    out[p++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[p++] = n;
+  out.set(v, p);
+  return end;
+}
+
 /** Publisher side: writes rows (keys strictly increasing) and signs the manifest when finished. */
 export class SnapshotWriter {
   private readonly fd: number;
@@ -83,36 +105,51 @@ export class SnapshotWriter {
   }
 
   /** Closes the rows file and returns the signed manifest bytes. */
-  finish(
-    meta: {
-      epoch: string;
-      seq: number;
-      asOf: string;
-      digest?: string;
-      lineage?: string[];
-      issuers?: CrlIssuerStatus[];
-    },
-    key: PublisherKey,
-  ): { manifest: SnapshotManifest; signed: Buffer } {
+  finish(meta: SnapshotMeta, key: PublisherKey): { manifest: SnapshotManifest; signed: Buffer } {
     this.flush();
     closeSync(this.fd);
-    const manifest: SnapshotManifest = {
-      format: SNAPSHOT_FORMAT,
-      feed: this.feed,
-      publisherKeyId: asFeedSigner(key).keyId,
-      epoch: meta.epoch,
-      seq: meta.seq,
-      asOf: meta.asOf,
-      rowCount: this.count,
-      rowsSha256: this.hash.digest('hex'),
-      rowsBytes: this.bytes,
-      // The chain digest at `seq` (protocol/checkpoint.ts); an epoch's start has the zero digest.
-      digest: meta.digest ?? '0'.repeat(64),
-      lineage: meta.lineage ?? [],
-      ...(meta.issuers !== undefined ? { issuers: meta.issuers } : {}),
-    };
-    return { manifest, signed: signManifest(manifest, key) };
+    return signSnapshotManifest(
+      this.feed,
+      meta,
+      { rowCount: this.count, rowsSha256: this.hash.digest('hex'), rowsBytes: this.bytes },
+      key,
+    );
   }
+}
+
+/** What a snapshot manifest says besides the rows themselves. */
+export interface SnapshotMeta {
+  epoch: string;
+  seq: number;
+  asOf: string;
+  digest?: string;
+  lineage?: string[];
+  issuers?: CrlIssuerStatus[];
+}
+
+/** The signed manifest of a rows file of `rows.rowCount` rows whose whole bytes hash to `rows.rowsSha256`. */
+export function signSnapshotManifest(
+  feed: SnapshotFeedName,
+  meta: SnapshotMeta,
+  rows: { rowCount: number; rowsSha256: string; rowsBytes: number },
+  key: PublisherKey,
+): { manifest: SnapshotManifest; signed: Buffer } {
+  const manifest: SnapshotManifest = {
+    format: SNAPSHOT_FORMAT,
+    feed,
+    publisherKeyId: asFeedSigner(key).keyId,
+    epoch: meta.epoch,
+    seq: meta.seq,
+    asOf: meta.asOf,
+    rowCount: rows.rowCount,
+    rowsSha256: rows.rowsSha256,
+    rowsBytes: rows.rowsBytes,
+    // The chain digest at `seq` (protocol/checkpoint.ts); an epoch's start has the zero digest.
+    digest: meta.digest ?? '0'.repeat(64),
+    lineage: meta.lineage ?? [],
+    ...(meta.issuers !== undefined ? { issuers: meta.issuers } : {}),
+  };
+  return { manifest, signed: signManifest(manifest, key) };
 }
 
 /**

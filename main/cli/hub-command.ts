@@ -34,7 +34,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--config FILE] [--index-key FILE] [--json]
 
   serve [--host H] [--port P] [--authority NAME:PORT]… [--tls-key F --tls-cert F] [--status-token-file F]
-        [--log-level L]
+        [--log-level L] [--snapshot-min-ops N]
                                run the hub (default 127.0.0.1:8630); Ctrl-C stops it. Terminals sign the
                                authority of their sync.hubUrl; the hub accepts only --authority (default:
                                H:P; required when H is a wildcard address such as 0.0.0.0). The status page
@@ -42,7 +42,8 @@ const USAGE = `usage: jpki-kiosk hub <command> [--dir DIR] [--store URL] [--conf
                                Basic auth password; without F it is served only on a loopback host.
                                GET /healthz (no token) and GET /metrics (Prometheus; the status token).
                                Logs JSON lines to stderr at --log-level (fatal, error, warn, info,
-                               debug, trace, silent; default info)
+                               debug, trace, silent; default info). A terminal further behind than
+                               max(N, rows / 2) operations gets a snapshot (default N 100000)
   config set --scope site:S|gate:S/G|terminal:T --file F.json
                                publish a signed configuration layer (merged site ← gate ← terminal) that
                                terminals pull, check and apply; local-only keys (paths, secrets, devices,
@@ -111,6 +112,7 @@ export async function run(args: string[]): Promise<number> {
       'tls-key': { type: 'string' },
       'tls-cert': { type: 'string' },
       'status-token-file': { type: 'string' },
+      'snapshot-min-ops': { type: 'string' },
       authority: { type: 'string', multiple: true },
       ca: { type: 'string', multiple: true },
       'allow-partition': { type: 'string', multiple: true },
@@ -191,6 +193,13 @@ export async function run(args: string[]): Promise<number> {
           );
         const statusTokenFile = values['status-token-file'];
         const statusToken = statusTokenFile ? readStatusToken(statusTokenFile) : null;
+        const snapshotMinOps =
+          values['snapshot-min-ops'] === undefined ? undefined : Number(values['snapshot-min-ops']);
+        if (snapshotMinOps !== undefined && !(Number.isSafeInteger(snapshotMinOps) && snapshotMinOps >= 0))
+          throw new KioskError(
+            'INVALID_REQUEST',
+            `--snapshot-min-ops ${values['snapshot-min-ops']} is not a count`,
+          );
         const server = createHub({
           store: hub.store,
           publisher: hub.publisher,
@@ -199,6 +208,7 @@ export async function run(args: string[]): Promise<number> {
           hubId: hub.hubId,
           maxSkewSeconds: config.clock.maxSkewSeconds,
           https: tls,
+          ...(snapshotMinOps !== undefined ? { snapshotMinOps } : {}),
           // Port 0 (any free port): derived from the bound address once listening.
           authority:
             authority ??
