@@ -12,7 +12,7 @@ import {
   type TicketFieldsInput,
 } from '../protocol/ticket.js';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { KioskError } from '../base/errors.js';
 import { FRAME_HEADER_BYTES, FrameType, HUB_BATCH_OPS, frame, type FeedName } from '../protocol/sync.js';
@@ -664,8 +664,8 @@ export class Publisher {
   async snapshotFile(feed: SnapshotFeedName): Promise<{ file: string; seq: number }> {
     mkdirSync(this.snapshotDir, { recursive: true });
     const info = this.store.feedInfo(feed);
-    const name = `${feed}-${info.epoch}-${info.head}.frames.gz`;
-    const file = join(this.snapshotDir, name);
+    const file = this.snapshotFileAt(feed, info.epoch, info.head);
+    const name = basename(file);
     if (existsSync(file)) return { file, seq: info.head };
     const existing = this.building.get(name);
     if (existing) return existing;
@@ -679,9 +679,14 @@ export class Publisher {
 
   private readonly building = new Map<string, Promise<{ file: string; seq: number }>>();
 
-  /** Where the snapshot of (feed, epoch, seq) is kept once built (it may not exist). */
+  /**
+   * Where the snapshot of (feed, epoch, seq) signed by the current publisher key is kept once built (it may
+   * not exist). The key is in the name: after a rotation a snapshot of the same state built under the old
+   * key — in this folder, another instance's, or the database that shares built snapshots — is never
+   * served again.
+   */
   snapshotFileAt(feed: SnapshotFeedName, epoch: string, seq: number): string {
-    return join(this.snapshotDir, `${feed}-${epoch}-${seq}.frames.gz`);
+    return join(this.snapshotDir, `${feed}-${epoch}-${seq}-${this.keyId}.frames.gz`);
   }
 
   private async buildSnapshot(

@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -327,7 +327,7 @@ describe('two hub instances on one PostgreSQL database behind nginx', () => {
       send(ports[1], 'GET', target, hb),
     ]);
     expect([ra.status, rb.status]).toEqual([200, 200]);
-    const name = `whitelist-${info.epoch}-${info.head}.frames.gz`;
+    const name = basename(hub.publisher.snapshotFileAt('whitelist', info.epoch, info.head));
     expect(await count('SELECT count(*) AS n FROM snapshot_build WHERE name = $1', [name])).toBe(1);
     // Both answers carry the snapshot (the same file, apart from their own hello and checkpoint frames).
     expect(ra.body.length).toBeGreaterThan(10_000);
