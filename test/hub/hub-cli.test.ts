@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../main/cli/hub-command.js';
 import { demoCrl, issueCrl, toPem } from '../../sim/pki/crl.js';
 import { demoCard, ensureDemoPki, type DemoCardSet } from '../../sim/pki/demo-pki.js';
-import { cardRow, cleanup, openTerminal, startHub, tempDir, type TestHub } from '../sync/helpers.js';
+import {
+  cardRow,
+  cleanup,
+  ndjsonLine,
+  openTerminal,
+  startHub,
+  tempDir,
+  type TestHub,
+} from '../sync/helpers.js';
 import { openHubDir } from '../../hub/hub-dir.js';
 import { captureStdout } from '../support/capture-stdout.js';
 
@@ -117,15 +125,7 @@ describe('hub CLI', () => {
     );
     const r1 = await cli('import-whitelist', join(root, 'wl.csv'), ...common, '--json');
     expect(JSON.parse(r1.stdout)).toMatchObject({ rows: 3, puts: 3, dels: 0 });
-    const nd = [rows[0]!, cardRow(2, 'v2')].map((r) =>
-      JSON.stringify({
-        issuerKeyId: r.issuerKeyId,
-        serial: r.serial,
-        spkiSha256: r.spkiSha256,
-        subject: r.record.subject,
-        entitlements: r.record.entitlements,
-      }),
-    );
+    const nd = [rows[0]!, cardRow(2, 'v2')].map(ndjsonLine);
     writeFileSync(join(root, 'wl.ndjson'), nd.join('\n') + '\n');
     const r2 = await cli('import-whitelist', join(root, 'wl.ndjson'), ...common, '--json');
     expect(JSON.parse(r2.stdout)).toMatchObject({ rows: 2, puts: 1, dels: 1, unchanged: 1 });

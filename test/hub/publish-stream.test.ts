@@ -18,7 +18,7 @@ import { FRAME_HEADER_BYTES, type FeedName } from '../../protocol/sync.js';
 import { TICKET_ISSUER_KEY_ID } from '../../protocol/ticket.js';
 import type { CardRowInput } from '../../whitelist/feed-ops.js';
 import { IndexKey, openCardRecord } from '../../whitelist/privacy.js';
-import { cleanup, tempDir } from '../sync/helpers.js';
+import { cleanup, ndjsonLine, tempDir } from '../sync/helpers.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { hubStoreKinds, useHubStores } from './stores.js';
 
@@ -230,17 +230,9 @@ describe.each(hubStoreKinds)('streamed publication (%s)', (kind) => {
   });
 
   it('imports a whitelist file as it reads it; a bad row on the last line publishes nothing', async () => {
-    const line = (r: CardRowInput) =>
-      JSON.stringify({
-        issuerKeyId: r.issuerKeyId,
-        serial: r.serial,
-        spkiSha256: r.spkiSha256,
-        subject: r.record.subject,
-        entitlements: r.record.entitlements,
-      });
     const rows = Array.from({ length: 25 }, (_, i) => card(i, 'a'));
     const good = join(root, 'wl.ndjson');
-    writeFileSync(good, rows.map(line).join('\n') + '\n');
+    writeFileSync(good, rows.map(ndjsonLine).join('\n') + '\n');
     const r = await importWhitelist(publisher, good);
     expect(r).toMatchObject({ rows: 25, puts: 25, dels: 0 });
     expect(store.stateDigests('whitelist')).toEqual(model(new Map(), cardRows(rows)).after);
@@ -250,7 +242,7 @@ describe.each(hubStoreKinds)('streamed publication (%s)', (kind) => {
     writeFileSync(
       bad,
       [
-        ...rows.slice(5).map((x) => line(card(Number.parseInt(x.serial, 16) - 0x7000, 'b'))),
+        ...rows.slice(5).map((x) => ndjsonLine(card(Number.parseInt(x.serial, 16) - 0x7000, 'b'))),
         '{"serial":"zz"}',
       ].join('\n'),
     );

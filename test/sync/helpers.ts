@@ -29,6 +29,17 @@ export function cardRow(i: number, tag = 'v1'): CardRowInput {
   };
 }
 
+/** A card row as one line of a whitelist NDJSON file (`hub import-whitelist`). */
+export function ndjsonLine(r: CardRowInput): string {
+  return JSON.stringify({
+    issuerKeyId: r.issuerKeyId,
+    serial: r.serial,
+    spkiSha256: r.spkiSha256,
+    subject: r.record.subject,
+    entitlements: r.record.entitlements,
+  });
+}
+
 export interface TestHub {
   dir: HubDir;
   hub: Hub;
