@@ -21,6 +21,33 @@ export function bundleInstanceChild(root: string, entry = 'pg-instance-child.ts'
   return bundle;
 }
 
+/** A child's environment: packages resolve from the project, logs stay quiet. */
+function childEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_PATH: resolve(import.meta.dirname, '../../node_modules'),
+    JPKI_LOG_LEVEL: 'silent',
+  };
+}
+
+/** Runs a one-shot child (bundled by bundleInstanceChild) with `args`; resolves with the JSON it prints. */
+export function runInstanceChild<T>(bundle: string, args: string[], what: string): Promise<T> {
+  const child = spawn(process.execPath, [bundle, ...args], {
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((ok, fail) =>
+    child.once('exit', (status) => {
+      if (status !== 0) fail(new Error(`${what} child exited (${status}): ${err}`));
+      else ok(JSON.parse(out.trim()) as T);
+    }),
+  );
+}
+
 /** Starts an instance serving `dir` (store null: its SQLite file); resolves once it listens. */
 export async function spawnInstance(
   bundle: string,
@@ -30,11 +57,7 @@ export async function spawnInstance(
     process.execPath,
     [bundle, o.dir, o.store ?? '-', String(o.port), o.authority, o.indexKeyFile],
     {
-      env: {
-        ...process.env,
-        NODE_PATH: resolve(import.meta.dirname, '../../node_modules'),
-        JPKI_LOG_LEVEL: 'silent',
-      },
+      env: childEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

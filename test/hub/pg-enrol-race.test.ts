@@ -2,14 +2,12 @@
 // PostgreSQL database — the case SQLite never has. The test holds the registry lock so that both are
 // inside their enrolment transactions at once, then lets them go: one code used twice enrols exactly one
 // terminal; one key offered under two codes is registered once, and the losing code stays unspent.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PgHubStore, REGISTRY_LOCK } from '../../hub/pg-store.js';
 import { startPostgres, type PgCluster } from '../support/postgres.js';
 import { cleanup, tempDir } from '../sync/helpers.js';
-import { bundleInstanceChild } from './instances.js';
+import { bundleInstanceChild, runInstanceChild } from './instances.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 
@@ -22,24 +20,7 @@ function enrolInChild(
   terminalId: string,
   pem: string,
 ): Promise<Outcome> {
-  const child = spawn(process.execPath, [bundle, url, code, terminalId, pem, String(T0 + 1)], {
-    env: {
-      ...process.env,
-      NODE_PATH: resolve(import.meta.dirname, '../../node_modules'),
-      JPKI_LOG_LEVEL: 'silent',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((ok, fail) =>
-    child.once('exit', (status) => {
-      if (status !== 0) fail(new Error(`enrol child exited (${status}): ${err}`));
-      else ok(JSON.parse(out.trim()) as Outcome);
-    }),
-  );
+  return runInstanceChild(bundle, [url, code, terminalId, pem, String(T0 + 1)], 'enrol');
 }
 
 describe('PostgreSQL store: enrolment raced by two instances', () => {

@@ -2,38 +2,19 @@
 // same moment on one PostgreSQL database — the case SQLite never has. The test holds the code's row lock so
 // that both are inside their publications at once, then lets them go: exactly one publishes and spends
 // the code; the other is refused with TRANSFER_CODE_USED and publishes nothing.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PgHubStore } from '../../hub/pg-store.js';
 import { startPostgres, type PgCluster } from '../support/postgres.js';
 import { cleanup, tempDir } from '../sync/helpers.js';
-import { bundleInstanceChild } from './instances.js';
+import { bundleInstanceChild, runInstanceChild } from './instances.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 
 type Outcome = { ok: string } | { code: string };
 
 function spendInChild(bundle: string, url: string, code: string, usedBy: string): Promise<Outcome> {
-  const child = spawn(process.execPath, [bundle, url, code, usedBy, String(T0 + 1)], {
-    env: {
-      ...process.env,
-      NODE_PATH: resolve(import.meta.dirname, '../../node_modules'),
-      JPKI_LOG_LEVEL: 'silent',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((ok, fail) =>
-    child.once('exit', (status) => {
-      if (status !== 0) fail(new Error(`transfer child exited (${status}): ${err}`));
-      else ok(JSON.parse(out.trim()) as Outcome);
-    }),
-  );
+  return runInstanceChild(bundle, [url, code, usedBy, String(T0 + 1)], 'transfer');
 }
 
 describe('PostgreSQL store: a transfer code spent by two instances at once', () => {
