@@ -13,7 +13,6 @@ import { createTerminal, type Terminal } from '../../main/core/terminal/index.js
 import { DEMO_RECORDS } from '../../main/demo/data.js';
 import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
 import { VpcdDemoWallet, tapDemoCard } from '../../main/demo/wallet.js';
-import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { createHub, type Hub } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { demoCard } from '../../sim/pki/demo-pki.js';
@@ -26,6 +25,7 @@ import { run as shelterCli } from '../../main/cli/shelter-command.js';
 import { run as enrolCli } from '../../main/cli/enrol-command.js';
 import { run as hubCli } from '../../main/cli/hub-command.js';
 import { issueEnrolmentCode } from '../../hub/enrolment.js';
+import { publishDemoCard, registerConfiguredTerminal } from '../support/hub-terminal.js';
 
 const VPCD_PORT = 36410;
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-fleet-metrics-'));
@@ -84,33 +84,8 @@ beforeAll(async () => {
     }),
   );
   config = loadConfig({ file, env: {} });
-  const card = demoCard(assets.cards, 'valid');
-  hubDir.publisher.publishWhitelist(
-    [
-      {
-        issuerKeyId: card.issuerKeyIdHex,
-        serial: card.serialHex,
-        spkiSha256: spkiSha256OfCertificate(card.certPath),
-        record: DEMO_RECORDS.valid!,
-      },
-    ],
-    'demo ticket',
-  );
-  const hsm = hsmFromConfig(config);
-  await hsm.start();
-  const terminalKey = await hsm.publicKey(TERMINAL_KEY_LABEL);
-  await hsm.close();
-  hubDir.store.registerTerminal(
-    {
-      terminalId: config.site.terminalId,
-      publicKeyPem: terminalKey.pem,
-      siteId: config.site.siteId,
-      gateId: config.site.gateId,
-      zone: config.site.zone,
-      siteKind: 'stadium-gate',
-    },
-    Date.now(),
-  );
+  publishDemoCard(hubDir.publisher, assets.cards);
+  await registerConfiguredTerminal(hubDir.store, config);
   pcscd = await startPcscd({ vpcdPorts: [VPCD_PORT] });
   wallet = new VpcdDemoWallet({
     config,

@@ -10,18 +10,16 @@ import { loadConfig, type KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 import type { Decision } from '../../base/decision.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
-import { DEMO_RECORDS } from '../../main/demo/data.js';
-import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
+import { DEMO_STAFF_PIN, ensureDemoAssets } from '../../main/demo/provision.js';
 import { VpcdDemoWallet, tapDemoCard } from '../../main/demo/wallet.js';
 import { freePort } from './helpers.js';
-import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { createHub, type Hub } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { importCrl } from '../../hub/import-crl.js';
 import { demoCrl } from '../../sim/pki/crl.js';
-import { demoCard } from '../../sim/pki/demo-pki.js';
 import { startPcscd, type PrivatePcscd } from '../support/pcscd.js';
 import { demoCards } from '../support/demo-cards.js';
+import { publishDemoCard, registerConfiguredTerminal } from '../support/hub-terminal.js';
 
 const VPCD_PORT = 36320;
 let HUB_PORT = 0;
@@ -74,33 +72,8 @@ beforeAll(async () => {
   config = loadConfig({ file, env: {} });
 
   // The organiser publishes the ticket of the `valid` card; the terminal registers with its HSM key.
-  const card = demoCard(assets.cards, 'valid');
-  hubDir.publisher.publishWhitelist(
-    [
-      {
-        issuerKeyId: card.issuerKeyIdHex,
-        serial: card.serialHex,
-        spkiSha256: spkiSha256OfCertificate(card.certPath),
-        record: DEMO_RECORDS.valid!,
-      },
-    ],
-    'demo ticket',
-  );
-  const hsm = hsmFromConfig(config);
-  await hsm.start();
-  const terminalKey = await hsm.publicKey(TERMINAL_KEY_LABEL);
-  await hsm.close();
-  hubDir.store.registerTerminal(
-    {
-      terminalId: config.site.terminalId,
-      publicKeyPem: terminalKey.pem,
-      siteId: config.site.siteId,
-      gateId: config.site.gateId,
-      zone: config.site.zone,
-      siteKind: 'stadium-gate',
-    },
-    Date.now(),
-  );
+  publishDemoCard(hubDir.publisher, assets.cards);
+  await registerConfiguredTerminal(hubDir.store, config);
   hub = createHub({
     store: hubDir.store,
     publisher: hubDir.publisher,

@@ -11,18 +11,16 @@ import { loadConfig, type KioskConfig } from '../../config/load.js';
 import { projectRoot } from '../../config/paths.js';
 import type { Decision } from '../../base/decision.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
-import { DEMO_RECORDS } from '../../main/demo/data.js';
-import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
+import { DEMO_STAFF_PIN, ensureDemoAssets } from '../../main/demo/provision.js';
 import { VpcdDemoWallet, tapDemoCard } from '../../main/demo/wallet.js';
-import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { createHub, type Hub } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { freePort } from '../sync/helpers.js';
 import { importCrl } from '../../hub/import-crl.js';
 import { demoCrl } from '../../sim/pki/crl.js';
-import { demoCard } from '../../sim/pki/demo-pki.js';
 import { startPcscd, type PrivatePcscd } from '../support/pcscd.js';
 import { demoCards } from '../support/demo-cards.js';
+import { publishDemoCard, registerConfiguredTerminal } from '../support/hub-terminal.js';
 
 const VPCD_PORT = 36330;
 let HUB_PORT = 0;
@@ -88,39 +86,14 @@ beforeAll(async () => {
   );
   config = loadConfig({ file, env: {} });
 
-  const card = demoCard(assets.cards, 'valid');
-  hubDir.publisher.publishWhitelist(
-    [
-      {
-        issuerKeyId: card.issuerKeyIdHex,
-        serial: card.serialHex,
-        spkiSha256: spkiSha256OfCertificate(card.certPath),
-        record: DEMO_RECORDS.valid!,
-      },
-    ],
-    'demo ticket',
-  );
+  publishDemoCard(hubDir.publisher, assets.cards);
   // The CA's CRL (thisUpdate T0, nextUpdate T0 + 36 h) revokes another card; it is the last one the hub
   // imports: its import stops here.
   const crl = await demoCrl(dataDir, ['revoked'], { fileName: 'crl.crl', thisUpdate: new Date(T0) });
   const caPem = readFileSync(join(dataDir, 'demo', 'pki', 'auth-ca.pem'), 'utf8');
   await importCrl(hubDir.store, hubDir.publisher, readFileSync(crl), [caPem], crl, { now: () => nowMs });
 
-  const hsm = hsmFromConfig(config);
-  await hsm.start();
-  const terminalKey = await hsm.publicKey(TERMINAL_KEY_LABEL);
-  await hsm.close();
-  hubDir.store.registerTerminal(
-    {
-      terminalId: config.site.terminalId,
-      publicKeyPem: terminalKey.pem,
-      siteId: config.site.siteId,
-      gateId: config.site.gateId,
-      zone: config.site.zone,
-      siteKind: 'stadium-gate',
-    },
-    nowMs,
-  );
+  await registerConfiguredTerminal(hubDir.store, config, nowMs);
   hub = createHub({
     store: hubDir.store,
     publisher: hubDir.publisher,

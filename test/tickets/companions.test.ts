@@ -14,7 +14,6 @@ import { KioskError } from '../../base/errors.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
 import { DEMO_STAFF_PIN, ensureDemoAssets, spkiSha256OfCertificate } from '../../main/demo/provision.js';
 import { tapDemoCard, VpcdDemoWallet } from '../../main/demo/wallet.js';
-import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { createHub, type Hub } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { issueTransferCodes } from '../../hub/companions.js';
@@ -23,6 +22,7 @@ import type { DemoCard, DemoCardSet } from '../../sim/pki/demo-pki.js';
 import { startPcscd, type PrivatePcscd } from '../support/pcscd.js';
 import { demoCards } from '../support/demo-cards.js';
 import { freePort } from '../sync/helpers.js';
+import { registerConfiguredTerminal } from '../support/hub-terminal.js';
 
 const DESK_PORT = 36384;
 const GATE_PORT = 36385;
@@ -91,21 +91,7 @@ async function startTerminal(name: string, vpcdPort: number, reader: string, hub
   );
   const config = loadConfig({ file, env: {} });
   const assets = await ensureDemoAssets(config);
-  const hsm = hsmFromConfig(config);
-  await hsm.start();
-  const key = await hsm.publicKey(TERMINAL_KEY_LABEL);
-  await hsm.close();
-  hubDir.store.registerTerminal(
-    {
-      terminalId: config.site.terminalId,
-      publicKeyPem: key.pem,
-      siteId: config.site.siteId,
-      gateId: config.site.gateId,
-      zone: config.site.zone,
-      siteKind: 'stadium-gate',
-    },
-    Date.now(),
-  );
+  await registerConfiguredTerminal(hubDir.store, config);
   const wallet = new VpcdDemoWallet({
     config,
     cards: assets.cards,

@@ -12,13 +12,13 @@ import type { Decision } from '../../base/decision.js';
 import { createTerminal, type Terminal } from '../../main/core/terminal/index.js';
 import { DEMO_STAFF_PIN, ensureDemoAssets } from '../../main/demo/provision.js';
 import { VpcdDemoWallet } from '../../main/demo/wallet.js';
-import { hsmFromConfig, TERMINAL_KEY_LABEL } from '../../hsm/config.js';
 import { createHub, type Hub } from '../../hub/server.js';
 import { openHubDir, type HubDir } from '../../hub/hub-dir.js';
 import { SoftwareScanner } from '../../sim/scanner/software-scanner.js';
 import { startPcscd, type PrivatePcscd } from '../support/pcscd.js';
 import { demoCards } from '../support/demo-cards.js';
 import { freePort } from '../sync/helpers.js';
+import { registerConfiguredTerminal } from '../support/hub-terminal.js';
 
 const VPCD_PORT = 36360;
 const dataDir = mkdtempSync(join(tmpdir(), 'jpki-hub-tickets-'));
@@ -87,21 +87,7 @@ beforeAll(async () => {
     }),
   );
   config = loadConfig({ file, env: {} });
-  const hsm = hsmFromConfig(config);
-  await hsm.start();
-  const terminalKey = await hsm.publicKey(TERMINAL_KEY_LABEL);
-  await hsm.close();
-  hubDir.store.registerTerminal(
-    {
-      terminalId: config.site.terminalId,
-      publicKeyPem: terminalKey.pem,
-      siteId: config.site.siteId,
-      gateId: config.site.gateId,
-      zone: config.site.zone,
-      siteKind: 'stadium-gate',
-    },
-    Date.now(),
-  );
+  await registerConfiguredTerminal(hubDir.store, config);
   hub = createHub({
     store: hubDir.store,
     publisher: hubDir.publisher,
