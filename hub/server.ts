@@ -215,6 +215,13 @@ export function createHub(o: HubOptions): Hub {
 
   const sightings = new Sightings(o.store, now);
 
+  /** The nonce of the request's signature (what a signed answer is bound to); refuses the request without one. */
+  function requestNonce(req: FastifyRequest, reply: FastifyReply): string | null {
+    const nonce = nonceOf(req.headers['signature-input']);
+    if (!nonce) fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
+    return nonce ?? null;
+  }
+
   /**
    * Checks the RFC 9421 signature and the terminal's state; returns the registered terminal or answers
    * the refusal. A disabled or retired terminal is refused whatever it asks; a retiring one may only
@@ -301,8 +308,8 @@ export function createHub(o: HubOptions): Hub {
       const terminal = authenticate(req, reply, null);
       if (!terminal) return reply;
       // v2: the answer's checkpoint is bound to this request by its (verified) nonce.
-      const nonce = nonceOf(req.headers['signature-input']);
-      if (!nonce) return fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
+      const nonce = requestNonce(req, reply);
+      if (!nonce) return reply;
       const feed = req.params.feed as FeedName;
       if (!(Feeds as readonly string[]).includes(feed)) return fail(reply, 'INVALID_REQUEST', 'unknown feed');
       const after = Number(req.query.after ?? '0');
@@ -403,7 +410,7 @@ export function createHub(o: HubOptions): Hub {
           hubTime,
           expires: hubTime + checkpointValidityMs,
           more: last < head,
-          nonce: nonce!,
+          nonce,
           ...(content ? { content } : {}),
         });
       };
@@ -635,8 +642,8 @@ export function createHub(o: HubOptions): Hub {
   app.get('/v1/venue/terminals', async (req, reply) => {
     const venue = authenticate(req, reply, null);
     if (!venue) return reply;
-    const nonce = nonceOf(req.headers['signature-input']);
-    if (!nonce) return fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
+    const nonce = requestNonce(req, reply);
+    if (!nonce) return reply;
     const site = o.venues?.siteOf(venue.terminalId) ?? null;
     if (site === null)
       return fail(reply, 'SYNC_REFUSED', `${venue.terminalId} holds no delegation for a site`, 403);
@@ -756,8 +763,8 @@ export function createHub(o: HubOptions): Hub {
   app.get('/v1/config', async (req, reply) => {
     const terminal = authenticate(req, reply, null);
     if (!terminal) return reply;
-    const nonce = nonceOf(req.headers['signature-input']);
-    if (!nonce) return fail(reply, 'SYNC_REFUSED', 'the request signature carries no nonce');
+    const nonce = requestNonce(req, reply);
+    if (!nonce) return reply;
     const layers = o.store.remoteConfigsFor(terminal);
     let layer: Record<string, unknown> = {};
     for (const l of layers) layer = mergeJson(layer, l.layer);
