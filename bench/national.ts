@@ -10,7 +10,8 @@
 // batches): the terminal side at sizes where the publish path's memory or time does not fit the run.
 // JPKI_BENCH_NATIONAL_CONTENT=0: the terminal takes the snapshot inline in the pull answer instead of by
 // content address (its configured default).
-// JPKI_BENCH_NATIONAL_DIR: where the data goes (default the temp folder; 100 M rows need ~60 GB).
+// JPKI_BENCH_NATIONAL_DIR: where the data goes (default the temp folder; 100 M rows need ~60 GB);
+// JPKI_BENCH_NATIONAL_KEEP=1 leaves it there (the log names the folder) to look at the files afterwards.
 // Targets (docs/sync.md): 100 M rows ≤ 100 bytes/row, install ≤ 10 min, terminal RSS ≤ 300 MB, hit p99 ≤ 50 µs;
 // 10 M-row snapshot build ≤ 30 s.
 import { spawn } from 'node:child_process';
@@ -245,7 +246,8 @@ export async function run(ctx: BenchContext): Promise<Metrics> {
       });
     }
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    if (process.env.JPKI_BENCH_NATIONAL_KEEP === '1') ctx.log(`national: data kept in ${root}`);
+    else rmSync(root, { recursive: true, force: true });
   }
   return metrics;
 }

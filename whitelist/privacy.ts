@@ -19,7 +19,6 @@ const NONCE_BYTES = 8; // padded to GCM's 12 with zeros; per-card keys seal only
 const TAG_BYTES = 12; // GCM with a 96-bit tag (NIST SP 800-38D): 4 bytes less per row
 const KEY_DOMAIN = Buffer.from('jpki-kiosk/card-key/v1\0', 'utf8');
 const SEAL_INFO = Buffer.from('jpki-kiosk/entitlement/v1', 'utf8');
-const ONE = Buffer.of(1);
 const DERIVE_DOMAIN = Buffer.from('jpki-kiosk/derived-key/v1\0', 'utf8');
 
 const HMAC_BLOCK = 64;
@@ -34,6 +33,35 @@ const oneShotSha256: ((data: Buffer) => Buffer) | null =
         )
     : null;
 
+/** The key (at most one block) XOR the HMAC inner and outer pads (RFC 2104). */
+function hmacPads(key: Uint8Array): { ipad: Buffer; opad: Buffer } {
+  const ipad = Buffer.alloc(HMAC_BLOCK, 0x36);
+  const opad = Buffer.alloc(HMAC_BLOCK, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    ipad[i]! ^= key[i]!;
+    opad[i]! ^= key[i]!;
+  }
+  return { ipad, opad };
+}
+
+/**
+ * HMAC-SHA-256 of `message` from precomputed pads. With crypto.hash it is two one-shot hashes, which
+ * costs less than half a createHmac object for the short messages keyed here (card keys, row seals).
+ */
+function hmacWithPads(ipad: Buffer, opad: Buffer, message: Buffer): Buffer {
+  if (!oneShotSha256) {
+    const inner = createHash('sha256').update(ipad).update(message).digest();
+    return createHash('sha256').update(opad).update(inner).digest();
+  }
+  const inner = Buffer.allocUnsafe(HMAC_BLOCK + message.length);
+  ipad.copy(inner, 0);
+  message.copy(inner, HMAC_BLOCK);
+  const outer = Buffer.allocUnsafe(HMAC_BLOCK + 32);
+  opad.copy(outer, 0);
+  oneShotSha256(inner).copy(outer, HMAC_BLOCK);
+  return oneShotSha256(outer);
+}
+
 /** The fleet index key: 32 bytes, from config `data.indexKey` (64 hex characters, or any ≥ 32-char string). */
 export class IndexKey {
   /** The key XOR the HMAC pads (RFC 2104; the key is shorter than SHA-256's 64-byte block). */
@@ -41,12 +69,7 @@ export class IndexKey {
   private readonly opad: Buffer;
 
   private constructor(private readonly key: Buffer) {
-    this.ipad = Buffer.alloc(HMAC_BLOCK, 0x36);
-    this.opad = Buffer.alloc(HMAC_BLOCK, 0x5c);
-    for (let i = 0; i < key.length; i++) {
-      this.ipad[i]! ^= key[i]!;
-      this.opad[i]! ^= key[i]!;
-    }
+    ({ ipad: this.ipad, opad: this.opad } = hmacPads(key));
   }
 
   static fromSecret(secret: string): IndexKey {
@@ -74,28 +97,15 @@ export class IndexKey {
     const issuer =
       typeof issuerKeyId === 'string' ? hexBytes(issuerKeyId, 'issuer key id') : Buffer.from(issuerKeyId);
     const ser = typeof serial === 'string' ? serialBytes(serial) : Buffer.from(serial);
-    if (!oneShotSha256) {
-      const mac = createHmac('sha256', this.key);
-      mac.update(KEY_DOMAIN);
-      mac.update(Buffer.of(issuer.length));
-      mac.update(issuer);
-      mac.update(Buffer.of(ser.length));
-      mac.update(ser);
-      return mac.digest().subarray(0, KEY_BYTES);
-    }
-    // The same HMAC from two one-shot hashes: a hub keys every row of a 10-million-row import, and
-    // createHmac's per-call objects cost more than the hashing.
-    const inner = Buffer.allocUnsafe(HMAC_BLOCK + KEY_DOMAIN.length + 2 + issuer.length + ser.length);
-    let o = this.ipad.copy(inner, 0);
-    o += KEY_DOMAIN.copy(inner, o);
-    inner[o++] = issuer.length;
-    o += issuer.copy(inner, o);
-    inner[o++] = ser.length;
-    ser.copy(inner, o);
-    const outer = Buffer.allocUnsafe(HMAC_BLOCK + 32);
-    this.opad.copy(outer, 0);
-    oneShotSha256(inner).copy(outer, HMAC_BLOCK);
-    return oneShotSha256(outer).subarray(0, KEY_BYTES);
+    // A hub keys every row of a 10-million-row import and a terminal every card it reads: the HMAC is
+    // computed from the precomputed pads (hmacWithPads), not through a createHmac object per call.
+    const message = Buffer.allocUnsafe(KEY_DOMAIN.length + 2 + issuer.length + ser.length);
+    let o = KEY_DOMAIN.copy(message, 0);
+    message[o++] = issuer.length;
+    o += issuer.copy(message, o);
+    message[o++] = ser.length;
+    ser.copy(message, o);
+    return hmacWithPads(this.ipad, this.opad, message).subarray(0, KEY_BYTES);
   }
 
   /**
@@ -157,7 +167,27 @@ function spkiHashBytes(value: string | Uint8Array): Buffer {
  * info = label ‖ row key; one block of output is a single HMAC.
  */
 function rowCipherKey(spki: Buffer, rowKey: Uint8Array): Buffer {
-  return createHmac('sha256', spki).update(SEAL_INFO).update(rowKey).update(ONE).digest();
+  const { ipad, opad } = hmacPads(spki);
+  const info = Buffer.allocUnsafe(SEAL_INFO.length + rowKey.length + 1);
+  SEAL_INFO.copy(info, 0);
+  info.set(rowKey, SEAL_INFO.length);
+  info[info.length - 1] = 1;
+  return hmacWithPads(ipad, opad, info);
+}
+
+/**
+ * Nonces for sealing, taken from a pool the CSPRNG refills: randomBytes per row cost as much as the
+ * encryption on a hub sealing millions of rows. Each nonce is used once (the pool is never rewound).
+ */
+const noncePool = { bytes: Buffer.alloc(0), at: 0 };
+function freshNonce(): Buffer {
+  if (noncePool.at + NONCE_BYTES > noncePool.bytes.length) {
+    noncePool.bytes = randomBytes(NONCE_BYTES * 8192);
+    noncePool.at = 0;
+  }
+  const nonce = noncePool.bytes.subarray(noncePool.at, noncePool.at + NONCE_BYTES);
+  noncePool.at += NONCE_BYTES;
+  return nonce;
 }
 
 /** Seals a card record for row `rowKey`: version ‖ nonce(8) ‖ ciphertext ‖ tag(16). */
@@ -178,13 +208,15 @@ export function sealEncodedRecord(
   rowKey: Uint8Array,
   spkiSha256: string | Uint8Array,
 ): Buffer {
-  const nonce = randomBytes(NONCE_BYTES);
-  const iv = Buffer.concat([Buffer.alloc(12 - NONCE_BYTES), nonce]);
+  const nonce = freshNonce();
+  const iv = Buffer.alloc(12);
+  nonce.copy(iv, 12 - NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', rowCipherKey(spkiHashBytes(spkiSha256), rowKey), iv, {
     authTagLength: TAG_BYTES,
   });
   cipher.setAAD(rowKey);
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  const body = cipher.update(plain);
+  cipher.final(); // GCM: nothing more to output; computes the tag
   return Buffer.concat([Buffer.of(SEAL_VERSION), nonce, body, cipher.getAuthTag()]);
 }
 
@@ -207,12 +239,10 @@ export function openCardRecord(
   });
   decipher.setAAD(rowKey);
   decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
-  let plain: Buffer;
+  // GCM returns the whole plaintext from update(); final() only checks the tag (throws on a mismatch).
+  const plain = decipher.update(buf.subarray(1 + NONCE_BYTES, buf.length - TAG_BYTES));
   try {
-    plain = Buffer.concat([
-      decipher.update(buf.subarray(1 + NONCE_BYTES, buf.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
+    decipher.final();
   } catch {
     return null;
   }

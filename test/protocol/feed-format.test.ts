@@ -1,4 +1,4 @@
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createDecipheriv, createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import {
 import { revocationPutOp, whitelistPutOp, whitelistRow } from '../../whitelist/feed-ops.js';
 import { SnapshotReader, SnapshotWriter } from '../../protocol/snapshot-rows.js';
 import { decodeCardRecord, encodeCardRecord } from '../../whitelist/entitlements.js';
-import { IndexKey, openCardRecord, serialBytes } from '../../whitelist/privacy.js';
+import { IndexKey, openCardRecord, sealCardRecord, serialBytes } from '../../whitelist/privacy.js';
 
 const hub = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
@@ -157,6 +157,31 @@ describe('privacy of rows', () => {
         .subarray(0, 16);
       expect(key.cardKey(issuer, serial)).toEqual(want);
     }
+  });
+
+  it('seals with AES-256-GCM under HKDF-Expand(SPKI hash, label ‖ row key), a fresh nonce per row', () => {
+    const row = whitelistRow(indexKey, { issuerKeyId: '0a0b', serial: '01f2', spkiSha256: spki, record });
+    // The key computed independently with createHmac (RFC 5869, one block of output).
+    const key = createHmac('sha256', Buffer.from(spki, 'hex'))
+      .update('jpki-kiosk/entitlement/v1')
+      .update(row.k)
+      .update(Buffer.of(1))
+      .digest();
+    const iv = Buffer.concat([Buffer.alloc(4), row.v.subarray(1, 9)]);
+    const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 12 });
+    decipher.setAAD(row.k);
+    decipher.setAuthTag(row.v.subarray(row.v.length - 12));
+    const plain = Buffer.concat([decipher.update(row.v.subarray(9, row.v.length - 12)), decipher.final()]);
+    expect(plain).toEqual(encodeCardRecord(record));
+    // Nonces never repeat, across the pool's refills too.
+    const nonces = new Set<string>();
+    for (let i = 0; i < 20_000; i++)
+      nonces.add(sealCardRecord(record, row.k, spki).subarray(1, 9).toString('hex'));
+    expect(nonces.size).toBe(20_000);
+    // A flipped tag bit does not open.
+    const forged = Buffer.from(row.v);
+    forged[forged.length - 1]! ^= 1;
+    expect(openCardRecord(forged, row.k, spki)).toBeNull();
   });
 
   it('refuses malformed entitlements with a typed error naming the field', () => {
