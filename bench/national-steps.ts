@@ -11,19 +11,22 @@
 // the same file bundled.
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { openHubDir } from '../hub/hub-dir.js';
 import { main as cli } from '../main/cli/index.js';
 import { SyncClient } from '../main/core/sync/client.js';
 import { kioskDataJournal, kioskDataRoots, kioskDataSinks } from '../main/core/sync/kiosk-data-sinks.js';
 import { softwareSigner } from '../protocol/http-signature.js';
-import { whitelistRow, type CardRowInput } from '../whitelist/feed-ops.js';
+import type { CardRowInput } from '../whitelist/feed-ops.js';
 import { KioskData } from '../whitelist/kiosk-data.js';
 import { IndexKey } from '../whitelist/privacy.js';
 import { summarize } from './harness.js';
+import { unpackRows, type RowsWorkerData } from './national-rows-worker.js';
 import { BENCH_ISSUER, benchRecord, benchSerial, benchSpki } from './whitelist-data.js';
 
 export interface HubImportArgs {
@@ -99,20 +102,39 @@ async function hubImport(a: HubImportArgs, log: (l: string) => void): Promise<Hu
       db.pragma('journal_mode = DELETE');
       db.exec('CREATE TABLE load.row (k BLOB NOT NULL, v BLOB NOT NULL)');
       const insert = db.prepare('INSERT INTO load.row (k, v) VALUES (?, ?)');
-      const cards = benchCards(a.rows);
-      const load = db.transaction((n: number) => {
-        for (let i = 0; i < n; i++) {
-          const card = cards.next();
-          if (card.done) return;
-          const row = whitelistRow(hub.publisher.indexKey, card.value);
-          insert.run(row.k, row.v);
-        }
+      const write = db.transaction((packed: Uint8Array) => {
+        let n = 0;
+        for (const row of unpackRows(packed)) n += insert.run(row.k, row.v).changes;
+        return n;
       });
       db.pragma('cache_size = -262144'); // 256 MiB: part of this process's peak RSS
-      for (let i = 0; i < a.rows; i += 200_000) {
-        load(Math.min(200_000, a.rows - i));
-        if (i % 10_000_000 === 0 && i > 0) log(`national: hub state ${i} rows appended`);
-      }
+      // Sealing is the cost (tens of µs a row); workers seal, this thread only writes.
+      const threads = Math.max(1, Math.min(4, availableParallelism()));
+      const indexKeySecret = readFileSync(hub.indexKeyFile, 'utf8');
+      let written = 0;
+      let nextLog = 10_000_000;
+      await Promise.all(
+        Array.from({ length: threads }, (_, w) => {
+          const from = Math.floor((a.rows * w) / threads);
+          const to = Math.floor((a.rows * (w + 1)) / threads);
+          const worker = new Worker(fileURLToPath(new URL('./national-rows-worker.js', import.meta.url)), {
+            workerData: { indexKeySecret, from, to, chunkRows: 20_000 } satisfies RowsWorkerData,
+          });
+          return new Promise<void>((resolve, reject) => {
+            worker.on('message', (packed: Uint8Array | null) => {
+              if (packed === null) return void worker.terminate().then(() => resolve(), reject);
+              written += write(packed);
+              if (written >= nextLog) {
+                log(`national: hub state ${written} rows appended`);
+                nextLog += 10_000_000;
+              }
+              worker.postMessage('next');
+            });
+            worker.once('error', reject);
+          });
+        }),
+      );
+      if (written !== a.rows) throw new Error(`direct load wrote ${written} of ${a.rows} rows`);
       log(`national: hub state appended in ${((performance.now() - t0) / 1000).toFixed(1)} s; sorting`);
       db.prepare(
         "INSERT INTO state (feed, k, h, v, scope) SELECT 'whitelist', k, ?, v, ? FROM load.row ORDER BY k",
