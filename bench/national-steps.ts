@@ -12,7 +12,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -108,7 +108,10 @@ async function hubImport(a: HubImportArgs, log: (l: string) => void): Promise<Hu
         return n;
       });
       db.pragma('cache_size = -262144'); // 256 MiB: part of this process's peak RSS
-      // Sealing is the cost (tens of µs a row); workers seal, this thread only writes.
+      // Sealing is the cost (tens of µs a row); workers seal, this thread only writes. The worker file
+      // sits beside this one with the same extension (dist/ .js, the smoke test's bundles .cjs).
+      const here = fileURLToPath(import.meta.url);
+      const rowsWorkerFile = join(dirname(here), `national-rows-worker${extname(here)}`);
       const threads = Math.max(1, Math.min(4, availableParallelism()));
       const indexKeySecret = readFileSync(hub.indexKeyFile, 'utf8');
       let written = 0;
@@ -117,7 +120,7 @@ async function hubImport(a: HubImportArgs, log: (l: string) => void): Promise<Hu
         Array.from({ length: threads }, (_, w) => {
           const from = Math.floor((a.rows * w) / threads);
           const to = Math.floor((a.rows * (w + 1)) / threads);
-          const worker = new Worker(fileURLToPath(new URL('./national-rows-worker.js', import.meta.url)), {
+          const worker = new Worker(rowsWorkerFile, {
             workerData: { indexKeySecret, from, to, chunkRows: 20_000 } satisfies RowsWorkerData,
           });
           return new Promise<void>((resolve, reject) => {
