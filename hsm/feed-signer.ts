@@ -5,15 +5,16 @@
 // SoftHSM2 Ed25519 signature takes tens of microseconds. The keys are generated in the token as
 // sensitive and non-extractable; only public keys and signatures leave it. The PIN is read from its
 // source when the session opens and is never logged or kept.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { KioskError, type ErrorCode } from '../base/errors.js';
 import { publisherKeyId, type FeedSigner } from '../protocol/feed-format.js';
 import * as calls from './pkcs11-calls.js';
 import * as keys from './pkcs11-keys.js';
-import { ED25519_SPKI_PREFIX } from './client.js';
+import type { RequestSigner } from '../protocol/http-signature.js';
+import { spkiFromKeyInfo } from './client.js';
 import { moduleLoaded } from './pkcs11-thread.js';
-import type { ExtractionAttempt, KeyInfo, TokenSummary } from './pkcs11-protocol.js';
+import type { ExtractionAttempt, KeyInfo, KeyKind, TokenSummary } from './pkcs11-protocol.js';
 
 export interface InThreadTokenOptions {
   module: string;
@@ -88,18 +89,14 @@ export function initTokenHere(
   }
 }
 
-function publicKeyOf(info: KeyInfo, label: string): KeyObject {
+function publicKeyOf(info: KeyInfo, label: string, kind: KeyKind): KeyObject {
   if (!info.present) throw new KioskError('HSM_KEY_NOT_FOUND', `no key labelled ${label} in the token`);
-  if (info.kind !== 'ed25519' || !info.publicPoint)
-    throw new KioskError('HSM_FAILED', `key ${label} is not an Ed25519 key with a public half`);
-  return createPublicKey({
-    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(info.publicPoint)]),
-    format: 'der',
-    type: 'spki',
-  });
+  if (info.kind !== kind || !info.publicPoint)
+    throw new KioskError('HSM_FAILED', `key ${label} is not an ${kind} key with a public half`);
+  return createPublicKey({ key: spkiFromKeyInfo(info), format: 'der', type: 'spki' });
 }
 
-/** One logged-in session on this thread; Ed25519 keys by label. */
+/** One logged-in session on this thread; Ed25519 (feed) and EC P-256 (request) keys by label. */
 export class InThreadToken {
   private sid: number | null = null;
 
@@ -150,14 +147,42 @@ export class InThreadToken {
 
   /** A new Ed25519 key pair born in the token: sensitive, never extractable, sign only. */
   generateEd25519(label: string): KeyObject {
+    return this.generate(label, 'ed25519');
+  }
+
+  /** A new EC P-256 key pair born in the token, for request signatures (RFC 9421): never extractable. */
+  generateEcP256(label: string): KeyObject {
+    return this.generate(label, 'ec-p256');
+  }
+
+  private generate(label: string, kind: KeyKind): KeyObject {
     return publicKeyOf(
-      this.run(`generating key ${label}`, (s) => keys.generateKey(s, label, 'ed25519')),
+      this.run(`generating key ${label}`, (s) => keys.generateKey(s, label, kind)),
       label,
+      kind,
     );
   }
 
-  publicKey(label: string): KeyObject {
-    return publicKeyOf(this.keyInfo(label), label);
+  publicKey(label: string, kind: KeyKind = 'ed25519'): KeyObject {
+    return publicKeyOf(this.keyInfo(label), label, kind);
+  }
+
+  /**
+   * The EC P-256 key `label` signing HTTP requests as `keyId` (RFC 9421, ecdsa-p256-sha256): the token
+   * signs the SHA-256 digest (CKM_ECDSA) and answers raw r‖s.
+   */
+  requestSigner(keyId: string, label: string): RequestSigner {
+    this.publicKey(label, 'ec-p256');
+    return {
+      keyId,
+      sign: async (data) => {
+        const raw = this.run(`signing with ${label}`, (s) =>
+          keys.signDigest(s, label, createHash('sha256').update(data).digest()),
+        );
+        if (raw.length !== 64) throw new KioskError('HSM_FAILED', `key ${label} is not an EC P-256 key`);
+        return raw;
+      },
+    };
   }
 
   /** The key `label` as a synchronous FeedSigner (CKM_EDDSA in the token). */

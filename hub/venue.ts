@@ -7,8 +7,8 @@
 //
 // Folder: hub.db (SQLite HubStore: terminals, journals, peer entries, nonces), venue.db + content/ (the
 // mirror), venue-keys.json + hsm/ (the delegated Ed25519 venue key in the folder's own SoftHSM2 token, or
-// another HSM the file names; venue-key.pem in test folders), request-key.pem (P-256, its terminal key at the
-// central hub), delegation.json (from the central hub), root.json + roots/ (the central root of trust).
+// another HSM the file names; venue-key.pem in test folders), the venue's P-256 request key (its terminal
+// key at the central hub) in the same token (request-key.pem in test folders), delegation.json (from the central hub), root.json + roots/ (the central root of trust).
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,7 +22,7 @@ import { softwareFeedSigner, type FeedSigner } from '../protocol/feed-format.js'
 import { readSecretFile } from '../config/secrets.js';
 import { TokenPlaceFields, ownSoftHsmToken, openToken, type HubKeyStore } from './hub-keys.js';
 import { z } from 'zod';
-import { softwareSigner } from '../protocol/http-signature.js';
+import { softwareSigner, type RequestSigner } from '../protocol/http-signature.js';
 import { followRoots, openPinnedRoot, trustFromRoot, type RootOfTrust } from '../protocol/root-of-trust.js';
 import { PROTOCOL_VERSION } from '../protocol/sync.js';
 import { openVenueRoster, type RosterTerminal } from '../protocol/venue-roster.js';
@@ -45,10 +45,16 @@ export interface VenueDir {
 }
 
 const VENUE_KEY_LABEL = 'venue-key';
+const REQUEST_KEY_LABEL = 'request-key';
 
-/** `<venue>/venue-keys.json`: where the delegated venue key lives. */
+/**
+ * `<venue>/venue-keys.json`: where the delegated venue key lives, and the request key when `requestLabel`
+ * names it in the same token (a folder made before that keeps its request key in request-key.pem).
+ */
 const VenueKeysFile = z.discriminatedUnion('store', [
-  z.object({ ...TokenPlaceFields, label: z.string().min(1) }).strict(),
+  z
+    .object({ ...TokenPlaceFields, label: z.string().min(1), requestLabel: z.string().min(1).optional() })
+    .strict(),
   z.object({ store: z.literal('file') }).strict(),
 ]);
 type VenueKeysFile = z.output<typeof VenueKeysFile>;
@@ -67,17 +73,42 @@ function readVenueKeys(dir: string): VenueKeysFile {
   return parsed.data;
 }
 
-/** The delegated venue key: its signer (in the token, or the PEM file of test folders) and how to let go. */
-export function openVenueKey(dir: string): { signer: FeedSigner; close(): void } {
+export interface VenueKeys {
+  /** The delegated Ed25519 venue key. */
+  signer: FeedSigner;
+  /** The P-256 key the venue signs its requests to the central hub with, as terminal `keyId`. */
+  requestSigner(keyId: string): RequestSigner;
+  requestPublicKey: KeyObject;
+  close(): void;
+}
+
+function pemRequestKey(dir: string): Pick<VenueKeys, 'requestSigner' | 'requestPublicKey'> {
+  const key = createPrivateKey(readSecretFile(join(dir, 'request-key.pem'), 'venue request key'));
+  return { requestSigner: (keyId) => softwareSigner(keyId, key), requestPublicKey: createPublicKey(key) };
+}
+
+/** A venue folder's keys: in its token (or the PEM files of test folders), and how to let go of them. */
+export function openVenueKeys(dir: string): VenueKeys {
   const c = readVenueKeys(dir);
   if (c.store === 'file')
     return {
       signer: softwareFeedSigner(createPrivateKey(readSecretFile(join(dir, 'venue-key.pem'), 'venue key'))),
+      ...pemRequestKey(dir),
       close: () => undefined,
     };
   const token = openToken(c);
   try {
-    return { signer: token.signer(c.label), close: () => token.close() };
+    const requestLabel = c.requestLabel;
+    return {
+      signer: token.signer(c.label),
+      ...(requestLabel
+        ? {
+            requestSigner: (keyId: string) => token.requestSigner(keyId, requestLabel),
+            requestPublicKey: token.publicKey(requestLabel, 'ec-p256'),
+          }
+        : pemRequestKey(dir)),
+      close: () => token.close(),
+    };
   } catch (error) {
     token.close();
     throw error;
@@ -86,54 +117,53 @@ export function openVenueKey(dir: string): { signer: FeedSigner; close(): void }
 
 /**
  * Creates (or opens) a venue folder's keys; the delegation and the root come from the central hub. The
- * delegated Ed25519 venue key is made in the folder's own SoftHSM2 token (`keyStore` pkcs11, the
- * default) and never leaves it; `file` keeps it in venue-key.pem (tests that run several venues in one
- * process: SoftHSM2 reads one configuration per process).
+ * delegated Ed25519 venue key and the P-256 request key are made in the folder's own SoftHSM2 token
+ * (`keyStore` pkcs11, the default) and never leave it; `file` keeps them in venue-key.pem and
+ * request-key.pem (tests that run several venues in one process: SoftHSM2 reads one configuration per
+ * process).
  */
 export function initVenueDir(dirIn: string, o: { keyStore?: HubKeyStore } = {}): VenueDir {
   const dir = resolve(dirIn);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keysFile = join(dir, 'venue-keys.json');
   const venueKeyFile = join(dir, 'venue-key.pem');
+  const requestKeyFile = join(dir, 'request-key.pem');
+  const writePem = (file: string, key: KeyObject) =>
+    writeFileSync(file, key.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600, flag: 'wx' });
   if (!existsSync(keysFile) && !existsSync(venueKeyFile)) {
     let config: VenueKeysFile;
     if ((o.keyStore ?? 'pkcs11') === 'file') {
-      const { privateKey } = generateKeyPairSync('ed25519');
-      writeFileSync(venueKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
-        mode: 0o600,
-        flag: 'wx',
-      });
+      writePem(venueKeyFile, generateKeyPairSync('ed25519').privateKey);
       config = { store: 'file' };
     } else {
-      config = { store: 'pkcs11', ...ownSoftHsmToken(dir, 'jpki-venue'), label: VENUE_KEY_LABEL };
+      config = {
+        store: 'pkcs11',
+        ...ownSoftHsmToken(dir, 'jpki-venue'),
+        label: VENUE_KEY_LABEL,
+        requestLabel: REQUEST_KEY_LABEL,
+      };
       const token = openToken(config);
       try {
         if (!token.has(VENUE_KEY_LABEL)) token.generateEd25519(VENUE_KEY_LABEL);
+        if (!token.has(REQUEST_KEY_LABEL)) token.generateEcP256(REQUEST_KEY_LABEL);
       } finally {
         token.close();
       }
     }
     writeFileSync(keysFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   }
-  const requestKeyFile = join(dir, 'request-key.pem');
-  if (!existsSync(requestKeyFile)) {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeFileSync(requestKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
-      mode: 0o600,
-      flag: 'wx',
-    });
-  }
-  const venueKey = openVenueKey(dir);
+  const c = readVenueKeys(dir);
+  if ((c.store === 'file' || !c.requestLabel) && !existsSync(requestKeyFile))
+    writePem(requestKeyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+  const keys = openVenueKeys(dir);
   try {
     return {
       dir,
-      venueKey: venueKey.signer.publicKey,
-      requestPublicPem: createPublicKey(createPrivateKey(readFileSync(requestKeyFile)))
-        .export({ type: 'spki', format: 'pem' })
-        .toString(),
+      venueKey: keys.signer.publicKey,
+      requestPublicPem: keys.requestPublicKey.export({ type: 'spki', format: 'pem' }).toString(),
     };
   } finally {
-    venueKey.close();
+    keys.close();
   }
 }
 
@@ -192,7 +222,7 @@ export function openVenueHub(o: VenueOptions): VenueHub {
     );
   const delegationBytes = readFileSync(delegationFile);
   const delegation = openDelegation(delegationBytes, root, { site: o.site, now: now() });
-  const venueKey = openVenueKey(dir);
+  const venueKey = openVenueKeys(dir);
   const venueSigner = venueKey.signer;
   if (venueSigner.keyId !== delegation.venueKeyId) {
     venueKey.close();
@@ -209,7 +239,7 @@ export function openVenueHub(o: VenueOptions): VenueHub {
   const store = new SqliteHubStore(join(dir, 'hub.db'));
   const upstream = new Upstream({
     url: o.upstreamUrl,
-    signer: softwareSigner(o.venueId, createPrivateKey(readFileSync(join(dir, 'request-key.pem')))),
+    signer: venueKey.requestSigner(o.venueId),
     ca: o.upstreamCa ?? null,
   });
   const centralTrust = () => trustFromRoot(root, now());
