@@ -516,6 +516,15 @@ export class PgHubStore implements HubStore {
   // ---- feeds -----------------------------------------------------------------------------------
 
   feedInfo(feed: FeedKey): FeedInfo {
+    return this.readFeed(feed, false);
+  }
+
+  /**
+   * A feed's row, locked until the transaction ends when `lock` (one round trip either way). A locked
+   * read that waited returns the row as the other transaction left it; only `oldestFrom` comes from the
+   * statement's start, and no caller that locks reads it.
+   */
+  private readFeed(feed: FeedKey, lock: boolean): FeedInfo {
     type Row = {
       epoch: string;
       head: number;
@@ -528,7 +537,7 @@ export class PgHubStore implements HubStore {
       this.q<Row>(
         `SELECT epoch, head, rows, digest, lineage,
            (SELECT from_seq FROM batch b WHERE b.feed = f.feed ORDER BY to_seq LIMIT 1) AS oldest
-         FROM feed f WHERE feed = $1`,
+         FROM feed f WHERE feed = $1${lock ? ' FOR UPDATE OF f' : ''}`,
         [feed],
       )[0];
     let f = read();
@@ -553,9 +562,7 @@ export class PgHubStore implements HubStore {
 
   /** Locks a feed's row until the transaction ends (creating a site's peer feed on first use). */
   private lockFeed(feed: FeedKey): FeedInfo {
-    this.feedInfo(feed);
-    this.q('SELECT 1 FROM feed WHERE feed = $1 FOR UPDATE', [feed]);
-    return this.feedInfo(feed);
+    return this.readFeed(feed, true);
   }
 
   startEpoch(feed: FeedName): string {
@@ -880,21 +887,35 @@ export class PgHubStore implements HubStore {
     makeBatch: (fromSeq: number, ops: PeerEntryOp[]) => StoredBatch,
   ): JournalAcceptance {
     return this.journalTx((): JournalAcceptance => {
-      const [t] = this.q<{ acked: number; site_id: string; site_kind: string }>(
-        'SELECT acked, site_id, site_kind FROM terminal WHERE id = $1 FOR UPDATE',
-        [terminalId],
-      );
-      if (!t) throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
       const sorted = [...rows].sort((a, b) => a.seq - b.seq);
-      // The rows already held around this push, read once; anything else a presence rule asks for
-      // (a grant named by a later passage) is read when asked.
+      // The terminal's row (locked) and the rows already held around this push, in one round trip;
+      // anything else a presence rule asks for (a grant named by a later passage) is read when asked.
+      // One statement sees the journal as it was when it started, which is current: every journal
+      // transaction holds the journal lock (journalTx) from before its first statement.
+      const [t, ...around] = this.q<{
+        acked: number | null;
+        site_id: string | null;
+        site_kind: string | null;
+        seq: number | null;
+        body: string | null;
+        hash: string | null;
+      }>(
+        `WITH t AS (SELECT acked, site_id, site_kind FROM terminal WHERE id = $1 FOR UPDATE)
+         SELECT acked, site_id, site_kind, NULL::bigint AS seq, NULL AS body, NULL AS hash FROM t
+         UNION ALL
+         SELECT NULL, NULL, NULL, seq, body, hash FROM journal
+         WHERE terminal_id = $1 AND seq BETWEEN $2 AND $3 AND EXISTS (SELECT 1 FROM t)
+         ORDER BY seq NULLS FIRST`,
+        [
+          terminalId,
+          sorted.length > 0 ? sorted[0]!.seq - 1 : 0,
+          sorted.length > 0 ? sorted[sorted.length - 1]!.seq : -1,
+        ],
+      );
+      if (!t || t.acked === null || t.site_id === null || t.site_kind === null)
+        throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
       const known = new Map<number, PushRecord>();
-      if (sorted.length > 0)
-        for (const r of this.q<PushRecord>(
-          'SELECT seq, body, hash FROM journal WHERE terminal_id = $1 AND seq BETWEEN $2 AND $3',
-          [terminalId, sorted[0]!.seq - 1, sorted[sorted.length - 1]!.seq],
-        ))
-          known.set(r.seq, r);
+      for (const r of around) known.set(r.seq!, { seq: r.seq!, body: r.body!, hash: r.hash! });
       // The range read above is complete (the terminal's row is locked, so no other push of it runs
       // meanwhile): a seq inside it that is not there is not held, without asking again.
       const lo = sorted.length > 0 ? sorted[0]!.seq - 1 : 0;
