@@ -187,6 +187,28 @@ export function isPostgresUrl(s: string): boolean {
   return /^postgres(ql)?:\/\//.test(s);
 }
 
+function toFeedInfo(
+  feed: FeedKey,
+  f: {
+    epoch: string;
+    head: number;
+    rows: number;
+    digest: string | null;
+    lineage: string;
+    oldest: number | null;
+  },
+): FeedInfo {
+  return {
+    feed,
+    epoch: f.epoch,
+    head: f.head,
+    oldestFrom: f.oldest ?? f.head,
+    rows: f.rows,
+    digest: f.digest ?? ZERO_DIGEST,
+    lineage: JSON.parse(f.lineage) as string[],
+  };
+}
+
 export class PgHubStore implements HubStore {
   readonly db: PgBridge;
   /** Names this process in the snapshot build log. */
@@ -516,6 +538,15 @@ export class PgHubStore implements HubStore {
   // ---- feeds -----------------------------------------------------------------------------------
 
   feedInfo(feed: FeedKey): FeedInfo {
+    return this.readFeed(feed, false);
+  }
+
+  /**
+   * A feed's row, locked until the transaction ends when `lock` (one round trip either way). A locked
+   * read that waited returns the row as the other transaction left it; only `oldestFrom` comes from the
+   * statement's start, and no caller that locks reads it.
+   */
+  private readFeed(feed: FeedKey, lock: boolean): FeedInfo {
     type Row = {
       epoch: string;
       head: number;
@@ -528,7 +559,7 @@ export class PgHubStore implements HubStore {
       this.q<Row>(
         `SELECT epoch, head, rows, digest, lineage,
            (SELECT from_seq FROM batch b WHERE b.feed = f.feed ORDER BY to_seq LIMIT 1) AS oldest
-         FROM feed f WHERE feed = $1`,
+         FROM feed f WHERE feed = $1${lock ? ' FOR UPDATE OF f' : ''}`,
         [feed],
       )[0];
     let f = read();
@@ -540,22 +571,12 @@ export class PgHubStore implements HubStore {
       f = read();
     }
     if (!f) throw new KioskError('STORE_CORRUPT', `hub: feed ${feed} missing`);
-    return {
-      feed,
-      epoch: f.epoch,
-      head: f.head,
-      oldestFrom: f.oldest ?? f.head,
-      rows: f.rows,
-      digest: f.digest ?? ZERO_DIGEST,
-      lineage: JSON.parse(f.lineage) as string[],
-    };
+    return toFeedInfo(feed, f);
   }
 
   /** Locks a feed's row until the transaction ends (creating a site's peer feed on first use). */
   private lockFeed(feed: FeedKey): FeedInfo {
-    this.feedInfo(feed);
-    this.q('SELECT 1 FROM feed WHERE feed = $1 FOR UPDATE', [feed]);
-    return this.feedInfo(feed);
+    return this.readFeed(feed, true);
   }
 
   startEpoch(feed: FeedName): string {
@@ -880,21 +901,35 @@ export class PgHubStore implements HubStore {
     makeBatch: (fromSeq: number, ops: PeerEntryOp[]) => StoredBatch,
   ): JournalAcceptance {
     return this.journalTx((): JournalAcceptance => {
-      const [t] = this.q<{ acked: number; site_id: string; site_kind: string }>(
-        'SELECT acked, site_id, site_kind FROM terminal WHERE id = $1 FOR UPDATE',
-        [terminalId],
-      );
-      if (!t) throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
       const sorted = [...rows].sort((a, b) => a.seq - b.seq);
-      // The rows already held around this push, read once; anything else a presence rule asks for
-      // (a grant named by a later passage) is read when asked.
+      // The terminal's row (locked) and the rows already held around this push, in one round trip;
+      // anything else a presence rule asks for (a grant named by a later passage) is read when asked.
+      // One statement sees the journal as it was when it started, which is current: every journal
+      // transaction holds the journal lock (journalTx) from before its first statement.
+      const [t, ...around] = this.q<{
+        acked: number | null;
+        site_id: string | null;
+        site_kind: string | null;
+        seq: number | null;
+        body: string | null;
+        hash: string | null;
+      }>(
+        `WITH t AS (SELECT acked, site_id, site_kind FROM terminal WHERE id = $1 FOR UPDATE)
+         SELECT acked, site_id, site_kind, NULL::bigint AS seq, NULL AS body, NULL AS hash FROM t
+         UNION ALL
+         SELECT NULL, NULL, NULL, seq, body, hash FROM journal
+         WHERE terminal_id = $1 AND seq BETWEEN $2 AND $3 AND EXISTS (SELECT 1 FROM t)
+         ORDER BY seq NULLS FIRST`,
+        [
+          terminalId,
+          sorted.length > 0 ? sorted[0]!.seq - 1 : 0,
+          sorted.length > 0 ? sorted[sorted.length - 1]!.seq : -1,
+        ],
+      );
+      if (!t || t.acked === null || t.site_id === null || t.site_kind === null)
+        throw new KioskError('HUB_UNKNOWN_TERMINAL', `terminal ${terminalId} is not registered`);
       const known = new Map<number, PushRecord>();
-      if (sorted.length > 0)
-        for (const r of this.q<PushRecord>(
-          'SELECT seq, body, hash FROM journal WHERE terminal_id = $1 AND seq BETWEEN $2 AND $3',
-          [terminalId, sorted[0]!.seq - 1, sorted[sorted.length - 1]!.seq],
-        ))
-          known.set(r.seq, r);
+      for (const r of around) known.set(r.seq!, { seq: r.seq!, body: r.body!, hash: r.hash! });
       // The range read above is complete (the terminal's row is locked, so no other push of it runs
       // meanwhile): a seq inside it that is not there is not held, without asking again.
       const lo = sorted.length > 0 ? sorted[0]!.seq - 1 : 0;
@@ -942,22 +977,33 @@ export class PgHubStore implements HubStore {
           presenceRows.push({ op, row });
         }
       }
-      if (fresh.length > 0)
-        this.q(
-          `INSERT INTO journal (terminal_id, seq, body, hash, received_at)
-           SELECT $1, u.seq, u.body, u.hash, $5 FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(seq, body, hash)`,
-          [terminalId, fresh.map((r) => r.seq), fresh.map((r) => r.body), fresh.map((r) => r.hash), at],
-        );
-      // Advance the gap-free watermark: the rows above it whose seq equals acked + their rank follow it
-      // without a gap. Nothing to do when no row came in.
+      // The new rows, and the gap-free watermark advanced over them, in one statement: the rows above it
+      // whose seq equals acked + their rank follow it without a gap. The statement does not see its own
+      // inserts in the table, so those come from the insert's RETURNING (they were not held before: the
+      // insert would have failed). Nothing to do when no row came in.
       let acked = t.acked;
       if (fresh.length > 0)
         acked = this.q<{ acked: number }>(
-          `UPDATE terminal SET acked = acked + (
-             SELECT count(*) FROM (SELECT seq - row_number() OVER (ORDER BY seq) AS d
-                                   FROM journal WHERE terminal_id = $1 AND seq > $2) AS run WHERE d = $2)
+          `WITH ins AS (
+             INSERT INTO journal (terminal_id, seq, body, hash, received_at)
+             SELECT $1, u.seq, u.body, u.hash, $5
+             FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(seq, body, hash)
+             RETURNING seq)
+           UPDATE terminal SET acked = acked + (
+             SELECT count(*) FROM (
+               SELECT seq - row_number() OVER (ORDER BY seq) AS d FROM (
+                 SELECT seq FROM journal WHERE terminal_id = $1 AND seq > $6
+                 UNION ALL SELECT seq FROM ins WHERE seq > $6) AS above) AS run
+             WHERE d = $6)
            WHERE id = $1 RETURNING acked`,
-          [terminalId, t.acked],
+          [
+            terminalId,
+            fresh.map((r) => r.seq),
+            fresh.map((r) => r.body),
+            fresh.map((r) => r.hash),
+            at,
+            t.acked,
+          ],
         )[0]!.acked;
       if (presence.length > 0) {
         const site = t.site_id;
@@ -1142,22 +1188,54 @@ export class PgHubStore implements HubStore {
     terminalId: string,
     nonce: string,
     expires: number,
-  ): { fresh: boolean; terminal: TerminalRecord | null } {
+    feed?: FeedKey,
+  ): { fresh: boolean; terminal: TerminalRecord | null; feed?: FeedInfo } {
     if (!this.nonceReady) {
       this.db.query('SET synchronous_commit = off', [], 'nonce');
       this.nonceReady = true;
     }
     // The nonce row is inserted whether or not the terminal exists (as useNonce does); the terminal's
-    // row is read in the same statement, on the nonce connection (autocommit: its committed state).
+    // row, and a pull's feed row, are read in the same statement, on the nonce connection (autocommit:
+    // their committed state, as feedInfo reads it).
+    const feedColumns =
+      feed === undefined
+        ? ''
+        : `, f.epoch AS feed_epoch, f.head AS feed_head, f.rows AS feed_rows, f.digest AS feed_digest,
+             f.lineage AS feed_lineage,
+             (SELECT from_seq FROM batch b WHERE b.feed = $4 ORDER BY to_seq LIMIT 1) AS feed_oldest`;
     const [row] = this.db.query(
       `WITH n AS (INSERT INTO request_nonce (terminal_id, nonce, expires) VALUES ($1, $2, $3)
                   ON CONFLICT DO NOTHING RETURNING 1)
-       SELECT (SELECT count(*) FROM n)::int AS fresh, t.* FROM (SELECT 1) AS one
-         LEFT JOIN terminal t ON t.id = $1`,
-      [terminalId, nonce, expires],
+       SELECT (SELECT count(*) FROM n)::int AS fresh, t.*${feedColumns} FROM (SELECT 1) AS one
+         LEFT JOIN terminal t ON t.id = $1${feed === undefined ? '' : ' LEFT JOIN feed f ON f.feed = $4'}`,
+      feed === undefined ? [terminalId, nonce, expires] : [terminalId, nonce, expires, feed],
       'nonce',
-    ).rows as unknown as Array<TerminalRow & { fresh: number }>;
-    return { fresh: row!.fresh === 1, terminal: row!.id ? toTerminal(row!) : null };
+    ).rows as unknown as Array<
+      TerminalRow & {
+        fresh: number;
+        feed_epoch?: string | null;
+        feed_head: number;
+        feed_rows: number;
+        feed_digest: string | null;
+        feed_lineage: string;
+        feed_oldest: number | null;
+      }
+    >;
+    const r = row!;
+    const out = { fresh: r.fresh === 1, terminal: r.id ? toTerminal(r) : null };
+    // A feed not there yet (a site's first peer entries) is left to feedInfo, which creates it.
+    if (feed === undefined || r.feed_epoch == null) return out;
+    return {
+      ...out,
+      feed: toFeedInfo(feed, {
+        epoch: r.feed_epoch,
+        head: r.feed_head,
+        rows: r.feed_rows,
+        digest: r.feed_digest,
+        lineage: r.feed_lineage,
+        oldest: r.feed_oldest,
+      }),
+    };
   }
 
   pruneNonces(now: number): number {

@@ -8,12 +8,18 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ErrorCode } from '../base/errors.js';
 import { getLogger } from '../base/log.js';
 import { parseSignedRequest, type ParsedSignature } from '../protocol/http-signature.js';
-import type { HubStore, TerminalRecord } from './store.js';
+import type { FeedInfo, FeedKey, HubStore, TerminalRecord } from './store.js';
 
 const log = getLogger('hub');
 
 export type AuthResult =
-  { ok: true; terminal: TerminalRecord } | { ok: false; code: ErrorCode; message: string };
+  | {
+      ok: true;
+      terminal: TerminalRecord;
+      /** The feed asked for with `check`, when the store read it in the same step. */
+      feed?: FeedInfo;
+    }
+  | { ok: false; code: ErrorCode; message: string };
 
 export class RequestAuthenticator {
   /** Parsed registered keys, re-parsed when a terminal registers another one. */
@@ -41,8 +47,15 @@ export class RequestAuthenticator {
     this.purge.unref();
   }
 
-  /** Checks the signature; returns the registered terminal or why the request is refused. */
-  check(req: { method: string; url: string; headers: IncomingHttpHeaders }, body: Buffer | null): AuthResult {
+  /**
+   * Checks the signature; returns the registered terminal or why the request is refused. `feed`: a pull
+   * of that feed, whose head the store may read in the same round trip as the nonce.
+   */
+  check(
+    req: { method: string; url: string; headers: IncomingHttpHeaders },
+    body: Buffer | null,
+    feed?: FeedKey,
+  ): AuthResult {
     const names = this.authorities();
     if (names.length === 0)
       return { ok: false, code: 'SYNC_REFUSED', message: 'this hub has no configured authority' };
@@ -52,7 +65,7 @@ export class RequestAuthenticator {
     const first = parsedFor[0]!;
     if (typeof first === 'string')
       return { ok: false, code: 'SYNC_REFUSED', message: `request signature ${first}` };
-    const fast = this.checkWithKnownKey(parsedFor, first);
+    const fast = this.checkWithKnownKey(parsedFor, first, feed);
     if (fast) return fast;
     const terminal = this.store.terminal(first.keyid);
     if (!terminal)
@@ -92,6 +105,7 @@ export class RequestAuthenticator {
   private checkWithKnownKey(
     parsedFor: Array<ParsedSignature | string>,
     first: ParsedSignature,
+    feed: FeedKey | undefined,
   ): AuthResult | null {
     const useNonceFor = this.store.useNonceFor?.bind(this.store);
     const cached = this.keys.get(first.keyid);
@@ -100,7 +114,7 @@ export class RequestAuthenticator {
     const t = this.now();
     if (Math.abs(first.created * 1000 - t) > this.maxSkew)
       return { ok: false, code: 'CLOCK_FAULT', message: 'request time is too far from hub time' };
-    const { fresh, terminal } = useNonceFor(first.keyid, first.nonce, t + 2 * this.maxSkew);
+    const { fresh, terminal, feed: info } = useNonceFor(first.keyid, first.nonce, t + 2 * this.maxSkew, feed);
     if (!terminal)
       return {
         ok: false,
@@ -120,7 +134,7 @@ export class RequestAuthenticator {
         };
     }
     if (!fresh) return { ok: false, code: 'SYNC_REFUSED', message: 'request replayed' };
-    return { ok: true, terminal };
+    return info ? { ok: true, terminal, feed: info } : { ok: true, terminal };
   }
 
   close(): void {

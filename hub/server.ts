@@ -44,7 +44,7 @@ import { normalizeAuthority } from '../protocol/http-signature.js';
 import type { Publisher } from './publisher.js';
 import { presenceFromRow } from './presence.js';
 import { peerFeedKey, registrationOf, type FeedKey, type HubStore, type TerminalRecord } from './store.js';
-import { RequestAuthenticator } from './request-auth.js';
+import { RequestAuthenticator, type AuthResult } from './request-auth.js';
 import { renderStatusPage, statusModel, statusPageHeaders } from './status-page.js';
 import { JournalGroupCommit, Sightings } from './write-batching.js';
 import { enrol } from './enrolment.js';
@@ -233,7 +233,11 @@ export function createHub(o: HubOptions): Hub {
     body: Buffer | null,
     uploadOnly = false,
   ): TerminalRecord | null {
-    const result = auth.check(req, body);
+    return admitted(auth.check(req, body), reply, uploadOnly);
+  }
+
+  /** The terminal of a checked request, or null when its refusal (or the terminal's state's) is answered. */
+  function admitted(result: AuthResult, reply: FastifyReply, uploadOnly: boolean): TerminalRecord | null {
     if (!result.ok) {
       fail(reply, result.code, result.message);
       return null;
@@ -305,7 +309,14 @@ export function createHub(o: HubOptions): Hub {
   app.get<{ Params: { feed: string }; Querystring: Record<string, string | undefined> }>(
     '/v1/feeds/:feed',
     async (req, reply) => {
-      const terminal = authenticate(req, reply, null);
+      // A fleet-wide feed's head is read with the nonce where the store can (one round trip, PostgreSQL).
+      const asked = req.params.feed;
+      const checked = auth.check(
+        req,
+        null,
+        asked === 'whitelist' || asked === 'revocations' ? asked : undefined,
+      );
+      const terminal = admitted(checked, reply, false);
       if (!terminal) return reply;
       // v2: the answer's checkpoint is bound to this request by its (verified) nonce.
       const nonce = requestNonce(req, reply);
@@ -329,7 +340,7 @@ export function createHub(o: HubOptions): Hub {
           return fail(reply, 'SYNC_PROTOCOL', `this venue hub serves ${feed} by content address only`);
         return venueAnswer(reply, feed as SnapshotFeedName, after, epoch, max, nonce);
       }
-      let info = o.store.feedInfo(key);
+      let info = (checked.ok && checked.feed?.feed === key ? checked.feed : null) ?? o.store.feedInfo(key);
       const wrongEpoch = epoch !== null && epoch !== info.epoch;
       if (!canSnapshot && (wrongEpoch || after > info.head))
         return fail(

@@ -116,9 +116,11 @@ export class SqliteHubStore implements HubStore {
     this.conflictTable = new ConflictTable(this.db, (sql) => this.q(sql));
     const insert = this.db.prepare('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)');
     for (const f of Feeds) insert.run(f, randomBytes(8).toString('hex'));
-    this.feedStmt = this.db.prepare('SELECT epoch, head, rows, digest, lineage FROM feed WHERE feed = ?');
-    this.oldestStmt = this.db.prepare(
-      'SELECT from_seq AS m FROM batch WHERE feed = ? ORDER BY to_seq LIMIT 1',
+    // Every pull reads it: the head and the oldest batch in one statement.
+    this.feedStmt = this.db.prepare(
+      `SELECT epoch, head, rows, digest, lineage,
+         (SELECT from_seq FROM batch b WHERE b.feed = f.feed ORDER BY to_seq LIMIT 1) AS oldest
+       FROM feed f WHERE feed = ?`,
     );
   }
 
@@ -135,7 +137,6 @@ export class SqliteHubStore implements HubStore {
 
   private readonly feedStmt: Statement;
   private readonly conflictTable: ConflictTable;
-  private readonly oldestStmt: Statement;
 
   /** Recounts a feed's rows (after a publication or a bulk load). */
   recount(feed: FeedName): void {
@@ -379,7 +380,14 @@ export class SqliteHubStore implements HubStore {
   }
 
   feedInfo(feed: FeedKey): FeedInfo {
-    type Row = { epoch: string; head: number; rows: number; digest: string | null; lineage: string };
+    type Row = {
+      epoch: string;
+      head: number;
+      rows: number;
+      digest: string | null;
+      lineage: string;
+      oldest: number | null;
+    };
     let f = this.feedStmt.get(feed) as Row | undefined;
     if (!f && feed.startsWith('peer-entries@')) {
       this.q('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)').run(
@@ -389,12 +397,11 @@ export class SqliteHubStore implements HubStore {
       f = this.feedStmt.get(feed) as Row | undefined;
     }
     if (!f) throw new KioskError('STORE_CORRUPT', `hub: feed ${feed} missing`);
-    const oldest = this.oldestStmt.get(feed) as { m: number } | undefined;
     return {
       feed,
       epoch: f.epoch,
       head: f.head,
-      oldestFrom: oldest?.m ?? f.head,
+      oldestFrom: f.oldest ?? f.head,
       rows: f.rows,
       digest: f.digest ?? ZERO_DIGEST,
       lineage: JSON.parse(f.lineage) as string[],

@@ -332,12 +332,15 @@ export interface HubStore {
    * `useNonce` and `terminal` in one step (one round trip on a shared store), for a request already
    * verified against the key the hub had for that terminal: the caller checks that the record read here
    * still holds that key, and takes the terminal's state from it. Optional; without it the two calls.
+   * With `feed` (a pull), also `feedInfo(feed)` in that step where the store can (`feed` in the answer;
+   * absent: the caller reads it).
    */
   useNonceFor?(
     terminalId: string,
     nonce: string,
     expires: number,
-  ): { fresh: boolean; terminal: TerminalRecord | null };
+    feed?: FeedKey,
+  ): { fresh: boolean; terminal: TerminalRecord | null; feed?: FeedInfo };
   /** Forgets nonces whose `expires` is before `now`; returns how many. */
   pruneNonces(now: number): number;
 

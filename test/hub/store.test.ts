@@ -659,6 +659,27 @@ describe.each(hubStoreKinds)('HubStore contract (%s)', (kind) => {
     expect(store.useNonceFor!('nobody', 'nonce-dddddddd', T0 + 10)).toEqual({ fresh: true, terminal: null });
   });
 
+  it('uses a nonce for a pull and reads its feed in that call where the store can: the feed as feedInfo has it', () => {
+    register('t1');
+    store.publish({
+      feed: 'whitelist',
+      batches: [batch(0, 2), batch(2, 1)],
+      puts: [row(1), row(2), row(3)],
+      dels: [],
+      note: 'n',
+    });
+    const first = store.useNonceFor!('t1', 'nonce-eeeeeeee', T0 + 10, 'whitelist');
+    expect(first).toMatchObject({ fresh: true, terminal: { terminalId: 't1' } });
+    // PostgreSQL reads it in the same statement; SQLite (no round trip to save) leaves it to feedInfo.
+    if (kind === 'postgres') expect(first.feed).toEqual(store.feedInfo('whitelist'));
+    if (first.feed) expect(first.feed).toMatchObject({ head: 3, oldestFrom: 0, rows: 3 });
+    expect(store.useNonceFor!('t1', 'nonce-eeeeeeee', T0 + 10, 'revocations')).toMatchObject({
+      fresh: false,
+    });
+    // A site's peer feed not created yet is not made up: the caller's feedInfo creates it.
+    expect(store.useNonceFor!('t1', 'nonce-ffffffff', T0 + 10, 'peer-entries@site-new').feed).toBeUndefined();
+  });
+
   it('refuses a request nonce used before by the same terminal, and forgets expired ones', () => {
     expect(store.useNonce('t1', 'nonce-aaaaaaaa', T0 + 10)).toBe(true);
     expect(store.useNonce('t1', 'nonce-aaaaaaaa', T0 + 10)).toBe(false);

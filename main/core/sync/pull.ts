@@ -97,7 +97,10 @@ export async function pullOnce(
       throw new KioskError('SYNC_PROTOCOL', `unexpected frame type ${f.type}`);
     }
   };
-  const it = frames(res.body)[Symbol.asyncIterator]();
+  // Not destroyed by the iterator when the checkpoint ends the reading before the stream has signalled
+  // its end (the usual case): that path builds an AbortError with its stack trace per pull. The body is
+  // destroyed below either way.
+  const it = frames(res.body.iterator({ destroyOnReturn: false }))[Symbol.asyncIterator]();
   const next = async (): Promise<Frame> => {
     const r = await it.next();
     if (r.done)
