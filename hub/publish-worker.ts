@@ -42,15 +42,20 @@ const sha256 = (data: Buffer): Buffer =>
       )
     : nodeCrypto.createHash('sha256').update(data).digest();
 
-/** Revocation values repeat (dates, reasons): their digests are kept, a bounded number of them. */
-const digests = new Map<number, Buffer>();
+/**
+ * Revocation values repeat (a CRL's dates and reasons): the digests of the last ones seen, one slot per
+ * value's low bits, without a map's bookkeeping for values that do not repeat.
+ */
+const SLOTS = 4096;
+const slotKey = new Float64Array(SLOTS).fill(-1);
+const slotDigest: Array<Buffer | undefined> = new Array<Buffer | undefined>(SLOTS);
 function digestOf(v: Buffer): Buffer {
   const key = v.readUInt32BE(0) * 256 + v[4]!;
-  let h = digests.get(key);
-  if (!h) {
-    if (digests.size >= 100_000) digests.clear();
-    digests.set(key, (h = sha256(v)));
-  }
+  const slot = key % SLOTS;
+  if (slotKey[slot] === key) return slotDigest[slot]!;
+  const h = sha256(v);
+  slotKey[slot] = key;
+  slotDigest[slot] = h;
   return h;
 }
 

@@ -873,15 +873,37 @@ class ChunkedPublication {
   putRevocation(row: StateRow, at: number, reason: string): void {
     this.room();
     this.ops.revocation(row.k, at, reason);
-    this.puts.push(row);
-    this.nPuts++;
+    this.keep(row);
   }
 
   /** A whitelist put of a sealed row: `{op, k, v}`. */
   putSealed(row: StateRow): void {
     this.room();
     this.ops.sealed(row.k, row.v);
-    this.puts.push(row);
+    this.keep(row);
+  }
+
+  private arena = Buffer.alloc(0);
+  private arenaUsed = 0;
+
+  /**
+   * Holds a put until its chunk commits, its bytes copied into an arena of the chunk: a staged row is a
+   * view of its whole bucket, and a few changed rows of every bucket (a diff) would otherwise keep every
+   * bucket in memory until the chunk is full.
+   */
+  private keep(row: StateRow): void {
+    const n = row.k.length + row.h.length + row.v.length;
+    if (this.arenaUsed + n > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, n));
+      this.arenaUsed = 0;
+    }
+    const a = this.arena;
+    let o = this.arenaUsed;
+    const k = a.subarray(o, (o += row.k.copy(a, o)));
+    const h = a.subarray(o, (o += row.h.copy(a, o)));
+    const v = a.subarray(o, (o += row.v.copy(a, o)));
+    this.arenaUsed = o;
+    this.puts.push({ k, h, v, scope: row.scope });
     this.nPuts++;
   }
 
@@ -1001,6 +1023,8 @@ interface PendingBatch {
   sha256?: Buffer;
 }
 
+/** Bytes of the arenas a chunk's puts are copied into. */
+const ARENA_BYTES = 256 * 1024;
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const OP_PUT_K = Buffer.from('{"op":"put","k":"', 'latin1');
 const OP_DEL_K = Buffer.from('{"op":"del","k":"', 'latin1');
