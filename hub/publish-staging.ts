@@ -5,7 +5,7 @@
 // import: 40,000 rows of a 10-million-row CRL). Appends keep the import's order within a bucket and the
 // sort is stable, so rows of one key come back in the order they were staged. The files are scratch (no
 // fsync) and removed when the publication ends or fails.
-import { randomBytes } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KioskError } from '../base/errors.js';
@@ -47,7 +47,7 @@ export class Staging {
 
   /** `into`: a staging folder another Staging made and handed over (detach), appended to here. */
   constructor(parent: string, into?: string) {
-    this.dir = into ?? join(parent, `staging-${process.pid}-${randomBytes(6).toString('hex')}`);
+    this.dir = into ?? join(parent, `staging-${process.pid}-${nodeCrypto.randomBytes(6).toString('hex')}`);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
@@ -107,7 +107,8 @@ export class Staging {
     let o = this.fill[b]!;
     o = buf.writeUInt32LE(size, o);
     buf[o++] = r.k.length;
-    o += r.k.copy(buf, o);
+    buf.set(r.k, o);
+    o += r.k.length;
     const flags =
       (r.h ? F_H : 0) |
       (r.spki ? F_SPKI : 0) |
@@ -115,11 +116,18 @@ export class Staging {
       (scope ? F_SCOPE : 0) |
       (label ? F_LABEL : 0);
     buf[o++] = flags;
-    if (r.h) o += r.h.copy(buf, o);
-    if (r.spki) o += r.spki.copy(buf, o);
+    if (r.h) {
+      buf.set(r.h, o);
+      o += r.h.length;
+    }
+    if (r.spki) {
+      buf.set(r.spki, o);
+      o += r.spki.length;
+    }
     if (r.at !== null) o = buf.writeDoubleLE(r.at, o);
     o = buf.writeUInt32LE(r.v.length, o);
-    o += r.v.copy(buf, o);
+    buf.set(r.v, o);
+    o += r.v.length;
     if (scope) {
       o = buf.writeUInt16LE(scope.length, o);
       o += scope.copy(buf, o);
@@ -261,3 +269,34 @@ function decodeRow(data: Buffer, o: number): StagedRow {
   }
   return { k, h, v, scope, label, spki, at };
 }
+
+/**
+ * SHA-256 of revocation values (5 bytes: date, reason) with the last ones seen kept, one slot per
+ * value's low bits: a CRL repeats dates and reasons, and a map's bookkeeping costs more than the hash
+ * for values that do not repeat.
+ */
+export function revocationDigests(): (v: Buffer) => Buffer {
+  const SLOTS = 4096;
+  const keys = new Float64Array(SLOTS).fill(-1);
+  const digests = new Array<Buffer | undefined>(SLOTS);
+  return (v) => {
+    if (v.length !== 5) return sha256(v);
+    const key = v.readUInt32BE(0) * 256 + v[4]!;
+    const slot = key % SLOTS;
+    if (keys[slot] === key) return digests[slot]!;
+    const h = sha256(v);
+    keys[slot] = key;
+    digests[slot] = h;
+    return h;
+  };
+}
+
+/** One SHA-256 (the one-shot hash where Node has it: no hash object per call). */
+export const sha256 = (data: Buffer): Buffer =>
+  typeof (nodeCrypto as { hash?: unknown }).hash === 'function'
+    ? (nodeCrypto as unknown as { hash: (a: string, d: Buffer, e: 'buffer') => Buffer }).hash(
+        'sha256',
+        data,
+        'buffer',
+      )
+    : nodeCrypto.createHash('sha256').update(data).digest();

@@ -3,7 +3,6 @@
 // encodes and digests their values and stages them on disk; while the hub's thread merges and writes
 // the state, it wraps the signed batches as gzip frames and hashes them. Every answer is a postMessage
 // followed by a count on the shared flag, which the hub's thread waits on synchronously.
-import * as nodeCrypto from 'node:crypto';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import { KioskError } from '../base/errors.js';
@@ -11,7 +10,7 @@ import { batchContentHash } from '../protocol/checkpoint.js';
 import { RevocationReasons, encodeRevocationValue } from '../protocol/feed-format.js';
 import { FrameType, frame } from '../protocol/sync.js';
 import { IndexKey } from '../whitelist/privacy.js';
-import { Staging } from './publish-staging.js';
+import { Staging, revocationDigests } from './publish-staging.js';
 import type { ThreadReply, ThreadRequest } from './publish-thread.js';
 
 const { port, flag } = workerData as { port: MessagePort; flag: Int32Array };
@@ -33,31 +32,7 @@ function indexKeyFrom(clone: Record<string, unknown>): IndexKey {
   return Object.assign(Object.create(IndexKey.prototype) as IndexKey, fields);
 }
 
-const sha256 = (data: Buffer): Buffer =>
-  typeof (nodeCrypto as { hash?: unknown }).hash === 'function'
-    ? (nodeCrypto as unknown as { hash: (a: string, d: Buffer, e: 'buffer') => Buffer }).hash(
-        'sha256',
-        data,
-        'buffer',
-      )
-    : nodeCrypto.createHash('sha256').update(data).digest();
-
-/**
- * Revocation values repeat (a CRL's dates and reasons): the digests of the last ones seen, one slot per
- * value's low bits, without a map's bookkeeping for values that do not repeat.
- */
-const SLOTS = 4096;
-const slotKey = new Float64Array(SLOTS).fill(-1);
-const slotDigest: Array<Buffer | undefined> = new Array<Buffer | undefined>(SLOTS);
-function digestOf(v: Buffer): Buffer {
-  const key = v.readUInt32BE(0) * 256 + v[4]!;
-  const slot = key % SLOTS;
-  if (slotKey[slot] === key) return slotDigest[slot]!;
-  const h = sha256(v);
-  slotKey[slot] = key;
-  slotDigest[slot] = h;
-  return h;
-}
+const digestOf = revocationDigests();
 
 function stageRows(buf: ArrayBuffer, length: number): void {
   if (!staging || !indexKey || !issuer) throw new KioskError('INTERNAL', 'publish worker: no staging open');
