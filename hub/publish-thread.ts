@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { KioskError, type ErrorCode } from '../base/errors.js';
+import { getLogger } from '../base/log.js';
 import { RevocationReasons, encodeRevocationValue } from '../protocol/feed-format.js';
 import { serialBytes, type IndexKey } from '../whitelist/privacy.js';
 import type { Staging } from './publish-staging.js';
@@ -29,6 +30,8 @@ export type ThreadReply =
   | { t: 'ended'; count: number }
   | { t: 'gzip'; id: number; frameGz: Uint8Array; sha256: Uint8Array }
   | { t: 'error'; code: string; message: string };
+
+const log = getLogger('hub');
 
 /** How long the hub's thread waits for one answer before it gives the publication up. */
 const ANSWER_TIMEOUT_MS = 120_000;
@@ -71,7 +74,13 @@ export class PublishThread {
   /** A thread, or null where the worker is not built (sources without a build). */
   static start(): PublishThread | null {
     const entry = workerEntry();
-    return entry ? new PublishThread(entry) : null;
+    try {
+      return entry ? new PublishThread(entry) : null;
+    } catch (error) {
+      // No thread to be had (resource limits, a platform without them): the work stays on this thread.
+      log.warn({ err: error }, 'publish worker thread not started');
+      return null;
+    }
   }
 
   post(m: ThreadRequest, transfer?: ArrayBuffer[]): void {
