@@ -4,7 +4,7 @@
 // batch frames, chain digests and state, byte for byte, whether the thread was used or not; a bad entry
 // after the thread took over still fails the import before anything is published; a failure between
 // chunks leaves whole chunks, as on the hub's thread. The worker is the build's (npm run build).
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -12,7 +12,11 @@ import { Publisher, type RevocationEntry } from '../../hub/publisher.js';
 import { PublishThread } from '../../hub/publish-thread.js';
 import { SqliteHubStore } from '../../hub/sqlite-store.js';
 import type { CrlState, HubStore, Publication } from '../../hub/store.js';
-import { RevocationReasons, type RevocationReason } from '../../protocol/feed-format.js';
+import {
+  RevocationReasons,
+  encodeRevocationValue,
+  type RevocationReason,
+} from '../../protocol/feed-format.js';
 import { IndexKey } from '../../whitelist/privacy.js';
 import { cleanup, tempDir } from '../sync/helpers.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -20,6 +24,7 @@ import { seededRandom } from '../support/seeded-random.js';
 const ISSUER = 'aa11bb22cc33dd44ee55ff6600112233aabbccdd';
 const NOW = Date.parse('2026-12-05T00:00:00Z');
 const indexKey = IndexKey.fromSecret('publish-thread test index key, long enough');
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * A seeded CRL: serials from a range of 1.5n (repeats: the first entry counts), dates with fractions,
@@ -117,6 +122,15 @@ describe('publish worker thread', () => {
     expect(a2.dels).toBeGreaterThan(0);
     expect(a2.unchanged).toBeGreaterThan(0);
     expect(published(threaded.store)).toEqual(published(here.store));
+    // …and what both hold is the second CRL: its first entry per serial (rows go in 64 per statement,
+    // a changed row among them written again as an update).
+    const want = new Map<string, string>();
+    for (const e of second) {
+      const k = indexKey.cardKey(ISSUER, e.serial).toString('hex');
+      if (!want.has(k)) want.set(k, sha(encodeRevocationValue(e.at, e.reason)));
+    }
+    expect(here.store.stateDigests('revocations')).toEqual(want);
+    expect(here.store.feedInfo('revocations').rows).toBe(want.size);
     expect(readdirSync(join(root, 'threaded-snapshots', 'staging'))).toEqual([]);
   });
 
