@@ -173,7 +173,8 @@ export class RevocationStager {
       encodeRevocationValue(at, e.reason as (typeof RevocationReasons)[number]);
     const reason = REASON_INDEX.get(e.reason) ?? 255;
     const extra = reason === 255 ? 2 + Buffer.byteLength(e.reason) : 0;
-    if (!this.buf || this.fill + 2 + 32 + 9 + extra > this.buf.length) this.next();
+    // kind, length, serial (up to 40 bytes) or row key, date, reason.
+    if (!this.buf || this.fill + 2 + Math.max(ser.length, 32) + 9 + extra > this.buf.length) this.next();
     const buf = this.buf!;
     let o = this.fill;
     if (this.keyed) {

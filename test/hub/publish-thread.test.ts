@@ -28,7 +28,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * A seeded CRL: serials from a range of 1.5n (repeats: the first entry counts), dates with fractions,
- * every reason and one the feed format does not name, serials written with colons and leading zeros.
+ * every reason and one the feed format does not name, serials of 40 bytes, with colons and leading zeros.
  */
 function crl(seed: number, n: number): RevocationEntry[] {
   const rand = seededRandom(seed);
@@ -37,7 +37,13 @@ function crl(seed: number, n: number): RevocationEntry[] {
     const hex = s.toString(16);
     return {
       issuerKeyId: ISSUER,
-      serial: i % 17 === 0 ? `00:${hex.match(/../g)?.join(':') ?? hex}` : hex,
+      // Some serials of the longest kind (40 bytes), some with colons and a leading zero byte.
+      serial:
+        i % 13 === 0
+          ? `7${hex.padStart(79, 'f')}`
+          : i % 17 === 0
+            ? `00:${hex.match(/../g)?.join(':') ?? hex}`
+            : hex,
       at: 1_700_000_000 + Math.floor(rand() * 500) + (i % 7 === 0 ? 0.25 : 0),
       reason: (i === 5 ? 'notAReason' : RevocationReasons[i % RevocationReasons.length]!) as RevocationReason,
     };
@@ -132,6 +138,26 @@ describe('publish worker thread', () => {
     expect(here.store.stateDigests('revocations')).toEqual(want);
     expect(here.store.feedInfo('revocations').rows).toBe(want.size);
     expect(readdirSync(join(root, 'threaded-snapshots', 'staging'))).toEqual([]);
+  });
+
+  it('stages serials of every length across the buffers it sends the thread', () => {
+    // 40-byte serials fill the thread's 256 KiB buffers to their last bytes several times over.
+    const rand = seededRandom(1607);
+    const entries: RevocationEntry[] = Array.from({ length: 24_000 }, (_, i) => ({
+      issuerKeyId: ISSUER,
+      serial: `${(i + 1).toString(16).padStart(6, '0')}${'ab'.repeat(Math.floor(rand() * 38))}`.replace(
+        /^0+/,
+        '7',
+      ),
+      at: 1_700_000_000 + i,
+      reason: RevocationReasons[i % 3]!,
+    }));
+    const here = hub('long-here', Infinity);
+    const threaded = hub('long-threaded', 100);
+    here.publisher.publishRevocations(ISSUER, entries, 'long', state(1));
+    threaded.publisher.publishRevocations(ISSUER, entries, 'long', state(1));
+    expect(published(threaded.store)).toEqual(published(here.store));
+    expect(here.store.feedInfo('revocations').rows).toBe(24_000);
   });
 
   it('fails the import at a bad serial read after the worker took over, publishing nothing', () => {
