@@ -5,8 +5,8 @@
 // import: 40,000 rows of a 10-million-row CRL). Appends keep the import's order within a bucket and the
 // sort is stable, so rows of one key come back in the order they were staged. The files are scratch (no
 // fsync) and removed when the publication ends or fails.
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import * as nodeCrypto from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KioskError } from '../base/errors.js';
 
@@ -45,9 +45,40 @@ export class Staging {
   /** Rows staged (duplicates included). */
   count = 0;
 
-  constructor(parent: string) {
-    this.dir = join(parent, `staging-${process.pid}-${randomBytes(6).toString('hex')}`);
+  /** `into`: a staging folder another Staging made and handed over (detach), appended to here. */
+  constructor(parent: string, into?: string) {
+    this.dir = into ?? join(parent, `staging-${process.pid}-${nodeCrypto.randomBytes(6).toString('hex')}`);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  get folder(): string {
+    return this.dir;
+  }
+
+  /**
+   * Writes out and closes what is staged so far, so that another writer (the publish worker thread) can
+   * append to the same bucket files; `attach` takes them back for reading. The folder stays this one's.
+   */
+  detach(): void {
+    this.closeFiles();
+  }
+
+  /** After `detach`: the bucket files are complete, `added` more rows were staged by the other writer. */
+  attach(added: number): void {
+    this.loaded = true;
+    this.count += added;
+    for (let b = 0; b < BUCKETS; b++) this.fds[b] = existsSync(join(this.dir, `b${b}`)) ? -1 : null;
+  }
+
+  /** Writes out and closes the bucket files without removing them (a writer that does not own them). */
+  closeFiles(): void {
+    for (let b = 0; b < BUCKETS; b++) {
+      if (this.buffers[b]) this.flush(b);
+      this.buffers[b] = null;
+      const fd = this.fds[b];
+      if (fd !== null && fd !== undefined && fd >= 0) closeSync(fd);
+      this.fds[b] = null;
+    }
   }
 
   add(r: StagedRow): void {
@@ -76,7 +107,8 @@ export class Staging {
     let o = this.fill[b]!;
     o = buf.writeUInt32LE(size, o);
     buf[o++] = r.k.length;
-    o += r.k.copy(buf, o);
+    buf.set(r.k, o);
+    o += r.k.length;
     const flags =
       (r.h ? F_H : 0) |
       (r.spki ? F_SPKI : 0) |
@@ -84,11 +116,18 @@ export class Staging {
       (scope ? F_SCOPE : 0) |
       (label ? F_LABEL : 0);
     buf[o++] = flags;
-    if (r.h) o += r.h.copy(buf, o);
-    if (r.spki) o += r.spki.copy(buf, o);
+    if (r.h) {
+      buf.set(r.h, o);
+      o += r.h.length;
+    }
+    if (r.spki) {
+      buf.set(r.spki, o);
+      o += r.spki.length;
+    }
     if (r.at !== null) o = buf.writeDoubleLE(r.at, o);
     o = buf.writeUInt32LE(r.v.length, o);
-    o += r.v.copy(buf, o);
+    buf.set(r.v, o);
+    o += r.v.length;
     if (scope) {
       o = buf.writeUInt16LE(scope.length, o);
       o += scope.copy(buf, o);
@@ -133,18 +172,42 @@ export class Staging {
     let n = 0;
     for (let o = 0; o < data.length; o += data.readUInt32LE(o)) n++;
     const offsets = new Uint32Array(n);
-    const lead = new Float64Array(n);
-    for (let o = 0, i = 0; o < data.length; o += data.readUInt32LE(o), i++) {
-      offsets[i] = o;
-      lead[i] = data.readUIntBE(o + 6, 6); // bytes 1..6 of the key decide almost every comparison
-    }
+    for (let o = 0, i = 0; o < data.length; o += data.readUInt32LE(o), i++) offsets[i] = o;
     const keyOf = (i: number) => {
       const o = offsets[i]!;
       return data.subarray(o + 5, o + 5 + data[o + 4]!);
     };
+    // Sorted without a comparator: each row is one double, the leading bits of its key (bytes 1.. of
+    // the key: byte 0 is the bucket) above its index, so the typed array's own numeric sort orders rows
+    // by key prefix, then in staging order. Rows whose prefixes are equal (the same key staged twice, or
+    // rarely two keys sharing the prefix) are then ordered by their whole key, stably.
+    const indexBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+    const prefixBits = 53 - indexBits;
     const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((x, y) => lead[x]! - lead[y]! || Buffer.compare(keyOf(x), keyOf(y)) || x - y);
+    if (prefixBits >= 16) {
+      const scale = 2 ** indexBits;
+      const drop = 2 ** (48 - Math.min(48, prefixBits));
+      const packed = new Float64Array(n);
+      for (let i = 0; i < n; i++)
+        packed[i] = Math.floor(data.readUIntBE(offsets[i]! + 6, 6) / drop) * scale + i;
+      packed.sort();
+      for (let i = 0; i < n; i++) order[i] = packed[i]! % scale;
+      for (let i = 0; i < n;) {
+        const prefix = Math.floor(packed[i]! / scale);
+        let j = i + 1;
+        while (j < n && Math.floor(packed[j]! / scale) === prefix) j++;
+        if (j - i > 1) {
+          const run = order.subarray(i, j);
+          run.sort((x, y) => Buffer.compare(keyOf(x), keyOf(y)) || x - y);
+        }
+        i = j;
+      }
+    } else {
+      const lead = new Float64Array(n);
+      for (let i = 0; i < n; i++) lead[i] = data.readUIntBE(offsets[i]! + 6, 6);
+      for (let i = 0; i < n; i++) order[i] = i;
+      order.sort((x, y) => lead[x]! - lead[y]! || Buffer.compare(keyOf(x), keyOf(y)) || x - y);
+    }
     return (function* () {
       for (const i of order) yield decodeRow(data, offsets[i]!);
     })();
@@ -206,3 +269,34 @@ function decodeRow(data: Buffer, o: number): StagedRow {
   }
   return { k, h, v, scope, label, spki, at };
 }
+
+/**
+ * SHA-256 of revocation values (5 bytes: date, reason) with the last ones seen kept, one slot per
+ * value's low bits: a CRL repeats dates and reasons, and a map's bookkeeping costs more than the hash
+ * for values that do not repeat.
+ */
+export function revocationDigests(): (v: Buffer) => Buffer {
+  const SLOTS = 4096;
+  const keys = new Float64Array(SLOTS).fill(-1);
+  const digests = new Array<Buffer | undefined>(SLOTS);
+  return (v) => {
+    if (v.length !== 5) return sha256(v);
+    const key = v.readUInt32BE(0) * 256 + v[4]!;
+    const slot = key % SLOTS;
+    if (keys[slot] === key) return digests[slot]!;
+    const h = sha256(v);
+    keys[slot] = key;
+    digests[slot] = h;
+    return h;
+  };
+}
+
+/** One SHA-256 (the one-shot hash where Node has it: no hash object per call). */
+export const sha256 = (data: Buffer): Buffer =>
+  typeof (nodeCrypto as { hash?: unknown }).hash === 'function'
+    ? (nodeCrypto as unknown as { hash: (a: string, d: Buffer, e: 'buffer') => Buffer }).hash(
+        'sha256',
+        data,
+        'buffer',
+      )
+    : nodeCrypto.createHash('sha256').update(data).digest();

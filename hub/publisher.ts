@@ -21,6 +21,7 @@ import {
   asFeedSigner,
   encodeRevocationValue,
   signBatch,
+  signBatchJson,
   type FeedSigner,
   type PublisherKey,
   type FeedBatch,
@@ -43,7 +44,8 @@ import {
 } from '../protocol/checkpoint.js';
 import { sealCardRecord, sealEncodedRecord, type IndexKey } from '../whitelist/privacy.js';
 import { encodeCardRecord } from '../whitelist/entitlements.js';
-import { Staging, type StagedRow } from './publish-staging.js';
+import { Staging, revocationDigests, type StagedRow } from './publish-staging.js';
+import { RevocationStager, type PublishThread } from './publish-thread.js';
 import type { CardRecordInput } from '../whitelist/entitlements.js';
 import { getLogger } from '../base/log.js';
 import {
@@ -102,6 +104,10 @@ export function canonicalJson(value: unknown): string {
 }
 
 const sha = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
+
+// Level 3: within a few per cent of level 6's size at less than half its time (a 10-million-row import
+// gzips a gigabyte of ops). Any level is the same gzip to a terminal.
+const BATCH_GZIP_LEVEL = 3;
 
 /**
  * Puts in key order: B-tree inserts then append instead of scattering (the hub's state table and every
@@ -224,6 +230,23 @@ export class Publisher {
     key: FeedKey = feed,
     issuers?: CrlIssuerStatus[],
   ): StoredBatch {
+    const { toSeq, signed } = this.signedBatch(feed, fromSeq, ops, key, issuers);
+    return {
+      fromSeq,
+      toSeq,
+      frameGz: gzipSync(frame(FrameType.batch, signed), { level: BATCH_GZIP_LEVEL }),
+      sha256: batchContentHash(signed),
+    };
+  }
+
+  /** The signed batch (fromSeq, fromSeq + n] of makeBatch, before it is framed and gzipped. */
+  signedBatch(
+    feed: FeedName,
+    fromSeq: number,
+    ops: AnyOp[],
+    key: FeedKey = feed,
+    issuers?: CrlIssuerStatus[],
+  ): { toSeq: number; signed: Buffer } {
     const info = this.store.feedInfo(key);
     const batch = {
       format: BATCH_FORMAT,
@@ -236,15 +259,42 @@ export class Publisher {
       ops,
       ...(issuers !== undefined ? { issuers } : {}),
     } as FeedBatch;
-    const signed = signBatch(batch, this.signer);
-    return {
+    return { toSeq: batch.toSeq, signed: signBatch(batch, this.signer) };
+  }
+
+  /**
+   * signedBatch for ops already serialised (`ops`: the UTF-8 of their JSON, comma-separated, `count`
+   * of them): the same signed bytes as the op objects would give.
+   */
+  signedBatchJson(
+    feed: FeedName,
+    fromSeq: number,
+    ops: Buffer,
+    count: number,
+    issuers?: CrlIssuerStatus[],
+  ): { toSeq: number; signed: Buffer } {
+    const info = this.store.feedInfo(feed);
+    const batch = {
+      format: BATCH_FORMAT,
+      publisherKeyId: this.keyId,
+      epoch: info.epoch,
       fromSeq,
-      toSeq: batch.toSeq,
-      // Level 3: within a few per cent of level 6's size at less than half its time (a 10-million-row
-      // import gzips a gigabyte of ops). Any level is the same gzip to a terminal.
-      frameGz: gzipSync(frame(FrameType.batch, signed), { level: 3 }),
-      sha256: batchContentHash(signed),
+      toSeq: fromSeq + count,
+      asOf: new Date(this.now()).toISOString(),
+      feed,
+      ops: [],
+      ...(issuers !== undefined ? { issuers } : {}),
     };
+    // Nothing before the ops (format, hex key id and epoch, numbers, an ISO date, the feed name) can
+    // hold this text, and JSON escapes every quote inside a string: the first match is the ops field.
+    const head = JSON.stringify(batch);
+    const at = head.indexOf('"ops":[]') + '"ops":['.length;
+    const json = Buffer.concat([
+      Buffer.from(head.slice(0, at), 'utf8'),
+      ops,
+      Buffer.from(head.slice(at), 'utf8'),
+    ]);
+    return { toSeq: batch.toSeq, signed: signBatchJson(json, this.signer) };
   }
 
   /** Signs a pull answer's checkpoint (protocol/checkpoint.ts) with the publisher key. */
@@ -400,16 +450,17 @@ export class Publisher {
   ): PublishSummary {
     const dup = st.firstDuplicate();
     if (dup !== null) throw new KioskError('IMPORT_INVALID', `card ${dup} appears twice in the import`);
-    return this.publishStaged('whitelist', st, current, note, (r) => ({
-      h: r.h!,
-      put: (h) => {
+    return this.publishStaged(
+      'whitelist',
+      st,
+      current,
+      note,
+      (r) => r.h!,
+      (r, h, out) => {
         const v = sealEncodedRecord(r.v, r.k, r.spki!);
-        return {
-          op: { op: 'put', k: r.k.toString('hex'), v: v.toString('base64') },
-          row: { k: r.k, h, v, scope: r.scope! },
-        };
+        out.putSealed({ k: r.k, h, v, scope: r.scope! });
       },
-    }));
+    );
   }
 
   /**
@@ -425,10 +476,30 @@ export class Publisher {
     st: Staging,
     scope: { only: string } | { except: string },
     note: string,
-    row: (r: StagedRow) => { h: Buffer; put: (h: Buffer) => { op: AnyOp; row: StateRow } },
+    digest: (r: StagedRow) => Buffer,
+    put: (r: StagedRow, h: Buffer, out: ChunkedPublication) => void,
     crl?: CrlState & { nextUpdate: number },
+    thread?: PublishThread,
   ): PublishSummary {
-    const out = new ChunkedPublication(this, this.store, feed, note, crl);
+    this.store.streamedPublication?.(true);
+    try {
+      return this.mergeStaged(feed, st, scope, note, digest, put, crl, thread);
+    } finally {
+      this.store.streamedPublication?.(false);
+    }
+  }
+
+  private mergeStaged(
+    feed: 'whitelist' | 'revocations',
+    st: Staging,
+    scope: { only: string } | { except: string },
+    note: string,
+    digest: (r: StagedRow) => Buffer,
+    put: (r: StagedRow, h: Buffer, out: ChunkedPublication) => void,
+    crl?: CrlState & { nextUpdate: number },
+    thread?: PublishThread,
+  ): PublishSummary {
+    const out = new ChunkedPublication(this, this.store, feed, note, crl, thread);
     const current = this.currentDigests(feed, scope);
     let c = current.next();
     let previous: Buffer | null = null;
@@ -440,7 +511,7 @@ export class Publisher {
         out.del(c.value.k);
         c = current.next();
       }
-      const { h, put } = row(r);
+      const h = digest(r);
       if (!c.done && c.value.k.equals(r.k)) {
         const same = c.value.h.equals(h);
         c = current.next();
@@ -449,8 +520,7 @@ export class Publisher {
           continue;
         }
       }
-      const p = put(h);
-      out.put(p.op, p.row);
+      put(r, h, out);
     }
     while (!c.done) {
       out.del(c.value.k);
@@ -522,8 +592,16 @@ export class Publisher {
     crl?: CrlState & { nextUpdate: number },
   ): PublishSummary {
     return this.staged((st) => {
-      for (const e of entries) this.stageRevocation(st, issuerKeyId, e);
-      return this.publishStagedRevocations(st, issuerKeyId, note, crl);
+      const stager = this.revocationStager(st, issuerKeyId);
+      let thread: PublishThread | null = null;
+      try {
+        for (const e of entries) stager.add(e);
+        thread = stager.finish();
+        return this.publishStagedRevocations(st, issuerKeyId, note, crl, thread);
+      } finally {
+        stager.abort();
+        thread?.close();
+      }
     });
   }
 
@@ -535,12 +613,33 @@ export class Publisher {
     crl?: CrlState & { nextUpdate: number },
   ): Promise<PublishSummary & { entries: number }> {
     const st = new Staging(this.stagingDir);
+    const stager = this.revocationStager(st, issuerKeyId);
+    let thread: PublishThread | null = null;
     try {
-      for await (const e of entries) this.stageRevocation(st, issuerKeyId, e);
-      return { ...this.publishStagedRevocations(st, issuerKeyId, note, crl), entries: st.count };
+      for await (const e of entries) stager.add(e);
+      thread = stager.finish();
+      return { ...this.publishStagedRevocations(st, issuerKeyId, note, crl, thread), entries: st.count };
     } finally {
+      stager.abort();
+      thread?.close();
       st.close();
     }
+  }
+
+  /**
+   * Entries staged on this thread before a complete CRL's staging moves to the publish worker thread
+   * (publish-thread.ts); Infinity keeps it all on this thread.
+   */
+  threadAfter = 50_000;
+
+  private revocationStager(st: Staging, issuerKeyId: string): RevocationStager {
+    return new RevocationStager(
+      st,
+      this.indexKey,
+      issuerKeyId.toLowerCase(),
+      (e) => this.stageRevocation(st, issuerKeyId, e as RevocationEntry),
+      this.threadAfter,
+    );
   }
 
   private stageRevocation(st: Staging, issuerKeyId: string, e: RevocationEntry): void {
@@ -560,32 +659,21 @@ export class Publisher {
     issuerKeyId: string,
     note: string,
     crl?: CrlState & { nextUpdate: number },
+    thread?: PublishThread | null,
   ): PublishSummary {
     const scope = crl?.scope ?? issuerKeyId.toLowerCase();
-    // A revocation's digest is that of its 5-byte value; a CRL repeats values (dates, reasons) a lot.
-    const digests = new Map<string, Buffer>();
-    const digestOf = (v: Buffer): Buffer => {
-      const key = v.toString('latin1');
-      let h = digests.get(key);
-      if (!h) {
-        if (digests.size >= 100_000) digests.clear();
-        digests.set(key, (h = sha(v)));
-      }
-      return h;
-    };
+    // A revocation's digest is that of its 5-byte value (the thread stages it with the row); a CRL
+    // repeats values (dates, reasons) a lot.
+    const digestOf = revocationDigests();
     return this.publishStaged(
       'revocations',
       st,
       { only: scope },
       note,
-      (r) => ({
-        h: digestOf(r.v),
-        put: (h) => ({
-          op: { op: 'put', k: r.k.toString('hex'), at: r.at!, reason: r.label as RevocationReason },
-          row: { k: r.k, h, v: r.v, scope },
-        }),
-      }),
+      (r) => r.h ?? digestOf(r.v),
+      (r, h, out) => out.putRevocation({ k: r.k, h, v: r.v, scope }, r.at!, r.label!),
       crl,
+      thread ?? undefined,
     );
   }
 
@@ -738,17 +826,27 @@ function spkiBytes(value: string | Uint8Array): Buffer {
  * `batchOps` and committed `chunkBatches` batches at a time (store.publish, one transaction each, with
  * exactly the puts and dels of its batches). A batch is signed only once the next op exists, so the last
  * batch is known when it is signed: it carries the CRL status, and the last commit the CRL state.
+ * With a publish thread, the signed batches are framed, gzipped and hashed there while this thread goes
+ * on with the next chunk; a chunk is committed once its frames are back (chunks still in order, one
+ * chunk at most waiting).
  */
 class ChunkedPublication {
-  private ops: AnyOp[] = [];
+  private ops = new OpsJson();
   private puts: StateRow[] = [];
   private dels: Buffer[] = [];
-  private batches: Publication['batches'] = [];
+  private batches: PendingBatch[] = [];
+  private readonly waiting: Array<{
+    puts: StateRow[];
+    dels: Buffer[];
+    batches: PendingBatch[];
+    last: boolean;
+  }> = [];
   private from: number;
   private readonly at: number;
   private nPuts = 0;
   private nDels = 0;
   private nBatches = 0;
+  private lastId = 0;
 
   constructor(
     private readonly publisher: Publisher,
@@ -756,51 +854,130 @@ class ChunkedPublication {
     private readonly feed: FeedName,
     private readonly note: string,
     private readonly crl?: CrlState & { nextUpdate: number },
+    private readonly thread?: PublishThread,
   ) {
     this.from = store.feedInfo(feed).head;
     this.at = publisher.now();
   }
 
-  put(op: AnyOp, row: StateRow): void {
+  /** A revocation put: `{op, k, at, reason}`. */
+  putRevocation(row: StateRow, at: number, reason: string): void {
     this.room();
-    this.ops.push(op);
-    this.puts.push(row);
+    this.ops.revocation(row.k, at, reason);
+    this.keep(row);
+  }
+
+  /** A whitelist put of a sealed row: `{op, k, v}`. */
+  putSealed(row: StateRow): void {
+    this.room();
+    this.ops.sealed(row.k, row.v);
+    this.keep(row);
+  }
+
+  private arena = Buffer.alloc(0);
+  private arenaUsed = 0;
+
+  /**
+   * Holds a put until its chunk commits, its bytes copied into an arena of the chunk: a staged row is a
+   * view of its whole bucket, and a few changed rows of every bucket (a diff) would otherwise keep every
+   * bucket in memory until the chunk is full.
+   */
+  private keep(row: StateRow): void {
+    const n = row.k.length + row.h.length + row.v.length;
+    if (this.arenaUsed + n > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, n));
+      this.arenaUsed = 0;
+    }
+    const a = this.arena;
+    let o = this.arenaUsed;
+    // TypedArray set: Buffer.copy's checks cost more than copying a few bytes.
+    a.set(row.k, o);
+    const k = a.subarray(o, (o += row.k.length));
+    a.set(row.h, o);
+    const h = a.subarray(o, (o += row.h.length));
+    a.set(row.v, o);
+    const v = a.subarray(o, (o += row.v.length));
+    this.arenaUsed = o;
+    this.puts.push({ k, h, v, scope: row.scope });
     this.nPuts++;
   }
 
   del(k: Buffer): void {
     this.room();
-    this.ops.push({ op: 'del', k: k.toString('hex') });
+    this.ops.del(k);
     this.dels.push(k);
     this.nDels++;
   }
 
   private room(): void {
-    if (this.ops.length < this.publisher.batchOps) return;
+    if (this.ops.count < this.publisher.batchOps) return;
     this.sign(undefined);
     if (this.batches.length >= this.publisher.chunkBatches) this.commit(false);
   }
 
   private sign(issuers: CrlIssuerStatus[] | undefined): void {
-    const b = this.publisher.makeBatch(this.feed, this.from, this.ops, this.feed, issuers);
-    this.batches.push({ ...b, opCount: this.ops.length, publishedAt: this.at });
-    this.from = b.toSeq;
-    this.ops = [];
+    const opCount = this.ops.count;
+    const base = { fromSeq: this.from, opCount, publishedAt: this.at };
+    const { toSeq, signed } = this.publisher.signedBatchJson(
+      this.feed,
+      this.from,
+      this.ops.take(),
+      opCount,
+      issuers,
+    );
+    if (this.thread) {
+      const id = ++this.lastId;
+      const own = signed.byteOffset === 0 && signed.byteLength === signed.buffer.byteLength;
+      this.thread.post(
+        { t: 'gzip', id, signed, level: BATCH_GZIP_LEVEL },
+        own ? [signed.buffer as ArrayBuffer] : undefined,
+      );
+      this.batches.push({ ...base, toSeq, id });
+    } else {
+      const frameGz = gzipSync(frame(FrameType.batch, signed), { level: BATCH_GZIP_LEVEL });
+      this.batches.push({ ...base, toSeq, frameGz, sha256: batchContentHash(signed) });
+    }
+    this.from = toSeq;
     this.nBatches++;
   }
 
   private commit(last: boolean): void {
-    this.store.publish({
-      feed: this.feed,
-      puts: this.puts,
-      dels: this.dels,
-      batches: this.batches,
-      note: this.note,
-      ...(last && this.crl ? { crl: this.crl } : {}),
-    });
+    this.waiting.push({ puts: this.puts, dels: this.dels, batches: this.batches, last });
     this.puts = [];
     this.dels = [];
     this.batches = [];
+    this.settle(last || !this.thread ? 0 : 1);
+  }
+
+  /** Commits waiting chunks, in order, until `keep` are left (their frames taken from the thread). */
+  private settle(keep: number): void {
+    while (this.waiting.length > keep) {
+      const chunk = this.waiting[0]!;
+      for (const b of chunk.batches) {
+        if (b.frameGz) continue;
+        const r = this.thread!.take();
+        if (r.t !== 'gzip' || r.id !== b.id)
+          throw new KioskError('INTERNAL', `publish worker: unexpected ${r.t} answer`);
+        b.frameGz = Buffer.from(r.frameGz.buffer, r.frameGz.byteOffset, r.frameGz.byteLength);
+        b.sha256 = Buffer.from(r.sha256.buffer, r.sha256.byteOffset, r.sha256.byteLength);
+      }
+      this.store.publish({
+        feed: this.feed,
+        puts: chunk.puts,
+        dels: chunk.dels,
+        batches: chunk.batches.map((b) => ({
+          fromSeq: b.fromSeq,
+          toSeq: b.toSeq,
+          opCount: b.opCount,
+          publishedAt: b.publishedAt,
+          frameGz: b.frameGz!,
+          sha256: b.sha256!,
+        })),
+        note: this.note,
+        ...(chunk.last && this.crl ? { crl: this.crl } : {}),
+      });
+      this.waiting.shift();
+    }
   }
 
   finish(unchanged: number): PublishSummary {
@@ -810,10 +987,11 @@ class ChunkedPublication {
       issuers = after.issuers;
       // A CRL that changes no serial still moves the status: one status-only op, unless terminals
       // already hold it.
-      if (this.nPuts + this.nDels === 0 && after.moved) this.ops.push({ op: CRL_STATUS_OP });
+      if (this.nPuts + this.nDels === 0 && after.moved) this.ops.raw({ op: CRL_STATUS_OP });
     }
-    if (this.ops.length > 0) this.sign(issuers);
+    if (this.ops.count > 0) this.sign(issuers);
     if (this.batches.length > 0 || this.crl) this.commit(true);
+    else this.settle(0);
     log.info(
       { feed: this.feed, puts: this.nPuts, dels: this.nDels, batches: this.nBatches, note: this.note },
       'published',
@@ -826,5 +1004,109 @@ class ChunkedPublication {
       batches: this.nBatches,
       head: this.from,
     };
+  }
+}
+
+/** A batch of a chunk: its frame and hash are filled in when the publish thread hands them back. */
+interface PendingBatch {
+  fromSeq: number;
+  toSeq: number;
+  opCount: number;
+  publishedAt: number;
+  id?: number;
+  frameGz?: Buffer;
+  sha256?: Buffer;
+}
+
+/** Bytes of the arenas a chunk's puts are copied into. */
+const ARENA_BYTES = 256 * 1024;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const OP_PUT_K = Buffer.from('{"op":"put","k":"', 'latin1');
+const OP_DEL_K = Buffer.from('{"op":"del","k":"', 'latin1');
+const OP_AT = Buffer.from('","at":', 'latin1');
+const OP_V = Buffer.from('","v":"', 'latin1');
+
+/**
+ * The ops of one batch as the UTF-8 of their JSON.stringify, written as they come: the same bytes as
+ * the op objects stringified (keys in the order the ops have always been built), without an object
+ * and a hex string per op for the garbage collector.
+ */
+class OpsJson {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private len = 0;
+  count = 0;
+  private readonly reasons = new Map<string, Buffer>();
+
+  private room(n: number): void {
+    if (this.len + n + 1 <= this.buf.length) {
+      if (this.count > 0) this.buf[this.len++] = 0x2c;
+      this.count++;
+      return;
+    }
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n + 1));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+    this.room(n);
+  }
+
+  private bytes(b: Buffer): void {
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  private hex(k: Buffer): void {
+    const buf = this.buf;
+    let o = this.len;
+    for (let i = 0; i < k.length; i++) {
+      const x = k[i]!;
+      buf[o++] = HEX[x >> 4]!;
+      buf[o++] = HEX[x & 15]!;
+    }
+    this.len = o;
+  }
+
+  revocation(k: Buffer, at: number, reason: string): void {
+    let tail = this.reasons.get(reason);
+    if (!tail) this.reasons.set(reason, (tail = Buffer.from(`,"reason":${JSON.stringify(reason)}}`, 'utf8')));
+    const num = JSON.stringify(at);
+    this.room(OP_PUT_K.length + 2 * k.length + OP_AT.length + num.length + tail.length);
+    this.bytes(OP_PUT_K);
+    this.hex(k);
+    this.bytes(OP_AT);
+    this.len += this.buf.write(num, this.len, 'latin1');
+    this.bytes(tail);
+  }
+
+  sealed(k: Buffer, v: Buffer): void {
+    const b64 = v.toString('base64');
+    this.room(OP_PUT_K.length + 2 * k.length + OP_V.length + b64.length + 2);
+    this.bytes(OP_PUT_K);
+    this.hex(k);
+    this.bytes(OP_V);
+    this.len += this.buf.write(b64, this.len, 'latin1');
+    this.buf[this.len++] = 0x22;
+    this.buf[this.len++] = 0x7d;
+  }
+
+  del(k: Buffer): void {
+    this.room(OP_DEL_K.length + 2 * k.length + 2);
+    this.bytes(OP_DEL_K);
+    this.hex(k);
+    this.buf[this.len++] = 0x22;
+    this.buf[this.len++] = 0x7d;
+  }
+
+  raw(op: AnyOp): void {
+    const json = Buffer.from(JSON.stringify(op), 'utf8');
+    this.room(json.length);
+    this.bytes(json);
+  }
+
+  /** The ops written so far (a copy), and a fresh start. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.len));
+    this.len = 0;
+    this.count = 0;
+    return out;
   }
 }

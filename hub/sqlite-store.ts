@@ -106,12 +106,18 @@ function toEnrolmentCode(r: EnrolmentCodeRow): EnrolmentCodeRecord {
   };
 }
 
+/** State rows written by one INSERT statement in a publication. */
+const PUT_GROUP = 64;
+const CACHE_KIB = 131072;
+/** The page cache while a streamed publication runs: it passes each page once, in key order. */
+const STREAMED_CACHE_KIB = 16384;
+
 export class SqliteHubStore implements HubStore {
   readonly db: Db;
 
   constructor(readonly file: string) {
     this.db = openDb(file, { durability: 'full' });
-    this.db.pragma('cache_size = -131072'); // a server: 128 MiB of page cache for imports and snapshots
+    this.db.pragma(`cache_size = -${CACHE_KIB}`); // a server: 128 MiB of page cache for imports and snapshots
     migrate(this.db, hubMigrations, file);
     this.conflictTable = new ConflictTable(this.db, (sql) => this.q(sql));
     const insert = this.db.prepare('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)');
@@ -521,6 +527,10 @@ export class SqliteHubStore implements HubStore {
     ) as Array<{ k: Buffer; h: Buffer }>;
   }
 
+  streamedPublication(on: boolean): void {
+    this.db.pragma(`cache_size = -${on ? STREAMED_CACHE_KIB : CACHE_KIB}`);
+  }
+
   stateDigestsOf(feed: FeedName, keys: readonly Buffer[], scope: string): Map<string, string> {
     const get = this.q('SELECT h FROM state WHERE feed = ? AND k = ? AND scope = ?').pluck();
     const out = new Map<string, string>();
@@ -672,9 +682,57 @@ export class SqliteHubStore implements HubStore {
       }
       this.q('UPDATE feed SET digest = ? WHERE feed = ?').run(digest, p.feed);
       let added = 0;
-      for (const r of p.puts)
+      // Rows a statement at a time (the per-statement cost is most of a row's); a group where some row
+      // was already there is written again row by row as updates (rows just inserted are unchanged).
+      const groups = p.puts.length - (p.puts.length % PUT_GROUP);
+      if (groups > 0) {
+        const values = (row: string) => `${row}, `.repeat(PUT_GROUP - 1) + row;
+        // Feed and scope bound once per statement where the group shares them (a CRL's rows all do).
+        const shared = this.q(
+          `INSERT INTO state (feed, k, h, v, scope) VALUES ${values('(@feed, ?, ?, ?, @scope)')} ON CONFLICT DO NOTHING`,
+        );
+        const each = this.q(
+          `INSERT INTO state (feed, k, h, v, scope) VALUES ${values('(?, ?, ?, ?, ?)')} ON CONFLICT DO NOTHING`,
+        );
+        const three: unknown[] = new Array<unknown>(PUT_GROUP * 3);
+        const five: unknown[] = new Array<unknown>(PUT_GROUP * 5);
+        for (let g = 0; g < groups; g += PUT_GROUP) {
+          const scope = p.puts[g]!.scope;
+          let same = true;
+          for (let i = 0; i < PUT_GROUP && same; i++) same = p.puts[g + i]!.scope === scope;
+          let changes: number;
+          if (same) {
+            for (let i = 0; i < PUT_GROUP; i++) {
+              const r = p.puts[g + i]!;
+              three[i * 3] = r.k;
+              three[i * 3 + 1] = r.h;
+              three[i * 3 + 2] = r.v;
+            }
+            changes = shared.run(three, { feed: p.feed, scope }).changes;
+          } else {
+            for (let i = 0; i < PUT_GROUP; i++) {
+              const r = p.puts[g + i]!;
+              five[i * 5] = p.feed;
+              five[i * 5 + 1] = r.k;
+              five[i * 5 + 2] = r.h;
+              five[i * 5 + 3] = r.v;
+              five[i * 5 + 4] = r.scope;
+            }
+            changes = each.run(five).changes;
+          }
+          added += changes;
+          if (changes < PUT_GROUP)
+            for (let i = g; i < g + PUT_GROUP; i++) {
+              const r = p.puts[i]!;
+              update.run(r.h, r.v, r.scope, p.feed, r.k);
+            }
+        }
+      }
+      for (let i = groups; i < p.puts.length; i++) {
+        const r = p.puts[i]!;
         if (insert.run(p.feed, r.k, r.h, r.v, r.scope).changes > 0) added++;
         else update.run(r.h, r.v, r.scope, p.feed, r.k);
+      }
       for (const k of p.dels) added -= del.run(p.feed, k).changes;
       this.q('UPDATE feed SET head = ?, rows = rows + ? WHERE feed = ?').run(head, added, p.feed);
       this.db

@@ -266,6 +266,11 @@ export interface HubStore {
     limit: number,
     scope?: { only: string } | { except: string },
   ): Array<{ k: Buffer; h: Buffer }>;
+  /**
+   * A streamed publication starts (true) or ends (false): it reads and writes each page once, in key
+   * order, so a store may keep its page cache small meanwhile (memory, not speed). Optional.
+   */
+  streamedPublication?(on: boolean): void;
   /** The digests (by row key, hex) of these row keys where the scope holds them: a small delta's lookups. */
   stateDigestsOf(feed: FeedName, keys: readonly Buffer[], scope: string): Map<string, string>;
   /** The current state in key order, read inside one consistent transaction, with its sequence. */

@@ -329,6 +329,11 @@ export function signBatch(batch: FeedBatch, key: PublisherKey): Buffer {
   return signBlob(BATCH_DOMAIN, Buffer.from(JSON.stringify(batch), 'utf8'), key);
 }
 
+/** signBatch of a batch already serialised (the UTF-8 of its JSON.stringify, written by the hub). */
+export function signBatchJson(json: Buffer, key: PublisherKey): Buffer {
+  return signBlob(BATCH_DOMAIN, json, key);
+}
+
 /**
  * Terminal side: verifies the signature against the pinned publishers, then parses and validates.
  * Errors: DELTA_MALFORMED, DELTA_BAD_SIGNATURE, DELTA_WRONG_PUBLISHER. Sequence checks happen at apply.
