@@ -214,8 +214,16 @@ export class RevocationStager {
       });
       const r = thread.take();
       if (r.t === 'staging' && r.ok) this.thread = thread;
-      else thread.close();
-    } catch {
+      else {
+        // Still correct on one thread, but the second core is lost: say so.
+        log.warn('publish worker computed another key for the probe; staging on the hub thread');
+        thread.close();
+      }
+    } catch (error) {
+      log.warn(
+        { err: (error as Error).message },
+        'publish worker could not stage; staging on the hub thread',
+      );
       thread.close();
     }
   }

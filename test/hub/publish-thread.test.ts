@@ -102,6 +102,7 @@ describe('publish worker thread', () => {
 
   it('publishes the same bytes whether the worker thread staged and gzipped the CRL or not', () => {
     const start = vi.spyOn(PublishThread, 'start');
+    const post = vi.spyOn(PublishThread.prototype, 'post');
     const first = crl(1601, 6000);
     // The next CRL: a third of the serials kept, some with a new date, new ones, the rest gone.
     const second = [
@@ -120,6 +121,8 @@ describe('publish worker thread', () => {
     const b2 = threaded.publisher.publishRevocations(ISSUER, second, 'crl 2', state(2));
     expect(start).toHaveBeenCalledTimes(2);
     expect(start.mock.results.every((r) => r.value instanceof PublishThread)).toBe(true);
+    // The worker accepted the index key (its probe matched) and staged rows, rather than handing back.
+    expect(post.mock.calls.filter(([m]) => m.t === 'rows').length).toBeGreaterThan(0);
 
     expect(b1).toEqual(a1);
     expect(b2).toEqual(a2);
