@@ -2,7 +2,15 @@
 // snapshot, and the bytes behind an address. A central hub finds them in its store and snapshot folder; a
 // venue hub in its mirror (venue-mirror.ts) — both behind ContentSource, which the server's
 // GET /v1/content/… route serves with immutable caching headers.
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { FeedName } from '../protocol/sync.js';
 import type { SnapshotFeedName } from '../protocol/feed-format.js';
@@ -41,7 +49,38 @@ export interface ContentSource extends ContentLookup {
   ): ContentPlan | 'behind' | 'unavailable';
 }
 
-/** SHA-256 of a file, streamed, remembered by path, size and mtime (a snapshot is hashed once). */
+/** Where a file's SHA-256 is kept beside it. */
+const hashFileOf = (file: string) => `${file}.sha256`;
+
+/**
+ * Records a file's SHA-256 and size beside it (`<file>.sha256`, JSON, written whole then renamed). The
+ * snapshot builder writes it before the snapshot takes its name, so it is never older than the file.
+ */
+export function writeFileHash(file: string, h: { sha256: string; bytes: number }): void {
+  const tmp = `${hashFileOf(file)}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(h) + '\n', { mode: 0o600 });
+  renameSync(tmp, hashFileOf(file));
+}
+
+/** The recorded hash, if it is there, well formed, for this size and not older than the file. */
+function recordedHash(file: string, st: Stats): string | null {
+  try {
+    const side = hashFileOf(file);
+    if (statSync(side).mtimeMs < st.mtimeMs) return null;
+    const h = JSON.parse(readFileSync(side, 'utf8')) as { sha256?: unknown; bytes?: unknown };
+    return typeof h.sha256 === 'string' && /^[0-9a-f]{64}$/.test(h.sha256) && h.bytes === st.size
+      ? h.sha256
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SHA-256 of a file, remembered by path, size and mtime: from the hash the builder recorded beside it, or
+ * streamed once (and recorded). A wrong record costs nothing but a failed download: terminals check the
+ * bytes against the address and the snapshot's signed manifest.
+ */
 export class FileHashes {
   private readonly known = new Map<string, { key: string; sha: string }>();
 
@@ -50,9 +89,17 @@ export class FileHashes {
     const key = `${st.size}:${st.mtimeMs}`;
     const hit = this.known.get(file);
     if (hit?.key === key) return { sha256: hit.sha, bytes: st.size };
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    const sha = hash.digest('hex');
+    let sha = recordedHash(file, st);
+    if (!sha) {
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+      sha = hash.digest('hex');
+      try {
+        writeFileHash(file, { sha256: sha, bytes: st.size });
+      } catch {
+        // A read-only folder: the hash is remembered in memory only.
+      }
+    }
     if (this.known.size > 64) this.known.clear();
     this.known.set(file, { key, sha });
     return { sha256: sha, bytes: st.size };

@@ -217,7 +217,7 @@ export class Publisher {
     const batches = this.store.resignBatches((frameGz) => resignFrame(frameGz, signer));
     if (existsSync(this.snapshotDir))
       for (const f of readdirSync(this.snapshotDir))
-        if (f.endsWith('.frames.gz')) rmSync(join(this.snapshotDir, f), { force: true });
+        if (/\.frames\.gz(\.sha256)?$/.test(f)) rmSync(join(this.snapshotDir, f), { force: true });
     log.info({ batches, keyId: signer.keyId }, 'stored batches signed again by the new publisher key');
     return { batches };
   }
@@ -794,7 +794,7 @@ export class Publisher {
     });
     // Older snapshots of this feed are no longer served.
     for (const old of readdirSync(this.snapshotDir))
-      if (old.startsWith(`${feed}-`) && old !== name && old.endsWith('.frames.gz'))
+      if (old.startsWith(`${feed}-`) && !old.startsWith(name) && /\.frames\.gz(\.sha256)?$/.test(old))
         rmSync(join(this.snapshotDir, old), { force: true });
     log.info({ feed, seq: built.seq, rows: built.rows, ms: this.now() - started }, 'snapshot built');
     return { file, seq: built.seq };

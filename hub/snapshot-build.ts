@@ -19,6 +19,7 @@ import { KioskError } from '../base/errors.js';
 import { KEY_BYTES, type FeedSigner, type SnapshotFeedName } from '../protocol/feed-format.js';
 import { SNAPSHOT_MAGIC, encodeRowInto, signSnapshotManifest } from '../protocol/snapshot-rows.js';
 import { FRAME_HEADER_BYTES, FrameType, ROWS_CHUNK_BYTES, frame } from '../protocol/sync.js';
+import { writeFileHash } from './content.js';
 import type { FramedStateRead, HubStore } from './store.js';
 
 const gzip = promisify(gzipCb);
@@ -101,13 +102,24 @@ export async function buildSnapshotFile(o: SnapshotBuildOptions): Promise<Snapsh
   }
   try {
     const fd = openSync(out, 'w', 0o600);
+    // The file's own SHA-256 (its content address) is taken as it is written and kept beside it, so that
+    // a hub that starts on a built snapshot does not read gigabytes before its first answer.
+    const fileHash = createHash('sha256');
+    let fileBytes = 0;
+    const write = (b: Buffer, n = b.length) => {
+      fileHash.update(b.subarray(0, n));
+      fileBytes += n;
+      let off = 0;
+      while (off < n) off += writeSync(fd, b, off, n - off);
+    };
     try {
-      writeSync(fd, gzipSync(frame(FrameType.manifest, signed)));
-      appendFile(fd, rowsGz);
-      writeSync(fd, gzipSync(frame(FrameType.rowsEnd, Buffer.alloc(0))));
+      write(gzipSync(frame(FrameType.manifest, signed)));
+      appendFile(rowsGz, write);
+      write(gzipSync(frame(FrameType.rowsEnd, Buffer.alloc(0))));
     } finally {
       closeSync(fd);
     }
+    writeFileHash(o.file, { sha256: fileHash.digest('hex'), bytes: fileBytes });
     renameSync(out, o.file);
   } catch (error) {
     rmSync(out, { force: true });
@@ -118,15 +130,14 @@ export async function buildSnapshotFile(o: SnapshotBuildOptions): Promise<Snapsh
   return { seq: state.seq, rows, rowsBytes };
 }
 
-function appendFile(fd: number, from: string): void {
+function appendFile(from: string, write: (b: Buffer, n: number) => void): void {
   const src = openSync(from, 'r');
   try {
     const buf = Buffer.allocUnsafe(8 << 20);
     for (;;) {
       const n = readSync(src, buf, 0, buf.length, null);
       if (n === 0) break;
-      let off = 0;
-      while (off < n) off += writeSync(fd, buf, off, n - off);
+      write(buf, n);
     }
   } finally {
     closeSync(src);

@@ -3,11 +3,12 @@
 // stores, or framed from readState's rows by the builder), a snapshot it builds installs on a
 // terminal with the exact rows, two concurrent requests build it once, and malformed state is refused
 // before anything is signed.
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FileHashes } from '../../hub/content.js';
 import { openHubDir } from '../../hub/hub-dir.js';
 import { buildSnapshotFile, checkRowsBlock } from '../../hub/snapshot-build.js';
 import { asFeedSigner, openManifest, trustFromPem } from '../../protocol/feed-format.js';
@@ -104,6 +105,50 @@ describe.each(hubStoreKinds)('snapshot build (%s store)', (kind) => {
       expect(splitSnapshot(file2).rows.equals(got.rows)).toBe(true);
     } finally {
       store.close();
+    }
+  });
+});
+
+describe('snapshot content address', () => {
+  it('is recorded beside the file as it is built, and a hub takes it from there instead of reading the file', async () => {
+    const root = tempDir('snaphash');
+    roots.push(root);
+    const dir = openHubDir(join(root, 'hub'), { keyStore: 'file' });
+    try {
+      dir.publisher.publishWhitelist(
+        Array.from({ length: 500 }, (_, i) => cardRow(i)),
+        'test',
+      );
+      const { file } = await dir.publisher.snapshotFile('whitelist');
+      const actual = createHash('sha256').update(readFileSync(file)).digest('hex');
+      const recorded = JSON.parse(readFileSync(`${file}.sha256`, 'utf8')) as {
+        sha256: string;
+        bytes: number;
+      };
+      expect(recorded).toEqual({ sha256: actual, bytes: statSync(file).size });
+      expect(await new FileHashes().of(file)).toEqual({ sha256: actual, bytes: statSync(file).size });
+
+      // The record is what is used (a hub that starts on a 7 GB snapshot answers at once)…
+      const other = 'ab'.repeat(32);
+      writeFileSync(`${file}.sha256`, JSON.stringify({ sha256: other, bytes: statSync(file).size }));
+      expect((await new FileHashes().of(file)).sha256).toBe(other);
+      // …but not one for another size, a malformed one, or one older than the file: the file is read
+      // again and its hash recorded.
+      for (const bad of [
+        JSON.stringify({ sha256: other, bytes: 1 }),
+        JSON.stringify({ sha256: 'not hex', bytes: statSync(file).size }),
+        '{',
+      ]) {
+        writeFileSync(`${file}.sha256`, bad);
+        expect((await new FileHashes().of(file)).sha256).toBe(actual);
+        expect(JSON.parse(readFileSync(`${file}.sha256`, 'utf8'))).toEqual(recorded);
+      }
+      writeFileSync(`${file}.sha256`, JSON.stringify({ sha256: other, bytes: statSync(file).size }));
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(file, later, later);
+      expect((await new FileHashes().of(file)).sha256).toBe(actual);
+    } finally {
+      dir.close();
     }
   });
 });
