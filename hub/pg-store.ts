@@ -45,7 +45,7 @@ import type {
   TerminalRegistration,
   TerminalState,
 } from './store.js';
-import { peerFeedKey, rootConflict, type SharedRoot } from './store.js';
+import { peerFeedKey, rootConflict, toFeedInfo, type FeedRow, type SharedRoot } from './store.js';
 import { conflictPolicy, presenceRecordFacts, type EntryConflict } from './conflicts.js';
 import { PgBridge, PgError, type PgRow, type PgValue } from './pg-bridge.js';
 import { PgConflictTable } from './pg-conflicts.js';
@@ -185,28 +185,6 @@ let readers = 0;
 
 export function isPostgresUrl(s: string): boolean {
   return /^postgres(ql)?:\/\//.test(s);
-}
-
-function toFeedInfo(
-  feed: FeedKey,
-  f: {
-    epoch: string;
-    head: number;
-    rows: number;
-    digest: string | null;
-    lineage: string;
-    oldest: number | null;
-  },
-): FeedInfo {
-  return {
-    feed,
-    epoch: f.epoch,
-    head: f.head,
-    oldestFrom: f.oldest ?? f.head,
-    rows: f.rows,
-    digest: f.digest ?? ZERO_DIGEST,
-    lineage: JSON.parse(f.lineage) as string[],
-  };
 }
 
 export class PgHubStore implements HubStore {
@@ -547,16 +525,8 @@ export class PgHubStore implements HubStore {
    * statement's start, and no caller that locks reads it.
    */
   private readFeed(feed: FeedKey, lock: boolean): FeedInfo {
-    type Row = {
-      epoch: string;
-      head: number;
-      rows: number;
-      digest: string | null;
-      lineage: string;
-      oldest: number | null;
-    };
     const read = () =>
-      this.q<Row>(
+      this.q<FeedRow>(
         `SELECT epoch, head, rows, digest, lineage,
            (SELECT from_seq FROM batch b WHERE b.feed = f.feed ORDER BY to_seq LIMIT 1) AS oldest
          FROM feed f WHERE feed = $1${lock ? ' FOR UPDATE OF f' : ''}`,

@@ -483,50 +483,37 @@ export class Publisher {
   ): PublishSummary {
     this.store.streamedPublication?.(true);
     try {
-      return this.mergeStaged(feed, st, scope, note, digest, put, crl, thread);
-    } finally {
-      this.store.streamedPublication?.(false);
-    }
-  }
-
-  private mergeStaged(
-    feed: 'whitelist' | 'revocations',
-    st: Staging,
-    scope: { only: string } | { except: string },
-    note: string,
-    digest: (r: StagedRow) => Buffer,
-    put: (r: StagedRow, h: Buffer, out: ChunkedPublication) => void,
-    crl?: CrlState & { nextUpdate: number },
-    thread?: PublishThread,
-  ): PublishSummary {
-    const out = new ChunkedPublication(this, this.store, feed, note, crl, thread);
-    const current = this.currentDigests(feed, scope);
-    let c = current.next();
-    let previous: Buffer | null = null;
-    let unchanged = 0;
-    for (const r of st.sorted()) {
-      if (previous !== null && previous.equals(r.k)) continue;
-      previous = r.k;
-      while (!c.done && Buffer.compare(c.value.k, r.k) < 0) {
+      const out = new ChunkedPublication(this, this.store, feed, note, crl, thread);
+      const current = this.currentDigests(feed, scope);
+      let c = current.next();
+      let previous: Buffer | null = null;
+      let unchanged = 0;
+      for (const r of st.sorted()) {
+        if (previous !== null && previous.equals(r.k)) continue;
+        previous = r.k;
+        while (!c.done && Buffer.compare(c.value.k, r.k) < 0) {
+          out.del(c.value.k);
+          c = current.next();
+        }
+        const h = digest(r);
+        if (!c.done && c.value.k.equals(r.k)) {
+          const same = c.value.h.equals(h);
+          c = current.next();
+          if (same) {
+            unchanged++;
+            continue;
+          }
+        }
+        put(r, h, out);
+      }
+      while (!c.done) {
         out.del(c.value.k);
         c = current.next();
       }
-      const h = digest(r);
-      if (!c.done && c.value.k.equals(r.k)) {
-        const same = c.value.h.equals(h);
-        c = current.next();
-        if (same) {
-          unchanged++;
-          continue;
-        }
-      }
-      put(r, h, out);
+      return out.finish(unchanged);
+    } finally {
+      this.store.streamedPublication?.(false);
     }
-    while (!c.done) {
-      out.del(c.value.k);
-      c = current.next();
-    }
-    return out.finish(unchanged);
   }
 
   /**

@@ -26,7 +26,7 @@ import type {
   TerminalRegistration,
   TerminalState,
 } from './store.js';
-import { peerFeedKey, rootConflict, type SharedRoot } from './store.js';
+import { peerFeedKey, rootConflict, toFeedInfo, type FeedRow, type SharedRoot } from './store.js';
 import { conflictPolicy, presenceRecordFacts, type EntryConflict } from './conflicts.js';
 import { ConflictTable } from './sqlite-conflicts.js';
 import { hubMigrations } from './sqlite-schema.js';
@@ -386,32 +386,16 @@ export class SqliteHubStore implements HubStore {
   }
 
   feedInfo(feed: FeedKey): FeedInfo {
-    type Row = {
-      epoch: string;
-      head: number;
-      rows: number;
-      digest: string | null;
-      lineage: string;
-      oldest: number | null;
-    };
-    let f = this.feedStmt.get(feed) as Row | undefined;
+    let f = this.feedStmt.get(feed) as FeedRow | undefined;
     if (!f && feed.startsWith('peer-entries@')) {
       this.q('INSERT OR IGNORE INTO feed (feed, epoch, head) VALUES (?, ?, 0)').run(
         feed,
         randomBytes(8).toString('hex'),
       );
-      f = this.feedStmt.get(feed) as Row | undefined;
+      f = this.feedStmt.get(feed) as FeedRow | undefined;
     }
     if (!f) throw new KioskError('STORE_CORRUPT', `hub: feed ${feed} missing`);
-    return {
-      feed,
-      epoch: f.epoch,
-      head: f.head,
-      oldestFrom: f.oldest ?? f.head,
-      rows: f.rows,
-      digest: f.digest ?? ZERO_DIGEST,
-      lineage: JSON.parse(f.lineage) as string[],
-    };
+    return toFeedInfo(feed, f);
   }
 
   startEpoch(feed: FeedName): string {

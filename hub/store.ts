@@ -2,6 +2,7 @@
 // (pg-store.ts, for several hub instances on one database). Every method is one transaction; a write
 // method returns only after its transaction is durable. README.md says how to add a method to both.
 import { KioskError } from '../base/errors.js';
+import { ZERO_DIGEST } from '../protocol/checkpoint.js';
 import type { FeedName } from '../protocol/sync.js';
 import type { TerminalStatusReport, PushRecord } from '../protocol/sync.js';
 import type { PeerEntryOp } from '../protocol/feed-format.js';
@@ -129,6 +130,28 @@ export interface FeedInfo {
   digest: string;
   /** v2: the epochs the current one succeeds, oldest first. */
   lineage: string[];
+}
+
+/** A feed's row as both stores read it (the oldest batch's fromSeq joined in, null without batches). */
+export interface FeedRow {
+  epoch: string;
+  head: number;
+  rows: number;
+  digest: string | null;
+  lineage: string;
+  oldest: number | null;
+}
+
+export function toFeedInfo(feed: FeedKey, f: FeedRow): FeedInfo {
+  return {
+    feed,
+    epoch: f.epoch,
+    head: f.head,
+    oldestFrom: f.oldest ?? f.head,
+    rows: f.rows,
+    digest: f.digest ?? ZERO_DIGEST,
+    lineage: JSON.parse(f.lineage) as string[],
+  };
 }
 
 export interface StoredBatch {

@@ -9,11 +9,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PushRecord } from '../../protocol/sync.js';
 import type { PeerEntryOp } from '../../protocol/feed-format.js';
 import { ZERO_DIGEST, chainDigestFromHash } from '../../protocol/checkpoint.js';
-import { chainHash } from '../../whitelist/journal.js';
 import type { HubStore, StateRow, StoredBatch } from '../../hub/store.js';
 import { cleanup, tempDir } from '../sync/helpers.js';
 import { seededRandom } from '../support/seeded-random.js';
-import { hubStoreKinds, useHubStores } from './stores.js';
+import { chainedJournal, hubStoreKinds, useHubStores } from './stores.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 const stores = useHubStores();
@@ -35,17 +34,7 @@ function batch(fromSeq: number, ops: number) {
   };
 }
 
-/** A terminal's hash-chained journal rows. */
-function journal(terminalId: string, n: number): PushRecord[] {
-  const rows: PushRecord[] = [];
-  let prev: Buffer = Buffer.alloc(32);
-  for (let seq = 1; seq <= n; seq++) {
-    const body = JSON.stringify({ seq, terminalId, kind: 'check', wall: new Date(T0 + seq).toISOString() });
-    prev = chainHash(prev, body);
-    rows.push({ seq, body, hash: prev.toString('hex') });
-  }
-  return rows;
-}
+const journal = (terminalId: string, n: number): PushRecord[] => chainedJournal(terminalId, n, T0);
 
 const noPresence = () => null;
 const makeBatch = (fromSeq: number, ops: PeerEntryOp[]): StoredBatch => {

@@ -7,6 +7,8 @@ import { SqliteHubStore } from '../../hub/sqlite-store.js';
 import { PgHubStore } from '../../hub/pg-store.js';
 import type { HubStore } from '../../hub/store.js';
 import { startPostgres, type PgCluster } from '../support/postgres.js';
+import type { PushRecord } from '../../protocol/sync.js';
+import { chainHash } from '../../whitelist/journal.js';
 
 export type HubStoreKind = 'sqlite' | 'postgres';
 export const hubStoreKinds: HubStoreKind[] = ['sqlite', 'postgres'];
@@ -33,4 +35,16 @@ export function useHubStores(): StoreFactory {
       return { store: reopen(kind, where), where };
     },
   };
+}
+
+/** A terminal's hash-chained journal rows 1…n, their wall times from `t0` (ms). */
+export function chainedJournal(terminalId: string, n: number, t0: number): PushRecord[] {
+  const rows: PushRecord[] = [];
+  let prev: Buffer = Buffer.alloc(32);
+  for (let seq = 1; seq <= n; seq++) {
+    const body = JSON.stringify({ seq, terminalId, kind: 'check', wall: new Date(t0 + seq).toISOString() });
+    prev = chainHash(prev, body);
+    rows.push({ seq, body, hash: prev.toString('hex') });
+  }
+  return rows;
 }

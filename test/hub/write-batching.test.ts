@@ -8,21 +8,12 @@ import type { PushRecord } from '../../protocol/sync.js';
 import { SqliteHubStore } from '../../hub/sqlite-store.js';
 import type { JournalPush, StoredBatch } from '../../hub/store.js';
 import { JournalGroupCommit } from '../../hub/write-batching.js';
-import { chainHash } from '../../whitelist/journal.js';
 import { cleanup, tempDir } from '../sync/helpers.js';
+import { chainedJournal } from './stores.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 
-function journal(terminalId: string, n: number): PushRecord[] {
-  const rows: PushRecord[] = [];
-  let prev: Buffer = Buffer.alloc(32);
-  for (let seq = 1; seq <= n; seq++) {
-    const body = JSON.stringify({ seq, terminalId, kind: 'check', wall: new Date(T0 + seq).toISOString() });
-    prev = chainHash(prev, body);
-    rows.push({ seq, body, hash: prev.toString('hex') });
-  }
-  return rows;
-}
+const journal = (terminalId: string, n: number): PushRecord[] => chainedJournal(terminalId, n, T0);
 
 const push = (terminalId: string, rows: PushRecord[]): JournalPush => ({
   terminalId,
